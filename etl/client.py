@@ -1,0 +1,280 @@
+"""HTTP client for the Open Dental API: auth, pacing, timeouts, retries and paging."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from etl import __version__
+from etl.config import ApiSettings
+from etl.errors import ApiError, AuthError, OfficeUnreachableError
+
+log = logging.getLogger(__name__)
+
+#: Page caps the vendor documents (Remote, Local/Service, with or without Enterprise).
+#: A page shorter than our Limit but exactly one of these may be a cap, not the last page.
+DOCUMENTED_CAPS = frozenset({100, 1000, 10_000})
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_AFTER_MAX = 120.0
+_OFFICE_DOWN = re.compile(
+    r"econnector|unreachable|offline|not running|could not connect|unable to connect", re.I
+)
+
+
+class PacedRetry(Retry):
+    """urllib3 Retry whose every wait is at least the throttle interval, Retry-After included.
+
+    urllib3 retries the first failure at once; on a throttled key that would itself break the
+    throttle. A Retry-After longer than RETRY_AFTER_MAX is cut short so a run stays bounded.
+    """
+
+    min_backoff: float = 0.0
+
+    def new(self, **kw: Any) -> PacedRetry:
+        retry = super().new(**kw)
+        assert isinstance(retry, PacedRetry)
+        retry.min_backoff = self.min_backoff
+        return retry
+
+    def get_backoff_time(self) -> float:
+        return max(self.min_backoff, super().get_backoff_time())
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        if seconds is None:
+            return None
+        return min(RETRY_AFTER_MAX, max(self.min_backoff, seconds))
+
+
+@dataclass
+class Page:
+    """One response of a list endpoint.
+
+    Attributes:
+        rows: the JSON array as sent.
+        offset: the Offset asked for.
+        sent_at: time.monotonic() when the request was first sent (for the run's cursor).
+    """
+
+    rows: list[Any]
+    offset: int
+    sent_at: float
+
+
+def make_retry(settings: ApiSettings, backoff_factor: float = 1.0) -> PacedRetry:
+    """The retry policy: bounded count, exponential backoff with jitter, Retry-After honoured.
+
+    Waits grow as backoff_factor * 2**n seconds (plus up to backoff_factor of jitter), capped at
+    a minute, and are never shorter than the throttle interval.
+    """
+    retry = PacedRetry(
+        total=settings.max_retries,
+        connect=settings.max_retries,
+        read=settings.max_retries,
+        status=settings.max_retries,
+        other=0,
+        allowed_methods=frozenset({"GET"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_jitter=backoff_factor,
+        backoff_max=60.0,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+    retry.min_backoff = settings.min_request_interval
+    return retry
+
+
+class ApiClient:
+    """A session against one office's API.
+
+    Args:
+        settings: where the API is and the keys.
+        backoff_factor: the base of the exponential backoff between retries, in seconds.
+        monotonic: clock for pacing.
+        sleep: how to wait for pacing.
+    """
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        backoff_factor: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.requests_made = 0
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._last_done: float | None = None
+        self._warned_cap = False
+        self.session = requests.Session()
+        for scheme in ("http://", "https://"):
+            retry = make_retry(settings, backoff_factor)
+            self.session.mount(scheme, HTTPAdapter(max_retries=retry))
+        self.session.headers.update(
+            {
+                "Authorization": f"ODFHIR {settings.developer_key}/{settings.customer_key}",
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": f"odmirror/{__version__}",
+            }
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.session.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET one endpoint and return its decoded JSON.
+
+        Raises:
+            ApiError: (or a subclass) with a message that says what to fix.
+        """
+        self._pace()
+        try:
+            response = self.session.get(
+                self._url(path), params=params or {}, timeout=self.settings.timeout
+            )
+        except requests.RequestException as exc:
+            self.requests_made += 1
+            raise ApiError(self._transport_message(exc)) from None
+        finally:
+            self._last_done = self._monotonic()
+        self.requests_made += _attempts(response)
+        return self._decode(path, response)
+
+    def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Page]:
+        """Yield the pages of a list endpoint, following the vendor's Limit/Offset loop.
+
+        A page shorter than Limit ends the list, unless its length is a documented cap (then the
+        server capped our Limit and there may be more); an empty page always ends it.
+        """
+        limit, offset = self.settings.page_size, 0
+        while True:
+            sent_at = self._monotonic()
+            rows = self.get(path, {**(params or {}), "Limit": limit, "Offset": offset})
+            if not isinstance(rows, list):
+                raise ApiError(f"unexpected answer from {path}: not a JSON array")
+            yield Page(rows=rows, offset=offset, sent_at=sent_at)
+            if not rows or (len(rows) < limit and len(rows) not in DOCUMENTED_CAPS):
+                return
+            if len(rows) < limit:
+                self._warn_cap(len(rows))
+            offset += len(rows)
+
+    def _pace(self) -> None:
+        # The vendor's throttle counts the request's own execution: space requests from the end
+        # of the previous one, so the server never sees two inside one interval.
+        if self._last_done is None:
+            return
+        wait = self._last_done + self.settings.min_request_interval - self._monotonic()
+        if wait > 0:
+            self._sleep(wait)
+
+    def _url(self, path: str) -> str:
+        return f"{self.settings.base_url.rstrip('/')}/{path.lstrip('/')}"
+
+    def _warn_cap(self, rows: int) -> None:
+        if not self._warned_cap:
+            self._warned_cap = True
+            log.warning(
+                "the API returned %d rows for Limit=%d: it caps pages at %d; "
+                "set api.page_size: %d to save requests",
+                rows,
+                self.settings.page_size,
+                rows,
+                rows,
+            )
+
+    def _decode(self, path: str, response: requests.Response) -> Any:
+        if response.status_code >= 300:
+            raise self._status_error(path, response)
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(f"unexpected answer from {path}: not JSON") from None
+
+    def _status_error(self, path: str, response: requests.Response) -> ApiError:
+        status, said = response.status_code, self._explanation(response)
+        tries = _attempts(response)
+        if status == 401:
+            return AuthError(
+                "the API refused the keys (401): check api.developer_key and api.customer_key "
+                f"(invalid, disabled, or without the permission){said}"
+            )
+        if status == 400 and _OFFICE_DOWN.search(said):
+            return OfficeUnreachableError(
+                "the office is unreachable (400): its server, network or eConnector is down; "
+                f"try again when it is back{said}"
+            )
+        if status == 429:
+            return ApiError(f"the API kept throttling us (429) after {tries} tries{said}")
+        if status in RETRY_STATUSES:
+            return ApiError(f"the API failed with {status} after {tries} tries{said}")
+        hint = {404: "; check api.base_url", 410: "; this method is deprecated"}.get(status, "")
+        return ApiError(f"the API refused GET {path} ({status}){said}{hint}")
+
+    def _explanation(self, response: requests.Response) -> str:
+        text = response.text.strip()
+        if text.startswith('"'):
+            with contextlib.suppress(ValueError):
+                text = str(json.loads(text))
+        text = self._scrub(" ".join(text.split()))[:200]
+        return f": {text}" if text else ""
+
+    def _transport_message(self, exc: requests.RequestException) -> str:
+        host = urlsplit(self.settings.base_url).netloc
+        if isinstance(exc, requests.Timeout):
+            return (
+                f"the API at {host} did not answer within {self.settings.timeout:g} s "
+                f"({self.settings.max_retries + 1} tries)"
+            )
+        if isinstance(exc, requests.ConnectionError):
+            return f"cannot reach the API at {host}: {_reason(exc)} (check api.base_url)"
+        return f"request to the API at {host} failed: {exc.__class__.__name__}"
+
+    def _scrub(self, text: str) -> str:
+        for secret in (self.settings.developer_key, self.settings.customer_key):
+            if secret:
+                text = text.replace(secret, "***")
+        return text
+
+
+def _attempts(response: requests.Response) -> int:
+    retries = getattr(response.raw, "retries", None)
+    return 1 + len(retries.history) if retries is not None else 1
+
+
+def _reason(exc: requests.RequestException) -> str:
+    text = str(exc).lower()
+    for needle, reason in (
+        ("refused", "connection refused"),
+        ("name or service not known", "host name not found"),
+        ("nodename nor servname", "host name not found"),
+        ("temporary failure in name resolution", "host name not found"),
+        ("certificate", "TLS certificate rejected"),
+        ("reset", "connection reset"),
+        ("remotedisconnected", "connection closed without a response"),
+        ("aborted", "connection closed without a response"),
+    ):
+        if needle in text:
+            return reason
+    return "connection failed"

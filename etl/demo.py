@@ -1,0 +1,88 @@
+"""`odmirror demo`: the bundled simulator mirrored into a local SQLite file, no keys needed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import inspect, text
+
+from etl.config import ApiSettings, DatabaseSettings, Settings
+from etl.errors import OdMirrorError
+from etl.schema import make_engine, upgrade
+from etl.simulator import OfficeClock, Simulator, SimulatorConfig
+from etl.sync import run_sync
+
+MARKER = "odmirror_demo"
+OFFICE_TZ = "America/Chicago"
+
+
+def demo_settings(sim: Simulator, db: Path) -> Settings:
+    """Settings for mirroring the simulator (the API Service mode: 1000 rows, no throttle)."""
+    api = ApiSettings(
+        base_url=sim.base_url,
+        developer_key=sim.config.developer_key,
+        customer_key=sim.config.customer_key,
+        page_size=1000,
+        min_request_interval=0.0,
+        timeout=30.0,
+        max_retries=2,
+    )
+    return Settings(api=api, database=DatabaseSettings(url=f"sqlite:///{db}"))
+
+
+def prepare_file(db: Path) -> None:
+    """Start from an empty file; only a file an earlier demo made may be replaced."""
+    if db.exists():
+        engine = make_engine(f"sqlite:///{db}")
+        try:
+            is_demo = MARKER in inspect(engine).get_table_names()
+        finally:
+            engine.dispose()
+        if not is_demo:
+            raise OdMirrorError(f"{db} exists and is not a demo mirror; choose another --db path")
+        for path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            path.unlink(missing_ok=True)
+    db.parent.mkdir(parents=True, exist_ok=True)
+
+
+def run_demo(db: Path, patients: int = 3000, say: Callable[[str], None] = print) -> None:
+    """Mirror a simulated office, change a few patients, mirror again, and show the result."""
+    db = db.resolve()
+    prepare_file(db)
+    now = dt.datetime.now(ZoneInfo(OFFICE_TZ)).replace(tzinfo=None, microsecond=0)
+    clock = OfficeClock(OFFICE_TZ, start=now)
+    with Simulator(patients, SimulatorConfig(mode="service"), clock=clock) as sim:
+        say(f"simulated Open Dental API with {patients} synthetic patients at {sim.base_url}")
+        settings = demo_settings(sim, db)
+        engine = make_engine(settings.database.url)
+        try:
+            upgrade(engine)
+            with engine.begin() as conn:
+                conn.execute(text(f"CREATE TABLE {MARKER} (note TEXT)"))
+        finally:
+            engine.dispose()
+        for result in run_sync(settings):
+            say("first sync:  " + result.summary())
+        clock.advance(600)
+        edited = _edit_office(sim)
+        say(f"ten minutes later the office changed {edited} patients")
+        for result in run_sync(settings):
+            say("second sync: " + result.summary())
+    say(f"\nthe mirror is {db}\ntry:\n  sqlite3 {db} \\\n    {_QUERY!r}")
+
+
+_QUERY = "SELECT PatStatus, COUNT(*) FROM patient GROUP BY PatStatus ORDER BY PatStatus"
+
+
+def _edit_office(sim: Simulator) -> int:
+    patients = sim.store.all()
+    for record in patients[10:30]:
+        sim.store.update(record["PatNum"], HmPhone="(555)010-2030", EstBalance=42.5)
+    sim.store.update(patients[40]["PatNum"], PatStatus="Deleted")
+    sim.store.update(patients[41]["PatNum"], PatStatus="Archived")
+    for _ in range(3):
+        sim.store.add(LName="Newpatient", FName="Demo")
+    return 25

@@ -1,0 +1,113 @@
+"""What each mirrored API resource is: where to fetch it, its key, its cursor, its columns.
+
+Adding a resource is a model in `models.py`, a migration, and one `Resource(...)` here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Boolean, Date, DateTime, Numeric, Table, Text
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.sql.type_api import TypeEngine
+
+from etl.models import Base, Patient
+
+#: Columns that odmirror fills itself; never read from the API.
+OWN_COLUMNS = ("odmirror_extra", "odmirror_synced_at")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one API key becomes one column.
+
+    Attributes:
+        key: the JSON key the API sends.
+        column: the mirror column.
+        kind: one of int, text, enum, bool, date, datetime, decimal.
+        enum: for kind enum, the names in code order.
+    """
+
+    key: str
+    column: str
+    kind: str
+    enum: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Resource:
+    """An API list endpoint mirrored into one table.
+
+    Attributes:
+        name: the resource's name in odmirror (state, logs, CLI).
+        path: the list endpoint under the base URL.
+        model: the declarative model of the mirror table.
+        key: the JSON key of the primary key.
+        cursor_param: the query parameter that asks for rows changed since a server time.
+        cursor_field: the JSON key of the row's own change time (guards against stale writes).
+        passes: extra filters, one list pull each per run. Rows the default pull may omit
+            (the vendor does not say whether Simple returns Deleted patients) get their own pass.
+    """
+
+    name: str
+    path: str
+    model: type[Base]
+    key: str
+    cursor_param: str | None
+    cursor_field: str | None
+    passes: tuple[dict[str, str], ...] = field(default=({},))
+
+    @property
+    def table(self) -> Table:
+        """The mirror table."""
+        table = self.model.__table__
+        assert isinstance(table, Table)
+        return table
+
+    @cached_property
+    def fields(self) -> tuple[FieldSpec, ...]:
+        """One FieldSpec per mirrored column: the model's attribute names are the JSON keys."""
+        specs = []
+        for attr in sa_inspect(self.model).column_attrs:
+            column = attr.columns[0]
+            if column.name in OWN_COLUMNS:
+                continue
+            enum = tuple(column.info.get("enum", ()))
+            specs.append(FieldSpec(attr.key, column.name, _kind(column.type, bool(enum)), enum))
+        return tuple(specs)
+
+    @cached_property
+    def key_column(self) -> str:
+        """The mirror column that holds the primary key."""
+        return next(f.column for f in self.fields if f.key == self.key)
+
+    @cached_property
+    def cursor_column(self) -> str | None:
+        """The mirror column that holds the row's change time, if the resource has one."""
+        return next((f.column for f in self.fields if f.key == self.cursor_field), None)
+
+
+def _kind(sqltype: TypeEngine[Any], is_enum: bool) -> str:
+    if is_enum:
+        return "enum"
+    for cls, kind in ((Boolean, "bool"), (DateTime, "datetime"), (Date, "date")):
+        if isinstance(sqltype, cls):
+            return kind
+    if isinstance(sqltype, Numeric):
+        return "decimal"
+    return "text" if isinstance(sqltype, Text) else "int"
+
+
+PATIENTS = Resource(
+    name="patients",
+    path="patients/Simple",
+    model=Patient,
+    key="PatNum",
+    cursor_param="DateTStamp",
+    cursor_field="DateTStamp",
+    passes=({}, {"PatStatus": "Deleted"}, {"PatStatus": "Archived"}),
+)
+
+RESOURCES: dict[str, Resource] = {r.name: r for r in (PATIENTS,)}

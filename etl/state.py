@@ -1,0 +1,123 @@
+"""odmirror's own bookkeeping: the cursor per resource and one row per run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from etl.models import SyncRun, SyncState
+
+
+def utcnow() -> dt.datetime:
+    """This machine's clock in UTC, naive: only for our own records, never for the cursor."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass
+class RunStats:
+    """What one run did."""
+
+    fetched: int = 0
+    unique: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    stale: int = 0
+    rejected: int = 0
+    requests: int = 0
+
+
+def get_cursor(engine: Engine, resource: str) -> dt.datetime | None:
+    """The saved cursor of a resource (office local time), or None before the first success."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(SyncState.cursor).where(SyncState.resource == resource)
+        ).scalar_one_or_none()
+
+
+def start_run(engine: Engine, resource: str, mode: str, cursor: dt.datetime | None) -> int:
+    """Record a run as started; runs of this resource left 'running' by a killed process end."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(SyncRun)
+            .where(SyncRun.resource == resource, SyncRun.status == "running")
+            .values(status="interrupted", note="the process ended before the run finished")
+        )
+        run_id = conn.execute(
+            insert(SyncRun)
+            .values(
+                resource=resource,
+                mode=mode,
+                status="running",
+                started_at=utcnow(),
+                cursor_before=cursor,
+            )
+            .returning(SyncRun.id)
+        ).scalar_one()
+    return int(run_id)
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    stats: RunStats,
+    error: str | None = None,
+    new_cursor: dt.datetime | None = None,
+    note: str | None = None,
+) -> None:
+    """Close a run; on success save the cursor (if it advances) in the same transaction."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id)
+            .values(
+                status="failed" if error else "success",
+                finished_at=utcnow(),
+                cursor_after=new_cursor,
+                error=error,
+                note=note,
+                rows_fetched=stats.fetched,
+                rows_inserted=stats.inserted,
+                rows_updated=stats.updated,
+                rows_unchanged=stats.unchanged,
+                rows_rejected=stats.rejected,
+                requests=stats.requests,
+            )
+        )
+        if error is None:
+            resource_name = conn.execute(
+                select(SyncRun.resource).where(SyncRun.id == run_id)
+            ).scalar_one()
+            _save_success(conn, resource_name, run_id, new_cursor)
+
+
+def _save_success(conn: Connection, resource: str, run_id: int, cursor: dt.datetime | None) -> None:
+    values: dict[str, object] = {"last_success_at": utcnow(), "last_run_id": run_id}
+    if cursor is not None:
+        values["cursor"] = cursor
+    exists = conn.execute(
+        select(func.count()).select_from(SyncState).where(SyncState.resource == resource)
+    ).scalar_one()
+    if exists:
+        conn.execute(update(SyncState).where(SyncState.resource == resource).values(**values))
+    else:
+        conn.execute(insert(SyncState).values(resource=resource, **values))
+
+
+def latest_runs(engine: Engine, limit: int = 5) -> list[SyncRun]:
+    """The most recent runs, newest first."""
+    with Session(engine) as session:
+        runs = session.scalars(select(SyncRun).order_by(SyncRun.id.desc()).limit(limit)).all()
+        session.expunge_all()
+        return list(runs)
+
+
+def states(engine: Engine) -> list[SyncState]:
+    """The saved state of every resource."""
+    with Session(engine) as session:
+        rows = session.scalars(select(SyncState).order_by(SyncState.resource)).all()
+        session.expunge_all()
+        return list(rows)

@@ -1,0 +1,63 @@
+"""Alembic environment for the odmirror mirror schema.
+
+`odmirror init` passes its engine in `config.attributes["engine"]`. Run as `alembic upgrade head`
+from the repository root, the database URL comes from odmirror's own config: `-x config=PATH`,
+else $ODMIRROR_CONFIG, else ./config.yaml (or `-x url=...` to name a database directly).
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from etl.config import load_settings
+from etl.models import Base
+from etl.schema import VERSION_TABLE, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _engine() -> Engine:
+    given = config.attributes.get("engine")
+    if given is not None:
+        return given
+    args = context.get_x_argument(as_dictionary=True)
+    url = args.get("url") or load_settings(args.get("config")).database.url
+    return make_engine(url)
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL for `alembic upgrade head --sql`."""
+    args = context.get_x_argument(as_dictionary=True)
+    url = args.get("url") or load_settings(args.get("config")).database.url
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        version_table=VERSION_TABLE,
+        render_as_batch=url.startswith("sqlite"),
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Run the migrations on a live connection."""
+    engine = _engine()
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            version_table=VERSION_TABLE,
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

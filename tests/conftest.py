@@ -1,0 +1,116 @@
+"""Shared fixtures: a fresh mirror on SQLite and on PostgreSQL for every test that asks."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from etl.schema import make_engine, upgrade
+
+DATA = Path(__file__).parent / "data"
+PG_URL = os.environ.get(
+    "ODMIRROR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+_pg_problem: list[str] = []
+
+
+def load_json(name: str) -> Any:
+    """A saved API response from tests/data."""
+    return json.loads((DATA / name).read_text(encoding="utf-8"))
+
+
+def _postgres_problem() -> str | None:
+    if not _pg_problem:
+        try:
+            engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            _pg_problem.append("")
+        except (SQLAlchemyError, ImportError) as exc:
+            _pg_problem.append(str(exc).splitlines()[0])
+    return _pg_problem[0] or None
+
+
+def _require_postgres() -> None:
+    problem = _postgres_problem()
+    if problem is None:
+        return
+    message = f"PostgreSQL not reachable at {PG_URL}: {problem}"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"{message} (CI=true: PostgreSQL tests must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh schema on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    _require_postgres()
+    schema = f"odm_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """A mirror at the current schema, on each database."""
+    eng = make_engine(db_url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def make_sim() -> Iterator[Any]:
+    """Start simulators on loopback; all are stopped after the test."""
+    from etl.simulator import Simulator, SimulatorConfig
+
+    started: list[Simulator] = []
+
+    def start(patients: Any = 0, clock: Any = None, seed: int = 1, **config: Any) -> Simulator:
+        sim = Simulator(patients, SimulatorConfig(**config), clock=clock, seed=seed).start()
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.stop()
+
+
+def settings_for(sim: Any, db_url: str, **api: Any) -> Any:
+    """Settings that point at a simulator and a test database (no pacing unless asked)."""
+    from etl.config import ApiSettings, DatabaseSettings, Settings, SyncSettings
+
+    values: dict[str, Any] = {
+        "base_url": sim.base_url,
+        "developer_key": sim.config.developer_key,
+        "customer_key": sim.config.customer_key,
+        "page_size": 100,
+        "min_request_interval": 0.0,
+        "timeout": 10.0,
+        "max_retries": 2,
+        **api,
+    }
+    return Settings(
+        api=ApiSettings(**values),
+        database=DatabaseSettings(url=db_url),
+        sync=SyncSettings(overlap_seconds=60),
+    )

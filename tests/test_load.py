@@ -1,0 +1,104 @@
+"""Saving mapped rows: whole rows on SQLite and PostgreSQL, from saved JSON, no HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from etl.load import LoadCounts, save_rows
+from etl.resources import PATIENTS
+from etl.transform import map_record
+from tests.conftest import load_json
+from tests.test_transform import VENDOR_ROW
+
+SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)
+TABLE = PATIENTS.table
+
+
+def stored(engine: Engine, patnum: int) -> dict[str, Any]:
+    """The whole stored row, without our write time."""
+    with engine.connect() as conn:
+        row = conn.execute(select(TABLE).where(TABLE.c.patnum == patnum)).mappings().one()
+    return {k: v for k, v in row.items() if k != "odmirror_synced_at"}
+
+
+def rows_of(records: list[Any]) -> list[dict[str, Any]]:
+    return [map_record(PATIENTS, r).row for r in records]
+
+
+def test_vendor_example_round_trips_whole(engine: Engine) -> None:
+    vendor = load_json("vendor_example_patient.json")
+    counts = save_rows(engine, PATIENTS, rows_of([vendor]), SYNCED)
+    assert counts == LoadCounts(inserted=1)
+    assert stored(engine, 48) == VENDOR_ROW
+
+
+def test_hostile_text_round_trips(engine: Engine) -> None:
+    odd = load_json("patients_odd_page.json")[:3]
+    save_rows(engine, PATIENTS, rows_of(odd), SYNCED)
+    row = stored(engine, 7)
+    assert row["lname"] == "O'Brien'); DROP TABLE patient;--"
+    assert row["fname"] == "Zoë 山田 😀"
+    assert row["famfinurgnote"] == "line one\nline\ttwo \\ backslash"
+    assert row["odmirror_extra"] == {"NewField2027": {"a": 1}}
+    assert stored(engine, 9)["odmirror_extra"] == {
+        "PatStatus": "Zombie", "Birthdate": "1999-02-30", "Premed": "maybe"
+    }
+
+
+def test_a_field_absent_from_a_response_never_erases(engine: Engine) -> None:
+    save_rows(engine, PATIENTS, rows_of([load_json("vendor_example_patient.json")]), SYNCED)
+    newer = {"PatNum": 48, "LName": "Smith-Jones", "DateTStamp": "2022-01-01 10:00:00"}
+    counts = save_rows(engine, PATIENTS, rows_of([newer]), SYNCED)
+    assert counts == LoadCounts(updated=1)
+    expected = {**VENDOR_ROW, "lname": "Smith-Jones", "datetstamp": dt.datetime(2022, 1, 1, 10)}
+    assert stored(engine, 48) == expected
+
+
+def test_an_older_version_never_overwrites_a_newer_one(engine: Engine) -> None:
+    new = {"PatNum": 5, "LName": "New", "DateTStamp": "2024-05-01 12:00:00"}
+    old = {"PatNum": 5, "LName": "Old", "DateTStamp": "2024-05-01 11:59:59"}
+    save_rows(engine, PATIENTS, rows_of([new]), SYNCED)
+    counts = save_rows(engine, PATIENTS, rows_of([old]), SYNCED)
+    assert counts == LoadCounts(stale=1)
+    assert stored(engine, 5)["lname"] == "New"
+
+
+def test_same_version_again_is_unchanged_and_rewritten(engine: Engine) -> None:
+    record = {"PatNum": 5, "LName": "Same", "DateTStamp": "2024-05-01 12:00:00"}
+    save_rows(engine, PATIENTS, rows_of([record]), SYNCED)
+    counts = save_rows(engine, PATIENTS, rows_of([record]), SYNCED)
+    assert counts == LoadCounts(unchanged=1)
+
+
+def test_duplicates_in_one_page_keep_the_newest(engine: Engine) -> None:
+    page = [
+        {"PatNum": 3, "LName": "B", "DateTStamp": "2024-01-01 00:00:02"},
+        {"PatNum": 3, "LName": "A", "DateTStamp": "2024-01-01 00:00:01"},
+    ]
+    counts = save_rows(engine, PATIENTS, rows_of(page), SYNCED)
+    assert counts == LoadCounts(inserted=1)
+    assert stored(engine, 3)["lname"] == "B"
+
+
+def test_a_page_larger_than_the_parameter_limit(engine: Engine) -> None:
+    base = load_json("vendor_example_patient.json")
+    # 2,500 rows x 50 columns is 125,000 parameters: over both SQLite's and PostgreSQL's limit.
+    page = [{**base, "PatNum": n, "Guarantor": n} for n in range(1, 2501)]
+    counts = save_rows(engine, PATIENTS, rows_of(page), SYNCED)
+    assert counts == LoadCounts(inserted=2500)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(TABLE)).scalar_one() == 2500
+    assert stored(engine, 2500) == {**VENDOR_ROW, "patnum": 2500, "guarantor": 2500}
+
+
+def test_rows_with_different_keys_in_one_page(engine: Engine) -> None:
+    page = [
+        {"PatNum": 1, "LName": "Full", "FName": "Row", "DateTStamp": "2024-01-01 00:00:00"},
+        {"PatNum": 2, "LName": "Short", "DateTStamp": "2024-01-01 00:00:00"},
+    ]
+    save_rows(engine, PATIENTS, rows_of(page), SYNCED)
+    assert stored(engine, 1)["fname"] == "Row"
+    assert stored(engine, 2)["fname"] is None

@@ -1,0 +1,193 @@
+"""Sync runs against the simulator over real HTTP, into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from etl import state
+from etl.client import ApiClient
+from etl.errors import ApiError, AuthError
+from etl.models import SyncRun
+from etl.resources import PATIENTS
+from etl.simulator import OfficeClock
+from etl.sync import RunResult, run_sync
+from etl.transform import map_record
+from tests.conftest import settings_for
+
+# An office clock far from this machine's: another zone, another year.
+OFFICE_START = dt.datetime(2031, 3, 14, 9, 26, 53)
+TABLE = PATIENTS.table
+
+
+def office_clock() -> OfficeClock:
+    return OfficeClock("Pacific/Kiritimati", start=OFFICE_START)
+
+
+def mirror(engine: Engine) -> dict[int, dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(TABLE)).mappings().all()
+    return {r["patnum"]: {k: v for k, v in r.items() if k != "odmirror_synced_at"} for r in rows}
+
+
+def assert_mirror_matches(engine: Engine, sim: Any) -> None:
+    """Every patient of the simulator is in the mirror, every field as the mapping says."""
+    expected = {r["PatNum"]: map_record(PATIENTS, r).row for r in sim.store.all()}
+    got = mirror(engine)
+    assert sorted(got) == sorted(expected)
+    mismatched = [n for n in expected if got[n] != expected[n]]
+    assert not mismatched, f"{len(mismatched)} rows differ, e.g. {mismatched[:3]}"
+
+
+def sync(sim: Any, engine: Engine, full: bool = False, **api: Any) -> RunResult:
+    settings = settings_for(sim, str(engine.url.render_as_string(hide_password=False)), **api)
+    with ApiClient(settings.api, backoff_factor=0.01) as client:
+        return run_sync(settings, full=full, client=client)[0]
+
+
+def runs(engine: Engine) -> list[SyncRun]:
+    return list(reversed(state.latest_runs(engine, limit=50)))
+
+
+def test_first_sync_mirrors_every_patient_exactly(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(1200, clock=office_clock())
+    result = sync(sim, engine)
+    assert_mirror_matches(engine, sim)
+    assert result.mode == "full"
+    assert result.stats.inserted == len(sim.store) == result.stats.unique
+    deleted = [r for r in sim.store.all() if r["PatStatus"] == "Deleted"]
+    assert deleted, "the data set should hold Deleted patients"
+    assert state.get_cursor(engine, "patients") == OFFICE_START
+
+
+def test_second_sync_fetches_only_what_changed(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(500, clock=office_clock())
+    sync(sim, engine)
+    sim.clock.advance(3600)
+    for patnum in (3, 30, 300):
+        sim.store.update(patnum, LName="Changed", HmPhone="(555)000-1111")
+    new = sim.store.add(LName="Brandnew", FName="Patient")
+    sim.store.update(40, PatStatus="Deleted")
+    sim.store.update(41, PatStatus="Archived")
+    result = sync(sim, engine)
+    assert result.mode == "incremental"
+    assert result.stats.unique == 6
+    assert (result.stats.inserted, result.stats.updated) == (1, 5)
+    assert_mirror_matches(engine, sim)
+    assert mirror(engine)[40]["patstatus"] == 4 and mirror(engine)[41]["patstatus"] == 3
+    assert mirror(engine)[new]["lname"] == "Brandnew"
+
+
+def test_cursor_is_the_servers_clock_and_next_run_asks_from_it(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(50, clock=office_clock())
+    sync(sim, engine)
+    sim.clock.advance(7200)
+    sync(sim, engine)
+    asked = {r.query.get("DateTStamp") for r in sim.requests if r.path.endswith("Simple")}
+    assert "2031-03-14 09:25:53" in asked  # cursor minus the 60 s overlap
+    assert state.get_cursor(engine, "patients") == OFFICE_START + dt.timedelta(seconds=7200)
+
+
+def test_many_rows_on_one_timestamp_across_pages_with_an_exclusive_filter(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(400, clock=office_clock(), inclusive_datetstamp=False)
+    sync(sim, engine)
+    sim.clock.advance(600)
+    stamp = sim.clock.now()
+    for patnum in range(1, 251):
+        sim.store.update(patnum, Email=f"p{patnum}@example.test")
+    sim.store.touch(range(1, 251), stamp)
+    result = sync(sim, engine)
+    assert result.stats.unique == 250
+    assert_mirror_matches(engine, sim)
+
+
+@pytest.mark.parametrize("order", ["datetstamp", "patnum", "reverse"])
+def test_rows_edited_while_paging_are_right_after_the_next_run(
+    engine: Engine, make_sim: Any, order: str
+) -> None:
+    sim = make_sim(450, clock=office_clock(), order=order)
+
+    def edit_between_pages(index: int, _log: Any) -> None:
+        if index == 2:  # after two pages were read, a row on page one and one further on change
+            sim.clock.advance(5)
+            first = sim.store.all()[0]["PatNum"]
+            sim.store.update(first, LName="EditedWhilePaging")
+            sim.store.update(420, LName="AlsoEdited")
+
+    sim.on_request(edit_between_pages)
+    first = sync(sim, engine)
+    sim.on_request(None)
+    assert "changed while pages were read" in first.summary()
+    assert not first.advanced
+    second = sync(sim, engine)
+    assert_mirror_matches(engine, sim)
+    assert second.advanced
+
+
+def test_a_failed_run_keeps_committed_pages_and_the_cursor(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(450, clock=office_clock())
+    sync(sim, engine)
+    cursor = state.get_cursor(engine, "patients")
+    sim.clock.advance(600)
+    for patnum in range(1, 451):
+        sim.store.update(patnum, City="Movedtown")
+
+    def office_goes_down(index: int, _log: Any) -> None:
+        if index == 2:
+            sim.office_online = False
+
+    sim.on_request(office_goes_down)
+    with pytest.raises(ApiError, match="office is unreachable"):
+        sync(sim, engine)
+    assert state.get_cursor(engine, "patients") == cursor
+    cities = [row["city"] for row in mirror(engine).values()]
+    assert cities.count("Movedtown") == 200  # two pages committed, nothing half-written
+    assert runs(engine)[-1].status == "failed"
+    assert "office is unreachable" in (runs(engine)[-1].error or "")
+    sim.on_request(None)
+    sim.office_online = True
+    sync(sim, engine)
+    assert_mirror_matches(engine, sim)
+
+
+def test_wrong_keys_end_the_run_and_leave_the_mirror(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(120, clock=office_clock())
+    sync(sim, engine)
+    before, cursor = mirror(engine), state.get_cursor(engine, "patients")
+    with pytest.raises(AuthError, match="refused the keys"):
+        sync(sim, engine, customer_key="WrongCustomerKey1")
+    assert mirror(engine) == before
+    assert state.get_cursor(engine, "patients") == cursor
+    assert len([r for r in sim.requests if r.status == 401]) == 1  # 401 is not retried
+
+
+def test_full_resync_after_a_run_repairs_and_keeps_counts(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(150, clock=office_clock())
+    sync(sim, engine)
+    result = sync(sim, engine, full=True)
+    assert result.mode == "full"
+    assert result.stats.unchanged == 150 and result.stats.inserted == 0
+    assert_mirror_matches(engine, sim)
+
+
+def test_unknown_fields_are_kept_and_do_not_fail(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(20, clock=office_clock())
+    record = sim.store.get(5)
+    sim.store.replace({**record, "FutureField": "v27", "AnotherOne": 3})
+    result = sync(sim, engine)
+    assert result.stats.unique == 20
+    assert mirror(engine)[5]["odmirror_extra"] == {"FutureField": "v27", "AnotherOne": 3}
+
+
+def test_remote_cap_is_followed_when_page_size_is_larger(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(250, clock=office_clock(), mode="remote", throttle_interval=0.0)
+    result = sync(sim, engine, page_size=1000)
+    assert result.stats.unique == 250
+    assert_mirror_matches(engine, sim)
