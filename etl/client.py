@@ -242,7 +242,8 @@ class ApiClient:
 
     def _transport_message(self, exc: requests.RequestException) -> str:
         host = urlsplit(self.settings.base_url).netloc
-        if isinstance(exc, requests.Timeout):
+        # After retries, requests reports a read timeout as a ConnectionError.
+        if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
             return (
                 f"the API at {host} did not answer within {self.settings.timeout:g} s "
                 f"({self.settings.max_retries + 1} tries)"

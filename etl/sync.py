@@ -86,7 +86,7 @@ class ResourceSync:
         self.run_start: dt.datetime | None = None
         self.first_sent: float | None = None
         self.multi_page = False
-        self.seen: set[Any] = set()
+        self.seen: dict[Any, Any] = {}
         self.notes: list[str] = []
 
     def run(self) -> RunResult:
@@ -166,8 +166,8 @@ class ResourceSync:
             self._track_server_time(page)
         rows = [m.row for m in self._map(page.rows)]
         keys = {row[self.resource.key_column] for row in rows}
-        new_keys = len(keys - self.seen)
-        self.seen |= keys
+        new_keys = len(keys - self.seen.keys())
+        rows = [row for row in rows if self._newer_than_seen(row)]
         self.stats.fetched += len(page.rows)
         self.stats.unique = len(self.seen)
         try:
@@ -178,6 +178,15 @@ class ResourceSync:
             setattr(self.stats, name, getattr(self.stats, name) + getattr(counts, name))
         self.stats.stale += counts.stale
         return new_keys
+
+    def _newer_than_seen(self, row: dict[str, Any]) -> bool:
+        # A row this run already saved comes again (the overlap, a shifted page, another pass):
+        # save it only if it is a newer version.
+        key, stamp = row[self.resource.key_column], row.get(self.resource.cursor_column or "")
+        if key in self.seen and (stamp is None or self.seen[key] is None or stamp <= self.seen[key]):
+            return False
+        self.seen[key] = stamp
+        return True
 
     def _map(self, records: list[Any]) -> list[MappedRecord]:
         mapped = []
@@ -198,6 +207,8 @@ class ResourceSync:
     def _track_server_time(self, page: Page) -> None:
         if self.first_sent is None:
             self.first_sent = page.sent_at
+        if self.run_start is not None:
+            return
         rows = [r for r in page.rows if isinstance(r, dict)]
         known = [t for t in (parse_server_time(r.get("serverDateTime")) for r in rows) if t]
         if not known:
@@ -205,8 +216,7 @@ class ResourceSync:
         # A duration on our clock is fine (zones do not matter for it): it moves the server's time
         # back to when the run's first request went out, in case that one came back empty.
         lag = math.ceil(max(0.0, page.sent_at - self.first_sent))
-        start = min(known) - dt.timedelta(seconds=lag)
-        self.run_start = start if self.run_start is None else min(self.run_start, start)
+        self.run_start = min(known) - dt.timedelta(seconds=lag)
 
     def _warn_once(self, key: str, message: str) -> None:
         if (self.resource.name, key) not in _warned:

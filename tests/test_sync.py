@@ -84,9 +84,11 @@ def test_second_sync_fetches_only_what_changed(engine: Engine, make_sim: Any) ->
 def test_cursor_is_the_servers_clock_and_next_run_asks_from_it(
     engine: Engine, make_sim: Any
 ) -> None:
+    """The office clock is in another zone and year than this machine's: only its time counts."""
     sim = make_sim(50, clock=office_clock())
     sync(sim, engine)
     sim.clock.advance(7200)
+    sim.store.update(7, LName="Later")
     sync(sim, engine)
     asked = {r.query.get("DateTStamp") for r in sim.requests if r.path.endswith("Simple")}
     assert "2031-03-14 09:25:53" in asked  # cursor minus the 60 s overlap
@@ -115,17 +117,21 @@ def test_rows_edited_while_paging_are_right_after_the_next_run(
     sim = make_sim(450, clock=office_clock(), order=order)
 
     def edit_between_pages(index: int, _log: Any) -> None:
-        if index == 2:  # after two pages were read, a row on page one and one further on change
+        if index == 2:  # two pages are in the mirror: edit one of their rows, and a later one
             sim.clock.advance(5)
-            first = sim.store.all()[0]["PatNum"]
-            sim.store.update(first, LName="EditedWhilePaging")
-            sim.store.update(420, LName="AlsoEdited")
+            already_read = min(mirror(engine))
+            sim.store.update(already_read, LName="EditedWhilePaging")
+            sim.store.update(max(set(range(1, 451)) - set(mirror(engine))), LName="AlsoEdited")
 
     sim.on_request(edit_between_pages)
     first = sync(sim, engine)
     sim.on_request(None)
+    if order == "datetstamp":
+        # the edited row moved to the end, so every later row moved up one: one was skipped
+        assert len(mirror(engine)) == 449
     assert "changed while pages were read" in first.summary()
     assert not first.advanced
+    sim.clock.advance(60)
     second = sync(sim, engine)
     assert_mirror_matches(engine, sim)
     assert second.advanced
@@ -140,7 +146,7 @@ def test_a_failed_run_keeps_committed_pages_and_the_cursor(engine: Engine, make_
         sim.store.update(patnum, City="Movedtown")
 
     def office_goes_down(index: int, _log: Any) -> None:
-        if index == 2:
+        if index == 2:  # counted from when the hook is set; this request is still served
             sim.office_online = False
 
     sim.on_request(office_goes_down)
@@ -148,7 +154,7 @@ def test_a_failed_run_keeps_committed_pages_and_the_cursor(engine: Engine, make_
         sync(sim, engine)
     assert state.get_cursor(engine, "patients") == cursor
     cities = [row["city"] for row in mirror(engine).values()]
-    assert cities.count("Movedtown") == 200  # two pages committed, nothing half-written
+    assert cities.count("Movedtown") == 300  # three pages committed, nothing half-written
     assert runs(engine)[-1].status == "failed"
     assert "office is unreachable" in (runs(engine)[-1].error or "")
     sim.on_request(None)
@@ -173,7 +179,7 @@ def test_full_resync_after_a_run_repairs_and_keeps_counts(engine: Engine, make_s
     sync(sim, engine)
     result = sync(sim, engine, full=True)
     assert result.mode == "full"
-    assert result.stats.unchanged == 150 and result.stats.inserted == 0
+    assert (result.stats.inserted, result.stats.updated, result.stats.unchanged) == (0, 0, 150)
     assert_mirror_matches(engine, sim)
 
 
