@@ -59,9 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         help="config file (default: $ODMIRROR_CONFIG or ./config.yaml)",
     )
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(
-        prog="odmirror", description=DESCRIPTION, parents=[common]
-    )
+    parser = argparse.ArgumentParser(prog="odmirror", description=DESCRIPTION, parents=[common])
     parser.add_argument("--version", action="version", version=f"odmirror {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, handler, text in (

@@ -167,17 +167,18 @@ class ApiClient:
         A page shorter than Limit ends the list, unless its length is a documented cap (then the
         server capped our Limit and there may be more); an empty page always ends it.
         """
-        limit, offset = self.settings.page_size, 0
+        limit, offset, maybe_cap = self.settings.page_size, 0, 0
         while True:
             sent_at = self._monotonic()
             rows = self.get(path, {**(params or {}), "Limit": limit, "Offset": offset})
             if not isinstance(rows, list):
                 raise ApiError(f"unexpected answer from {path}: not a JSON array")
             yield Page(rows=rows, offset=offset, sent_at=sent_at)
+            if maybe_cap and rows:
+                self._warn_cap(maybe_cap)
             if not rows or (len(rows) < limit and len(rows) not in DOCUMENTED_CAPS):
                 return
-            if len(rows) < limit:
-                self._warn_cap(len(rows))
+            maybe_cap = len(rows) if len(rows) < limit else 0
             offset += len(rows)
 
     def _pace(self) -> None:

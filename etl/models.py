@@ -23,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
 )
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -51,6 +52,15 @@ YES_NO_UNKNOWN = ("Unknown", "Yes", "No")
 
 # Balances are doubles in Open Dental; NUMERIC keeps them exact once parsed from the JSON text.
 Money = Numeric(18, 4, asdecimal=True)
+# SQLite keeps timestamps as text: write them as Open Dental shows them, without microseconds.
+Timestamp = DateTime().with_variant(
+    sqlite.DATETIME(
+        storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
+    ),
+    "sqlite",
+)
+# SQL NULL, not the JSON text 'null', when a row has nothing extra.
+Extra = JSON(none_as_null=True)
 
 
 class Base(DeclarativeBase):
@@ -123,13 +133,13 @@ class Patient(Base):
     PreferRecallMethod: Mapped[int | None] = code("preferrecallmethod", CONTACT_METHOD)
     Language: Mapped[str | None] = text("language")
     AdmitDate: Mapped[dt.date | None] = mapped_column("admitdate", Date)
-    DateTStamp: Mapped[dt.datetime | None] = mapped_column("datetstamp", DateTime, index=True)
+    DateTStamp: Mapped[dt.datetime | None] = mapped_column("datetstamp", Timestamp, index=True)
     SuperFamily: Mapped[int | None] = mapped_column("superfamily", BigInteger)
     TxtMsgOk: Mapped[int | None] = code("txtmsgok", YES_NO_UNKNOWN)
     SecDateEntry: Mapped[dt.date | None] = mapped_column("secdateentry", Date)
     # odmirror's own: fields the model does not know yet, and when we last wrote the row.
-    odmirror_extra: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    odmirror_synced_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    odmirror_extra: Mapped[dict[str, Any] | None] = mapped_column(Extra)
+    odmirror_synced_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
 
 
 class SyncState(Base):
@@ -138,8 +148,8 @@ class SyncState(Base):
     __tablename__ = "odmirror_sync_state"
 
     resource: Mapped[str] = mapped_column(Text, primary_key=True)
-    cursor: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    cursor: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     last_run_id: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -152,10 +162,10 @@ class SyncRun(Base):
     resource: Mapped[str] = mapped_column(Text, index=True)
     mode: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
-    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    cursor_before: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    cursor_after: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    cursor_before: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+    cursor_after: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     rows_fetched: Mapped[int] = mapped_column(Integer, default=0)
     rows_inserted: Mapped[int] = mapped_column(Integer, default=0)
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)

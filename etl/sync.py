@@ -135,7 +135,8 @@ class ResourceSync:
             params[self.resource.cursor_param] = since.strftime(TIME_FORMAT)
         repeated = 0
         for number, page in enumerate(self.client.pages(self.resource.path, params)):
-            self.multi_page = self.multi_page or number > 0
+            # An empty page after the first proves the first was the whole list, in one snapshot.
+            self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
             new_keys = self._save(page)
             repeated = repeated + 1 if page.rows and not new_keys and number > 0 else 0
             if repeated >= 2:
@@ -183,7 +184,9 @@ class ResourceSync:
         # A row this run already saved comes again (the overlap, a shifted page, another pass):
         # save it only if it is a newer version.
         key, stamp = row[self.resource.key_column], row.get(self.resource.cursor_column or "")
-        if key in self.seen and (stamp is None or self.seen[key] is None or stamp <= self.seen[key]):
+        if key in self.seen and (
+            stamp is None or self.seen[key] is None or stamp <= self.seen[key]
+        ):
             return False
         self.seen[key] = stamp
         return True

@@ -16,9 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from etl.schema import make_engine, upgrade
 
 DATA = Path(__file__).parent / "data"
-PG_URL = os.environ.get(
-    "ODMIRROR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("ODMIRROR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_problem: list[str] = []
 
 

@@ -104,7 +104,9 @@ def test_wrong_keys_office_offline_and_unreachable_api(
     assert count(db_url) == 120
 
 
-def test_unreachable_database(tmp_path: Path, make_sim: Any, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_database(
+    tmp_path: Path, make_sim: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -137,7 +139,9 @@ def test_default_config_comes_from_the_environment(
     assert count(db_url) == 3
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "etl", *args],
         cwd=cwd,

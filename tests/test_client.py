@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 from typing import Any
 
@@ -61,7 +62,7 @@ def test_requests_are_paced_from_the_end_of_the_previous_one(make_sim: Any) -> N
     with client_for(sim, min_request_interval=0.25) as client:
         all_rows(client)
     arrivals = [r.arrived for r in sim.requests]
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(gaps) == 2 and min(gaps) >= 0.25
 
 
@@ -117,7 +118,10 @@ def test_a_stalled_server_times_out(make_sim: Any) -> None:
 
 def test_401_is_not_retried_and_says_what_to_fix(make_sim: Any) -> None:
     sim = make_sim(10)
-    with client_for(sim, developer_key="WrongDeveloper12") as client, pytest.raises(AuthError) as info:
+    with (
+        client_for(sim, developer_key="WrongDeveloper12") as client,
+        pytest.raises(AuthError) as info,
+    ):
         client.get("patients/Simple")
     assert "check api.developer_key and api.customer_key" in str(info.value)
     assert "WrongDeveloper12" not in str(info.value)
@@ -152,7 +156,7 @@ def test_keys_echoed_by_a_server_are_scrubbed(make_sim: Any) -> None:
 
 def test_unknown_path_hints_at_the_base_url(make_sim: Any) -> None:
     sim = make_sim(1)
-    with client_for(sim) as client, pytest.raises(ApiError, match="check api.base_url"):
+    with client_for(sim) as client, pytest.raises(ApiError, match=r"check api\.base_url"):
         client.get("no/such/thing")
 
 
@@ -173,3 +177,16 @@ def test_a_non_json_answer_is_an_error(make_sim: Any) -> None:
     sim.fail_next(200, "<html>captive portal</html>")
     with client_for(sim) as client, pytest.raises(ApiError, match="not JSON"):
         client.get("patients/Simple")
+
+
+def test_a_cap_is_only_reported_when_it_is_one(
+    make_sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sim = make_sim(100, hide_deleted=False)  # exactly 100 rows, nothing capped
+    with client_for(sim, page_size=1000) as client:
+        assert len(all_rows(client)) == 100
+    assert "caps pages" not in caplog.text
+    capped = make_sim(150, mode="remote", throttle_interval=0.0, hide_deleted=False)
+    with client_for(capped, page_size=1000) as client:
+        assert len(all_rows(client)) == 150
+    assert "the API returned 100 rows for Limit=1000: it caps pages at 100" in caplog.text

@@ -44,7 +44,9 @@ def test_hostile_text_round_trips(engine: Engine) -> None:
     assert row["famfinurgnote"] == "line one\nline\ttwo \\ backslash"
     assert row["odmirror_extra"] == {"NewField2027": {"a": 1}}
     assert stored(engine, 9)["odmirror_extra"] == {
-        "PatStatus": "Zombie", "Birthdate": "1999-02-30", "Premed": "maybe"
+        "PatStatus": "Zombie",
+        "Birthdate": "1999-02-30",
+        "Premed": "maybe",
     }
 
 
