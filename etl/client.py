@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
+import random
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -27,9 +29,18 @@ log = logging.getLogger(__name__)
 DOCUMENTED_CAPS = frozenset({100, 1000, 10_000})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_MAX = 120.0
+_THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
 _OFFICE_DOWN = re.compile(
     r"econnector|unreachable|offline|not running|could not connect|unable to connect", re.I
 )
+
+
+class _Transient(Exception):
+    """A failure worth another try; carries the error to raise when tries run out."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class PacedRetry(Retry):
@@ -114,6 +125,7 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
+        self.backoff_factor = backoff_factor
         self.requests_made = 0
         self._monotonic = monotonic
         self._sleep = sleep
@@ -148,18 +160,44 @@ class ApiClient:
         Raises:
             ApiError: (or a subclass) with a message that says what to fix.
         """
+        for attempt in itertools.count():
+            try:
+                return self._get_once(path, params)
+            except _Transient as exc:
+                if attempt >= self.settings.max_retries:
+                    raise exc.error from None
+                self._sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")
+
+    def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
+        # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
         self._pace()
         try:
             response = self.session.get(
                 self._url(path), params=params or {}, timeout=self.settings.timeout
             )
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            self.requests_made += 1
+            tries = self.settings.max_retries + 1
+            raise _Transient(ApiError(f"the API broke off its answers ({tries} tries)")) from None
         except requests.RequestException as exc:
             self.requests_made += 1
             raise ApiError(self._transport_message(exc)) from None
         finally:
             self._last_done = self._monotonic()
         self.requests_made += _attempts(response)
+        if response.status_code == 400 and _THROTTLED.search(response.text):
+            # The vendor does not say how it refuses an over-throttle request; a 400 that says
+            # so is waited out like a 429.
+            tries = self.settings.max_retries + 1
+            said = self._explanation(response)
+            message = f"the API kept throttling us (400) after {tries} tries{said}"
+            raise _Transient(ApiError(message))
         return self._decode(path, response)
+
+    def _backoff(self, attempt: int) -> float:
+        wait = self.backoff_factor * (2**attempt) + random.uniform(0, self.backoff_factor)
+        return float(max(self.settings.min_request_interval, min(60.0, wait)))
 
     def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[Page]:
         """Yield the pages of a list endpoint, following the vendor's Limit/Offset loop.

@@ -54,7 +54,7 @@ YES_NO_UNKNOWN = ("Unknown", "Yes", "No")
 Money = Numeric(18, 4, asdecimal=True)
 # SQLite keeps timestamps as text: write them as Open Dental shows them, without microseconds.
 Timestamp = DateTime().with_variant(
-    sqlite.DATETIME(
+    sqlite.DATETIME(  # type: ignore[no-untyped-call]
         storage_format="%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
     ),
     "sqlite",

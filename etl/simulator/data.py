@@ -1,0 +1,264 @@
+"""Synthetic patients shaped like Open Dental's patient JSON (GET /patients/Simple).
+
+Every value is made up: names and places come from Faker, phone numbers use the fictional
+555-01xx range, SSNs start with 9 (never issued as an SSN) and e-mail uses reserved domains.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from faker import Faker
+
+from etl.simulator.clock import OfficeClock, format_date, format_datetime
+
+PAT_STATUSES = (
+    "Patient", "NonPatient", "Inactive", "Archived", "Deleted", "Deceased", "Prospective",
+)  # fmt: skip
+GENDERS = ("Male", "Female", "Unknown", "Other")
+POSITIONS = ("Single", "Married", "Child", "Widowed", "Divorced")
+CONTACT_METHODS = (
+    "None", "DoNotCall", "HmPhone", "WkPhone", "WirelessPh", "Email", "SeeNotes", "Mail",
+    "TextMessage",
+)  # fmt: skip
+TXT_MSG_OK = ("Unknown", "Yes", "No")
+BILLING_TYPES = ("Standard Account", "Insurance Only", "Collections", "Payment Plan")
+CLINIC_ABBRS = {1: "MAIN", 2: "NORTH", 3: "EAST"}
+NO_DATE = "0001-01-01"
+
+# Every documented key, in the order of the vendor's example, with its "empty" value.
+_BLANK: dict[str, Any] = {
+    "PatNum": 0, "LName": "", "FName": "", "MiddleI": "", "Preferred": "",
+    "PatStatus": "Patient", "Gender": "Unknown", "Position": "Single", "Birthdate": NO_DATE,
+    "SSN": "", "Address": "", "Address2": "", "City": "", "State": "", "Zip": "",
+    "HmPhone": "", "WkPhone": "", "WirelessPhone": "", "Guarantor": 0, "Email": "",
+    "EstBalance": 0.0, "PriProv": 0, "priProvAbbr": "", "SecProv": 0, "secProvAbbr": "",
+    "FeeSched": 0, "BillingType": "Standard Account", "ImageFolder": "", "FamFinUrgNote": "",
+    "ChartNumber": "", "MedicaidID": "", "BalTotal": 0.0, "EmployerNum": 0,
+    "DateFirstVisit": NO_DATE, "ClinicNum": 0, "clinicAbbr": "", "Premed": "false", "Ward": "",
+    "PreferConfirmMethod": "None", "PreferContactMethod": "None", "PreferRecallMethod": "None",
+    "Language": "", "AdmitDate": NO_DATE, "siteDesc": "", "DateTStamp": "0001-01-01 00:00:00",
+    "SuperFamily": 0, "TxtMsgOk": "Unknown", "SecDateEntry": NO_DATE,
+}  # fmt: skip
+FIELDS = tuple(_BLANK)
+
+_VENDOR_EXAMPLE: dict[str, Any] = {
+    "PatNum": 48, "LName": "Smith", "FName": "Jane", "PatStatus": "Patient", "Gender": "Female",
+    "Position": "Single", "Birthdate": "1976-05-24", "Address": "125 Satin Heights",
+    "City": "San Jose", "State": "CA", "Zip": "97301", "HmPhone": "(536)624-5871",
+    "Guarantor": 48, "Email": "smithfam@yahoo.com", "EstBalance": 0.0, "PriProv": 1,
+    "priProvAbbr": "DOC", "BillingType": "Standard Account", "ImageFolder": "SmithJane48",
+    "FamFinUrgNote": "CC on file expiring soon", "BalTotal": 111.9,
+    "DateFirstVisit": "2021-12-16", "Premed": "false", "PreferConfirmMethod": "None",
+    "PreferContactMethod": "WirelessPh", "PreferRecallMethod": "TextMessage", "Language": "spa",
+    "AdmitDate": "0001-01-01", "DateTStamp": "2021-12-08 15:34:34", "TxtMsgOk": "Unknown",
+    "SecDateEntry": "2021-12-04",
+}  # fmt: skip
+
+# (field, value); None means "long text up to that column's size".
+_HOSTILE: tuple[tuple[str, str | None], ...] = (
+    ("LName", "O'Brien"), ("Preferred", '"Bobby"'), ("FName", "Robert'); DROP TABLE patient;--"),
+    ("FName", "Zoë"), ("LName", "Nguyễn"), ("LName", "山田"), ("Preferred", "Sunny 😀"),
+    ("Address", "12 Back\\Slash Rd"), ("FamFinUrgNote", "Disputed.\nCall first.\tSee notes.\n"),
+    ("LName", " Smith "), ("FName", "  Ann"), ("City", "Coeur d'Alene"), ("FamFinUrgNote", None),
+    ("Email", "o'brien+dental@example.com"), ("MiddleI", "'"), ("Address2", "Unit \\N"),
+    ("ChartNumber", "0012' OR '1'='1"), ("Ward", None), ("Address2", 'c/o "The Smiths"; --'),
+    ("Ward", "NULL"),
+)  # fmt: skip
+_LONG_LIMITS = {"FamFinUrgNote": 300, "Ward": 255}
+_LONG_TEXT = "Statements by mail only; spouse handles billing; call before sending to collections. "
+_NOTES = ("CC on file expiring soon", "Payment plan: $50 a month", "Sends checks late", "")
+_PHONES = ("({a}){e}-{n}", "({a}) {e}-{n}", "{a}-{e}-{n}", "{a}.{e}.{n}", "{a}{e}{n}", "{e}-{n}")
+
+
+def prov_abbr(provnum: int) -> str:
+    """The provider abbreviation the simulator derives for a ProvNum ("" for 0)."""
+    return f"DOC{provnum}" if provnum else ""
+
+
+def clinic_abbr(clinicnum: int) -> str:
+    """The clinic abbreviation the simulator derives for a ClinicNum ("" for 0)."""
+    return CLINIC_ABBRS.get(clinicnum, f"CLINIC{clinicnum}") if clinicnum else ""
+
+
+def image_folder(lname: str, fname: str, patnum: int) -> str:
+    """Open Dental's image folder name: the letters of LName+FName, then the PatNum."""
+    return "".join(c for c in lname + fname if c.isalpha()) + str(patnum)
+
+
+def blank_patient() -> dict[str, Any]:
+    """A patient with every documented key at its empty value, in the vendor's key order."""
+    return dict(_BLANK)
+
+
+def vendor_example_patient() -> dict[str, Any]:
+    """The API page's documented example patient 48, "Jane Smith", with every key."""
+    return {**_BLANK, **_VENDOR_EXAMPLE}
+
+
+@dataclass(frozen=True)
+class _Pools:
+    last: tuple[str, ...]
+    female: tuple[str, ...]
+    male: tuple[str, ...]
+    streets: tuple[str, ...]
+    places: tuple[tuple[str, str, str], ...]
+
+
+@functools.lru_cache(maxsize=8)
+def _pools(seed: int) -> _Pools:
+    # Faker is slow per call: draw small pools once, then sample them with random.Random.
+    fake = Faker("en_US")
+    fake.seed_instance(seed)
+    states = [
+        fake.state_abbr(include_territories=False, include_freely_associated_states=False)
+        for _ in range(150)
+    ]
+    return _Pools(
+        last=tuple(fake.last_name() for _ in range(500)),
+        female=tuple(fake.first_name_female() for _ in range(300)),
+        male=tuple(fake.first_name_male() for _ in range(300)),
+        streets=tuple(fake.street_name() for _ in range(400)),
+        places=tuple((fake.city(), st, fake.zipcode_in_state(st)) for st in states),
+    )
+
+
+def make_patients(
+    n: int, seed: int = 1, now: datetime | None = None, hostile: bool = True
+) -> list[dict[str, Any]]:
+    """Make n synthetic patients as the API serialises them, PatNum 1..n.
+
+    Patients come in families of 1-5 sharing an address, the head being everyone's Guarantor.
+
+    Args:
+        n: how many patients.
+        seed: the seed for Faker and for sampling; the same seed and now give the same rows.
+        now: the office's local time; every DateTStamp is before it. None: the office clock now.
+        hostile: give about 2% of rows awkward but realistic text (quotes, SQL, emoji, ...).
+
+    Returns:
+        The patients, in PatNum order.
+    """
+    now = (now or OfficeClock().now()).replace(microsecond=0)
+    rng, pools = random.Random(seed), _pools(seed)
+    patients: list[dict[str, Any]] = []
+    while len(patients) < n:
+        size = min(n - len(patients), rng.choices((1, 2, 3, 4, 5), (40, 25, 15, 12, 8))[0])
+        patients.extend(_family(rng, pools, len(patients) + 1, size, now))
+    # A separate generator, so hostile=False changes only the hostile rows.
+    odd = random.Random(f"{seed}-hostile")
+    for row in patients:
+        if hostile and odd.random() < 0.02:
+            _make_hostile(row, odd)
+        if odd.random() < 0.01 and str(row["Zip"]).isdigit():
+            row["Zip"] = int(row["Zip"])
+        row["ImageFolder"] = image_folder(row["LName"], row["FName"], row["PatNum"])
+    return patients
+
+
+def _family(
+    rng: random.Random, pools: _Pools, head: int, size: int, now: datetime
+) -> list[dict[str, Any]]:
+    city, state, zipcode = rng.choice(pools.places)
+    shared = {
+        "LName": rng.choice(pools.last),
+        "Address": f"{rng.randint(1, 9999)} {rng.choice(pools.streets)}",
+        "Address2": rng.choice(("", "", "", "", f"Apt {rng.randint(1, 40)}")),
+        "City": city, "State": state, "Zip": zipcode,
+        "HmPhone": _phone(rng) if rng.random() < 0.6 else "",
+        "ClinicNum": rng.choices((0, 1, 2, 3), (55, 25, 12, 8))[0],
+        "BillingType": rng.choices(BILLING_TYPES, (85, 8, 4, 3))[0],
+        "SuperFamily": head if rng.random() < 0.03 else 0,
+    }  # fmt: skip
+    spouse = size > 1 and rng.random() < 0.7
+    roles = ["head"] + ["spouse" if k == 1 and spouse else "child" for k in range(1, size)]
+    family = [_person(rng, pools, head + k, role, now) | shared for k, role in enumerate(roles)]
+    for row in family:
+        row["Guarantor"] = head
+        row["clinicAbbr"] = clinic_abbr(row["ClinicNum"])
+    family[0]["BalTotal"] = round(sum(row["EstBalance"] for row in family), 2)
+    if not spouse:
+        family[0]["Position"] = rng.choices(("Single", "Widowed", "Divorced"), (80, 10, 10))[0]
+    return family
+
+
+def _person(
+    rng: random.Random, pools: _Pools, patnum: int, role: str, now: datetime
+) -> dict[str, Any]:
+    row = blank_patient()
+    gender = rng.choices(GENDERS, (48, 48, 3, 1))[0]
+    age = rng.randint(0, 24) if role == "child" else rng.randint(22, 90)
+    born = now.date() - timedelta(days=365 * age + rng.randrange(365))
+    row.update(
+        PatNum=patnum, FName=rng.choice(pools.female if gender == "Female" else pools.male),
+        MiddleI=chr(rng.randint(65, 90)) if rng.random() < 0.3 else "",
+        PatStatus=rng.choices(PAT_STATUSES, (82, 4, 6, 2, 2, 1, 3))[0], Gender=gender,
+        Position="Child" if role == "child" else "Married",
+        Birthdate=NO_DATE if rng.random() < 0.02 else format_date(born),
+        SSN="" if rng.random() < 0.1 else f"9{rng.randrange(10**8):08d}",
+        WkPhone=_phone(rng) if rng.random() < 0.2 else "",
+        WirelessPhone=_phone(rng) if rng.random() < 0.7 else "",
+        EstBalance=_balance(rng), PriProv=rng.randint(1, 5), SecProv=_sometimes(rng, 0.1, 5),
+        FeeSched=_sometimes(rng, 0.1, 3), EmployerNum=_sometimes(rng, 0.15, 40),
+        FamFinUrgNote=rng.choice(_NOTES) if rng.random() < 0.05 else "",
+        ChartNumber=str(rng.randint(1000, 99999)) if rng.random() < 0.2 else "",
+        MedicaidID=f"{rng.randrange(10**10):010d}" if rng.random() < 0.05 else "",
+        Premed="true" if rng.random() < 0.05 else "false",
+        Ward="Ward 3B" if rng.random() < 0.02 else "",
+        Language=rng.choices(("", "eng", "spa", "vie", "zho", "fra"), (70, 15, 10, 2, 2, 1))[0],
+        TxtMsgOk=rng.choices(TXT_MSG_OK, (60, 30, 10))[0],
+    )  # fmt: skip
+    row["priProvAbbr"], row["secProvAbbr"] = prov_abbr(row["PriProv"]), prov_abbr(row["SecProv"])
+    _contact(rng, row)
+    _dates(rng, row, now)
+    return row
+
+
+def _contact(rng: random.Random, row: dict[str, Any]) -> None:
+    weights = (40, 2, 15, 2, 20, 8, 1, 2, 10)
+    for key in ("PreferConfirmMethod", "PreferContactMethod", "PreferRecallMethod"):
+        row[key] = rng.choices(CONTACT_METHODS, weights)[0]
+    if rng.random() < 0.6:
+        domain = rng.choice(("example.com", "example.net", "example.org"))
+        row["Email"] = f"{row['FName'].lower()}{rng.randint(1, 999)}@{domain}"
+    if rng.random() < 0.03:
+        row["siteDesc"] = rng.choice(("Lincoln Elementary", "Eastside High", "Riverside Center"))
+
+
+def _dates(rng: random.Random, row: dict[str, Any], now: datetime) -> None:
+    # Created at least a day ago, so a DateTStamp between creation and now is strictly past.
+    created = now.date() - timedelta(days=rng.randint(1, 3650))
+    start = datetime.combine(created, time())
+    stamp = start + timedelta(seconds=rng.randrange(int((now - start).total_seconds())))
+    first_visit = min(created + timedelta(days=rng.randint(0, 30)), now.date())
+    row["SecDateEntry"], row["DateTStamp"] = format_date(created), format_datetime(stamp)
+    row["DateFirstVisit"] = NO_DATE if rng.random() < 0.15 else format_date(first_visit)
+    if rng.random() < 0.01:
+        row["AdmitDate"] = format_date(first_visit)
+
+
+def _make_hostile(row: dict[str, Any], rng: random.Random) -> None:
+    for field, value in rng.sample(_HOSTILE, rng.randint(1, 3)):
+        if value is None:
+            value = (_LONG_TEXT * 4)[: rng.randint(200, _LONG_LIMITS[field])]
+        row[field] = value
+
+
+def _phone(rng: random.Random) -> str:
+    area, line = rng.randint(201, 989), f"{rng.randint(100, 199):04d}"
+    return rng.choice(_PHONES).format(a=area, e=555, n=line)
+
+
+def _balance(rng: random.Random) -> float:
+    roll = rng.random()
+    if roll < 0.65:
+        return 0.0
+    return round(rng.uniform(5, 900) if roll < 0.95 else -rng.uniform(5, 200), 2)
+
+
+def _sometimes(rng: random.Random, chance: float, top: int) -> int:
+    return rng.randint(1, top) if rng.random() < chance else 0

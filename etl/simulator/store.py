@@ -1,0 +1,251 @@
+"""The simulated office database's patient table, and the Simple endpoint's query over it."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from etl.simulator.clock import OfficeClock, format_date, format_datetime, parse_datetime
+from etl.simulator.data import (
+    GENDERS,
+    PAT_STATUSES,
+    POSITIONS,
+    blank_patient,
+    clinic_abbr,
+    image_folder,
+    prov_abbr,
+)
+
+INT_FILTERS = ("ClinicNum", "Guarantor", "PriProv", "SuperFamily", "EmployerNum", "FeeSched")
+ENUM_FILTERS = {"PatStatus": PAT_STATUSES, "Gender": GENDERS, "Position": POSITIONS}
+PREFIX_FILTERS = ("LName", "FName")
+ORDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "patnum": lambda row: row["PatNum"],
+    "datetstamp": lambda row: (str(row.get("DateTStamp", "")), row["PatNum"]),
+    "reverse": lambda row: -row["PatNum"],
+}
+_DERIVED = (("PriProv", "priProvAbbr", prov_abbr), ("SecProv", "secProvAbbr", prov_abbr),
+            ("ClinicNum", "clinicAbbr", clinic_abbr))  # fmt: skip
+
+
+class QueryError(ValueError):
+    """A bad query parameter; the server answers 400 with the message."""
+
+
+@dataclass(frozen=True)
+class SimpleQuery:
+    """The parsed parameters of GET /patients/Simple."""
+
+    limit: int | None = None
+    offset: int = 0
+    since: str | None = None
+    equals: dict[str, Any] = field(default_factory=dict)
+    prefixes: dict[str, str] = field(default_factory=dict)
+
+    def matches(self, row: Mapping[str, Any], inclusive: bool, hide_deleted: bool) -> bool:
+        """Whether a row passes the filters (DateTStamp >= since when inclusive, else >)."""
+        deleted = row.get("PatStatus") == "Deleted"
+        if deleted and hide_deleted and self.equals.get("PatStatus") != "Deleted":
+            return False
+        if self.since is not None:
+            # The fixed-width format sorts as text in time order.
+            stamp = str(row.get("DateTStamp", ""))
+            if stamp < self.since or (stamp == self.since and not inclusive):
+                return False
+        if any(row.get(key) != value for key, value in self.equals.items()):
+            return False
+        return all(
+            str(row.get(key, "")).casefold().startswith(prefix)
+            for key, prefix in self.prefixes.items()
+        )
+
+
+def parse_simple_query(params: Mapping[str, str]) -> SimpleQuery:
+    """Parse Simple's query parameters; names match case-insensitively, as in ASP.NET.
+
+    Args:
+        params: the query parameters. Empty values count as absent; unknown names are ignored.
+
+    Returns:
+        The query.
+
+    Raises:
+        QueryError: a value is malformed (the message says which).
+    """
+    given = {name.casefold(): value for name, value in params.items() if value != ""}
+
+    def pick(name: str) -> str | None:
+        return given.get(name.casefold())
+
+    equals: dict[str, Any] = {}
+    for name in INT_FILTERS:
+        if (text := pick(name)) is not None:
+            equals[name] = _integer(name, text)
+    for name, names in ENUM_FILTERS.items():
+        if (text := pick(name)) is not None:
+            if text not in names:
+                raise QueryError(f"{name} is invalid. Valid values: {', '.join(names)}.")
+            equals[name] = text
+    if (text := pick("Birthdate")) is not None:
+        equals["Birthdate"] = _date(text)
+    since = pick("DateTStamp")
+    limit = pick("Limit")
+    return SimpleQuery(
+        limit=None if limit is None else _integer("Limit", limit),
+        offset=_integer("Offset", pick("Offset") or "0"),
+        since=None if since is None else _stamp(since),
+        equals=equals,
+        prefixes={n: t.casefold() for n in PREFIX_FILTERS if (t := pick(n)) is not None},
+    )
+
+
+def _integer(name: str, text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,18}", text):
+        raise QueryError(f"{name} must be a whole number, 0 or more.")
+    return int(text)
+
+
+def _stamp(text: str) -> str:
+    try:
+        return format_datetime(parse_datetime(text))
+    except ValueError:
+        raise QueryError("DateTStamp must be in the format yyyy-MM-dd HH:mm:ss.") from None
+
+
+def _date(text: str) -> str:
+    try:
+        return format_date(date.fromisoformat(text))
+    except ValueError:
+        raise QueryError("Birthdate must be in the format yyyy-MM-dd.") from None
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    return format_date(value) if isinstance(value, date) else value
+
+
+class PatientStore:
+    """The office's patient table as API JSON rows keyed by PatNum; every method is thread-safe.
+
+    Like MySQL's ON UPDATE CURRENT_TIMESTAMP, a change bumps DateTStamp unless it sets one.
+    """
+
+    def __init__(self, clock: OfficeClock, patients: list[dict[str, Any]] | None = None) -> None:
+        """Create a store.
+
+        Args:
+            clock: the office clock that stamps changes.
+            patients: initial rows (copied as they are).
+        """
+        self.clock = clock
+        self._rows: dict[int, dict[str, Any]] = {}
+        self._lock = threading.RLock()
+        for record in patients or []:
+            self.replace(record)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._rows)
+
+    def get(self, patnum: int) -> dict[str, Any] | None:
+        """A copy of one patient, or None."""
+        with self._lock:
+            row = self._rows.get(patnum)
+            return None if row is None else dict(row)
+
+    def all(self) -> list[dict[str, Any]]:
+        """Copies of every patient, in PatNum order."""
+        with self._lock:
+            return [dict(self._rows[patnum]) for patnum in sorted(self._rows)]
+
+    def update(self, patnum: int, **fields: Any) -> dict[str, Any]:
+        """Change fields of one patient (API JSON names and values) and bump its DateTStamp.
+
+        Dates and datetimes are formatted as the API does. Changing PriProv, SecProv or
+        ClinicNum re-derives its abbreviation unless that is given too.
+
+        Args:
+            patnum: the patient.
+            **fields: the new values; a DateTStamp given here wins over the clock.
+
+        Returns:
+            A copy of the changed row.
+
+        Raises:
+            KeyError: no such patient.
+            ValueError: fields tries to change PatNum.
+        """
+        if fields.get("PatNum", patnum) != patnum:
+            raise ValueError("PatNum cannot change")
+        with self._lock:
+            row = self._rows[patnum]
+            row["DateTStamp"] = format_datetime(self.clock.now())
+            row.update({key: _json_value(value) for key, value in fields.items()})
+            _derive(row, fields)
+            return dict(row)
+
+    def add(self, **fields: Any) -> int:
+        """Add a new patient with the next PatNum and defaults for every documented field.
+
+        Args:
+            **fields: values to use instead of the defaults (not PatNum).
+
+        Returns:
+            The new PatNum.
+        """
+        if "PatNum" in fields:
+            raise ValueError("add() assigns the PatNum; use replace() to choose one")
+        now = self.clock.now()
+        with self._lock:
+            patnum = max(self._rows, default=0) + 1
+            row = blank_patient()
+            row.update(PatNum=patnum, Guarantor=patnum, PriProv=1)
+            row.update(SecDateEntry=format_date(now), DateTStamp=format_datetime(now))
+            row.update({key: _json_value(value) for key, value in fields.items()})
+            _derive(row, {key: None for key in ("PriProv", "SecProv", "ClinicNum")} | fields)
+            if "ImageFolder" not in fields:
+                row["ImageFolder"] = image_folder(str(row["LName"]), str(row["FName"]), patnum)
+            self._rows[patnum] = row
+            return patnum
+
+    def touch(self, patnums: Iterable[int], stamp: datetime) -> None:
+        """Set the DateTStamp of many patients to one value (as one bulk UPDATE would).
+
+        Raises:
+            KeyError: a patient does not exist (then nothing changes).
+        """
+        text = format_datetime(stamp)
+        with self._lock:
+            rows = [self._rows[patnum] for patnum in patnums]
+            for row in rows:
+                row["DateTStamp"] = text
+
+    def replace(self, record: dict[str, Any]) -> None:
+        """Store a raw record as it is (any keys), replacing the row with its PatNum."""
+        with self._lock:
+            self._rows[int(record["PatNum"])] = dict(record)
+
+    def select(
+        self, query: SimpleQuery, cap: int, inclusive: bool, order: str, hide_deleted: bool
+    ) -> list[dict[str, Any]]:
+        """One page of Simple: filter, order, then Offset and Limit (capped at cap).
+
+        Returns:
+            Copies of the page's rows.
+        """
+        limit = cap if query.limit is None else min(query.limit, cap)
+        with self._lock:
+            rows = [r for r in self._rows.values() if query.matches(r, inclusive, hide_deleted)]
+            rows.sort(key=ORDERS[order])
+            return [dict(row) for row in rows[query.offset : query.offset + limit]]
+
+
+def _derive(row: dict[str, Any], changed: Mapping[str, Any]) -> None:
+    for key, abbr_key, derive in _DERIVED:
+        if key in changed and abbr_key not in changed:
+            row[abbr_key] = derive(int(row.get(key) or 0))
