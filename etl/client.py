@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import json
 import logging
 import random
 import re
@@ -12,27 +10,22 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from etl import __version__
+from etl.api_errors import explanation, status_error, transport_error
 from etl.config import ApiSettings
-from etl.errors import ApiError, AuthError, OfficeUnreachableError
+from etl.errors import ApiError
+from etl.retry import attempts, make_retry
 
 log = logging.getLogger(__name__)
 
 #: Page caps the vendor documents (Remote, Local/Service, with or without Enterprise).
 #: A page shorter than our Limit but exactly one of these may be a cap, not the last page.
 DOCUMENTED_CAPS = frozenset({100, 1000, 10_000})
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-RETRY_AFTER_MAX = 120.0
 _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
-_OFFICE_DOWN = re.compile(
-    r"econnector|unreachable|offline|not running|could not connect|unable to connect", re.I
-)
 
 
 class _Transient(Exception):
@@ -41,31 +34,6 @@ class _Transient(Exception):
     def __init__(self, error: ApiError) -> None:
         super().__init__(str(error))
         self.error = error
-
-
-class PacedRetry(Retry):
-    """urllib3 Retry whose every wait is at least the throttle interval, Retry-After included.
-
-    urllib3 retries the first failure at once; on a throttled key that would itself break the
-    throttle. A Retry-After longer than RETRY_AFTER_MAX is cut short so a run stays bounded.
-    """
-
-    min_backoff: float = 0.0
-
-    def new(self, **kw: Any) -> PacedRetry:
-        retry = super().new(**kw)
-        assert isinstance(retry, PacedRetry)
-        retry.min_backoff = self.min_backoff
-        return retry
-
-    def get_backoff_time(self) -> float:
-        return max(self.min_backoff, super().get_backoff_time())
-
-    def get_retry_after(self, response: Any) -> float | None:
-        seconds = super().get_retry_after(response)
-        if seconds is None:
-            return None
-        return min(RETRY_AFTER_MAX, max(self.min_backoff, seconds))
 
 
 @dataclass
@@ -81,30 +49,6 @@ class Page:
     rows: list[Any]
     offset: int
     sent_at: float
-
-
-def make_retry(settings: ApiSettings, backoff_factor: float = 1.0) -> PacedRetry:
-    """The retry policy: bounded count, exponential backoff with jitter, Retry-After honoured.
-
-    Waits grow as backoff_factor * 2**n seconds (plus up to backoff_factor of jitter), capped at
-    a minute, and are never shorter than the throttle interval.
-    """
-    retry = PacedRetry(
-        total=settings.max_retries,
-        connect=settings.max_retries,
-        read=settings.max_retries,
-        status=settings.max_retries,
-        other=0,
-        allowed_methods=frozenset({"GET"}),
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=backoff_factor,
-        backoff_jitter=backoff_factor,
-        backoff_max=60.0,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    retry.min_backoff = settings.min_request_interval
-    return retry
 
 
 class ApiClient:
@@ -182,15 +126,15 @@ class ApiClient:
             raise _Transient(ApiError(f"the API broke off its answers ({tries} tries)")) from None
         except requests.RequestException as exc:
             self.requests_made += 1
-            raise ApiError(self._transport_message(exc)) from None
+            raise transport_error(exc, self.settings) from None
         finally:
             self._last_done = self._monotonic()
-        self.requests_made += _attempts(response)
+        self.requests_made += attempts(response)
         if response.status_code == 400 and _THROTTLED.search(response.text):
             # The vendor does not say how it refuses an over-throttle request; a 400 that says
             # so is waited out like a 429.
             tries = self.settings.max_retries + 1
-            said = self._explanation(response)
+            said = explanation(response, self._secrets())
             message = f"the API kept throttling us (400) after {tries} tries{said}"
             raise _Transient(ApiError(message))
         return self._decode(path, response)
@@ -245,76 +189,11 @@ class ApiClient:
 
     def _decode(self, path: str, response: requests.Response) -> Any:
         if response.status_code >= 300:
-            raise self._status_error(path, response)
+            raise status_error(path, response, self._secrets())
         try:
             return response.json()
         except ValueError:
             raise ApiError(f"unexpected answer from {path}: not JSON") from None
 
-    def _status_error(self, path: str, response: requests.Response) -> ApiError:
-        status, said = response.status_code, self._explanation(response)
-        tries = _attempts(response)
-        if status == 401:
-            return AuthError(
-                "the API refused the keys (401): check api.developer_key and api.customer_key "
-                f"(invalid, disabled, or without the permission){said}"
-            )
-        if status == 400 and _OFFICE_DOWN.search(said):
-            return OfficeUnreachableError(
-                "the office is unreachable (400): its server, network or eConnector is down; "
-                f"try again when it is back{said}"
-            )
-        if status == 429:
-            return ApiError(f"the API kept throttling us (429) after {tries} tries{said}")
-        if status in RETRY_STATUSES:
-            return ApiError(f"the API failed with {status} after {tries} tries{said}")
-        hint = {404: "; check api.base_url", 410: "; this method is deprecated"}.get(status, "")
-        return ApiError(f"the API refused GET {path} ({status}){said}{hint}")
-
-    def _explanation(self, response: requests.Response) -> str:
-        text = response.text.strip()
-        if text.startswith('"'):
-            with contextlib.suppress(ValueError):
-                text = str(json.loads(text))
-        text = self._scrub(" ".join(text.split()))[:200]
-        return f": {text}" if text else ""
-
-    def _transport_message(self, exc: requests.RequestException) -> str:
-        host = urlsplit(self.settings.base_url).netloc
-        # After retries, requests reports a read timeout as a ConnectionError.
-        if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
-            return (
-                f"the API at {host} did not answer within {self.settings.timeout:g} s "
-                f"({self.settings.max_retries + 1} tries)"
-            )
-        if isinstance(exc, requests.ConnectionError):
-            return f"cannot reach the API at {host}: {_reason(exc)} (check api.base_url)"
-        return f"request to the API at {host} failed: {exc.__class__.__name__}"
-
-    def _scrub(self, text: str) -> str:
-        for secret in (self.settings.developer_key, self.settings.customer_key):
-            if secret:
-                text = text.replace(secret, "***")
-        return text
-
-
-def _attempts(response: requests.Response) -> int:
-    retries = getattr(response.raw, "retries", None)
-    return 1 + len(retries.history) if retries is not None else 1
-
-
-def _reason(exc: requests.RequestException) -> str:
-    text = str(exc).lower()
-    for needle, reason in (
-        ("refused", "connection refused"),
-        ("name or service not known", "host name not found"),
-        ("nodename nor servname", "host name not found"),
-        ("temporary failure in name resolution", "host name not found"),
-        ("certificate", "TLS certificate rejected"),
-        ("reset", "connection reset"),
-        ("remotedisconnected", "connection closed without a response"),
-        ("aborted", "connection closed without a response"),
-    ):
-        if needle in text:
-            return reason
-    return "connection failed"
+    def _secrets(self) -> tuple[str, str]:
+        return (self.settings.developer_key, self.settings.customer_key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -14,6 +14,9 @@ from etl.models import SyncRun, SyncState
 def utcnow() -> dt.datetime:
     """This machine's clock in UTC, naive: only for our own records, never for the cursor."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass
@@ -28,6 +31,32 @@ class RunStats:
     stale: int = 0
     rejected: int = 0
     requests: int = 0
+
+
+@dataclass
+class RunResult:
+    """How a run of one resource ended."""
+
+    resource: str
+    mode: str
+    stats: RunStats
+    seconds: float
+    cursor: dt.datetime | None
+    advanced: bool
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The one-line summary the CLI prints."""
+        s = self.stats
+        line = (
+            f"{self.resource} ({self.mode}): fetched {s.fetched} rows ({s.unique} distinct), "
+            f"{s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged; "
+            f"{s.requests} requests; {self.seconds:.1f} s"
+        )
+        if self.cursor is not None:
+            kept = "" if self.advanced else " (kept)"
+            line += f"; cursor {self.cursor.strftime(TIME_FORMAT)} office time{kept}"
+        return "; ".join([line, *self.notes])
 
 
 def get_cursor(engine: Engine, resource: str) -> dt.datetime | None:

@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -31,34 +30,7 @@ from etl.schema import check_schema, describe, make_engine
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
 
 log = logging.getLogger(__name__)
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 _warned: set[tuple[str, str]] = set()
-
-
-@dataclass
-class RunResult:
-    """How a run of one resource ended."""
-
-    resource: str
-    mode: str
-    stats: state.RunStats
-    seconds: float
-    cursor: dt.datetime | None
-    advanced: bool
-    notes: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """The one-line summary the CLI prints."""
-        s = self.stats
-        line = (
-            f"{self.resource} ({self.mode}): fetched {s.fetched} rows ({s.unique} distinct), "
-            f"{s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged; "
-            f"{s.requests} requests; {self.seconds:.1f} s"
-        )
-        if self.cursor is not None:
-            kept = "" if self.advanced else " (kept)"
-            line += f"; cursor {self.cursor.strftime(TIME_FORMAT)} office time{kept}"
-        return "; ".join([line, *self.notes])
 
 
 class ResourceSync:
@@ -89,7 +61,7 @@ class ResourceSync:
         self.seen: dict[Any, Any] = {}
         self.notes: list[str] = []
 
-    def run(self) -> RunResult:
+    def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
@@ -106,7 +78,7 @@ class ResourceSync:
         note = "; ".join(self.notes) or None
         state.finish_run(self.engine, run_id, self.stats, new_cursor=new_cursor, note=note)
         shown = new_cursor or cursor
-        return RunResult(
+        return state.RunResult(
             self.resource.name,
             mode,
             self.stats,
@@ -132,7 +104,7 @@ class ResourceSync:
     def _pull(self, filters: dict[str, str], since: dt.datetime | None) -> None:
         params: dict[str, Any] = dict(filters)
         if since is not None and self.resource.cursor_param:
-            params[self.resource.cursor_param] = since.strftime(TIME_FORMAT)
+            params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
         repeated = 0
         for number, page in enumerate(self.client.pages(self.resource.path, params)):
             # An empty page after the first proves the first was the whole list, in one snapshot.
@@ -151,7 +123,7 @@ class ResourceSync:
         for filters in self.resource.passes:
             params = {
                 **filters,
-                self.resource.cursor_param: self.run_start.strftime(TIME_FORMAT),
+                self.resource.cursor_param: self.run_start.strftime(state.TIME_FORMAT),
                 "Limit": self.client.settings.page_size,
                 "Offset": 0,
             }
@@ -240,7 +212,7 @@ class ResourceSync:
 
 def run_sync(
     settings: Settings, full: bool = False, client: ApiClient | None = None
-) -> list[RunResult]:
+) -> list[state.RunResult]:
     """Bring every resource of the mirror up to date once.
 
     Args:

@@ -14,7 +14,8 @@ from etl.errors import ApiError, AuthError
 from etl.models import SyncRun
 from etl.resources import PATIENTS
 from etl.simulator import OfficeClock
-from etl.sync import RunResult, run_sync
+from etl.state import RunResult
+from etl.sync import run_sync
 from etl.transform import map_record
 from tests.conftest import settings_for
 

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from etl.simulator.clock import OfficeClock
-from etl.simulator.server import CAPS, Simulator, SimulatorConfig
+from etl.simulator.config import CAPS, SimulatorConfig
+from etl.simulator.server import Simulator
 from etl.simulator.store import ORDERS
 
 

@@ -1,32 +1,29 @@
 """A stand-in for the Open Dental API's patient endpoints, served over real HTTP.
 
-It follows the vendor's documentation (docs: /work/shared/opendental-api.md). Where the vendor
+It follows the vendor's API documentation. Where the vendor
 is silent (throttle responses, DateTStamp >= or >, row order, Deleted rows), the behaviour is
 a SimulatorConfig choice, so tests can hold the client to every plausible variant.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import socketserver
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from etl.simulator.clock import OfficeClock, format_datetime
+from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
-from etl.simulator.store import ORDERS, PatientStore, QueryError, parse_simple_query
+from etl.simulator.http import Reply, Server
+from etl.simulator.store import PatientStore, QueryError, parse_simple_query
 
-CAPS = {"service": 1000, "remote": 100}
 OFFICE_DOWN = (
     "Unable to connect to the office's eConnector. The office may be offline or the eConnector"
     " service may not be running."
@@ -36,57 +33,9 @@ TEXT_TYPE = "text/plain; charset=utf-8"
 _PATIENTS = re.compile(r"/api/v1/patients/([^/]+)/?", re.IGNORECASE)
 
 
-@dataclass
-class SimulatorConfig:
-    """How the simulated API behaves, in particular where the vendor documents nothing."""
-
-    developer_key: str = "NFF6i0KrXrxDkZHt"  # Open Dental's published test keys
-    customer_key: str = "VzkmZEaUWOjnQX2z"
-    mode: str = "service"
-    page_cap: int | None = None
-    throttle_interval: float = 5.0
-    throttle_status: int = 429
-    retry_after: int | None = None
-    inclusive_datetstamp: bool = True
-    order: str = "patnum"
-    hide_deleted: bool = True
-    error_body_json: bool = False
-
-    def __post_init__(self) -> None:
-        if self.mode not in CAPS:
-            raise ValueError(f"mode must be one of {sorted(CAPS)}, not {self.mode!r}")
-        if self.order not in ORDERS:
-            raise ValueError(f"order must be one of {sorted(ORDERS)}, not {self.order!r}")
-
-    @property
-    def cap(self) -> int:
-        """The page cap: page_cap if set, else the mode's (100 Remote, 1000 Service)."""
-        return CAPS[self.mode] if self.page_cap is None else self.page_cap
-
-
-@dataclass
-class RequestLog:
-    """One request the simulator received; status and rows are filled in once answered."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    authorization: str | None
-    status: int
-    arrived: float
-    rows: int = 0
-
-
-@dataclass(frozen=True)
-class _Reply:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class _Fault:
-    reply: _Reply | None = None
+    reply: Reply | None = None
     drop: bool = False
     stall: float = 0.0
 
@@ -122,7 +71,7 @@ class Simulator:
         self._hook_index = 0
         self._last_served: dict[str, float] = {}
         self._stopping = threading.Event()
-        self._server: _Server | None = None
+        self._server: Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
@@ -130,7 +79,7 @@ class Simulator:
         if self._server is not None:
             raise RuntimeError("the simulator is already serving")
         self._stopping.clear()
-        self._server = _Server((host, port), self)
+        self._server = Server((host, port), self._answer)
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="od-simulator", daemon=True
         )
@@ -170,7 +119,7 @@ class Simulator:
         self, status: int, body: str = "", headers: dict[str, str] | None = None, count: int = 1
     ) -> None:
         """Answer the next `count` requests (any path, before any check) with this response."""
-        reply = _Reply(status, body.encode(), {"Content-Type": TEXT_TYPE, **(headers or {})})
+        reply = Reply(status, body.encode(), {"Content-Type": TEXT_TYPE, **(headers or {})})
         self._queue(_Fault(reply=reply), count)
 
     def drop_next(self, count: int = 1) -> None:
@@ -194,7 +143,7 @@ class Simulator:
         with self._lock:
             self._faults.extend([fault] * count)
 
-    def _answer(self, method: str, target: str, authorization: str | None) -> _Reply | None:
+    def _answer(self, method: str, target: str, authorization: str | None) -> Reply | None:
         """Answer one request (called by the HTTP handler); None means drop the connection."""
         url = urlsplit(target)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
@@ -213,7 +162,7 @@ class Simulator:
             log.status = reply.status
         return reply
 
-    def _serve(self, log: RequestLog) -> _Reply:
+    def _serve(self, log: RequestLog) -> Reply:
         try:
             denied = self._authorize(log.authorization) or self._throttle(log)
             if denied is not None:
@@ -224,7 +173,7 @@ class Simulator:
         except Exception as exc:  # the simulator's (or a test hook's) bug: answer, don't hang
             return self._error(500, f"Simulator error: {type(exc).__name__}: {exc}")
 
-    def _authorize(self, header: str | None) -> _Reply | None:
+    def _authorize(self, header: str | None) -> Reply | None:
         if not header:
             return self._error(401, "Authorization header is missing.")
         scheme, _, keys = header.partition(" ")
@@ -234,7 +183,7 @@ class Simulator:
             return self._error(401, "Invalid developer key or customer key.")
         return None
 
-    def _throttle(self, log: RequestLog) -> _Reply | None:
+    def _throttle(self, log: RequestLog) -> Reply | None:
         if self.config.mode != "remote":
             return None
         customer = str(log.authorization).rsplit("/", 1)[-1]
@@ -249,7 +198,7 @@ class Simulator:
         text = f"Too many requests. This API key is limited to one request every {interval:g}s."
         return self._error(self.config.throttle_status, text, headers)
 
-    def _route(self, log: RequestLog) -> _Reply:
+    def _route(self, log: RequestLog) -> Reply:
         match = _PATIENTS.fullmatch(log.path)
         if log.method != "GET" or match is None:
             return self._error(404, "Not found.")
@@ -264,7 +213,7 @@ class Simulator:
         log.rows = 1
         return self._json(row)
 
-    def _simple(self, log: RequestLog) -> _Reply:
+    def _simple(self, log: RequestLog) -> Reply:
         try:
             query = parse_simple_query(log.query)
         except QueryError as exc:
@@ -283,90 +232,13 @@ class Simulator:
         log.rows = len(rows)
         return self._json(rows)
 
-    def _json(self, payload: Any) -> _Reply:
+    def _json(self, payload: Any) -> Reply:
         body = json.dumps(payload, ensure_ascii=False, default=str).encode()
-        return _Reply(200, body, {"Content-Type": JSON_TYPE})
+        return Reply(200, body, {"Content-Type": JSON_TYPE})
 
-    def _error(self, status: int, text: str, headers: dict[str, str] | None = None) -> _Reply:
+    def _error(self, status: int, text: str, headers: dict[str, str] | None = None) -> Reply:
         if self.config.error_body_json:
             body, kind = json.dumps(text), JSON_TYPE
         else:
             body, kind = text, TEXT_TYPE
-        return _Reply(status, body.encode(), {"Content-Type": kind, **(headers or {})})
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], simulator: Simulator) -> None:
-        self.simulator = simulator
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer's own looks up the host's FQDN, which can take seconds in some containers.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), port
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that hang up (timeouts, tests of dropped connections) are normal: stay quiet.
-        pass
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            open_connections = list(self.connections)
-        for connection in open_connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "OpenDentalAPISimulator/1.0"
-    timeout = 60  # so an idle keep-alive connection does not hold its thread forever
-
-    def setup(self) -> None:
-        super().setup()
-        server = cast(_Server, self.server)
-        with server.connections_lock:
-            server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        server = cast(_Server, self.server)
-        with server.connections_lock:
-            server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: no request log on stderr."""
-
-    def version_string(self) -> str:
-        """The Server header, without Python's version."""
-        return self.server_version
-
-    def do_GET(self) -> None:
-        """Answer any method the same way; only GET routes exist."""
-        self._discard_body()
-        simulator = cast(_Server, self.server).simulator
-        reply = simulator._answer(self.command, self.path, self.headers.get("Authorization"))
-        if reply is None:
-            self.close_connection = True
-            return
-        self.send_response(reply.status)
-        for name, value in reply.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
-        self.end_headers()
-        self.wfile.write(reply.body)
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
-
-    def _discard_body(self) -> None:
-        length = self.headers.get("Content-Length", "")
-        if length.isdigit():
-            self.rfile.read(int(length))
-        elif self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
+        return Reply(status, body.encode(), {"Content-Type": kind, **(headers or {})})

@@ -1,0 +1,105 @@
+"""The HTTP plumbing of the simulator: a threading server that hands each request to a callable."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, cast
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+#: answer(method, target, authorization) -> the reply, or None to drop the connection.
+Answer = Callable[[str, str, "str | None"], "Reply | None"]
+
+
+class Server(ThreadingHTTPServer):
+    """Serves each request on its own thread; keeps track of open connections to close them."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], answer: Answer) -> None:
+        self.answer = answer
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer's own looks up the host's FQDN, which can take seconds in some containers.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), port
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that hang up (timeouts, tests of dropped connections) are normal: stay quiet.
+        pass
+
+    def close_connections(self) -> None:
+        """Shut down every open connection, so stalled requests and keep-alives end."""
+        with self.connections_lock:
+            open_connections = list(self.connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "OpenDentalAPISimulator/1.0"
+    timeout = 60  # so an idle keep-alive connection does not hold its thread forever
+
+    def setup(self) -> None:
+        super().setup()
+        server = cast(Server, self.server)
+        with server.connections_lock:
+            server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        server = cast(Server, self.server)
+        with server.connections_lock:
+            server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: no request log on stderr."""
+
+    def version_string(self) -> str:
+        """The Server header, without Python's version."""
+        return self.server_version
+
+    def do_GET(self) -> None:
+        """Answer any method the same way; only GET routes exist."""
+        self._discard_body()
+        answer = cast(Server, self.server).answer
+        reply = answer(self.command, self.path, self.headers.get("Authorization"))
+        if reply is None:
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _discard_body(self) -> None:
+        length = self.headers.get("Content-Length", "")
+        if length.isdigit():
+            self.rfile.read(int(length))
+        elif self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
