@@ -43,12 +43,14 @@ class Page:
     Attributes:
         rows: the JSON array as sent.
         offset: the Offset asked for.
-        sent_at: time.monotonic() when the request was first sent (for the run's cursor).
+        sent_at: time.monotonic() before the request (pacing and retries included) began.
+        received_at: time.monotonic() when its answer had arrived.
     """
 
     rows: list[Any]
     offset: int
     sent_at: float
+    received_at: float
 
 
 class ApiClient:
@@ -155,7 +157,7 @@ class ApiClient:
             rows = self.get(path, {**(params or {}), "Limit": limit, "Offset": offset})
             if not isinstance(rows, list):
                 raise ApiError(f"unexpected answer from {path}: not a JSON array")
-            yield Page(rows=rows, offset=offset, sent_at=sent_at)
+            yield Page(rows, offset, sent_at, self._monotonic())
             if maybe_cap and rows:
                 self._warn_cap(maybe_cap)
             if not rows or (len(rows) < limit and len(rows) not in DOCUMENTED_CAPS):

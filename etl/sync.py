@@ -119,15 +119,19 @@ class ResourceSync:
 
     def _changed_while_reading(self) -> bool:
         assert self.run_start is not None and self.resource.cursor_param
+        # One second earlier: a server whose filter is ">" must still show a change made in the
+        # very second the run began.
+        since = self.run_start - dt.timedelta(seconds=1)
         changed = False
         for filters in self.resource.passes:
             params = {
                 **filters,
-                self.resource.cursor_param: self.run_start.strftime(state.TIME_FORMAT),
+                self.resource.cursor_param: since.strftime(state.TIME_FORMAT),
                 "Limit": self.client.settings.page_size,
                 "Offset": 0,
             }
-            page = Page(self.client.get(self.resource.path, params), 0, time.monotonic())
+            now = time.monotonic()
+            page = Page(self.client.get(self.resource.path, params), 0, now, now)
             if not isinstance(page.rows, list):
                 raise ApiError(f"unexpected answer from {self.resource.path}: not a JSON array")
             self._save(page, track_time=False)
@@ -188,9 +192,11 @@ class ResourceSync:
         known = [t for t in (parse_server_time(r.get("serverDateTime")) for r in rows) if t]
         if not known:
             return
-        # A duration on our clock is fine (zones do not matter for it): it moves the server's time
-        # back to when the run's first request went out, in case that one came back empty.
-        lag = math.ceil(max(0.0, page.sent_at - self.first_sent))
+        # The run's first request may have come back empty, without a server time. A duration on
+        # our clock (zones do not matter to it) moves this page's server time back to before the
+        # first request reached the server: it cannot have been later than this answer's arrival.
+        first = page.sent_at == self.first_sent
+        lag = 0 if first else math.ceil(max(0.0, page.received_at - self.first_sent))
         self.run_start = min(known) - dt.timedelta(seconds=lag)
 
     def _warn_once(self, key: str, message: str) -> None:

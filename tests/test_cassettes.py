@@ -36,12 +36,18 @@ def _neutral_host(request: Any) -> Any:
     return request
 
 
+def _without_date(response: dict[str, Any]) -> dict[str, Any]:
+    response["headers"].pop("Date", None)  # so that recording again changes nothing
+    return response
+
+
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return {
         "filter_headers": [("authorization", "SCRUBBED")],
         "match_on": ["method", "path", "query"],
         "before_record_request": _neutral_host,
+        "before_record_response": _without_date,
     }
 
 
