@@ -190,3 +190,53 @@ def test_sigkill_half_way_then_the_next_run_completes(
     statuses = [r.status for r in reversed(state.latest_runs(engine))]
     engine.dispose()
     assert statuses == ["interrupted", "success"]
+
+
+def test_run_syncs_at_once_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, db_url: str, make_sim: Any
+) -> None:
+    sim = make_sim(150)
+    config = str(write_config(tmp_path, sim, db_url))
+    assert main(["init", "--config", config]) == 0
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etl", "run", "--config", config],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:  # blocks until the first scheduled sync logs its summary
+        lines.append(line)
+        if "patients (full)" in line or "Traceback" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 0, "".join(lines) + rest
+    assert "fetched" in lines[-1] and "(150 distinct)" in lines[-1]
+    assert "Traceback" not in "".join(lines) + rest
+    assert count(db_url) == 150
+
+
+def test_run_refuses_to_start_without_a_schema(
+    tmp_path: Path, db_url: str, make_sim: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(write_config(tmp_path, make_sim(1), db_url))
+    assert main(["run", "--config", config]) == 1
+    assert "run `odmirror init`" in capsys.readouterr().err
+
+
+def test_status_shows_a_failed_run(
+    tmp_path: Path, db_url: str, make_sim: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim = make_sim(10)
+    config = str(write_config(tmp_path, sim, db_url))
+    main(["init", "--config", config])
+    assert main(["status", "--config", config]) == 0
+    assert "patients: 0 rows; never synced" in capsys.readouterr().out
+    sim.office_online = False
+    assert main(["sync", "--config", config]) == 1
+    assert main(["status", "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "incremental" not in out and "full started" in out
+    assert "failed: the office is unreachable (400)" in out
