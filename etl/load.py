@@ -6,7 +6,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -17,6 +17,7 @@ from etl.errors import DatabaseError
 from etl.resources import Resource
 
 SUPPORTED = ("postgresql", "sqlite")
+_Counts = TypeVar("_Counts", bound="LoadCounts")
 
 
 @dataclass
@@ -28,8 +29,8 @@ class LoadCounts:
     unchanged: int = 0
     stale: int = 0
 
-    def __iadd__(self, other: LoadCounts) -> LoadCounts:
-        for f in fields(self):
+    def __iadd__(self: _Counts, other: LoadCounts) -> _Counts:
+        for f in fields(LoadCounts):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         return self
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from etl.load import LoadCounts
 from etl.models import SyncRun, SyncState
 
 
@@ -20,15 +21,11 @@ TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass
-class RunStats:
-    """What one run did."""
+class RunStats(LoadCounts):
+    """What one run did: what it fetched, and what saving did with it."""
 
     fetched: int = 0
     unique: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    stale: int = 0
     rejected: int = 0
     requests: int = 0
 

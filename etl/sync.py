@@ -151,9 +151,7 @@ class ResourceSync:
             counts = save_rows(self.engine, self.resource, rows, state.utcnow())
         except SQLAlchemyError as exc:
             raise DatabaseError(describe(exc, str(self.engine.url))) from None
-        for name in ("inserted", "updated", "unchanged"):
-            setattr(self.stats, name, getattr(self.stats, name) + getattr(counts, name))
-        self.stats.stale += counts.stale
+        self.stats += counts
         return new_keys
 
     def _newer_than_seen(self, row: dict[str, Any]) -> bool:

@@ -153,6 +153,17 @@ def run_cli(
     )
 
 
+def spawn(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    """`python -m etl ARGS` in the background, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "etl", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_python_dash_m_reports_without_traceback(tmp_path: Path) -> None:
     result = run_cli("status", cwd=tmp_path)
     assert result.returncode == 2
@@ -166,13 +177,7 @@ def test_sigkill_half_way_then_the_next_run_completes(
     sim = make_sim(600)
     config = str(write_config(tmp_path, sim, db_url))
     assert main(["init", "--config", config]) == 0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "etl", "sync", "--config", config],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn("sync", "--config", config, cwd=tmp_path)
 
     def kill_on_fourth_page(index: int, _log: Any) -> None:
         if index == 3:
@@ -198,12 +203,7 @@ def test_run_syncs_at_once_and_stops_cleanly_on_sigterm(
     sim = make_sim(150)
     config = str(write_config(tmp_path, sim, db_url))
     assert main(["init", "--config", config]) == 0
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "etl", "run", "--config", config],
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn("run", "--config", config, cwd=tmp_path)
     assert proc.stderr is not None
     lines = []
     for line in proc.stderr:  # blocks until the first scheduled sync logs its summary
