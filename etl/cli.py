@@ -43,6 +43,8 @@ def _logging(command: str, verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(message)s" if daemon else "%(levelname)s: %(message)s",
         stream=sys.stderr,
     )
+    # urllib3 logs each retry as a warning with its repr; our own messages say what matters.
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
 
 
 def _fail(message: str, code: int) -> int:

@@ -40,6 +40,12 @@ def safe_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     """An engine for the mirror; raises DatabaseError with a one-line reason."""
     try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError as exc:
+        raise DatabaseError(f"invalid database URL {safe_url(url)}: {exc}") from None
+    if backend not in ("postgresql", "sqlite"):
+        raise DatabaseError(f"odmirror mirrors into PostgreSQL or SQLite, not {backend}")
+    try:
         engine = create_engine(url, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
         raise DatabaseError(
@@ -49,10 +55,6 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(f"invalid database URL {safe_url(url)}: {exc}") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    elif engine.dialect.name != "postgresql":
-        raise DatabaseError(
-            f"odmirror mirrors into PostgreSQL or SQLite, not {engine.dialect.name}"
-        )
     return engine
 
 

@@ -240,3 +240,24 @@ def test_status_shows_a_failed_run(
     out = capsys.readouterr().out
     assert "incremental" not in out and "full started" in out
     assert "failed: the office is unreachable (400)" in out
+
+
+def test_an_unreachable_api_is_one_line_on_stderr(tmp_path: Path, make_sim: Any) -> None:
+    sim = make_sim(1)
+    config = write_config(tmp_path, sim, f"sqlite:///{tmp_path / 'm.db'}", max_retries=2)
+    assert run_cli("init", "--config", str(config), cwd=tmp_path).returncode == 0
+    host = sim.base_url.split("/")[2]
+    sim.stop()
+    result = run_cli("sync", "--config", str(config), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"odmirror: error: cannot reach the API at {host}: connection refused (check api.base_url)"
+    ]
+
+
+def test_a_database_odmirror_does_not_mirror_into(
+    tmp_path: Path, make_sim: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = str(write_config(tmp_path, make_sim(1), "mysql://user@127.0.0.1/od"))
+    assert main(["init", "--config", config]) == 1
+    assert "odmirror mirrors into PostgreSQL or SQLite, not mysql" in capsys.readouterr().err
