@@ -33,6 +33,19 @@ log = logging.getLogger(__name__)
 _warned: set[tuple[str, str]] = set()
 
 
+def window_start(cursor: dt.datetime, overlap: dt.timedelta) -> dt.datetime:
+    """Where an incremental run starts reading: the cursor less the overlap.
+
+    Office times carry no zone, so when the clocks go back an hour for winter, the repeated
+    hour's second pass stamps rows earlier than a cursor taken in its first pass. We do not know
+    the office's zone, but every zone repeats an hour between 23:00 and 03:00 local time: a
+    cursor taken then reads one hour further back (cheap: offices are quiet at night).
+    """
+    if cursor.time() >= dt.time(23, 0) or cursor.time() < dt.time(3, 0):
+        return cursor - overlap - dt.timedelta(hours=1)
+    return cursor - overlap
+
+
 class ResourceSync:
     """Pull one resource into the mirror once.
 
@@ -89,7 +102,7 @@ class ResourceSync:
         )
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
-        since = cursor - self.overlap if cursor is not None else None
+        since = window_start(cursor, self.overlap) if cursor is not None else None
         for filters in self.resource.passes:
             self._pull(filters, since)
         if self.run_start is None:

@@ -15,7 +15,7 @@ from etl.models import SyncRun
 from etl.resources import PATIENTS
 from etl.simulator import OfficeClock
 from etl.state import RunResult
-from etl.sync import run_sync
+from etl.sync import run_sync, window_start
 from etl.transform import map_record
 from tests.conftest import settings_for
 
@@ -198,3 +198,33 @@ def test_remote_cap_is_followed_when_page_size_is_larger(engine: Engine, make_si
     result = sync(sim, engine, page_size=1000)
     assert result.stats.unique == 250
     assert_mirror_matches(engine, sim)
+
+
+def test_rows_changed_in_the_repeated_hour_when_clocks_go_back(
+    engine: Engine, make_sim: Any
+) -> None:
+    # US fall-back: 01:59:59 daylight time is followed by 01:00:00 standard time.
+    sim = make_sim(200, clock=OfficeClock("America/Chicago", start=dt.datetime(2031, 11, 2, 1, 40)))
+    sync(sim, engine)
+    assert state.get_cursor(engine, "patients") == dt.datetime(2031, 11, 2, 1, 40)
+    sim.clock.set(dt.datetime(2031, 11, 2, 1, 5))  # an hour back, five minutes on
+    sim.store.update(17, LName="ChangedInTheRepeatedHour")
+    sim.clock.advance(300)
+    result = sync(sim, engine)
+    assert result.stats.unique == 1
+    assert mirror(engine)[17]["lname"] == "ChangedInTheRepeatedHour"
+
+
+@pytest.mark.parametrize(
+    ("cursor", "start"),
+    [
+        (dt.datetime(2031, 5, 5, 14, 0), dt.datetime(2031, 5, 5, 13, 59)),
+        (dt.datetime(2031, 5, 5, 1, 30), dt.datetime(2031, 5, 5, 0, 29)),
+        (dt.datetime(2031, 5, 5, 23, 15), dt.datetime(2031, 5, 5, 22, 14)),
+        (dt.datetime(2031, 5, 5, 3, 0), dt.datetime(2031, 5, 5, 2, 59)),
+    ],
+)
+def test_window_start_reads_an_hour_further_back_at_night(
+    cursor: dt.datetime, start: dt.datetime
+) -> None:
+    assert window_start(cursor, dt.timedelta(seconds=60)) == start
