@@ -54,7 +54,7 @@ def runs(engine: Engine) -> list[SyncRun]:
 
 
 def test_first_sync_mirrors_every_patient_exactly(engine: Engine, make_sim: Any) -> None:
-    sim = make_sim(1200, clock=office_clock())
+    sim = make_sim(3000, clock=office_clock())
     result = sync(sim, engine)
     assert_mirror_matches(engine, sim)
     assert result.mode == "full"
@@ -184,13 +184,32 @@ def test_full_resync_after_a_run_repairs_and_keeps_counts(engine: Engine, make_s
     assert_mirror_matches(engine, sim)
 
 
-def test_unknown_fields_are_kept_and_do_not_fail(engine: Engine, make_sim: Any) -> None:
+def test_unknown_fields_are_kept_logged_once_and_do_not_fail(
+    engine: Engine, make_sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     sim = make_sim(20, clock=office_clock())
-    record = sim.store.get(5)
-    sim.store.replace({**record, "FutureField": "v27", "AnotherOne": 3})
+    field = f"FutureField{engine.dialect.name}"  # warnings are once per process and per key
+    for patnum in (5, 6):
+        sim.store.replace({**sim.store.get(patnum), field: "v27", "AnotherOne": 3})
     result = sync(sim, engine)
     assert result.stats.unique == 20
-    assert mirror(engine)[5]["odmirror_extra"] == {"FutureField": "v27", "AnotherOne": 3}
+    assert mirror(engine)[5]["odmirror_extra"] == {field: "v27", "AnotherOne": 3}
+    sync(sim, engine, full=True)
+    assert caplog.text.count(f"unknown field {field!r} kept in odmirror_extra") == 1
+
+
+def test_a_field_missing_from_a_newer_response_keeps_its_value(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(20, clock=office_clock())
+    sync(sim, engine)
+    email = mirror(engine)[8]["email"]
+    sim.clock.advance(600)
+    older_version = {k: v for k, v in sim.store.get(8).items() if k not in ("Email", "Premed")}
+    sim.store.replace({**older_version, "LName": "Renamed", "DateTStamp": "2031-03-14 09:36:53"})
+    sync(sim, engine)
+    row = mirror(engine)[8]
+    assert (row["lname"], row["email"]) == ("Renamed", email)
 
 
 def test_remote_cap_is_followed_when_page_size_is_larger(engine: Engine, make_sim: Any) -> None:
