@@ -29,7 +29,8 @@ from etl.simulator.data import FIELDS
 
 NOW = datetime(2025, 6, 2, 10, 30, 0)
 NOW_TEXT = "2025-06-02 10:30:00"
-AUTH = "ODFHIR NFF6i0KrXrxDkZHt/VzkmZEaUWOjnQX2z"
+KEYS = SimulatorConfig()  # Open Dental's published test keys
+AUTH = f"ODFHIR {KEYS.developer_key}/{KEYS.customer_key}"
 SIMPLE = "/patients/Simple"
 Start = Callable[..., Simulator]
 
@@ -70,7 +71,7 @@ def patnums(response: requests.Response) -> list[int]:
 
 def test_auth_is_required_and_exact(simulate: Start) -> None:
     sim = simulate()
-    wrong = "ODFHIR NFF6i0KrXrxDkZHt/wrongcustomerkey"
+    wrong = f"ODFHIR {KEYS.developer_key}/wrongcustomerkey"
     for auth in (None, wrong, "Basic TkZGNmkwS3I=", "ODFHIR NFF6i0KrXrxDkZHt"):
         response = get(sim, SIMPLE, auth=auth)
         assert response.status_code == 401
