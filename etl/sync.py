@@ -109,7 +109,7 @@ class ResourceSync:
             if self.stats.fetched:
                 self._note("the API sent no serverDateTime, so the cursor cannot move")
             return None
-        if self.multi_page and self._changed_while_reading():
+        if self.multi_page and self.resource.cursor_param and self._changed_while_reading():
             self._note("rows changed while pages were read: cursor kept, next run reads again")
             return None
         return self.run_start
