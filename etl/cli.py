@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
@@ -172,8 +173,8 @@ def status_lines(engine: Engine) -> list[str]:
     return lines
 
 
-def _age(delta: object) -> str:
-    seconds = int(getattr(delta, "total_seconds", lambda: 0)())
+def _age(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
     if seconds < 120:
         return f"{seconds} s"
     if seconds < 7200:

@@ -79,6 +79,11 @@ class Resource:
         return tuple(specs)
 
     @cached_property
+    def by_key(self) -> dict[str, FieldSpec]:
+        """The FieldSpecs by JSON key."""
+        return {spec.key: spec for spec in self.fields}
+
+    @cached_property
     def key_column(self) -> str:
         """The mirror column that holds the primary key."""
         return next(f.column for f in self.fields if f.key == self.key)

@@ -63,7 +63,7 @@ def map_record(resource: Resource, record: Any) -> MappedRecord:
     """
     if not isinstance(record, dict):
         raise RejectedRecord(f"a {resource.name} record is not a JSON object")
-    specs = {spec.key: spec for spec in resource.fields}
+    specs = resource.by_key
     mapped = MappedRecord(row={})
     extra: dict[str, Any] = {}
     for key, value in record.items():

@@ -48,6 +48,13 @@ def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ODMIRROR_CONFIG", raising=False)
 
 
+def initialised(tmp_path: Path, sim: Any, db_url: str) -> str:
+    """A config for this simulator and database, with the schema created; returns its path."""
+    config = str(write_config(tmp_path, sim, db_url))
+    assert main(["init", "--config", config]) == 0
+    return config
+
+
 def count(db_url: str) -> int:
     engine = make_engine(db_url)
     with engine.connect() as conn:
@@ -60,8 +67,7 @@ def test_init_sync_status(
     tmp_path: Path, db_url: str, make_sim: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sim = make_sim(230)
-    config = str(write_config(tmp_path, sim, db_url))
-    assert main(["init", "--config", config]) == 0
+    config = initialised(tmp_path, sim, db_url)
     assert main(["--config", config, "sync"]) == 0
     out = capsys.readouterr().out
     assert "patients (full): fetched" in out and "(230 distinct), 230 inserted" in out
@@ -175,8 +181,7 @@ def test_sigkill_half_way_then_the_next_run_completes(
     tmp_path: Path, db_url: str, make_sim: Any
 ) -> None:
     sim = make_sim(600)
-    config = str(write_config(tmp_path, sim, db_url))
-    assert main(["init", "--config", config]) == 0
+    config = initialised(tmp_path, sim, db_url)
     proc = spawn("sync", "--config", config, cwd=tmp_path)
 
     def kill_on_fourth_page(index: int, _log: Any) -> None:
@@ -201,8 +206,7 @@ def test_run_syncs_at_once_and_stops_cleanly_on_sigterm(
     tmp_path: Path, db_url: str, make_sim: Any
 ) -> None:
     sim = make_sim(150)
-    config = str(write_config(tmp_path, sim, db_url))
-    assert main(["init", "--config", config]) == 0
+    config = initialised(tmp_path, sim, db_url)
     proc = spawn("run", "--config", config, cwd=tmp_path)
     assert proc.stderr is not None
     lines = []
