@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl.errors import ConfigError
+from etl.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -54,6 +55,7 @@ class Settings:
     api: ApiSettings
     database: DatabaseSettings
     sync: SyncSettings = field(default_factory=SyncSettings)
+    pii: PiiPolicy = DEFAULT_POLICY
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -61,6 +63,10 @@ _SECTIONS: dict[str, type[Any]] = {
     "database": DatabaseSettings,
     "sync": SyncSettings,
 }
+#: Sections that are not flat key: value mappings, each with its own parser.
+_NESTED = ("pii",)
+#: Keys copied from a template or left blank: refused, so a run never starts with them.
+_PLACEHOLDER = re.compile(r"(?i)your[_ -]?\w*|<[^>]*>|x{4,}|changeme|placeholder|\.{3}|\*+")
 _LIMITS: dict[str, tuple[float, float]] = {
     "api.page_size": (1, 10_000),
     "api.min_request_interval": (0, 3600),
@@ -102,12 +108,14 @@ def settings_from_dict(
         raise ConfigError(f"{source}: expected a mapping with sections api and database")
     sections: dict[str, Any] = {}
     for name, value in raw.items():
-        if name not in _SECTIONS:
-            raise ConfigError(f"{source}: unknown key '{name}' (known: {', '.join(_SECTIONS)})")
+        if name not in _SECTIONS and name not in _NESTED:
+            known = ", ".join([*_SECTIONS, *_NESTED])
+            raise ConfigError(f"{source}: unknown key '{name}' (known: {known})")
         if value is not None and not isinstance(value, dict):
             raise ConfigError(f"{source}: '{name}' must be a mapping of keys")
     for name, cls in _SECTIONS.items():
         sections[name] = _build_section(cls, name, raw.get(name), source, env)
+    sections["pii"] = policy_from_config(raw.get("pii"), source, env)
     return Settings(**sections)
 
 
@@ -154,6 +162,7 @@ def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str])
         value = _expand(dotted, value, source, env)
     if kind == "str":
         result: Any = _as_str(dotted, value, source)
+        _refuse_placeholder(dotted, result, source)
     else:
         result = _as_number(dotted, kind, value, source)
         low, high = _LIMITS[dotted]
@@ -179,6 +188,14 @@ def _as_str(dotted: str, value: Any, source: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{source}: '{dotted}' must be a non-empty string")
     return value.strip()
+
+
+def _refuse_placeholder(dotted: str, value: str, source: str) -> None:
+    if dotted.endswith("_key") and _PLACEHOLDER.fullmatch(value):
+        raise ConfigError(
+            f"{source}: '{dotted}' is a placeholder, not a key: put the real key in the "
+            "environment (see config.example.yaml)"
+        )
 
 
 def _as_number(dotted: str, kind: Any, value: Any, source: str) -> float | int:

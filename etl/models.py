@@ -174,3 +174,25 @@ class SyncRun(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Rejected(Base):
+    """A record the mirror could not take whole, once per distinct problem (table
+    `odmirror_rejected`).
+
+    `loaded` false: the record was not mirrored (no usable key, not an object); `payload` holds it
+    as the PHI policy allows. `loaded` true: the row is in the mirror but some values were not
+    (set NULL and kept in `odmirror_extra`, or characters removed); `payload` is NULL, the values
+    are in the row's extras. `seen_at` and `run_id` are the last run that saw the problem.
+    """
+
+    __tablename__ = "odmirror_rejected"
+
+    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
+    resource: Mapped[str] = mapped_column(Text, index=True)
+    key: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    loaded: Mapped[bool] = mapped_column(Boolean)
+    payload: Mapped[Any | None] = mapped_column(Extra)
+    seen_at: Mapped[dt.datetime] = mapped_column(Timestamp)
+    run_id: Mapped[int | None] = mapped_column(Integer)

@@ -27,6 +27,7 @@ class RunStats(LoadCounts):
     fetched: int = 0
     unique: int = 0
     rejected: int = 0
+    set_aside: int = 0
     requests: int = 0
 
 
@@ -50,6 +51,11 @@ class RunResult:
             f"{s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged; "
             f"{s.requests} requests; {self.seconds:.1f} s"
         )
+        if s.rejected or s.set_aside:
+            line += (
+                f"; {s.rejected} rejected, {s.set_aside} with values set aside "
+                "(see odmirror_rejected)"
+            )
         if self.cursor is not None:
             kept = "" if self.advanced else " (kept)"
             line += f"; cursor {self.cursor.strftime(TIME_FORMAT)} office time{kept}"

@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import state
+from etl import rejects, state
 from etl.client import ApiClient, Page
 from etl.config import Settings
 from etl.errors import ApiError, DatabaseError
 from etl.load import save_rows
+from etl.pii import DEFAULT_POLICY, PiiPolicy
 from etl.resources import RESOURCES, Resource
 from etl.schema import check_schema, describe, make_engine
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
@@ -55,6 +56,7 @@ class ResourceSync:
         resource: what to pull.
         overlap: how far before the cursor to ask again.
         full: ignore the cursor and pull everything.
+        pii: the PHI policy applied to every record before it is stored.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class ResourceSync:
         resource: Resource,
         overlap: dt.timedelta,
         full: bool = False,
+        pii: PiiPolicy = DEFAULT_POLICY,
     ) -> None:
         self.engine, self.client, self.resource = engine, client, resource
         self.overlap, self.full = overlap, full
@@ -73,13 +76,16 @@ class ResourceSync:
         self.multi_page = False
         self.seen: dict[Any, Any] = {}
         self.notes: list[str] = []
+        self.pii = pii
+        self.run_id: int | None = None
+        self.pending_rejects: list[rejects.Reject] = []
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
-        run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
+        run_id = self.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
         requests_before = self.client.requests_made
         try:
             new_cursor = self._pull_all(cursor)
@@ -162,6 +168,8 @@ class ResourceSync:
         self.stats.unique = len(self.seen)
         try:
             counts = save_rows(self.engine, self.resource, rows, state.utcnow())
+            rejects.record(self.engine, self.pending_rejects, self.run_id, state.utcnow())
+            self.pending_rejects.clear()
         except SQLAlchemyError as exc:
             raise DatabaseError(describe(exc, str(self.engine.url))) from None
         self.stats += counts
@@ -182,11 +190,18 @@ class ResourceSync:
         mapped = []
         for record in records:
             try:
-                result = map_record(self.resource, record)
+                result = map_record(self.resource, record, self.pii)
             except RejectedRecord as exc:
                 self.stats.rejected += 1
-                self._warn_once("rejected", f"{exc}; record skipped (counted as rejected)")
+                self.pending_rejects.append(
+                    rejects.rejected(self.resource, record, str(exc), self.pii)
+                )
+                self._warn_once("rejected", f"{exc}; record kept in odmirror_rejected")
                 continue
+            flawed = rejects.flawed(self.resource, result)
+            if flawed is not None:
+                self.stats.set_aside += 1
+                self.pending_rejects.append(flawed)
             for key in result.unknown:
                 self._warn_once(key, f"unknown field {key!r} kept in odmirror_extra")
             for key in result.invalid:
@@ -249,7 +264,7 @@ def run_sync(
         check_schema(engine)
         with client or ApiClient(settings.api) as api:
             return [
-                ResourceSync(engine, api, resource, overlap, full).run()
+                ResourceSync(engine, api, resource, overlap, full, pii=settings.pii).run()
                 for resource in RESOURCES.values()
             ]
     except SQLAlchemyError as exc:

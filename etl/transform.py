@@ -3,7 +3,8 @@
 Encodings (from the vendor's docs): enums arrive as names and are stored as Open Dental's integer
 codes; booleans arrive as the strings "true"/"false"; "0001-01-01" means no date; times carry no
 zone. A value that does not decode is stored as NULL and kept, as sent, in `odmirror_extra`, so
-nothing the API said is lost; keys the model does not know are kept there too.
+nothing the API said is lost; keys the model does not know are kept there too. The PHI policy
+(etl.pii) is applied here, so it covers the columns and the extras alike.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from etl.pii import DEFAULT_POLICY, DROP, HMAC, PiiPolicy
 from etl.resources import FieldSpec, Resource
 
 #: Keys the API adds to rows that are not data of the row.
@@ -41,19 +43,33 @@ class MappedRecord:
         row: column name -> value, only for keys present in the record, plus `odmirror_extra`.
         unknown: keys the model does not know (kept in `odmirror_extra`).
         invalid: keys whose value did not decode (stored NULL, kept in `odmirror_extra`).
+        cleaned: keys whose text had to be changed to be storable (NUL bytes removed, lone
+            surrogates replaced).
     """
 
     row: dict[str, Any]
     unknown: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
+    cleaned: list[str] = field(default_factory=list)
+
+    @property
+    def flaws(self) -> str | None:
+        """What was wrong with the record's values, in words (field names only), or None."""
+        parts = []
+        if self.invalid:
+            parts.append(f"undecodable {', '.join(sorted(self.invalid))} (NULL, kept in extra)")
+        if self.cleaned:
+            parts.append(f"unstorable characters removed from {', '.join(sorted(self.cleaned))}")
+        return "; ".join(parts) or None
 
 
-def map_record(resource: Resource, record: Any) -> MappedRecord:
-    """Map one API record to a mirror row.
+def map_record(resource: Resource, record: Any, policy: PiiPolicy = DEFAULT_POLICY) -> MappedRecord:
+    """Map one API record to a mirror row, applying the PHI policy.
 
     Args:
         resource: what the record is.
         record: one element of the API's JSON array.
+        policy: what to keep, hash or drop (default: SSN dropped, the rest kept).
 
     Returns:
         The row and the keys that were set aside.
@@ -63,25 +79,50 @@ def map_record(resource: Resource, record: Any) -> MappedRecord:
     """
     if not isinstance(record, dict):
         raise RejectedRecord(f"a {resource.name} record is not a JSON object")
-    specs = resource.by_key
     mapped = MappedRecord(row={})
     extra: dict[str, Any] = {}
     for key, value in record.items():
-        spec = specs.get(key)
-        if spec is None:
-            if key not in NOT_DATA:
-                mapped.unknown.append(key)
-                extra[key] = value
-            continue
-        try:
-            mapped.row[spec.column] = decode(spec, value)
-        except Invalid:
-            mapped.row[spec.column] = None
-            mapped.invalid.append(key)
-            extra[key] = value
+        _map_field(resource, mapped, extra, key, value, policy)
     _require_key(resource, mapped.row)
     mapped.row["odmirror_extra"] = sanitize_json(extra) if extra else None
     return mapped
+
+
+def _map_field(
+    resource: Resource,
+    mapped: MappedRecord,
+    extra: dict[str, Any],
+    key: str,
+    value: Any,
+    policy: PiiPolicy,
+) -> None:
+    spec, action = resource.by_key.get(key), policy.action(key)
+    if key in NOT_DATA:
+        return
+    if action == DROP:
+        if spec is not None:
+            mapped.row[spec.column] = None  # erases what an earlier policy let in
+        return
+    if action == HMAC:
+        value = policy.digest(value)
+        if spec is not None and spec.kind != "text":
+            # A digest is text: it cannot live in a date or number column.
+            mapped.row[spec.column] = None
+            extra[key] = value
+            return
+    if spec is None:
+        mapped.unknown.append(key)
+        extra[key] = value
+        return
+    try:
+        mapped.row[spec.column] = decode(spec, value)
+    except Invalid:
+        mapped.row[spec.column] = None
+        mapped.invalid.append(key)
+        extra[key] = value
+        return
+    if spec.kind == "text" and isinstance(value, str) and mapped.row[spec.column] != value:
+        mapped.cleaned.append(key)
 
 
 def _require_key(resource: Resource, row: dict[str, Any]) -> None:

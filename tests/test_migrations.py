@@ -27,7 +27,13 @@ def test_migrations_match_the_models(engine: Engine) -> None:
 
 def test_only_our_tables_and_open_dental_names(engine: Engine) -> None:
     tables = set(inspect(engine).get_table_names())
-    assert tables == {"patient", "odmirror_sync_state", "odmirror_sync_run", VERSION_TABLE}
+    assert tables == {
+        "patient",
+        "odmirror_sync_state",
+        "odmirror_sync_run",
+        "odmirror_rejected",
+        VERSION_TABLE,
+    }
     columns = {c["name"] for c in inspect(engine).get_columns("patient")}
     assert {"patnum", "lname", "patstatus", "datetstamp", "billingtype_name"} <= columns
     assert all(name == name.lower() for name in columns)

@@ -22,7 +22,7 @@ VENDOR_ROW: dict[str, Any] = {
     "gender": 1,
     "position": 0,
     "birthdate": dt.date(1976, 5, 24),
-    "ssn": "",
+    "ssn": None,  # SSN is dropped by the default PHI policy
     "address": "125 Satin Heights",
     "address2": "",
     "city": "San Jose",
