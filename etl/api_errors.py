@@ -53,7 +53,7 @@ def explanation(response: requests.Response, secrets: tuple[str, ...]) -> str:
 
 def transport_error(exc: requests.RequestException, settings: ApiSettings) -> ApiError:
     """The error for a request that got no usable answer at all."""
-    host = urlsplit(settings.base_url).netloc
+    host = _host(settings.base_url)
     # After retries, requests reports a read timeout as a ConnectionError.
     if isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
         return ApiError(
@@ -63,6 +63,16 @@ def transport_error(exc: requests.RequestException, settings: ApiSettings) -> Ap
     if isinstance(exc, requests.ConnectionError):
         return ApiError(f"cannot reach the API at {host}: {_reason(exc)} (check api.base_url)")
     return ApiError(f"request to the API at {host} failed: {exc.__class__.__name__}")
+
+
+def _host(url: str) -> str:
+    # netloc would carry user:password@ if the base URL had them.
+    parts = urlsplit(url)
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.hostname or '?'}{port}"
 
 
 def scrub(text: str, secrets: tuple[str, ...]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, case, func, select
 
@@ -21,8 +21,7 @@ from etl.transform import MappedRecord, sanitize_json
 
 #: Longer strings in a reject's payload are cut (a 10 MB note need not be stored twice).
 MAX_TEXT = 2000
-TABLE = Rejected.__table__
-assert isinstance(TABLE, Table)
+TABLE = cast(Table, Rejected.__table__)
 
 
 @dataclass(frozen=True)

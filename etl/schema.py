@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 import etl
@@ -18,6 +21,9 @@ from etl.errors import DatabaseError, SchemaError
 
 #: Alembic's own table, named so nobody takes it for one of Open Dental's.
 VERSION_TABLE = "odmirror_alembic_version"
+#: user:password@ in any URL, and password=... in a libpq connection string.
+_USERINFO = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
+_KEYWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
 
 
 def migrations_dir() -> Path:
@@ -37,40 +43,92 @@ def safe_url(url: str) -> str:
         return "(invalid database URL)"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for the mirror; raises DatabaseError with a one-line reason."""
+def mask_password(text: str, url: str | None = None) -> str:
+    """Hide database passwords in a message: the URL's own, and any user:password@ or password=.
+
+    Args:
+        text: the message.
+        url: the database URL whose password must not show (as given, perhaps malformed).
+
+    Returns:
+        The message with each password replaced by ***.
+    """
+    password = _password(url) if url else None
+    if password:
+        for form in {password, quote_plus(password), quote(password, safe="")}:
+            text = text.replace(form, "***")
+    return _KEYWORD.sub(r"\1***", _USERINFO.sub(r"\1***\3", text))
+
+
+def _password(url: str) -> str | None:
     try:
-        backend = make_url(url).get_backend_name()
-    except ArgumentError as exc:
-        raise DatabaseError(f"invalid database URL {safe_url(url)}: {exc}") from None
+        return make_url(url).password and str(make_url(url).password)
+    except (ArgumentError, ValueError):
+        match = _USERINFO.search(url)
+        return match.group(2) if match else None
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for the mirror; raises DatabaseError with a one-line reason.
+
+    A SQLite file is created readable and writable by its owner only (0600) before the first
+    connection; its WAL and shared-memory files take the same mode. `?timeout=SECONDS` in a
+    SQLite URL sets how long a write waits for another writer's lock (default 30).
+    """
+    try:
+        parsed = make_url(url)
+        backend, _port = parsed.get_backend_name(), parsed.port
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseError(mask_password(f"invalid database URL: {exc}", url)) from None
     if backend not in ("postgresql", "sqlite"):
         raise DatabaseError(f"odmirror mirrors into PostgreSQL or SQLite, not {backend}")
     try:
         engine = create_engine(url, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
         raise DatabaseError(
-            f"no driver for {safe_url(url)} ({exc}); for PostgreSQL install odmirror[postgres]"
+            mask_password(
+                f"no driver for {safe_url(url)} ({exc}); for PostgreSQL install odmirror[postgres]",
+                url,
+            )
         ) from None
-    except ArgumentError as exc:
-        raise DatabaseError(f"invalid database URL {safe_url(url)}: {exc}") from None
+    except (ArgumentError, ValueError, TypeError) as exc:
+        raise DatabaseError(
+            mask_password(f"invalid database URL {safe_url(url)}: {exc}", url)
+        ) from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "do_connect", lambda *_: _create_private(parsed))
+        event.listen(engine, "connect", _sqlite_pragmas("timeout" not in parsed.query))
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    # A BI tool may read while we write: WAL lets readers and one writer work at once.
-    cursor.execute("PRAGMA busy_timeout = 30000")
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.close()
+def _create_private(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return  # it exists, or its directory does not: SQLite says what is wrong on connect
+    os.close(fd)
+
+
+def _sqlite_pragmas(default_timeout: bool) -> Any:
+    def apply(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        if default_timeout:
+            cursor.execute("PRAGMA busy_timeout = 30000")
+        # A BI tool may read while we write: WAL lets readers and one writer work at once.
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.close()
+
+    return apply
 
 
 def describe(exc: BaseException, url: str) -> str:
     """A one-line reason for a database failure, without the password."""
     orig = getattr(exc, "orig", None) or exc
     first = (str(orig).strip().splitlines() or [orig.__class__.__name__])[0]
-    return f"database {safe_url(url)}: {first}"
+    return mask_password(f"database {safe_url(url)}: {first}", url)
 
 
 def alembic_config(engine: Engine) -> Config:
