@@ -66,7 +66,7 @@ _SECTIONS: dict[str, type[Any]] = {
 #: Sections that are not flat key: value mappings, each with its own parser.
 _NESTED = ("pii",)
 #: Keys copied from a template or left blank: refused, so a run never starts with them.
-_PLACEHOLDER = re.compile(r"(?i)your[_ -]?\w*|<[^>]*>|x{4,}|changeme|placeholder|\.{3}|\*+")
+_PLACEHOLDER = re.compile(r"(?i)your[\w -]*|<[^>]*>|x{4,}|changeme|placeholder|\.{3}|\*+")
 _LIMITS: dict[str, tuple[float, float]] = {
     "api.page_size": (1, 10_000),
     "api.min_request_interval": (0, 3600),
@@ -216,8 +216,8 @@ def _check_url(dotted: str, value: Any, source: str) -> None:
         raise ConfigError(f"{source}: '{dotted}' must start with http:// or https://")
     if dotted == "database.url":
         try:
-            make_url(str(value))
-        except ArgumentError:
+            make_url(str(value)).port  # noqa: B018 - a port that is not a number raises here
+        except (ArgumentError, ValueError):
             raise ConfigError(
                 f"{source}: '{dotted}' is not a database URL "
                 "(e.g. sqlite:///mirror.db or postgresql+psycopg://user@host/db)"

@@ -84,6 +84,16 @@ def patients(first: int, count: int, server_time: str | None = "2030-05-05 10:00
     return rows
 
 
+def one_page(rows: list[Any]) -> Script:
+    """A script that sends `rows` as the whole patient list, and nothing for other passes."""
+
+    def script(query: dict[str, str]) -> Reply:
+        first = "PatStatus" not in query and query.get("Offset", "0") == "0"
+        return 200, (rows if first else []), False
+
+    return script
+
+
 def client(server: Scripted, **api: Any) -> ApiClient:
     values: dict[str, Any] = {"min_request_interval": 0.0, **api}
     settings = ApiSettings(server.base_url, "NFF6i0KrXrxDkZHt", "VzkmZEaUWOjnQX2z", **values)
