@@ -7,6 +7,7 @@ import hmac
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from etl.sync import run_sync
 from etl.transform import map_record
 from tests.conftest import settings_for
 from tests.test_cli import write_config
-from tests.test_faults import one_page, scripted
+from tests.test_faults import Scripted, one_page
 from tests.test_sync import mirror
 
 SECRET = "test-only-pii-secret-0123456789"
@@ -114,7 +115,7 @@ def test_placeholder_keys_are_refused(key: str) -> None:
 
 
 def test_empty_key_is_refused() -> None:
-    with pytest.raises(ConfigError, match="'api.customer_key' must be a non-empty string"):
+    with pytest.raises(ConfigError, match=r"'api\.customer_key' must be a non-empty string"):
         settings_from_dict(config(customer_key="  "), source="c")
 
 
@@ -208,14 +209,22 @@ def hostile_patients() -> list[dict[str, Any]]:
     ]
 
 
+@pytest.fixture
+def hostile_server() -> Iterator[Scripted]:
+    """An API that sends `hostile_patients()` as its whole patient list."""
+    server = Scripted(one_page(hostile_patients()))
+    yield server
+    server.stop()
+
+
 SECRETS_IN_DATA = ("Leakname", "Otherleak", "Nokeyleak", "Keyleak", "1980-01-02", "1999-02-30")
 SSNS = (SSN, "987-65-4321", "555-44-3333", "111-22-3333")
 
 
 def test_a_sync_stores_no_ssn_anywhere_and_logs_no_phi(
-    engine: Engine, scripted: Any, caplog: pytest.LogCaptureFixture
+    engine: Engine, hostile_server: Scripted, caplog: pytest.LogCaptureFixture
 ) -> None:
-    sim = scripted(one_page(hostile_patients()))
+    sim = hostile_server
     settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
     with caplog.at_level(logging.DEBUG):
         result = run_sync(settings)[0]
@@ -232,8 +241,8 @@ def test_a_sync_stores_no_ssn_anywhere_and_logs_no_phi(
     assert not any(s in logged for s in (*SECRETS_IN_DATA, *SSNS))
 
 
-def test_no_ssn_in_the_sqlite_file(tmp_path: Path, scripted: Any) -> None:
-    sim = scripted(one_page(hostile_patients()))
+def test_no_ssn_in_the_sqlite_file(tmp_path: Path, hostile_server: Scripted) -> None:
+    sim = hostile_server
     db = tmp_path / "mirror.db"
     path = write_config(tmp_path, sim, f"sqlite:///{db}")
     assert main(["init", "--config", str(path)]) == 0
@@ -245,9 +254,9 @@ def test_no_ssn_in_the_sqlite_file(tmp_path: Path, scripted: Any) -> None:
 
 
 def test_cli_logs_and_summary_carry_no_phi(
-    tmp_path: Path, scripted: Any, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, hostile_server: Scripted, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sim = scripted(one_page(hostile_patients()))
+    sim = hostile_server
     path = write_config(tmp_path, sim, f"sqlite:///{tmp_path / 'm.db'}")
     assert main(["init", "--config", str(path)]) == 0
     assert main(["-v", "sync", "--config", str(path)]) == 0
