@@ -57,7 +57,7 @@ def rejected(resource: Resource, record: Any, reason: str, policy: PiiPolicy) ->
     """A record that was not mirrored; its payload is what the PHI policy lets us keep."""
     payload = _cap(sanitize_json(policy.scrub(record)))
     key = record.get(resource.key) if isinstance(record, dict) else None
-    usable = isinstance(key, int) and not isinstance(key, bool)
+    usable = isinstance(key, int) and not isinstance(key, bool) and key > 0
     return Reject(resource.name, str(key) if usable else None, reason, False, payload)
 
 
