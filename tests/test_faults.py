@@ -243,7 +243,7 @@ def test_hostile_records_load_or_go_to_rejects_and_are_counted(
             "4",
             "undecodable DateTStamp (NULL, kept in extra); unstorable characters removed "
             "from LName",
-        ),  # fmt: skip
+        ),
         row("5", "unstorable characters removed from FName"),
         row("6", "undecodable Birthdate, EstBalance (NULL, kept in extra)"),
     ]
@@ -356,7 +356,8 @@ def test_one_sync_completes_through_random_faults(engine: Engine, make_sim: Any)
     assert_mirror_matches(engine, sim)
     # The last fault may still wait for a request that never came.
     faults = sum(injected.values())
-    assert 0.1 <= (faults - 1) / len(sim.requests) and faults / len(sim.requests) <= 0.25
+    assert (faults - 1) / len(sim.requests) >= 0.1
+    assert faults / len(sim.requests) <= 0.25
     assert set(injected) == set(FAULT_KINDS)
     statuses = sum(r.status in (429, 500, 504) for r in sim.requests)
     assert statuses >= injected["500"] + injected["429"] + injected["504"] - 1
@@ -380,8 +381,11 @@ def test_the_office_offline_for_hours_fails_fast_then_recovers(
         assert len(sim.requests) == before + 1  # no retries: fail fast
         assert state.get_cursor(engine, "patients") == cursor
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert errors == ["sync failed: the office is unreachable (400): its server, network or "
-                      f"eConnector is down; try again when it is back: {OFFICE_DOWN}"] * 3  # fmt: skip
+    expected = (
+        "sync failed: the office is unreachable (400): its server, network or eConnector is "
+        f"down; try again when it is back: {OFFICE_DOWN}"
+    )
+    assert errors == [expected] * 3
     sim.office_online = True
     assert sync_job(settings)
     assert_mirror_matches(engine, sim)
