@@ -124,12 +124,15 @@ class ResourceSync:
         params: dict[str, Any] = dict(filters)
         if since is not None and self.resource.cursor_param:
             params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
-        repeated = 0
+        repeated, previous = 0, None
         for number, page in enumerate(self.client.pages(self.resource.path, params)):
             # An empty page after the first proves the first was the whole list, in one snapshot.
             self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
-            new_keys = self._save(page)
-            repeated = repeated + 1 if page.rows and not new_keys and number > 0 else 0
+            self._save(page)
+            # The same page again, not merely keys seen before: a later pass (Archived) rightly
+            # sends rows the first pass already brought.
+            keys = {r.get(self.resource.key) for r in page.rows if isinstance(r, dict)}
+            repeated, previous = (repeated + 1 if keys and keys == previous else 0), keys
             if repeated >= 2:
                 raise ApiError(
                     f"the API sent the same {self.resource.name} again for two pages "

@@ -390,3 +390,14 @@ def test_the_office_offline_for_hours_fails_fast_then_recovers(
     assert sync_job(settings)
     assert_mirror_matches(engine, sim)
     assert state.get_cursor(engine, "patients") == sim.clock.now()
+
+
+def test_more_than_two_pages_of_archived_patients_changed(engine: Engine, make_sim: Any) -> None:
+    # The Archived pass sends rows the first pass already brought: that is not a server that
+    # ignores Offset.
+    sim = make_sim(300, clock=office_clock())
+    for patnum in range(1, 151):
+        sim.store.update(patnum, PatStatus="Archived")
+    result = sync(sim, engine, page_size=40)
+    assert result.stats.unique == 300
+    assert_mirror_matches(engine, sim)
