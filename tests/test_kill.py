@@ -8,6 +8,7 @@ and in the middle of the page loop; a round whose run finishes first simply comp
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import subprocess
@@ -74,10 +75,8 @@ def kill_when(proc: subprocess.Popen[str], ready: Any) -> bool:
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
             return True
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=POLL)
-        except subprocess.TimeoutExpired:
-            pass
     proc.communicate(timeout=60)
     return False
 
