@@ -148,12 +148,17 @@ def _int(value: Any) -> int:
     if isinstance(value, bool):
         raise Invalid(value)
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and _INT.fullmatch(value.strip()):
-        return int(value)
-    raise Invalid(value)
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and _INT.fullmatch(value.strip()):
+        number = int(value)
+    else:
+        raise Invalid(value)
+    # BIGINT's range: one larger number would fail its whole page, run after run.
+    if not -(2**63) <= number < 2**63:
+        raise Invalid(value)
+    return number
 
 
 def _text(value: Any) -> str:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select
 
 from etl.resources import PATIENTS
-from etl.transform import RejectedRecord, clean_text, map_record, sanitize_json
+from etl.load import save_rows
+from etl.transform import NOT_DATA, RejectedRecord, clean_text, map_record, sanitize_json
 from tests.conftest import load_json
 
 VENDOR_ROW: dict[str, Any] = {
@@ -129,6 +134,11 @@ def test_values_that_do_not_decode_become_null_and_are_kept_as_sent() -> None:
     assert sorted(mapped.invalid) == ["Birthdate", "PatStatus", "Premed"]
 
 
+def test_a_key_beyond_bigint_is_refused() -> None:
+    with pytest.raises(RejectedRecord):
+        map_record(PATIENTS, {"PatNum": 2**63})
+
+
 @pytest.mark.parametrize("index", [3, 4])
 def test_records_without_a_key_or_not_objects_are_refused(index: int) -> None:
     with pytest.raises(RejectedRecord):
@@ -171,6 +181,9 @@ def test_single_field_encodings(key: str, value: Any, column: str, expected: Any
         ("EstBalance", "1e30"),
         ("PriProv", "DOC"),
         ("PriProv", 1.5),
+        ("PriProv", 2**63),
+        ("PriProv", 9.3e18),
+        ("Guarantor", "9999999999999999999"),
         ("DateTStamp", "yesterday"),
         ("LName", ["x"]),
     ],
@@ -181,3 +194,125 @@ def test_undecodable_values_are_kept_in_extra(key: str, value: Any) -> None:
     column = next(f.column for f in PATIENTS.fields if f.key == key)
     assert mapped.row[column] is None
     assert mapped.row["odmirror_extra"] == sanitize_json({key: value})
+
+
+# --- properties (hypothesis) --------------------------------------------------------------------
+
+ANY_TEXT = st.text(st.characters(codec=None, categories=None), max_size=30)  # NUL, surrogates too
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | ANY_TEXT
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+KEYS = st.sampled_from([f.key for f in PATIENTS.fields if f.key != "PatNum"]) | ANY_TEXT
+RECORDS = st.dictionaries(KEYS, JSON, max_size=12).map(
+    lambda r: {k: v for k, v in r.items() if k != "PatNum"}
+)
+PATNUMS = st.integers(1, 2**62)
+
+
+def storable(value: Any) -> bool:
+    """Text PostgreSQL and UTF-8 can hold, all the way down."""
+    if isinstance(value, str):
+        return "\x00" not in value and value.encode("utf-8", "strict") is not None
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(storable(v) for v in value)
+    return True
+
+
+@given(JSON)
+def test_any_json_value_maps_or_is_rejected_never_crashes(value: Any) -> None:
+    try:
+        mapped = map_record(PATIENTS, value)
+    except RejectedRecord:
+        return
+    assert isinstance(mapped.row[PATIENTS.key_column], int)
+
+
+@given(PATNUMS, RECORDS)
+def test_every_key_of_a_record_is_accounted_for(patnum: int, record: dict[str, Any]) -> None:
+    mapped = map_record(PATIENTS, {**record, "PatNum": patnum})
+    extra = mapped.row["odmirror_extra"] or {}
+    assert mapped.row["patnum"] == patnum
+    for key in record:
+        spec = PATIENTS.by_key.get(key)
+        if key in NOT_DATA:
+            assert key not in extra
+        elif key == "SSN":
+            assert mapped.row["ssn"] is None and "SSN" not in extra  # dropped by default
+        elif spec is None:
+            assert key in mapped.unknown and clean_text(key) in extra
+        else:
+            assert spec.column in mapped.row
+            assert (key in mapped.invalid) == (clean_text(key) in extra)
+    assert storable(mapped.row)
+
+
+@given(PATNUMS, RECORDS)
+def test_no_value_is_dropped_silently(patnum: int, record: dict[str, Any]) -> None:
+    # A value either decodes into its column, or is kept in extra, or the record is flagged.
+    mapped = map_record(PATIENTS, {**record, "PatNum": patnum})
+    for key, value in record.items():
+        spec = PATIENTS.by_key.get(key)
+        if spec is None or key in ("SSN", *NOT_DATA) or key in mapped.invalid:
+            continue
+        stored = mapped.row[spec.column]
+        if stored is None:
+            # Only "nothing" may become NULL: null, blank, or Open Dental's 0001-01-01.
+            assert value is None or (isinstance(value, str) and _no_date(value)), (key, value)
+        elif spec.kind == "text" and isinstance(value, str) and stored != value:
+            assert key in mapped.cleaned and mapped.flaws is not None
+
+
+def _no_date(value: str) -> bool:
+    return value.strip() == "" or value.strip().startswith("0001-") or value.strip()[:4] == "0000"
+
+
+@given(st.dates(min_value=dt.date(2, 1, 1)), st.datetimes(min_value=dt.datetime(2, 1, 1)))
+def test_dates_round_trip(day: dt.date, moment: dt.datetime) -> None:
+    moment = moment.replace(microsecond=0)
+    record = {
+        "PatNum": 1,
+        "Birthdate": day.isoformat(),
+        "DateTStamp": moment.isoformat(sep=" "),
+    }
+    row = map_record(PATIENTS, record).row
+    assert (row["birthdate"], row["datetstamp"]) == (day, moment)
+
+
+@given(st.decimals(min_value=-(10**13), max_value=10**13, places=4, allow_nan=False))
+def test_money_round_trips_exactly(amount: Decimal) -> None:
+    for sent in (str(amount), float(amount)):
+        row = map_record(PATIENTS, {"PatNum": 1, "BalTotal": sent}).row
+        assert row["baltotal"] == Decimal(str(sent))
+
+
+_next_patnum = itertools.count(1)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(RECORDS)
+def test_any_mapped_row_loads_and_reads_back_whole(engine: Engine, record: dict[str, Any]) -> None:
+    patnum = next(_next_patnum)
+    record = {**record, "PatNum": patnum}
+    for key in ("EstBalance", "BalTotal"):  # NUMERIC(18, 4): more places are the column's limit
+        if key in record and not isinstance(record[key], int | str | None):
+            del record[key]
+    mapped = map_record(PATIENTS, record)
+    save_rows(engine, PATIENTS, [mapped.row], dt.datetime(2030, 1, 1))
+    with engine.connect() as conn:
+        got = dict(
+            conn.execute(select(PATIENTS.table).where(PATIENTS.table.c.patnum == patnum))
+            .mappings()
+            .one()
+        )
+    got.pop("odmirror_synced_at")
+    expected = dict.fromkeys(got) | mapped.row
+    for key in ("estbalance", "baltotal"):
+        if expected[key] is not None:
+            expected[key] = Decimal(expected[key]).quantize(Decimal("0.0001"))
+            got[key] = Decimal(got[key]).quantize(Decimal("0.0001"))
+    assert got == expected
