@@ -147,18 +147,18 @@ def decode(spec: FieldSpec, value: Any) -> Any:
 def _int(value: Any) -> int:
     if isinstance(value, bool):
         raise Invalid(value)
-    if isinstance(value, int):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and _INT.fullmatch(value.strip()):
-        number = int(value)
-    else:
+    whole_float = isinstance(value, float) and value.is_integer()
+    if not (isinstance(value, int) or whole_float or _is_int_text(value)):
         raise Invalid(value)
+    number = int(value)
     # BIGINT's range: one larger number would fail its whole page, run after run.
     if not -(2**63) <= number < 2**63:
         raise Invalid(value)
     return number
+
+
+def _is_int_text(value: Any) -> bool:
+    return isinstance(value, str) and _INT.fullmatch(value.strip()) is not None
 
 
 def _text(value: Any) -> str:

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from etl.resources import PATIENTS
 from etl.load import save_rows
+from etl.resources import PATIENTS
 from etl.transform import NOT_DATA, RejectedRecord, clean_text, map_record, sanitize_json
 from tests.conftest import load_json
 
