@@ -23,6 +23,8 @@ from tests.conftest import PG_URL
 from tests.test_cli import write_config
 from tests.test_sync import assert_mirror_matches, office_clock
 
+pytestmark = pytest.mark.reliability
+
 WAIT = 20.0  # seconds before a test gives up on an event that should come at once
 
 

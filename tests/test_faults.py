@@ -28,6 +28,8 @@ from etl.transform import map_record
 from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, mirror, office_clock, sync
 
+pytestmark = pytest.mark.reliability
+
 Reply = tuple[int, Any, bool]  # status, JSON body (or str for a raw body), cut the body short
 Script = Callable[[dict[str, str]], Reply]
 

@@ -27,6 +27,8 @@ from etl.schema import make_engine
 from tests.test_cli import spawn, write_config
 from tests.test_sync import assert_mirror_matches, office_clock
 
+pytestmark = pytest.mark.reliability
+
 ROUNDS = 6
 PATIENTS_AT_START = 900
 TABLE = PATIENTS.table

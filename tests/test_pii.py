@@ -29,6 +29,8 @@ from tests.test_cli import write_config
 from tests.test_faults import Scripted, one_page
 from tests.test_sync import mirror
 
+pytestmark = pytest.mark.reliability
+
 SECRET = "test-only-pii-secret-0123456789"
 SSN = "123-45-6789"
 BASE = {"base_url": "http://127.0.0.1:1/api/v1", "developer_key": "a", "customer_key": "b"}

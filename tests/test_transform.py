@@ -134,6 +134,7 @@ def test_values_that_do_not_decode_become_null_and_are_kept_as_sent() -> None:
     assert sorted(mapped.invalid) == ["Birthdate", "PatStatus", "Premed"]
 
 
+@pytest.mark.reliability
 def test_a_key_beyond_bigint_is_refused() -> None:
     with pytest.raises(RejectedRecord):
         map_record(PATIENTS, {"PatNum": 2**63})
@@ -223,6 +224,7 @@ def storable(value: Any) -> bool:
     return True
 
 
+@pytest.mark.reliability
 @given(JSON)
 def test_any_json_value_maps_or_is_rejected_never_crashes(value: Any) -> None:
     try:
@@ -232,6 +234,7 @@ def test_any_json_value_maps_or_is_rejected_never_crashes(value: Any) -> None:
     assert isinstance(mapped.row[PATIENTS.key_column], int)
 
 
+@pytest.mark.reliability
 @given(PATNUMS, RECORDS)
 def test_every_key_of_a_record_is_accounted_for(patnum: int, record: dict[str, Any]) -> None:
     mapped = map_record(PATIENTS, {**record, "PatNum": patnum})
@@ -251,6 +254,7 @@ def test_every_key_of_a_record_is_accounted_for(patnum: int, record: dict[str, A
     assert storable(mapped.row)
 
 
+@pytest.mark.reliability
 @given(PATNUMS, RECORDS)
 def test_no_value_is_dropped_silently(patnum: int, record: dict[str, Any]) -> None:
     # A value either decodes into its column, or is kept in extra, or the record is flagged.
@@ -271,6 +275,7 @@ def _no_date(value: str) -> bool:
     return value.strip() == "" or value.strip().startswith("0001-") or value.strip()[:4] == "0000"
 
 
+@pytest.mark.reliability
 @given(st.dates(min_value=dt.date(2, 1, 1)), st.datetimes(min_value=dt.datetime(2, 1, 1)))
 def test_dates_round_trip(day: dt.date, moment: dt.datetime) -> None:
     moment = moment.replace(microsecond=0)
@@ -283,6 +288,7 @@ def test_dates_round_trip(day: dt.date, moment: dt.datetime) -> None:
     assert (row["birthdate"], row["datetstamp"]) == (day, moment)
 
 
+@pytest.mark.reliability
 @given(st.decimals(min_value=-(10**13), max_value=10**13, places=4, allow_nan=False))
 def test_money_round_trips_exactly(amount: Decimal) -> None:
     for sent in (str(amount), float(amount)):
@@ -293,6 +299,7 @@ def test_money_round_trips_exactly(amount: Decimal) -> None:
 _next_patnum = itertools.count(1)
 
 
+@pytest.mark.reliability
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(RECORDS)
 def test_any_mapped_row_loads_and_reads_back_whole(engine: Engine, record: dict[str, Any]) -> None:
