@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from etl import rejects
@@ -307,3 +310,25 @@ def test_the_sqlite_mirror_is_readable_by_its_owner_only(tmp_path: Path, make_si
 
 def test_default_policy_object_is_the_settings_default() -> None:
     assert settings_from_dict(config()).pii == DEFAULT_POLICY
+
+
+def test_switching_a_field_to_drop_erases_it_at_the_next_full_sync(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(120)
+    url = engine.url.render_as_string(hide_password=False)
+    keep = policy_from_config({"fields": {"SSN": "keep"}}, "c", {})
+    run_sync(dataclasses.replace(settings_for(sim, url), pii=keep))
+    stored = {n: r["ssn"] for n, r in mirror(engine).items()}
+    assert stored == {r["PatNum"]: r["SSN"] for r in sim.store.all()}
+    assert any(stored.values())
+    run_sync(settings_for(sim, url), full=True)
+    assert all(r["ssn"] is None for r in mirror(engine).values())
+
+
+@given(st.dictionaries(st.sampled_from(["SSN", "LName", "PatNum", "Birthdate", "X"]), st.text()))
+def test_no_reject_payload_holds_a_dropped_field(record: dict[str, Any]) -> None:
+    policy = policy_from_config({"fields": {"Birthdate": "drop"}}, "c", {})
+    payload = rejects.rejected(PATIENTS, record, "no PatNum", policy).payload
+    assert "SSN" not in payload and "Birthdate" not in payload
+    assert set(payload) == set(record) - {"SSN", "Birthdate"}
