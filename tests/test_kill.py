@@ -70,10 +70,17 @@ def last_run_id(engine: Engine) -> int:
     return runs[0].id if runs else 0
 
 
-def kill_when(proc: subprocess.Popen[str], ready: Any) -> bool:
-    """SIGKILL the process once ready() holds; False if it ended on its own first."""
+def kill_when(proc: subprocess.Popen[str], ready: Any, jitter: float) -> bool:
+    """SIGKILL the process `jitter` seconds after ready() holds; False if it ended first.
+
+    The jitter moves the kill off the page boundary: into a fetch, a mapping or a transaction.
+    """
     while proc.poll() is None:
         if ready():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=jitter)  # returns at once if the run ends first
+            if proc.poll() is not None:
+                break
             proc.send_signal(signal.SIGKILL)
             proc.communicate(timeout=60)
             return True
@@ -100,9 +107,10 @@ def test_killed_many_times_while_the_source_changes(
         before = last_run_id(engine)
         proc = spawn("sync", "--config", config, cwd=tmp_path)
         if target == 0 or round_ == 0:
-            killed = kill_when(proc, lambda b=before: run_started(engine, b))
+            killed = kill_when(proc, lambda b=before: run_started(engine, b), rng.uniform(0, 0.03))
         else:
-            killed = kill_when(proc, lambda m=marker, t=target: committed(engine, m) >= t)
+            ready = lambda m=marker, t=target: committed(engine, m) >= t  # noqa: E731
+            killed = kill_when(proc, ready, rng.uniform(0, 0.03))
         kills += killed
         assert killed or proc.returncode == 0, proc.stderr
         sim.clock.advance(90)
