@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import logging
 import os
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -332,3 +333,24 @@ def test_no_reject_payload_holds_a_dropped_field(record: dict[str, Any]) -> None
     payload = rejects.rejected(PATIENTS, record, "no PatNum", policy).payload
     assert "SSN" not in payload and "Birthdate" not in payload
     assert set(payload) == set(record) - {"SSN", "Birthdate"}
+
+
+def test_credentials_in_the_api_url_never_show(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"api:\n  base_url: http://proxyuser:Hunter2-S3cret@127.0.0.1:{port}/api/v1\n"
+        "  developer_key: NFF6i0KrXrxDkZHt\n  customer_key: VzkmZEaUWOjnQX2z\n"
+        "  min_request_interval: 0\n  max_retries: 0\n"
+        f"database:\n  url: sqlite:///{tmp_path / 'm.db'}\n",
+        encoding="utf-8",
+    )
+    assert main(["init", "--config", str(path)]) == 0
+    assert main(["sync", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot reach the API at 127.0.0.1:{port}: connection refused" in err
+    assert "Hunter2" not in err and "proxyuser" not in err
