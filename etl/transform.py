@@ -13,7 +13,7 @@ from typing import Any
 
 from etl.decode import Invalid, clean_text, decode, parse_server_time, sanitize_json
 from etl.pii import DEFAULT_POLICY, DROP, HMAC, PiiPolicy
-from etl.resources import Resource
+from etl.resources import FieldSpec, Resource
 
 __all__ = [
     "NOT_DATA",
@@ -81,48 +81,56 @@ def map_record(resource: Resource, record: Any, policy: PiiPolicy = DEFAULT_POLI
         raise RejectedRecord(f"a {resource.name} record is not a JSON object")
     mapped = MappedRecord(row={})
     extra: dict[str, Any] = {}
+    specs, row = resource.by_key, mapped.row
     for key, value in record.items():
-        _map_field(resource, mapped, extra, key, value, policy)
-    _require_key(resource, mapped.row)
-    mapped.row["odmirror_extra"] = sanitize_json(extra) if extra else None
+        spec = specs.get(key)
+        if key in policy.fields or key in NOT_DATA:
+            go_on, value = _police(row, extra, key, value, spec, policy)
+            if not go_on:
+                continue
+        if spec is None:
+            mapped.unknown.append(key)
+            extra[key] = value
+            continue
+        try:
+            stored = row[spec.column] = decode(spec, value)
+        except Invalid:
+            row[spec.column] = None
+            mapped.invalid.append(key)
+            extra[key] = value
+            continue
+        # clean_text returns the very same string when it had nothing to remove.
+        if stored is not value and spec.kind == "text" and isinstance(value, str):
+            mapped.cleaned.append(key)
+    _require_key(resource, row)
+    row["odmirror_extra"] = sanitize_json(extra) if extra else None
     return mapped
 
 
-def _map_field(
-    resource: Resource,
-    mapped: MappedRecord,
+def _police(
+    row: dict[str, Any],
     extra: dict[str, Any],
     key: str,
     value: Any,
+    spec: FieldSpec | None,
     policy: PiiPolicy,
-) -> None:
-    spec, action = resource.by_key.get(key), policy.action(key)
+) -> tuple[bool, Any]:
+    """Apply the PHI policy to one field: (whether to map it on, the value to map)."""
+    action = policy.action(key)
     if key in NOT_DATA:
-        return
+        return False, value
     if action == DROP:
         if spec is not None:
-            mapped.row[spec.column] = None  # erases what an earlier policy let in
-        return
+            row[spec.column] = None  # erases what an earlier policy let in
+        return False, value
     if action == HMAC:
         value = policy.digest(value)
         if spec is not None and spec.kind != "text":
             # A digest is text: it cannot live in a date or number column.
-            mapped.row[spec.column] = None
+            row[spec.column] = None
             extra[key] = value
-            return
-    if spec is None:
-        mapped.unknown.append(key)
-        extra[key] = value
-        return
-    try:
-        mapped.row[spec.column] = decode(spec, value)
-    except Invalid:
-        mapped.row[spec.column] = None
-        mapped.invalid.append(key)
-        extra[key] = value
-        return
-    if spec.kind == "text" and isinstance(value, str) and mapped.row[spec.column] != value:
-        mapped.cleaned.append(key)
+            return False, value
+    return True, value
 
 
 def _require_key(resource: Resource, row: dict[str, Any]) -> None:
