@@ -37,9 +37,11 @@ def migrations_dir() -> Path:
 
 def safe_url(url: str) -> str:
     """The URL with any password hidden, for messages and logs."""
+    if ":" not in url and "@" not in url:
+        return url  # a label such as "(mirror)": nothing to hide
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "(invalid database URL)"
 
 

@@ -25,7 +25,7 @@ from etl.errors import ConfigError
 from etl.models import Rejected
 from etl.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
 from etl.resources import PATIENTS
-from etl.schema import make_engine
+from etl.schema import make_engine, mask_password, safe_url
 from etl.sync import run_sync
 from etl.transform import map_record
 from tests.conftest import settings_for
@@ -354,3 +354,29 @@ def test_credentials_in_the_api_url_never_show(
     err = capsys.readouterr().err
     assert f"cannot reach the API at 127.0.0.1:{port}: connection refused" in err
     assert "Hunter2" not in err and "proxyuser" not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "url", "expected"),
+    [
+        ("failed for postgresql://u:pw1@h/db", None, "failed for postgresql://u:***@h/db"),
+        ("conninfo: host=h password=pw2 user=u", None, "conninfo: host=h password=*** user=u"),
+        ("said pw%403 and pw@3", "postgresql://u:pw%403@h/db", "said *** and ***"),
+        ("no secret here", "sqlite:///m.db", "no secret here"),
+    ],
+)
+def test_mask_password(text: str, url: str | None, expected: str) -> None:
+    assert mask_password(text, url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://u:pw@h/db", "postgresql+psycopg://u:***@h/db"),
+        ("postgresql+psycopg//u:pw@h/db", "(invalid database URL)"),
+        ("postgresql://u:pw@h:port/db", "(invalid database URL)"),
+        ("(mirror)", "(mirror)"),
+    ],
+)
+def test_safe_url(url: str, shown: str) -> None:
+    assert safe_url(url) == shown
