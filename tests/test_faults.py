@@ -189,14 +189,20 @@ FAULT_KINDS = ("500", "429", "504", "drop", "slow", "timeout")
 
 
 def inject_faults(sim: Any, rate: float, seed: int) -> Counter[str]:
-    """After each served request, with probability `rate`, make the next one fail somehow."""
-    rng, injected = random.Random(seed), Counter[str]()
+    """After a served request, with probability `rate`, make the next one fail somehow.
 
-    def hook(_index: int, _log: Any) -> None:
-        if rng.random() >= rate:
+    Which requests are followed by a fault is drawn up front by request index, so a request
+    answered late (after a stall) does not change the schedule; the kinds come in turn.
+    """
+    rng, injected, lock = random.Random(seed), Counter[str](), threading.Lock()
+    schedule = [rng.random() < rate for _ in range(10_000)]
+
+    def hook(index: int, _log: Any) -> None:
+        if not schedule[index]:
             return
-        kind = FAULT_KINDS[sum(injected.values()) % len(FAULT_KINDS)]  # every kind in turn
-        injected[kind] += 1
+        with lock:
+            kind = FAULT_KINDS[sum(injected.values()) % len(FAULT_KINDS)]
+            injected[kind] += 1
         if kind in ("500", "504"):
             sim.fail_next(int(kind), "Internal error" if kind == "500" else "Gateway Timeout")
         elif kind == "429":
