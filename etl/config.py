@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl.errors import ConfigError
+from etl.operations import check_operations
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -48,18 +49,49 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """When `odmirror run` syncs: `every` (15m, 2h) or a crontab line; neither means
+    every `sync.interval_minutes`. Repeated failures wait longer, up to `backoff_max`."""
+
+    every: str | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    backoff_max: str = "4h"
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """When `odmirror status` calls the mirror stale (default: two schedule periods)."""
+
+    max_age: str | None = None
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How odmirror logs: `text` for people, `json` (one object a line) for collectors."""
+
+    format: str = "text"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything odmirror needs to run."""
 
     api: ApiSettings
     database: DatabaseSettings
     sync: SyncSettings = field(default_factory=SyncSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    status: StatusSettings = field(default_factory=StatusSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
 
 _SECTIONS: dict[str, type[Any]] = {
     "api": ApiSettings,
     "database": DatabaseSettings,
     "sync": SyncSettings,
+    "schedule": ScheduleSettings,
+    "status": StatusSettings,
+    "log": LogSettings,
 }
 _LIMITS: dict[str, tuple[float, float]] = {
     "api.page_size": (1, 10_000),
@@ -108,7 +140,9 @@ def settings_from_dict(
             raise ConfigError(f"{source}: '{name}' must be a mapping of keys")
     for name, cls in _SECTIONS.items():
         sections[name] = _build_section(cls, name, raw.get(name), source, env)
-    return Settings(**sections)
+    settings = Settings(**sections)
+    check_operations(settings, source)
+    return settings
 
 
 def _read_yaml(file: Path) -> Any:
@@ -152,7 +186,7 @@ def _build_section(
 def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str]) -> Any:
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
-    if kind == "str":
+    if kind in ("str", "str | None"):
         result: Any = _as_str(dotted, value, source)
     else:
         result = _as_number(dotted, kind, value, source)

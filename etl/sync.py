@@ -23,8 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from etl import state
 from etl.client import ApiClient, Page
 from etl.config import Settings
+from etl.control import RunControl, StopRequested
 from etl.errors import ApiError, DatabaseError
 from etl.load import save_rows
+from etl.lock import mirror_lock
 from etl.resources import RESOURCES, Resource
 from etl.schema import check_schema, describe, make_engine
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
@@ -55,6 +57,7 @@ class ResourceSync:
         resource: what to pull.
         overlap: how far before the cursor to ask again.
         full: ignore the cursor and pull everything.
+        control: stop request and progress hook.
     """
 
     def __init__(
@@ -64,9 +67,11 @@ class ResourceSync:
         resource: Resource,
         overlap: dt.timedelta,
         full: bool = False,
+        control: RunControl | None = None,
     ) -> None:
         self.engine, self.client, self.resource = engine, client, resource
         self.overlap, self.full = overlap, full
+        self.control = control or RunControl()
         self.stats = state.RunStats()
         self.run_start: dt.datetime | None = None
         self.first_sent: float | None = None
@@ -83,6 +88,10 @@ class ResourceSync:
         requests_before = self.client.requests_made
         try:
             new_cursor = self._pull_all(cursor)
+        except StopRequested:
+            self.stats.requests = self.client.requests_made - requests_before
+            state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
+            raise
         except BaseException as exc:
             self.stats.requests = self.client.requests_made - requests_before
             self._record_failure(run_id, exc)
@@ -123,6 +132,8 @@ class ResourceSync:
             # An empty page after the first proves the first was the whole list, in one snapshot.
             self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
             new_keys = self._save(page)
+            self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
+            self.control.check()  # between pages: the page just saved is committed
             repeated = repeated + 1 if page.rows and not new_keys and number > 0 else 0
             if repeated >= 2:
                 raise ApiError(
@@ -228,7 +239,10 @@ class ResourceSync:
 
 
 def run_sync(
-    settings: Settings, full: bool = False, client: ApiClient | None = None
+    settings: Settings,
+    full: bool = False,
+    client: ApiClient | None = None,
+    control: RunControl | None = None,
 ) -> list[state.RunResult]:
     """Bring every resource of the mirror up to date once.
 
@@ -236,20 +250,23 @@ def run_sync(
         settings: the config.
         full: ignore the cursors and pull everything.
         client: an API session to use (default: a new one from settings.api).
+        control: stop request and progress hook; a stop raises StopRequested after the page
+            in flight is committed, with the run recorded as interrupted.
 
     Returns:
         One result per resource.
 
     Raises:
         OdMirrorError: a one-line reason; the mirror keeps what earlier pages committed.
+        MirrorLocked: another process is syncing this mirror.
     """
     engine = make_engine(settings.database.url)
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
         check_schema(engine)
-        with client or ApiClient(settings.api) as api:
+        with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
             return [
-                ResourceSync(engine, api, resource, overlap, full).run()
+                ResourceSync(engine, api, resource, overlap, full, control).run()
                 for resource in RESOURCES.values()
             ]
     except SQLAlchemyError as exc:
