@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from etl.lock import LOCKED_EXIT_CODE, MirrorLocked, advisory_key, lock_path, mirror_lock
 from etl.schema import make_engine
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, _require_postgres
 from tests.test_cli import _keys, count, initialised, run_cli, spawn  # noqa: F401 - _keys: autouse
 
 HOLD = """
@@ -101,19 +101,20 @@ def test_a_sqlite_lock_leaves_the_database_usable(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_two_mirrors_in_one_postgres_database_do_not_block_each_other(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL matter; SQLite mirrors are separate files")
-    schema = f"odm_{uuid.uuid4().hex[:12]}"
+def test_two_mirrors_in_one_postgres_database_do_not_block_each_other() -> None:
+    _require_postgres()
+    schema, other = (f"odm_{uuid.uuid4().hex[:12]}" for _ in range(2))
     admin = create_engine(PG_URL)
     with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
+        conn.execute(text(f"CREATE SCHEMA {schema}; CREATE SCHEMA {other}"))
     try:
-        with mirror_lock(db_url), mirror_lock(f"{PG_URL}?options=-csearch_path%3D{schema}"):
-            pass
+        first, second = (f"{PG_URL}?options=-csearch_path%3D{name}" for name in (schema, other))
+        with mirror_lock(first), mirror_lock(second), pytest.raises(MirrorLocked):
+            with mirror_lock(first):
+                pass  # pragma: no cover
     finally:
         with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema}"))
+            conn.execute(text(f"DROP SCHEMA {schema}; DROP SCHEMA {other}"))
         admin.dispose()
 
 
