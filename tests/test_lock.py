@@ -109,9 +109,13 @@ def test_two_mirrors_in_one_postgres_database_do_not_block_each_other() -> None:
         conn.execute(text(f"CREATE SCHEMA {schema}; CREATE SCHEMA {other}"))
     try:
         first, second = (f"{PG_URL}?options=-csearch_path%3D{name}" for name in (schema, other))
-        with mirror_lock(first), mirror_lock(second), pytest.raises(MirrorLocked):
-            with mirror_lock(first):
-                pass  # pragma: no cover
+        with (
+            mirror_lock(first),
+            mirror_lock(second),
+            pytest.raises(MirrorLocked),
+            mirror_lock(first),
+        ):
+            pass  # pragma: no cover
     finally:
         with admin.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema}; DROP SCHEMA {other}"))
