@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"odmirror: error: {message}", file=sys.stderr)
+    print(f"odmirror: error: {logs.REDACTOR.scrub(message)}", file=sys.stderr)
     return code
 
 
