@@ -186,6 +186,8 @@ def _build_section(
 def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str]) -> Any:
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
+    if kind == "str | None" and isinstance(value, str) and not value.strip():
+        return None  # an optional key set to "" (say by an environment variable) is unset
     if kind in ("str", "str | None"):
         result: Any = _as_str(dotted, value, source)
     else:
