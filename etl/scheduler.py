@@ -16,6 +16,7 @@ from etl.config import Settings
 from etl.control import RunControl, StopRequested, stop_on_signals
 from etl.errors import OdMirrorError
 from etl.lock import MirrorLocked
+from etl.logs import progress_bar
 from etl.operations import parse_duration, schedule_period, schedule_trigger, timezone
 from etl.state import RunResult
 from etl.sync import run_sync
@@ -103,7 +104,7 @@ class SyncJob:
         if self.backoff.holds(started):
             log.info("run skipped: backing off after %d failures in a row", self.backoff.failures)
             return None
-        with self.busy:
+        with self.busy, progress_bar(self.control):
             return None if self.control.stop.is_set() else self._sync(started)
 
     def _sync(self, started: dt.datetime) -> bool | None:
@@ -117,13 +118,20 @@ class SyncJob:
             log.info("run stopped on request; the pages saved so far are kept")
             return None
         except OdMirrorError as exc:
-            self.backoff.record(False, started)
-            when = self.backoff.next_try()
-            later = f"; next try not before {when:%Y-%m-%d %H:%M} UTC" if when else ""
-            log.error("sync failed (%d in a row): %s%s", self.backoff.failures, exc, later)
+            self._failed(started, str(exc))
+            return False
+        except Exception as exc:  # a bug: say so with its traceback, and keep the schedule
+            self._failed(started, f"unexpected {exc.__class__.__name__}", exc)
             return False
         self.backoff.record(True, started)
         return True
+
+    def _failed(self, started: dt.datetime, reason: str, exc: Exception | None = None) -> None:
+        self.backoff.record(False, started)
+        when = self.backoff.next_try()
+        later = f"; next try not before {when:%Y-%m-%d %H:%M} UTC" if when else ""
+        failures = self.backoff.failures
+        log.error("sync failed (%d in a row): %s%s", failures, reason, later, exc_info=exc)
 
 
 def build_scheduler(

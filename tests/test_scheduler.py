@@ -161,3 +161,16 @@ def test_a_stopped_job_does_not_start_a_sync(engine: Engine, make_sim: Any) -> N
     job = SyncJob(settings_for(sim, url_of(engine)), control, clock=FakeClock(T0))
     assert job() is None
     assert sim.requests == [] and mirror(engine) == {}
+
+
+def test_an_unexpected_error_is_logged_with_its_traceback_and_backs_off(
+    tmp_path: Any, make_sim: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(_settings: Settings, _control: RunControl) -> list[Any]:
+        raise KeyError("a bug")
+
+    settings = settings_for(make_sim(0), f"sqlite:///{tmp_path / 'm.db'}")
+    job = SyncJob(settings, clock=FakeClock(T0), runner=broken)
+    assert job() is False
+    assert "sync failed (1 in a row): unexpected KeyError" in caplog.text
+    assert "Traceback" in caplog.text and job.backoff.failures == 1
