@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -109,7 +110,8 @@ def cmd_sync(args: argparse.Namespace) -> None:
         print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)
         return
     for result in results:
-        print(result.summary())
+        fields = {"resource": result.resource, "mode": result.mode, **asdict(result.stats)}
+        print(logs.summary_line(result.summary(), fields))
 
 
 def cmd_run(args: argparse.Namespace) -> None:

@@ -109,7 +109,17 @@ def setup(command: str, verbose: bool = False, fmt: str = "text") -> None:
     root.setLevel(logging.DEBUG if verbose else logging.INFO if key == "run" else logging.WARNING)
     # urllib3 logs each retry as a warning with its repr; our own messages say what matters.
     logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
-    logging.getLogger("apscheduler").setLevel(logging.INFO if verbose else logging.WARNING)
+    for chatty in ("apscheduler", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+def summary_line(summary: str, fields: dict[str, Any]) -> str:
+    """A run's one-line summary for stdout: as it is, or as a JSON object in JSON mode."""
+    if not json_logging():
+        return summary
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    entry = {"time": now.replace("+00:00", "Z"), "level": "info", "logger": "odmirror.sync"}
+    return json.dumps({**entry, "message": REDACTOR.scrub(summary), **fields}, default=str)
 
 
 def json_logging() -> bool:

@@ -85,6 +85,15 @@ def test_a_hostile_sync_logs_no_key_and_no_patient_field(
         entries = [json.loads(line) for line in lines]  # every line is one JSON object
         assert {e["level"] for e in entries} >= {"warning", "debug"}
         assert all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
+        (summary,) = [json.loads(line) for line in done.stdout.splitlines()]
+        assert summary["message"].startswith("patients (full): fetched")
+        assert (summary["resource"], summary["inserted"], summary["rejected"]) == (
+            "patients",
+            150,
+            1,
+        )
+    else:
+        assert done.stdout.startswith("patients (full): fetched")
 
 
 def record(message: str, *args: Any, exc: bool = False) -> logging.LogRecord:
