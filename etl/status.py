@@ -62,7 +62,6 @@ class MirrorStatus:
     now: dt.datetime
     max_age: dt.timedelta
     resources: list[ResourceStatus]
-    recent: list[SyncRun]
 
     def problems(self) -> list[str]:
         """One phrase per reason to exit non-zero."""
@@ -108,8 +107,7 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
                     last_finished=next((r for r in runs if r.status != "running"), None),
                 )
             )
-        recent = _runs(session, select(SyncRun), limit=3)
-    return MirrorStatus(now, limit, resources, recent)
+    return MirrorStatus(now, limit, resources)
 
 
 def _runs(session: Session, query: Any, limit: int = 20) -> list[SyncRun]:
@@ -119,30 +117,37 @@ def _runs(session: Session, query: Any, limit: int = 20) -> list[SyncRun]:
 
 
 def text_lines(status: MirrorStatus) -> list[str]:
-    """The human answer: a line per resource, the latest runs, then the verdict."""
+    """The human answer: per resource its state and its last run, then the verdict."""
     lines = []
     for res in status.resources:
-        if res.last_success_at is None or res.age is None:
-            lines.append(f"{res.name}: {res.rows} rows; never synced")
-            continue
-        cursor = res.cursor.strftime(state.TIME_FORMAT) if res.cursor else "none"
-        lines.append(
-            f"{res.name}: {res.rows} rows; last success {res.last_success_at} UTC "
-            f"({_age(res.age)} ago); cursor {cursor} office time"
-        )
-    for run in status.recent:
-        outcome = f"{run.status}: {run.error}" if run.error else run.status
-        ended = f", finished {run.finished_at} UTC" if run.finished_at else ""
-        lines.append(
-            f"run #{run.id} {run.resource} {run.mode} started {run.started_at} UTC{ended}: "
-            f"{outcome}; fetched {run.rows_fetched}, inserted {run.rows_inserted}, "
-            f"updated {run.rows_updated}, rejected {run.rows_rejected}; {run.requests} requests"
-        )
+        lines.append(_resource_line(res))
+        if res.last_run is not None:
+            lines.append(f"  last run {_run_line(res.last_run)}")
     problems = status.problems()
     verdict = {OK: "ok", FAILED: "FAILED", STALE: "STALE"}[status.exit_code()]
     detail = "; ".join(problems) or f"every resource synced within {_age(status.max_age)}"
     lines.append(f"status: {verdict}: {detail}")
     return lines
+
+
+def _resource_line(res: ResourceStatus) -> str:
+    if res.last_success_at is None or res.age is None:
+        return f"{res.name}: {res.rows} rows; never synced"
+    cursor = res.cursor.strftime(state.TIME_FORMAT) if res.cursor else "none"
+    return (
+        f"{res.name}: {res.rows} rows; last success {res.last_success_at} UTC "
+        f"({_age(res.age)} ago); cursor {cursor} office time"
+    )
+
+
+def _run_line(run: SyncRun) -> str:
+    outcome = f"{run.status}: {run.error}" if run.error else run.status
+    ended = f", finished {run.finished_at} UTC" if run.finished_at else ""
+    return (
+        f"#{run.id} {run.mode} started {run.started_at} UTC{ended}: {outcome}; "
+        f"fetched {run.rows_fetched}, inserted {run.rows_inserted}, updated {run.rows_updated}, "
+        f"rejected {run.rows_rejected}; {run.requests} requests"
+    )
 
 
 def as_json(status: MirrorStatus, mirror: str, schema: str | None) -> str:
