@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from etl import state
 from etl.config import Settings
-from etl.models import SyncRun
+from etl.models import SyncRun, SyncState
 from etl.operations import max_age
-from etl.resources import RESOURCES
+from etl.resources import RESOURCES, Resource
 
 OK, FAILED, STALE = 0, 3, 4
 _RUN_FIELDS = (
@@ -89,25 +89,29 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
     now = now or state.utcnow()
     limit = max_age(settings, now.replace(tzinfo=dt.timezone.utc))
     saved = {s.resource: s for s in state.states(engine)}
-    resources = []
     with Session(engine) as session:
-        for resource in RESOURCES.values():
-            rows = session.scalar(select(func.count()).select_from(resource.table)) or 0
-            runs = _runs(session, select(SyncRun).where(SyncRun.resource == resource.name))
-            entry = saved.get(resource.name)
-            success = entry.last_success_at if entry else None
-            resources.append(
-                ResourceStatus(
-                    name=resource.name,
-                    rows=int(rows),
-                    cursor=entry.cursor if entry else None,
-                    last_success_at=success,
-                    age=max(now - success, dt.timedelta(0)) if success else None,
-                    last_run=runs[0] if runs else None,
-                    last_finished=next((r for r in runs if r.status != "running"), None),
-                )
-            )
+        resources = [
+            _resource_status(session, resource, saved.get(resource.name), now)
+            for resource in RESOURCES.values()
+        ]
     return MirrorStatus(now, limit, resources)
+
+
+def _resource_status(
+    session: Session, resource: Resource, entry: SyncState | None, now: dt.datetime
+) -> ResourceStatus:
+    rows = session.scalar(select(func.count()).select_from(resource.table)) or 0
+    runs = _runs(session, select(SyncRun).where(SyncRun.resource == resource.name))
+    success = entry.last_success_at if entry else None
+    return ResourceStatus(
+        name=resource.name,
+        rows=int(rows),
+        cursor=entry.cursor if entry else None,
+        last_success_at=success,
+        age=max(now - success, dt.timedelta(0)) if success else None,
+        last_run=runs[0] if runs else None,
+        last_finished=next((r for r in runs if r.status != "running"), None),
+    )
 
 
 def _runs(session: Session, query: Any, limit: int = 20) -> list[SyncRun]:

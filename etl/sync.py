@@ -81,6 +81,7 @@ class ResourceSync:
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
+        self.control.check()  # a stop asked for during an earlier resource: do not start
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"

@@ -13,9 +13,12 @@ import pytest
 from sqlalchemy import Engine
 
 from etl import state
+from etl.control import RunControl, StopRequested
 from etl.resources import PATIENTS
 from etl.schema import make_engine
+from etl.sync import run_sync
 from etl.transform import map_record
+from tests.conftest import settings_for
 from tests.test_cli import _keys, initialised, main, spawn  # noqa: F401 - _keys: autouse
 from tests.test_sync import assert_mirror_matches, mirror
 
@@ -85,3 +88,13 @@ def test_sigterm_stops_run_mid_sync_and_exits_0(tmp_path: Path, db_url: str, mak
         assert [r.status for r in state.latest_runs(engine)] == ["interrupted"]
     finally:
         engine.dispose()
+
+
+def test_a_stop_asked_before_a_resource_starts_it_not(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(5)
+    control = RunControl()
+    control.stop.set()
+    settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
+    with pytest.raises(StopRequested):
+        run_sync(settings, control=control)
+    assert sim.requests == [] and state.latest_runs(engine) == []
