@@ -103,8 +103,8 @@ def setup(command: str, verbose: bool = False, fmt: str = "text") -> None:
     key = "run" if command == "run" else "other"
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMATS[key]))
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
+    for old in [h for h in root.handlers if isinstance(h, StderrHandler)]:
+        root.removeHandler(old)  # ours only: a host application's handlers stay
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO if key == "run" else logging.WARNING)
     # urllib3 logs each retry as a warning with its repr; our own messages say what matters.

@@ -84,7 +84,8 @@ def schedule_trigger(settings: Settings) -> BaseTrigger:
     if settings.schedule.cron:
         return CronTrigger.from_crontab(settings.schedule.cron, timezone=zone)
     if settings.schedule.every:
-        return IntervalTrigger(seconds=parse_duration(settings.schedule.every).total_seconds())
+        seconds = parse_duration(settings.schedule.every).total_seconds()
+        return IntervalTrigger(seconds=seconds, timezone=zone)
     return IntervalTrigger(minutes=settings.sync.interval_minutes, timezone=zone)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from etl.logs import JsonFormatter, Redactor
+from etl.logs import JsonFormatter, Redactor, StderrHandler, setup
 from tests.test_cli import _keys, initialised, run_cli  # noqa: F401 - _keys: autouse
 
 KEYS = ("NFF6i0KrXrxDkZHt", "VzkmZEaUWOjnQX2z")
@@ -161,3 +161,14 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path: Path, make_sim: Any) -> Non
     os.close(leader)
     assert proc.wait(timeout=60) == 0
     assert b"patients: 100 rows" in screen and b"requests" in screen
+
+
+def test_setup_replaces_only_its_own_handler(caplog: pytest.LogCaptureFixture) -> None:
+    setup("sync")
+    setup("run", fmt="json")
+    root = logging.getLogger()
+    assert [type(h) for h in root.handlers].count(StderrHandler) == 1
+    assert root.level == logging.INFO
+    logging.getLogger("etl.test").warning("still captured")
+    assert "still captured" in caplog.text  # pytest's handler was left alone
+    setup("sync")
