@@ -60,14 +60,15 @@ def mirror_lock(url: str) -> Iterator[None]:
 @contextlib.contextmanager
 def _postgres_lock(url: str) -> Iterator[None]:
     # NullPool: closing the connection ends the session, so the lock can never linger in a pool.
-    engine = create_engine(url, poolclass=NullPool)
+    # The session's name tells whoever finds the lock taken who holds it.
+    engine = create_engine(url, poolclass=NullPool, connect_args={"application_name": _me()})
     try:
         with engine.connect() as conn:
-            key = conn.execute(text("SELECT current_database(), current_schema()")).one()
-            lock_key = advisory_key(str(key[0]), str(key[1]))
+            names = conn.execute(text("SELECT current_database(), current_schema()")).one()
+            lock_key = advisory_key(str(names[0]), str(names[1]))
             if not _try_advisory(conn, lock_key):
                 raise MirrorLocked(
-                    f"another odmirror is syncing this mirror (schema {key[1]}): "
+                    f"another odmirror is syncing this mirror ({_pg_holder(conn, lock_key)}): "
                     "this run is skipped, try again later"
                 )
             try:
@@ -83,6 +84,25 @@ def _try_advisory(conn: Connection, key: int) -> bool:
     got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar_one()
     conn.commit()  # a session lock outlives the transaction; do not sit idle in one
     return bool(got)
+
+
+def _me() -> str:
+    return f"odmirror pid {os.getpid()} on {socket.gethostname()}"[:63]
+
+
+def _pg_holder(conn: Connection, key: int) -> str:
+    # An advisory lock on a bigint shows in pg_locks as its high and low 32 bits.
+    holder = conn.execute(
+        text(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :high "
+            "AND l.objid = :low AND l.objsubid = 1 AND l.database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ),
+        {"high": (key >> 32) & 0xFFFFFFFF, "low": key & 0xFFFFFFFF},
+    ).scalar()
+    conn.commit()
+    return str(holder) if holder else "lock held by another session"
 
 
 def lock_path(url: str) -> Path | None:
@@ -110,7 +130,7 @@ def _sqlite_lock(url: str) -> Iterator[None]:
             ) from None
         # Who holds it, for the message the next one prints; the file is never deleted.
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        os.pwrite(fd, f"{_me()}\n".encode(), 0)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock

@@ -54,6 +54,7 @@ def test_a_second_sync_exits_75_and_a_killed_holder_frees_the_lock(
     assert busy.returncode == LOCKED_EXIT_CODE == 75
     (line,) = busy.stderr.splitlines()
     assert line.startswith("odmirror: error: another odmirror is syncing this mirror")
+    assert f"(odmirror pid {holder.pid} on " in line  # who holds it
     assert count(db_url) == 0
     os.kill(holder.pid, signal.SIGKILL)
     holder.wait(timeout=30)
@@ -97,7 +98,9 @@ def test_a_sqlite_lock_leaves_the_database_usable(tmp_path: Path) -> None:
         with engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (x INTEGER)"))
             conn.execute(text("INSERT INTO t VALUES (1)"))
-        assert (tmp_path / "mirror.db.lock").read_text().startswith(f"pid {os.getpid()} on ")
+        assert (
+            (tmp_path / "mirror.db.lock").read_text().startswith(f"odmirror pid {os.getpid()} on ")
+        )
     engine.dispose()
 
 
