@@ -188,6 +188,8 @@ def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str])
         value = _expand(dotted, value, source, env)
     if kind == "str | None" and isinstance(value, str) and not value.strip():
         return None  # an optional key set to "" (say by an environment variable) is unset
+    if kind == "str | None" and not isinstance(value, str):
+        raise ConfigError(f"{source}: '{dotted}' must be text, like 15m or \"0 2 * * *\"")
     if kind in ("str", "str | None"):
         result: Any = _as_str(dotted, value, source)
     else:

@@ -62,6 +62,7 @@ def test_every_cron_timezone_max_age_and_log_format(
     [
         ('schedule:\n  every: 15m\n  cron: "0 2 * * *"\n', "set 'schedule.every' or"),
         ("schedule:\n  every: soon\n", "'schedule.every': 'soon' is not a duration"),
+        ("schedule:\n  every: 15\n", "'schedule.every' must be text, like 15m"),
         ('schedule:\n  cron: "0 25 * * *"\n', "'schedule': "),
         ('schedule:\n  cron: "every night"\n', "'schedule': "),
         ("schedule:\n  every: 1h\n  timezone: Mars/Olympus\n", "unknown timezone 'Mars/Olympus'"),
