@@ -26,4 +26,4 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_sync.py
 
 clean:
-	rm -rf $(VENV) odmirror-demo.db odmirror-demo.db-wal odmirror-demo.db-shm
+	rm -rf $(VENV) odmirror-demo.db odmirror-demo.db-wal odmirror-demo.db-shm odmirror-demo.db.lock

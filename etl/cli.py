@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import __version__, state
+from etl import __version__, logs
 from etl.config import Settings, load_settings
+from etl.control import RunControl, StopRequested, stop_on_signals
 from etl.errors import OdMirrorError
-from etl.resources import RESOURCES
 from etl.schema import check_schema, current_revision, describe, make_engine, safe_url, upgrade
 
 log = logging.getLogger("odmirror")
@@ -25,31 +24,20 @@ DESCRIPTION = "Keep a SQL mirror of an Open Dental practice."
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; errors become one line on stderr and a non-zero exit code."""
     args = _parser().parse_args(argv)
-    _logging(args.command, getattr(args, "verbose", False))
+    logs.setup(args.command, getattr(args, "verbose", False))
     try:
-        args.handler(args)
+        code: int | None = args.handler(args)
     except OdMirrorError as exc:
         return _fail(str(exc), exc.exit_code)
     except SQLAlchemyError as exc:
         return _fail(describe(exc, "(mirror)"), 1)
     except KeyboardInterrupt:
         return _fail("interrupted; the mirror keeps every page saved so far", 130)
-    return 0
-
-
-def _logging(command: str, verbose: bool) -> None:
-    daemon = command == "run"
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO if daemon else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(message)s" if daemon else "%(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # urllib3 logs each retry as a warning with its repr; our own messages say what matters.
-    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    return code or 0
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"odmirror: error: {message}", file=sys.stderr)
+    print(f"odmirror: error: {logs.REDACTOR.scrub(message)}", file=sys.stderr)
     return code
 
 
@@ -68,14 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     for name, handler, text in (
         ("init", cmd_init, "create or upgrade the mirror schema"),
         ("sync", cmd_sync, "pull what changed since the last run (all of it the first time)"),
-        ("run", cmd_run, "sync now and then every sync.interval_minutes, until stopped"),
-        ("status", cmd_status, "show how fresh the mirror is"),
+        ("run", cmd_run, "sync now and then on the schedule, until SIGTERM or Ctrl-C"),
+        ("status", cmd_status, "show how fresh the mirror is (exit 3: last run failed, 4: stale)"),
         ("demo", cmd_demo, "mirror a built-in simulated office into SQLite (no keys needed)"),
     ):
         sub = commands.add_parser(name, help=text, description=text, parents=[common])
         sub.set_defaults(handler=handler)
         if name == "sync":
             sub.add_argument("--full", action="store_true", help="ignore the cursor, pull all")
+        if name == "status":
+            sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         if name == "demo":
             sub.add_argument("--db", type=Path, default=Path("odmirror-demo.db"))
             sub.add_argument("--patients", type=_count, default=3000)
@@ -90,7 +80,10 @@ def _count(value: str) -> int:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(getattr(args, "config", None))
+    settings = load_settings(getattr(args, "config", None))
+    logs.setup(args.command, getattr(args, "verbose", False), settings.log.format)
+    logs.REDACTOR.add_secrets(settings.api.developer_key, settings.api.customer_key)
+    return settings
 
 
 def cmd_init(args: argparse.Namespace) -> None:
@@ -106,11 +99,19 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
-    """One sync run."""
+    """One sync run; SIGTERM or Ctrl-C stops it after the page in flight."""
     from etl.sync import run_sync
 
-    for result in run_sync(_settings(args), full=args.full):
-        print(result.summary())
+    settings, control = _settings(args), RunControl()
+    try:
+        with stop_on_signals(control.stop), logs.progress_bar(control):
+            results = run_sync(settings, full=args.full, control=control)
+    except StopRequested:
+        print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)
+        return
+    for result in results:
+        fields = {"resource": result.resource, "mode": result.mode, **asdict(result.stats)}
+        print(logs.summary_line(result.summary(), fields))
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -133,53 +134,24 @@ def cmd_demo(args: argparse.Namespace) -> None:
     run_demo(args.db, args.patients)
 
 
-def cmd_status(args: argparse.Namespace) -> None:
-    """How fresh the mirror is."""
+def cmd_status(args: argparse.Namespace) -> int:
+    """How fresh the mirror is; the exit code tells a monitor (see etl/status.py)."""
+    from etl import status
+
     settings = _settings(args)
     engine = make_engine(settings.database.url)
     try:
         check_schema(engine)
-        print(f"mirror {safe_url(settings.database.url)}, schema {current_revision(engine)}")
-        for line in status_lines(engine):
-            print(line)
+        found = status.collect(engine, settings)
+        mirror, revision = safe_url(settings.database.url), current_revision(engine)
     finally:
         engine.dispose()
-
-
-def status_lines(engine: Engine) -> list[str]:
-    """One line per resource, then the latest runs."""
-    now = state.utcnow()
-    saved = {s.resource: s for s in state.states(engine)}
-    lines = []
-    with engine.connect() as conn:
-        for resource in RESOURCES.values():
-            rows = conn.execute(select(func.count()).select_from(resource.table)).scalar_one()
-            entry = saved.get(resource.name)
-            if entry is None or entry.last_success_at is None:
-                lines.append(f"{resource.name}: {rows} rows; never synced")
-                continue
-            age = _age(now - entry.last_success_at)
-            cursor = entry.cursor.strftime("%Y-%m-%d %H:%M:%S") if entry.cursor else "none"
-            lines.append(
-                f"{resource.name}: {rows} rows; last success {entry.last_success_at} UTC "
-                f"({age} ago); cursor {cursor} office time"
-            )
-    for run in state.latest_runs(engine, limit=3):
-        outcome = f"{run.status}: {run.error}" if run.error else run.status
-        lines.append(
-            f"run #{run.id} {run.resource} {run.mode} started {run.started_at} UTC: {outcome}; "
-            f"fetched {run.rows_fetched}, inserted {run.rows_inserted}, updated {run.rows_updated}"
-        )
-    return lines
-
-
-def _age(delta: dt.timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"
+    if args.json:
+        print(status.as_json(found, mirror, revision))
+    else:
+        print(f"mirror {mirror}, schema {revision}")
+        print("\n".join(status.text_lines(found)))
+    return found.exit_code()
 
 
 if __name__ == "__main__":  # pragma: no cover

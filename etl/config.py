@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl.errors import ConfigError
+from etl.operations import check_operations
 from etl.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
 
 DEFAULT_PATH = "config.yaml"
@@ -49,6 +50,31 @@ class SyncSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleSettings:
+    """When `odmirror run` syncs: `every` (15m, 2h) or a crontab line; neither means
+    every `sync.interval_minutes`. Repeated failures wait longer, up to `backoff_max`."""
+
+    every: str | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    backoff_max: str = "4h"
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """When `odmirror status` calls the mirror stale (default: two schedule periods)."""
+
+    max_age: str | None = None
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How odmirror logs: `text` for people, `json` (one object a line) for collectors."""
+
+    format: str = "text"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything odmirror needs to run."""
 
@@ -56,12 +82,18 @@ class Settings:
     database: DatabaseSettings
     sync: SyncSettings = field(default_factory=SyncSettings)
     pii: PiiPolicy = DEFAULT_POLICY
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    status: StatusSettings = field(default_factory=StatusSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
 
 _SECTIONS: dict[str, type[Any]] = {
     "api": ApiSettings,
     "database": DatabaseSettings,
     "sync": SyncSettings,
+    "schedule": ScheduleSettings,
+    "status": StatusSettings,
+    "log": LogSettings,
 }
 #: Sections that are not flat key: value mappings, each with its own parser.
 _NESTED = ("pii",)
@@ -116,7 +148,9 @@ def settings_from_dict(
     for name, cls in _SECTIONS.items():
         sections[name] = _build_section(cls, name, raw.get(name), source, env)
     sections["pii"] = policy_from_config(raw.get("pii"), source, env)
-    return Settings(**sections)
+    settings = Settings(**sections)
+    check_operations(settings, source)
+    return settings
 
 
 def _read_yaml(file: Path) -> Any:
@@ -160,7 +194,11 @@ def _build_section(
 def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str]) -> Any:
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
-    if kind == "str":
+    if kind == "str | None" and isinstance(value, str) and not value.strip():
+        return None  # an optional key set to "" (say by an environment variable) is unset
+    if kind == "str | None" and not isinstance(value, str):
+        raise ConfigError(f"{source}: '{dotted}' must be text, like 15m or \"0 2 * * *\"")
+    if kind in ("str", "str | None"):
         result: Any = _as_str(dotted, value, source)
         _refuse_placeholder(dotted, result, source)
     else:

@@ -126,6 +126,26 @@ def finish_run(
             _save_success(conn, resource_name, run_id, new_cursor)
 
 
+def interrupt_run(engine: Engine, run_id: int, stats: RunStats, note: str) -> None:
+    """Close a run stopped on request: its pages are saved, its cursor is not moved."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(SyncRun)
+            .where(SyncRun.id == run_id)
+            .values(
+                status="interrupted",
+                finished_at=utcnow(),
+                note=note,
+                rows_fetched=stats.fetched,
+                rows_inserted=stats.inserted,
+                rows_updated=stats.updated,
+                rows_unchanged=stats.unchanged,
+                rows_rejected=stats.rejected,
+                requests=stats.requests,
+            )
+        )
+
+
 def _save_success(conn: Connection, resource: str, run_id: int, cursor: dt.datetime | None) -> None:
     values: dict[str, object] = {"last_success_at": utcnow(), "last_run_id": run_id}
     if cursor is not None:

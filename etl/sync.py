@@ -23,8 +23,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from etl import rejects, state
 from etl.client import ApiClient, Page
 from etl.config import Settings
+from etl.control import RunControl, StopRequested
 from etl.errors import ApiError, DatabaseError
 from etl.load import save_rows
+from etl.lock import mirror_lock
 from etl.pii import DEFAULT_POLICY, PiiPolicy
 from etl.resources import RESOURCES, Resource
 from etl.schema import check_schema, describe, make_engine
@@ -57,6 +59,7 @@ class ResourceSync:
         overlap: how far before the cursor to ask again.
         full: ignore the cursor and pull everything.
         pii: the PHI policy applied to every record before it is stored.
+        control: stop request and progress hook.
     """
 
     def __init__(
@@ -67,9 +70,11 @@ class ResourceSync:
         overlap: dt.timedelta,
         full: bool = False,
         pii: PiiPolicy = DEFAULT_POLICY,
+        control: RunControl | None = None,
     ) -> None:
         self.engine, self.client, self.resource = engine, client, resource
         self.overlap, self.full = overlap, full
+        self.control = control or RunControl()
         self.stats = state.RunStats()
         self.run_start: dt.datetime | None = None
         self.first_sent: float | None = None
@@ -82,6 +87,7 @@ class ResourceSync:
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
+        self.control.check()  # a stop asked for during an earlier resource: do not start
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
@@ -89,6 +95,10 @@ class ResourceSync:
         requests_before = self.client.requests_made
         try:
             new_cursor = self._pull_all(cursor)
+        except StopRequested:
+            self.stats.requests = self.client.requests_made - requests_before
+            state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
+            raise
         except BaseException as exc:
             self.stats.requests = self.client.requests_made - requests_before
             self._record_failure(run_id, exc)
@@ -129,6 +139,8 @@ class ResourceSync:
             # An empty page after the first proves the first was the whole list, in one snapshot.
             self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
             self._save(page)
+            self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
+            self.control.check()  # between pages: the page just saved is committed
             # The same page again, not merely keys seen before: a later pass (Archived) rightly
             # sends rows the first pass already brought.
             keys = {r.get(self.resource.key) for r in page.rows if isinstance(r, dict)}
@@ -246,7 +258,10 @@ class ResourceSync:
 
 
 def run_sync(
-    settings: Settings, full: bool = False, client: ApiClient | None = None
+    settings: Settings,
+    full: bool = False,
+    client: ApiClient | None = None,
+    control: RunControl | None = None,
 ) -> list[state.RunResult]:
     """Bring every resource of the mirror up to date once.
 
@@ -254,20 +269,23 @@ def run_sync(
         settings: the config.
         full: ignore the cursors and pull everything.
         client: an API session to use (default: a new one from settings.api).
+        control: stop request and progress hook; a stop raises StopRequested after the page
+            in flight is committed, with the run recorded as interrupted.
 
     Returns:
         One result per resource.
 
     Raises:
         OdMirrorError: a one-line reason; the mirror keeps what earlier pages committed.
+        MirrorLocked: another process is syncing this mirror.
     """
     engine = make_engine(settings.database.url)
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
         check_schema(engine)
-        with client or ApiClient(settings.api) as api:
+        with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
             return [
-                ResourceSync(engine, api, resource, overlap, full, pii=settings.pii).run()
+                ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
                 for resource in RESOURCES.values()
             ]
     except SQLAlchemyError as exc:

@@ -230,22 +230,6 @@ def test_run_refuses_to_start_without_a_schema(
     assert "run `odmirror init`" in capsys.readouterr().err
 
 
-def test_status_shows_a_failed_run(
-    tmp_path: Path, db_url: str, make_sim: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    sim = make_sim(10)
-    config = str(write_config(tmp_path, sim, db_url))
-    main(["init", "--config", config])
-    assert main(["status", "--config", config]) == 0
-    assert "patients: 0 rows; never synced" in capsys.readouterr().out
-    sim.office_online = False
-    assert main(["sync", "--config", config]) == 1
-    assert main(["status", "--config", config]) == 0
-    out = capsys.readouterr().out
-    assert "incremental" not in out and "full started" in out
-    assert "failed: the office is unreachable (400)" in out
-
-
 def test_an_unreachable_api_is_one_line_on_stderr(tmp_path: Path, make_sim: Any) -> None:
     sim = make_sim(1)
     config = write_config(tmp_path, sim, f"sqlite:///{tmp_path / 'm.db'}", max_retries=2)

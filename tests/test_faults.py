@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import random
@@ -19,7 +20,7 @@ from etl import state
 from etl.client import ApiClient
 from etl.config import ApiSettings
 from etl.errors import ApiError
-from etl.scheduler import sync_job
+from etl.scheduler import SyncJob
 from etl.simulator.server import OFFICE_DOWN
 from etl.sync import run_sync
 from tests.conftest import settings_for
@@ -231,12 +232,18 @@ def test_one_sync_completes_through_random_faults(engine: Engine, make_sim: Any)
     assert result.stats.inserted == len(sim.store)
 
 
+BASE_UTC = dt.datetime(2026, 1, 5, 12, 0, tzinfo=dt.timezone.utc)
+
+
 def test_the_office_offline_for_hours_fails_fast_then_recovers(
     engine: Engine, make_sim: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     sim = make_sim(300, clock=office_clock())
     settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
-    assert sync_job(settings)
+    start = sim.clock.now()
+    # The job's clock follows the office's, so the hours offline pass without waiting.
+    job = SyncJob(settings, clock=lambda: sim.clock.now() - start + BASE_UTC)
+    assert job()
     cursor = state.get_cursor(engine, "patients")
     sim.office_online = False
     for _ in range(3):
@@ -244,17 +251,20 @@ def test_the_office_offline_for_hours_fails_fast_then_recovers(
         sim.store.update(7, LName="Changedwhileoffline")
         before = len(sim.requests)
         with caplog.at_level(logging.ERROR):
-            assert not sync_job(settings)
+            assert job() is False
         assert len(sim.requests) == before + 1  # no retries: fail fast
         assert state.get_cursor(engine, "patients") == cursor
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     expected = (
-        "sync failed: the office is unreachable (400): its server, network or eConnector is "
+        "the office is unreachable (400): its server, network or eConnector is "
         f"down; try again when it is back: {OFFICE_DOWN}"
     )
-    assert errors == [expected] * 3
+    assert [
+        e.startswith(f"sync failed ({n} in a row): {expected}") for n, e in enumerate(errors, 1)
+    ] == [True] * 3
+    sim.clock.advance(3 * 3600)
     sim.office_online = True
-    assert sync_job(settings)
+    assert job()
     assert_mirror_matches(engine, sim)
     assert state.get_cursor(engine, "patients") == sim.clock.now()
 

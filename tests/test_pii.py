@@ -305,7 +305,8 @@ def test_the_sqlite_mirror_is_readable_by_its_owner_only(tmp_path: Path, make_si
         engine.dispose()
     finally:
         os.umask(old)
-    assert [f.name for f in files] == ["private.db", "private.db-shm", "private.db-wal"]
+    names = ["private.db", "private.db-shm", "private.db-wal", "private.db.lock"]
+    assert [f.name for f in files] == names
     assert modes == {0o600}
 
 

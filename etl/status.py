@@ -1,0 +1,200 @@
+"""`odmirror status`: how fresh the mirror is, in text or JSON, with an exit code for monitors.
+
+Exit codes: 0 fresh and the last run of every resource succeeded (or was stopped on request);
+3 the last finished run of a resource failed but the mirror is still within `status.max_age`;
+4 the mirror is stale (older than `status.max_age`, or never synced).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from etl import state
+from etl.config import Settings
+from etl.models import SyncRun, SyncState
+from etl.operations import max_age
+from etl.resources import RESOURCES, Resource
+
+OK, FAILED, STALE = 0, 3, 4
+_RUN_FIELDS = (
+    "id",
+    "mode",
+    "status",
+    "rows_fetched",
+    "rows_inserted",
+    "rows_updated",
+    "rows_unchanged",
+    "rows_rejected",
+    "requests",
+    "error",
+    "note",
+)
+
+
+@dataclass
+class ResourceStatus:
+    """What `status` knows of one resource."""
+
+    name: str
+    rows: int
+    cursor: dt.datetime | None
+    last_success_at: dt.datetime | None
+    age: dt.timedelta | None
+    last_run: SyncRun | None
+    last_finished: SyncRun | None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the last run that ended, failed."""
+        return self.last_finished is not None and self.last_finished.status == "failed"
+
+
+@dataclass
+class MirrorStatus:
+    """The whole answer of `odmirror status`."""
+
+    now: dt.datetime
+    max_age: dt.timedelta
+    resources: list[ResourceStatus]
+
+    def problems(self) -> list[str]:
+        """One phrase per reason to exit non-zero."""
+        found = []
+        for res in self.resources:
+            if res.age is None:
+                found.append(f"{res.name} never synced")
+            elif res.age > self.max_age:
+                found.append(
+                    f"{res.name} last synced {_age(res.age)} ago (limit {_age(self.max_age)})"
+                )
+            if res.failed:
+                found.append(f"the last run of {res.name} failed")
+        return found
+
+    def exit_code(self) -> int:
+        """0 ok, 3 last run failed, 4 stale (stale wins)."""
+        if any(r.age is None or r.age > self.max_age for r in self.resources):
+            return STALE
+        return FAILED if any(r.failed for r in self.resources) else OK
+
+
+def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> MirrorStatus:
+    """Read the status of the mirror; `now` is naive UTC (default: this machine's clock)."""
+    now = now or state.utcnow()
+    limit = max_age(settings, now.replace(tzinfo=dt.timezone.utc))
+    saved = {s.resource: s for s in state.states(engine)}
+    with Session(engine) as session:
+        resources = [
+            _resource_status(session, resource, saved.get(resource.name), now)
+            for resource in RESOURCES.values()
+        ]
+    return MirrorStatus(now, limit, resources)
+
+
+def _resource_status(
+    session: Session, resource: Resource, entry: SyncState | None, now: dt.datetime
+) -> ResourceStatus:
+    rows = session.scalar(select(func.count()).select_from(resource.table)) or 0
+    runs = _runs(session, select(SyncRun).where(SyncRun.resource == resource.name))
+    success = entry.last_success_at if entry else None
+    return ResourceStatus(
+        name=resource.name,
+        rows=int(rows),
+        cursor=entry.cursor if entry else None,
+        last_success_at=success,
+        age=max(now - success, dt.timedelta(0)) if success else None,
+        last_run=runs[0] if runs else None,
+        last_finished=next((r for r in runs if r.status != "running"), None),
+    )
+
+
+def _runs(session: Session, query: Any, limit: int = 20) -> list[SyncRun]:
+    runs = list(session.scalars(query.order_by(SyncRun.id.desc()).limit(limit)).all())
+    session.expunge_all()
+    return runs
+
+
+def text_lines(status: MirrorStatus) -> list[str]:
+    """The human answer: per resource its state and its last run, then the verdict."""
+    lines = []
+    for res in status.resources:
+        lines.append(_resource_line(res))
+        if res.last_run is not None:
+            lines.append(f"  last run {_run_line(res.last_run)}")
+    problems = status.problems()
+    verdict = {OK: "ok", FAILED: "FAILED", STALE: "STALE"}[status.exit_code()]
+    detail = "; ".join(problems) or f"every resource synced within {_age(status.max_age)}"
+    lines.append(f"status: {verdict}: {detail}")
+    return lines
+
+
+def _resource_line(res: ResourceStatus) -> str:
+    if res.last_success_at is None or res.age is None:
+        return f"{res.name}: {res.rows} rows; never synced"
+    cursor = res.cursor.strftime(state.TIME_FORMAT) if res.cursor else "none"
+    return (
+        f"{res.name}: {res.rows} rows; last success {res.last_success_at} UTC "
+        f"({_age(res.age)} ago); cursor {cursor} office time"
+    )
+
+
+def _run_line(run: SyncRun) -> str:
+    outcome = f"{run.status}: {run.error}" if run.error else run.status
+    ended = f", finished {run.finished_at} UTC" if run.finished_at else ""
+    return (
+        f"#{run.id} {run.mode} started {run.started_at} UTC{ended}: {outcome}; "
+        f"fetched {run.rows_fetched}, inserted {run.rows_inserted}, updated {run.rows_updated}, "
+        f"rejected {run.rows_rejected}; {run.requests} requests"
+    )
+
+
+def as_json(status: MirrorStatus, mirror: str, schema: str | None) -> str:
+    """The machine answer: one JSON document (times in UTC with Z, cursors in office time)."""
+    document = {
+        "mirror": mirror,
+        "schema_revision": schema,
+        "checked_at": _utc(status.now),
+        "max_age_seconds": int(status.max_age.total_seconds()),
+        "status": {OK: "ok", FAILED: "failed", STALE: "stale"}[status.exit_code()],
+        "exit_code": status.exit_code(),
+        "problems": status.problems(),
+        "resources": [_resource_json(r) for r in status.resources],
+    }
+    return json.dumps(document, indent=2)
+
+
+def _resource_json(res: ResourceStatus) -> dict[str, Any]:
+    run = res.last_run
+    last_run = None
+    if run is not None:
+        last_run = {name: getattr(run, name) for name in _RUN_FIELDS}
+        last_run.update(started_at=_utc(run.started_at), finished_at=_utc(run.finished_at))
+    return {
+        "resource": res.name,
+        "rows": res.rows,
+        "cursor": res.cursor.strftime(state.TIME_FORMAT) if res.cursor else None,
+        "last_success_at": _utc(res.last_success_at),
+        "age_seconds": int(res.age.total_seconds()) if res.age is not None else None,
+        "last_run": last_run,
+    }
+
+
+def _utc(moment: dt.datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172_800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86_400} days"
