@@ -174,3 +174,7 @@ class SyncRun(Base):
     requests: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# Every mirrored table registers on Base.metadata once models are imported (migrations, views).
+from etl import tables as _tables  # noqa: E402, F401
