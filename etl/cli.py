@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         if name == "sync":
             sub.add_argument("--full", action="store_true", help="ignore the cursor, pull all")
+            sub.add_argument(
+                "--resource",
+                action="append",
+                metavar="NAME",
+                help="sync only this resource (repeatable, or a,b); default: sync.resources",
+            )
         if name == "demo":
             sub.add_argument("--db", type=Path, default=Path("odmirror-demo.db"))
             sub.add_argument("--patients", type=_count, default=3000)
@@ -109,7 +115,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
     """One sync run."""
     from etl.sync import run_sync
 
-    for result in run_sync(_settings(args), full=args.full):
+    for result in run_sync(_settings(args), full=args.full, resources=args.resource):
         print(result.summary())
 
 

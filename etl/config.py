@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl.errors import ConfigError
+from etl.resources import DEFAULT_RESOURCES, select_resources
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -45,6 +46,7 @@ class SyncSettings:
 
     overlap_seconds: int = 60
     interval_minutes: float = 15.0
+    resources: tuple[str, ...] = DEFAULT_RESOURCES
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,8 @@ def _build_section(
 def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str]) -> Any:
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
+    if kind == "tuple[str, ...]":
+        return _as_names(dotted, value, source)
     if kind == "str":
         result: Any = _as_str(dotted, value, source)
     else:
@@ -173,6 +177,18 @@ def _expand(dotted: str, value: str, source: str, env: dict[str, str]) -> str:
         raise ConfigError(f"{source}: '{dotted}' uses ${{{name}}}, which is not set")
 
     return _VAR.sub(substitute, value)
+
+
+def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
+    # A YAML list, or "a, b" (as an environment variable gives it).
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{source}: '{dotted}' must be a list of names")
+    try:
+        chosen = select_resources(items)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: '{dotted}': {exc}") from None
+    return tuple(r.name for r in chosen)
 
 
 def _as_str(dotted: str, value: Any, source: str) -> str:

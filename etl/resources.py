@@ -6,6 +6,7 @@ Adding a resource is a model (`models.py` or `etl/tables/`), a migration, and on
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import Boolean, Date, DateTime, Numeric, Table, Text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql.type_api import TypeEngine
 
+from etl.errors import ConfigError
 from etl.models import Base, Patient
 from etl.tables import (
     Appointment,
@@ -199,3 +201,20 @@ RESOURCES: dict[str, Resource] = {
 #: What `sync.resources` means when the config does not say: the patient mirror, as before.
 #: The other tables are opt-in, so an upgrade never starts pulling new kinds of data unasked.
 DEFAULT_RESOURCES = ("patients",)
+
+
+def select_resources(names: Iterable[str]) -> list[Resource]:
+    """The resources by name, in declaration order; "a,b" counts as two names.
+
+    Raises:
+        ConfigError: a name is not a resource odmirror knows.
+    """
+    wanted = {part.strip() for name in names for part in name.split(",") if part.strip()}
+    unknown = sorted(wanted - RESOURCES.keys())
+    if unknown:
+        raise ConfigError(
+            f"unknown resource {', '.join(map(repr, unknown))} (known: {', '.join(RESOURCES)})"
+        )
+    if not wanted:
+        raise ConfigError("no resource to sync: name at least one")
+    return [r for name, r in RESOURCES.items() if name in wanted]

@@ -15,17 +15,18 @@ import datetime as dt
 import logging
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import state
+from etl import removals, state
 from etl.client import ApiClient, Page
 from etl.config import Settings
 from etl.errors import ApiError, DatabaseError
 from etl.load import save_rows
-from etl.resources import RESOURCES, Resource
+from etl.resources import Resource, select_resources
 from etl.schema import check_schema, describe, make_engine
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
 
@@ -105,14 +106,32 @@ class ResourceSync:
         since = window_start(cursor, self.overlap) if cursor is not None else None
         for filters in self.resource.passes:
             self._pull(filters, since)
+        self._after_pull()
+        if self.run_start is None and self.resource.cursor_param:
+            # Some endpoints (Claims, InsSubs, ...) send no serverDateTime: the newest change
+            # time the rows carry is the server's clock too, and nothing newer was read.
+            self.run_start = max((s for s in self.seen.values() if s is not None), default=None)
         if self.run_start is None:
-            if self.stats.fetched:
+            if self.stats.fetched and self.resource.cursor_param:
                 self._note("the API sent no serverDateTime, so the cursor cannot move")
             return None
         if self.multi_page and self.resource.cursor_param and self._changed_while_reading():
             self._note("rows changed while pages were read: cursor kept, next run reads again")
             return None
         return self.run_start
+
+    def _after_pull(self) -> None:
+        # Only after every pass completed: a failed pull has raised before this point.
+        resource, now = self.resource, state.utcnow()
+        if resource.deletions is not None:
+            gone = removals.delete_rows(
+                self.engine, resource, removals.deleted_keys(self.client, resource)
+            )
+            self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
+        if resource.mark_missing and resource.cursor_param is None:
+            marked, back = removals.mark_missing(self.engine, resource, self.seen, now)
+            if marked or back:
+                self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
 
     def _pull(self, filters: dict[str, str], since: dt.datetime | None) -> None:
         params: dict[str, Any] = dict(filters)
@@ -228,14 +247,18 @@ class ResourceSync:
 
 
 def run_sync(
-    settings: Settings, full: bool = False, client: ApiClient | None = None
+    settings: Settings,
+    full: bool = False,
+    client: ApiClient | None = None,
+    resources: Sequence[str] | None = None,
 ) -> list[state.RunResult]:
-    """Bring every resource of the mirror up to date once.
+    """Bring every enabled resource of the mirror up to date once.
 
     Args:
         settings: the config.
         full: ignore the cursors and pull everything.
         client: an API session to use (default: a new one from settings.api).
+        resources: the names to sync (default: the config's `sync.resources`).
 
     Returns:
         One result per resource.
@@ -243,15 +266,13 @@ def run_sync(
     Raises:
         OdMirrorError: a one-line reason; the mirror keeps what earlier pages committed.
     """
+    chosen = select_resources(settings.sync.resources if resources is None else resources)
     engine = make_engine(settings.database.url)
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
         check_schema(engine)
         with client or ApiClient(settings.api) as api:
-            return [
-                ResourceSync(engine, api, resource, overlap, full).run()
-                for resource in RESOURCES.values()
-            ]
+            return [ResourceSync(engine, api, resource, overlap, full).run() for resource in chosen]
     except SQLAlchemyError as exc:
         raise DatabaseError(describe(exc, settings.database.url)) from None
     finally:

@@ -85,6 +85,10 @@ _EXTRAS: dict[str, Callable[[Dialect], tuple[list[str], list[str]]]] = {
 }  # fmt: skip
 
 
+def _no_extras(_dialect: Dialect) -> tuple[list[str], list[str]]:
+    return [], []
+
+
 def _case(column: str, labels: dict[str, str] | dict[int, str]) -> str:
     whens = " ".join(
         f"WHEN {value!r} THEN '{label}'"
@@ -118,7 +122,7 @@ def view_select(table: Table, dialect: str, present: set[str] | None = None) -> 
         if names:
             labels = {i: name for i, name in enumerate(names) if name}
             columns.append(f"{_case('t.' + column.name, labels)} AS {column.name}_label")
-    extra, joins = _EXTRAS.get(table.name, lambda _d: ([], []))(d)
+    extra, joins = _EXTRAS.get(table.name, _no_extras)(d)
     body = ",\n  ".join(columns + extra)
     return f"SELECT\n  {body}\nFROM {table.name} t\n" + "\n".join(joins)
 
