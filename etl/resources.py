@@ -83,6 +83,8 @@ class Resource:
         passes: extra filters, one list pull each per run. Rows the default pull may omit
             (the vendor does not say whether Simple returns Deleted patients) get their own pass.
         deletions: where hard deletions are listed, if the table has them.
+        cursor_from_rows: the endpoint sends no serverDateTime (Claims, InsSubs, ... in the
+            vendor's examples): the newest change time among the rows read is the cursor.
         mark_missing: for a table pulled whole (no cursor_param), stamp `odmirror_gone_at` on
             rows a complete pull no longer returns (and clear it when they come back). They are
             marked, not deleted: Clinics GET omits hidden clinics, which old rows still name.
@@ -96,6 +98,7 @@ class Resource:
     cursor_field: str | None
     passes: tuple[dict[str, str], ...] = field(default=({},))
     deletions: DeletionFeed | None = None
+    cursor_from_rows: bool = False
     mark_missing: bool = False
 
     @property
@@ -156,7 +159,9 @@ PATIENTS = Resource(
 
 
 def _stamped(name: str, path: str, model: type[Base], key: str, cursor: str) -> Resource:
-    return Resource(name, path, model, key, cursor_param=cursor, cursor_field=cursor)
+    # The vendor's examples show serverDateTime on the DateTStamp lists only.
+    from_rows = cursor == "SecDateTEdit"
+    return Resource(name, path, model, key, cursor, cursor, cursor_from_rows=from_rows)
 
 
 def _whole(name: str, path: str, model: type[Base], key: str) -> Resource:

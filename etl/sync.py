@@ -107,9 +107,8 @@ class ResourceSync:
         for filters in self.resource.passes:
             self._pull(filters, since)
         self._after_pull()
-        if self.run_start is None and self.resource.cursor_param:
-            # Some endpoints (Claims, InsSubs, ...) send no serverDateTime: the newest change
-            # time the rows carry is the server's clock too, and nothing newer was read.
+        if self.run_start is None and self.resource.cursor_from_rows:
+            # The row change times come from the server's clock too, and nothing newer was read.
             self.run_start = max((s for s in self.seen.values() if s is not None), default=None)
         if self.run_start is None:
             if self.stats.fetched and self.resource.cursor_param:
