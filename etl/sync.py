@@ -126,7 +126,8 @@ class ResourceSync:
             gone = removals.delete_rows(
                 self.engine, resource, removals.deleted_keys(self.client, resource)
             )
-            self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
+            if gone:
+                self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
         if resource.mark_missing and resource.cursor_param is None:
             marked, back = removals.mark_missing(self.engine, resource, self.seen, now)
             if marked or back:
@@ -165,9 +166,26 @@ class ResourceSync:
             page = Page(self.client.get(self.resource.path, params), 0, now, now)
             if not isinstance(page.rows, list):
                 raise ApiError(f"unexpected answer from {self.resource.path}: not a JSON array")
+            changed = changed or self._news(page.rows)
             self._save(page, track_time=False)
-            changed = changed or bool(page.rows)
         return changed
+
+    def _news(self, records: list[Any]) -> bool:
+        if not self.resource.cursor_from_rows:
+            return bool(records)
+        # The cursor is the newest row read, which the check returns again: only a row this run
+        # has not saved at that change time is news.
+        key, stamp = self.resource.key_column, self.resource.cursor_column or ""
+        for record in records:
+            try:
+                row = map_record(self.resource, record).row
+            except RejectedRecord:
+                continue
+            if row[key] not in self.seen or (row.get(stamp) or dt.datetime.min) > (
+                self.seen[row[key]] or dt.datetime.min
+            ):
+                return True
+        return False
 
     def _save(self, page: Page, track_time: bool = True) -> int:
         if track_time:

@@ -67,6 +67,26 @@ def test_second_sync_reads_only_changes_and_drops_deleted_appointments(
     assert mirror(engine, RESOURCES["appointments"])[5]["aptstatus"] == 5  # Broken
 
 
+def test_cursor_from_rows_over_many_pages(engine: Engine, practice: Any) -> None:
+    """Claims send no serverDateTime: the change check must not take the newest row for news."""
+    first = sync(practice, engine, ("claims",), page_size=5)[0]
+    newest = max(r["SecDateTEdit"] for r in practice.tables.all("claims"))
+    assert first.advanced and first.cursor == dt.datetime.fromisoformat(newest)
+
+    def edit_between_pages(index: int, _path: str) -> None:
+        if index == 1:
+            practice.clock.advance(5)
+            practice.tables.update("claims", 1, ClaimNote="edited while paging")
+
+    practice.clock.advance(600)
+    practice.tables.update("claims", 2, ClaimNote="a change")
+    practice.tables.on_serve(edit_between_pages)
+    second = sync(practice, engine, ("claims",), page_size=1)[0]
+    practice.tables.on_serve(None)
+    assert not second.advanced and "changed while pages were read" in second.summary()
+    assert_mirrors(engine, practice, RESOURCES["claims"])
+
+
 def test_a_deletion_older_than_the_row_leaves_it(engine: Engine, practice: Any) -> None:
     """A history row older than the mirror's row cannot be about that row's current life."""
     sync(practice, engine, ("appointments",))

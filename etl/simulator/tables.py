@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +86,13 @@ class Tables:
         self.clock = clock
         self._tables = {t.path: t for t in tables}
         self._lock = threading.RLock()
+        self._hook: Callable[[int, str], None] | None = None
+        self._served = 0
+
+    def on_serve(self, hook: Callable[[int, str], None] | None) -> None:
+        """Run hook(index, path) before each list request selects its rows (None removes it)."""
+        with self._lock:
+            self._hook, self._served = hook, 0
 
     def __getitem__(self, path: str) -> Table:
         return self._tables[path]
@@ -152,6 +159,11 @@ class Tables:
         table = self._tables.get(path.strip("/").casefold())
         if table is None:
             return None
+        with self._lock:
+            hook, index = self._hook, self._served
+            self._served += 1
+        if hook is not None:
+            hook(index, table.path)
         stamp = format_datetime(self.clock.now())
         with self._lock:
             rows = table.select(params, cap, inclusive)
