@@ -25,6 +25,16 @@ CODES = (("D0120", "periodic oral evaluation - established patient", "PerEx", 55
          ("D3330", "endodontic therapy, molar tooth", "RCT-M", 980.0),
          ("D7140", "extraction, erupted tooth", "Ext", 210.0))  # fmt: skip
 CONFIRMED = {19: "Not Called", 20: "Unconfirmed", 21: "Appointment Confirmed"}
+# Notes as front desks type them: quotes, SQL, line breaks, other scripts, a stray NUL.
+NOTES = (
+    "Pt prefers mornings",
+    "O'Brien's mom calls \"first\"",
+    "'); DROP TABLE appointment;--",
+    "Late twice.\nCall day before.\t(cell)",
+    "Zoë 😀 山田",
+    "C:\\x-rays\\",
+    "nul\x00here",
+)
 
 
 def fill_practice(tables: Tables, patients: list[dict[str, Any]], seed: int, now: datetime) -> None:
@@ -115,7 +125,8 @@ def _appointment(
     prov = int(patient.get("PriProv") or 1)
     return {"AptNum": num, "PatNum": patient["PatNum"], "AptStatus": status,
             "Pattern": "//XXXX//", "Confirmed": confirmed, "confirmed": CONFIRMED[confirmed],
-            "TimeLocked": "false", "Op": rng.randint(1, 6), "Note": "", "ProvNum": prov,
+            "TimeLocked": "false", "Op": rng.randint(1, 6),
+            "Note": rng.choice(NOTES) if rng.random() < 0.15 else "", "ProvNum": prov,
             "provAbbr": prov_abbr(prov), "ProvHyg": 0, "AptDateTime": format_datetime(when),
             "NextAptNum": 0, "UnschedStatus": 0, "unschedStatus": "",
             "IsNewPatient": "true" if rng.random() < 0.1 else "false",
