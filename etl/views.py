@@ -4,8 +4,9 @@ Each view has the table's columns (without `odmirror_extra`, and without the pat
 then `<column>_label` for every integer code (the name Open Dental shows, e.g. aptstatus 1 ->
 'Scheduled'), then a few joins a report always wants: provider and clinic names, the patient's
 age. The SQL is plain enough for SQLite and PostgreSQL; the few date functions differ by dialect.
-The views are created by the migrations (`odmirror init`), and dropped and made again by any
-migration that changes a table under them.
+`odmirror init` (and `alembic upgrade`) drops them before migrating and makes them again after
+(migrations/env.py): SQLite cannot rebuild a table a view names, and a view only shows the
+columns and joins the database has at that revision.
 """
 
 from __future__ import annotations
@@ -127,6 +128,12 @@ def view_select(table: Table, dialect: str, present: set[str] | None = None) -> 
     return f"SELECT\n  {body}\nFROM {table.name} t\n" + "\n".join(joins)
 
 
+def _needs(table: str) -> set[str]:
+    # The table itself and every table its joins read ("LEFT JOIN provider p ON ...").
+    _extra, joins = _EXTRAS.get(table, _no_extras)(DIALECTS["sqlite"])
+    return {table} | {join.split()[2] for join in joins}
+
+
 def view_names() -> list[str]:
     """The readable views, one per mirrored table."""
     return [r.table.name + SUFFIX for r in RESOURCES.values()]
@@ -138,8 +145,8 @@ def create_views(conn: Connection) -> None:
     inspector = inspect(conn)
     tables = set(inspector.get_table_names())
     for resource in RESOURCES.values():
-        if resource.table.name not in tables:
-            continue
+        if not _needs(resource.table.name) <= tables:
+            continue  # a table it reads is not there at this revision
         present = {c["name"] for c in inspector.get_columns(resource.table.name)}
         sql = view_select(resource.table, conn.dialect.name, present)
         conn.exec_driver_sql(f"CREATE VIEW {resource.table.name}{SUFFIX} AS\n{sql}")
