@@ -99,6 +99,20 @@ def test_a_deletion_older_than_the_row_leaves_it(engine: Engine, practice: Any) 
     assert row["AptNum"] in mirror(engine, RESOURCES["appointments"])
 
 
+def test_a_feed_that_ignores_its_filter_deletes_only_deletions(
+    engine: Engine, practice: Any
+) -> None:
+    sync(practice, engine, ("appointments",))
+    deaf = Table("histappointments", "HistApptNum")  # no filters: HistApptAction is ignored
+    deaf.rows = {1: {"HistApptNum": 1, "HistApptAction": "Changed", "AptNum": 3,
+                     "HistDateTStamp": "2040-01-01 00:00:00"}}  # fmt: skip
+    practice.tables.add_table(deaf)
+    practice.tables.delete_appointment(4)
+    sync(practice, engine, ("appointments",))
+    kept = mirror(engine, RESOURCES["appointments"])
+    assert 3 in kept and 4 not in kept
+
+
 def test_small_tables_mark_rows_that_stop_coming(engine: Engine, practice: Any) -> None:
     sync(practice, engine, ("clinics",))
     practice.tables.update("clinics", 2, IsHidden="true")
