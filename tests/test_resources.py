@@ -229,9 +229,10 @@ def test_cli_sync_resource(
     assert main(["sync", "--config", str(path)]) == 0
     assert [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()] == [
         "patients", "providers"]  # fmt: skip
-    assert main(["sync", "--config", str(path), "--resource", "clinics,operatories"]) == 0
-    assert [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()] == [
-        "clinics", "operatories"]  # fmt: skip
+    for given in (["clinics,operatories"], ["operatories", "--resource", "clinics"]):
+        assert main(["sync", "--config", str(path), "--resource", *given]) == 0
+        assert [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()] == [
+            "clinics", "operatories"]  # fmt: skip
     assert main(["sync", "--config", str(path), "--resource", "clinic"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("odmirror: error: unknown resource 'clinic' (known: patients,")
