@@ -64,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         if name == "sync":
             sub.add_argument("--full", action="store_true", help="ignore the cursor, pull all")
+            sub.add_argument(
+                "--resource",
+                action="append",
+                metavar="NAME",
+                help="sync only this resource (repeatable, or a,b); default: sync.resources",
+            )
         if name == "status":
             sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
         if name == "demo":
@@ -105,7 +111,7 @@ def cmd_sync(args: argparse.Namespace) -> None:
     settings, control = _settings(args), RunControl()
     try:
         with stop_on_signals(control.stop), logs.progress_bar(control):
-            results = run_sync(settings, full=args.full, control=control)
+            results = run_sync(settings, full=args.full, control=control, resources=args.resource)
     except StopRequested:
         print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)
         return

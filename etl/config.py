@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 from etl.errors import ConfigError
 from etl.operations import check_operations
 from etl.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
+from etl.resources import DEFAULT_RESOURCES, select_resources
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -47,6 +48,7 @@ class SyncSettings:
 
     overlap_seconds: int = 60
     interval_minutes: float = 15.0
+    resources: tuple[str, ...] = DEFAULT_RESOURCES
 
 
 @dataclass(frozen=True)
@@ -194,6 +196,8 @@ def _build_section(
 def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str]) -> Any:
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
+    if kind == "tuple[str, ...]":
+        return _as_names(dotted, value, source)
     if kind == "str | None" and isinstance(value, str) and not value.strip():
         return None  # an optional key set to "" (say by an environment variable) is unset
     if kind == "str | None" and not isinstance(value, str):
@@ -220,6 +224,18 @@ def _expand(dotted: str, value: str, source: str, env: dict[str, str]) -> str:
         raise ConfigError(f"{source}: '{dotted}' uses ${{{name}}}, which is not set")
 
     return _VAR.sub(substitute, value)
+
+
+def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
+    # A YAML list, or "a, b" (as an environment variable gives it).
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{source}: '{dotted}' must be a list of names")
+    try:
+        chosen = select_resources(items)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: '{dotted}': {exc}") from None
+    return tuple(r.name for r in chosen)
 
 
 def _as_str(dotted: str, value: Any, source: str) -> str:

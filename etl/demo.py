@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect, text
 
-from etl.config import ApiSettings, DatabaseSettings, Settings
+from etl.config import ApiSettings, DatabaseSettings, Settings, SyncSettings
 from etl.errors import OdMirrorError
+from etl.resources import RESOURCES
 from etl.schema import make_engine, upgrade
 from etl.simulator import OfficeClock, Simulator, SimulatorConfig
 from etl.sync import run_sync
@@ -30,7 +31,9 @@ def demo_settings(sim: Simulator, db: Path) -> Settings:
         timeout=30.0,
         max_retries=2,
     )
-    return Settings(api=api, database=DatabaseSettings(url=f"sqlite:///{db}"))
+    # Every resource: the simulated office has a schedule, procedures and insurance too.
+    every = SyncSettings(resources=tuple(RESOURCES))
+    return Settings(api=api, database=DatabaseSettings(url=f"sqlite:///{db}"), sync=every)
 
 
 def prepare_file(db: Path) -> None:
@@ -55,6 +58,7 @@ def run_demo(db: Path, patients: int = 3000, say: Callable[[str], None] = print)
     now = dt.datetime.now(ZoneInfo(OFFICE_TZ)).replace(tzinfo=None, microsecond=0)
     clock = OfficeClock(OFFICE_TZ, start=now)
     with Simulator(patients, SimulatorConfig(mode="service"), clock=clock) as sim:
+        sim.fill_practice()
         say(f"simulated Open Dental API with {patients} synthetic patients at {sim.base_url}")
         settings = demo_settings(sim, db)
         engine = make_engine(settings.database.url)
@@ -72,9 +76,14 @@ def run_demo(db: Path, patients: int = 3000, say: Callable[[str], None] = print)
         for result in run_sync(settings):
             say("second sync: " + result.summary())
     say(f"\nthe mirror is {db}\ntry:\n  sqlite3 {db} \\\n    {_QUERY!r}")
+    say(f"  sqlite3 {db} \\\n    {_VIEW_QUERY!r}")
 
 
 _QUERY = "SELECT PatStatus, COUNT(*) FROM patient GROUP BY PatStatus ORDER BY PatStatus"
+_VIEW_QUERY = (
+    "SELECT apt_month, prov_name, aptstatus_label, COUNT(*) FROM appointment_v"
+    " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+)
 
 
 def _edit_office(sim: Simulator) -> int:

@@ -196,3 +196,7 @@ class Rejected(Base):
     payload: Mapped[Any | None] = mapped_column(Extra)
     seen_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+# Every mirrored table registers on Base.metadata once models are imported (migrations, views).
+from etl import tables as _tables  # noqa: E402, F401

@@ -1,10 +1,12 @@
 """What each mirrored API resource is: where to fetch it, its key, its cursor, its columns.
 
-Adding a resource is a model in `models.py`, a migration, and one `Resource(...)` here.
+Adding a resource is a model (`models.py` or `etl/tables/`), a migration, and one
+`Resource(...)` here: sync, mapping and loading read everything they need from the declaration.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -13,10 +15,24 @@ from sqlalchemy import Boolean, Date, DateTime, Numeric, Table, Text
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.sql.type_api import TypeEngine
 
+from etl.errors import ConfigError
 from etl.models import Base, Patient
+from etl.tables import (
+    Appointment,
+    Claim,
+    ClaimPayment,
+    Clinic,
+    Definition,
+    InsSub,
+    Operatory,
+    ProcedureCode,
+    ProcedureLog,
+    Provider,
+    TreatPlan,
+)
 
 #: Columns that odmirror fills itself; never read from the API.
-OWN_COLUMNS = ("odmirror_extra", "odmirror_synced_at")
+OWN_COLUMNS = ("odmirror_extra", "odmirror_synced_at", "odmirror_gone_at")
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,23 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class DeletionFeed:
+    """Where the API lists rows that were hard-deleted, so the mirror can drop them too.
+
+    Attributes:
+        path: the list endpoint of the history rows.
+        params: filters that select deletions only.
+        key: the JSON key, in a history row, of the deleted row's primary key.
+        stamp: the JSON key of the history row's time (a mirror row changed after it stays).
+    """
+
+    path: str
+    params: dict[str, str]
+    key: str
+    stamp: str | None = None
+
+
+@dataclass(frozen=True)
 class Resource:
     """An API list endpoint mirrored into one table.
 
@@ -49,6 +82,12 @@ class Resource:
         cursor_field: the JSON key of the row's own change time (guards against stale writes).
         passes: extra filters, one list pull each per run. Rows the default pull may omit
             (the vendor does not say whether Simple returns Deleted patients) get their own pass.
+        deletions: where hard deletions are listed, if the table has them.
+        cursor_from_rows: the endpoint sends no serverDateTime (Claims, InsSubs, ... in the
+            vendor's examples): the newest change time among the rows read is the cursor.
+        mark_missing: for a table pulled whole (no cursor_param), stamp `odmirror_gone_at` on
+            rows a complete pull no longer returns (and clear it when they come back). They are
+            marked, not deleted: Clinics GET omits hidden clinics, which old rows still name.
     """
 
     name: str
@@ -58,6 +97,9 @@ class Resource:
     cursor_param: str | None
     cursor_field: str | None
     passes: tuple[dict[str, str], ...] = field(default=({},))
+    deletions: DeletionFeed | None = None
+    cursor_from_rows: bool = False
+    mark_missing: bool = False
 
     @property
     def table(self) -> Table:
@@ -115,4 +157,69 @@ PATIENTS = Resource(
     passes=({}, {"PatStatus": "Deleted"}, {"PatStatus": "Archived"}),
 )
 
-RESOURCES: dict[str, Resource] = {r.name: r for r in (PATIENTS,)}
+
+def _stamped(name: str, path: str, model: type[Base], key: str, cursor: str) -> Resource:
+    # The vendor's examples show serverDateTime on the DateTStamp lists only.
+    from_rows = cursor == "SecDateTEdit"
+    return Resource(name, path, model, key, cursor, cursor, cursor_from_rows=from_rows)
+
+
+def _whole(name: str, path: str, model: type[Base], key: str) -> Resource:
+    return Resource(name, path, model, key, None, None, mark_missing=True)
+
+
+APPOINTMENTS = Resource(
+    name="appointments",
+    path="appointments",
+    model=Appointment,
+    key="AptNum",
+    cursor_param="DateTStamp",
+    cursor_field="DateTStamp",
+    # The vendor documents no change filter on histappointments: the Deleted feed is read whole.
+    deletions=DeletionFeed(
+        path="histappointments",
+        params={"HistApptAction": "Deleted"},
+        key="AptNum",
+        stamp="HistDateTStamp",
+    ),
+)
+
+RESOURCES: dict[str, Resource] = {
+    r.name: r
+    for r in (
+        PATIENTS,
+        APPOINTMENTS,
+        _stamped("procedurelogs", "procedurelogs", ProcedureLog, "ProcNum", "DateTStamp"),
+        _stamped("providers", "providers", Provider, "ProvNum", "DateTStamp"),
+        _stamped("procedurecodes", "procedurecodes", ProcedureCode, "CodeNum", "DateTStamp"),
+        _stamped("claims", "claims", Claim, "ClaimNum", "SecDateTEdit"),
+        _stamped("claimpayments", "claimpayments", ClaimPayment, "ClaimPaymentNum", "SecDateTEdit"),
+        _stamped("inssubs", "inssubs", InsSub, "InsSubNum", "SecDateTEdit"),
+        _stamped("treatplans", "treatplans", TreatPlan, "TreatPlanNum", "SecDateTEdit"),
+        _whole("clinics", "clinics", Clinic, "ClinicNum"),
+        _whole("definitions", "definitions", Definition, "DefNum"),
+        _whole("operatories", "operatories", Operatory, "OperatoryNum"),
+    )
+}
+"""Every resource odmirror can mirror, by name; `sync.resources` in the config picks some."""
+
+#: What `sync.resources` means when the config does not say: the patient mirror, as before.
+#: The other tables are opt-in, so an upgrade never starts pulling new kinds of data unasked.
+DEFAULT_RESOURCES = ("patients",)
+
+
+def select_resources(names: Iterable[str]) -> list[Resource]:
+    """The resources by name, in declaration order; "a,b" counts as two names.
+
+    Raises:
+        ConfigError: a name is not a resource odmirror knows.
+    """
+    wanted = {part.strip() for name in names for part in name.split(",") if part.strip()}
+    unknown = sorted(wanted - RESOURCES.keys())
+    if unknown:
+        raise ConfigError(
+            f"unknown resource {', '.join(map(repr, unknown))} (known: {', '.join(RESOURCES)})"
+        )
+    if not wanted:
+        raise ConfigError("no resource to sync: name at least one")
+    return [r for name, r in RESOURCES.items() if name in wanted]

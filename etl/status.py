@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from etl import state
+from etl import rejects, state
 from etl.config import Settings
 from etl.models import SyncRun, SyncState
 from etl.operations import max_age
-from etl.resources import RESOURCES, Resource
+from etl.resources import Resource, select_resources
 
 OK, FAILED, STALE = 0, 3, 4
 _RUN_FIELDS = (
@@ -48,6 +48,7 @@ class ResourceStatus:
     age: dt.timedelta | None
     last_run: SyncRun | None
     last_finished: SyncRun | None
+    problems: rejects.RejectCounts = field(default_factory=rejects.RejectCounts)
 
     @property
     def failed(self) -> bool:
@@ -89,11 +90,14 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
     now = now or state.utcnow()
     limit = max_age(settings, now.replace(tzinfo=dt.timezone.utc))
     saved = {s.resource: s for s in state.states(engine)}
+    flaws = rejects.count_by_resource(engine)
     with Session(engine) as session:
         resources = [
             _resource_status(session, resource, saved.get(resource.name), now)
-            for resource in RESOURCES.values()
+            for resource in select_resources(settings.sync.resources)
         ]
+    for res in resources:
+        res.problems = flaws.get(res.name, res.problems)
     return MirrorStatus(now, limit, resources)
 
 
@@ -138,9 +142,14 @@ def _resource_line(res: ResourceStatus) -> str:
     if res.last_success_at is None or res.age is None:
         return f"{res.name}: {res.rows} rows; never synced"
     cursor = res.cursor.strftime(state.TIME_FORMAT) if res.cursor else "none"
+    flaws = res.problems
+    kept = ""
+    if flaws.rejected or flaws.set_aside:
+        kept = f"; odmirror_rejected: {flaws.rejected} rejected, {flaws.set_aside} set aside"
+
     return (
         f"{res.name}: {res.rows} rows; last success {res.last_success_at} UTC "
-        f"({_age(res.age)} ago); cursor {cursor} office time"
+        f"({_age(res.age)} ago); cursor {cursor} office time{kept}"
     )
 
 
@@ -181,6 +190,8 @@ def _resource_json(res: ResourceStatus) -> dict[str, Any]:
         "cursor": res.cursor.strftime(state.TIME_FORMAT) if res.cursor else None,
         "last_success_at": _utc(res.last_success_at),
         "age_seconds": int(res.age.total_seconds()) if res.age is not None else None,
+        "rejected": res.problems.rejected,
+        "set_aside": res.problems.set_aside,
         "last_run": last_run,
     }
 

@@ -15,12 +15,13 @@ import datetime as dt
 import logging
 import math
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import rejects, state
+from etl import rejects, removals, state
 from etl.client import ApiClient, Page
 from etl.config import Settings
 from etl.control import RunControl, StopRequested
@@ -28,7 +29,7 @@ from etl.errors import ApiError, DatabaseError
 from etl.load import save_rows
 from etl.lock import mirror_lock
 from etl.pii import DEFAULT_POLICY, PiiPolicy
-from etl.resources import RESOURCES, Resource
+from etl.resources import Resource, select_resources
 from etl.schema import check_schema, describe, make_engine
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
 
@@ -121,14 +122,32 @@ class ResourceSync:
         since = window_start(cursor, self.overlap) if cursor is not None else None
         for filters in self.resource.passes:
             self._pull(filters, since)
+        self._after_pull()
+        if self.run_start is None and self.resource.cursor_from_rows:
+            # The row change times come from the server's clock too, and nothing newer was read.
+            self.run_start = max((s for s in self.seen.values() if s is not None), default=None)
         if self.run_start is None:
-            if self.stats.fetched:
+            if self.stats.fetched and self.resource.cursor_param:
                 self._note("the API sent no serverDateTime, so the cursor cannot move")
             return None
         if self.multi_page and self.resource.cursor_param and self._changed_while_reading():
             self._note("rows changed while pages were read: cursor kept, next run reads again")
             return None
         return self.run_start
+
+    def _after_pull(self) -> None:
+        # Only after every pass completed: a failed pull has raised before this point.
+        resource, now = self.resource, state.utcnow()
+        if resource.deletions is not None:
+            gone = removals.delete_rows(
+                self.engine, resource, removals.deleted_keys(self.client, resource)
+            )
+            if gone:
+                self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
+        if resource.mark_missing and resource.cursor_param is None:
+            marked, back = removals.mark_missing(self.engine, resource, self.seen, now)
+            if marked or back:
+                self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
 
     def _pull(self, filters: dict[str, str], since: dt.datetime | None) -> None:
         params: dict[str, Any] = dict(filters)
@@ -168,9 +187,26 @@ class ResourceSync:
             page = Page(self.client.get(self.resource.path, params), 0, now, now)
             if not isinstance(page.rows, list):
                 raise ApiError(f"unexpected answer from {self.resource.path}: not a JSON array")
+            changed = changed or self._news(page.rows)
             self._save(page, track_time=False)
-            changed = changed or bool(page.rows)
         return changed
+
+    def _news(self, records: list[Any]) -> bool:
+        if not self.resource.cursor_from_rows:
+            return bool(records)
+        # The cursor is the newest row read, which the check returns again: only a row this run
+        # has not saved at that change time is news.
+        key, stamp = self.resource.key_column, self.resource.cursor_column or ""
+        for record in records:
+            try:
+                row = map_record(self.resource, record).row
+            except RejectedRecord:
+                continue
+            if row[key] not in self.seen or (row.get(stamp) or dt.datetime.min) > (
+                self.seen[row[key]] or dt.datetime.min
+            ):
+                return True
+        return False
 
     def _save(self, page: Page, track_time: bool = True) -> int:
         if track_time:
@@ -262,8 +298,9 @@ def run_sync(
     full: bool = False,
     client: ApiClient | None = None,
     control: RunControl | None = None,
+    resources: Sequence[str] | None = None,
 ) -> list[state.RunResult]:
-    """Bring every resource of the mirror up to date once.
+    """Bring every enabled resource of the mirror up to date once.
 
     Args:
         settings: the config.
@@ -271,6 +308,7 @@ def run_sync(
         client: an API session to use (default: a new one from settings.api).
         control: stop request and progress hook; a stop raises StopRequested after the page
             in flight is committed, with the run recorded as interrupted.
+        resources: the names to sync (default: the config's `sync.resources`).
 
     Returns:
         One result per resource.
@@ -279,6 +317,7 @@ def run_sync(
         OdMirrorError: a one-line reason; the mirror keeps what earlier pages committed.
         MirrorLocked: another process is syncing this mirror.
     """
+    chosen = select_resources(settings.sync.resources if resources is None else resources)
     engine = make_engine(settings.database.url)
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
@@ -286,7 +325,7 @@ def run_sync(
         with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
             return [
                 ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
-                for resource in RESOURCES.values()
+                for resource in chosen
             ]
     except SQLAlchemyError as exc:
         raise DatabaseError(describe(exc, settings.database.url)) from None

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from etl.config import load_settings
 from etl.models import Base
 from etl.schema import VERSION_TABLE, make_engine
+from etl.views import create_views, drop_views
 
 config = context.config
 target_metadata = Base.metadata
@@ -53,7 +54,11 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
+            # Views stand in the way of SQLite's batch table rebuilds: drop them first, and make
+            # them again over whatever tables the target revision has.
+            drop_views(connection)
             context.run_migrations()
+            create_views(connection)
         connection.commit()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from etl import rejects, state
+from etl import rejects, state, status
 from etl.errors import ApiError
 from etl.models import Rejected
 from etl.resources import PATIENTS
@@ -87,6 +87,12 @@ def test_hostile_records_load_or_go_to_rejects_and_are_counted(serve: Any, engin
     assert "7 rejected, 4 with values set aside (see odmirror_rejected)" in result.summary()
     assert state.latest_runs(engine)[0].rows_rejected == len(BAD)
     assert rejects.count_by_resource(engine) == {"patients": rejects.RejectCounts(7, 4)}
+    (shown,) = status.collect(engine, settings).resources
+    assert (shown.name, shown.problems) == ("patients", rejects.RejectCounts(7, 4))
+    assert (
+        "odmirror_rejected: 7 rejected, 4 set aside"
+        in status.text_lines(status.collect(engine, settings))[0]
+    )
     stored = rejected_rows(engine)
     assert [r for r in stored if r["key"] is not None] == [
         row("2", "undecodable Birthdate (NULL, kept in extra)"),

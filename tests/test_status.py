@@ -59,6 +59,8 @@ def test_never_synced_is_stale(
             "cursor": None,
             "last_success_at": None,
             "age_seconds": None,
+            "rejected": 0,
+            "set_aside": 0,
             "last_run": None,
         }
     ]

@@ -31,6 +31,9 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--order", choices=sorted(ORDERS), default="patnum")
     parser.add_argument("--exclusive", action="store_true", help="DateTStamp filter is >, not >=")
     parser.add_argument("--show-deleted", action="store_true", help="Simple returns Deleted rows")
+    parser.add_argument(
+        "--practice", action="store_true", help="also serve appointments, procedures, claims, ..."
+    )
     return parser.parse_args(argv)
 
 
@@ -57,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         sim = Simulator(args.patients, config, OfficeClock(args.tz), seed=args.seed)
+        if args.practice:
+            sim.fill_practice()
         sim.start(args.host, args.port)
     except OSError as exc:
         print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)

@@ -22,7 +22,9 @@ from etl.simulator.clock import OfficeClock, format_datetime
 from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
 from etl.simulator.http import Reply, Server
+from etl.simulator.practice import fill_practice
 from etl.simulator.store import PatientStore, QueryError, parse_simple_query
+from etl.simulator.tables import Tables, empty_tables
 
 OFFICE_DOWN = (
     "Unable to connect to the office's eConnector. The office may be offline or the eConnector"
@@ -63,6 +65,9 @@ class Simulator:
         if isinstance(patients, int):
             patients = make_patients(patients, seed, now=self.clock.now())
         self.store = PatientStore(self.clock, patients)
+        # The other endpoints (appointments, claims, ...) are served once fill_practice() ran.
+        self.tables: Tables | None = None
+        self._seed = seed
         self.office_online = True
         self.requests: list[RequestLog] = []
         self._lock = threading.Lock()
@@ -73,6 +78,13 @@ class Simulator:
         self._stopping = threading.Event()
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+
+    def fill_practice(self) -> Simulator:
+        """Fill the other endpoints with synthetic data drawn from the patients; returns self."""
+        tables = empty_tables(self.clock)
+        fill_practice(tables, self.store.all(), self._seed, self.clock.now())
+        self.tables = tables
+        return self
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
         """Serve in a daemon thread on host:port (0: any free port); returns self."""
@@ -200,6 +212,8 @@ class Simulator:
 
     def _route(self, log: RequestLog) -> Reply:
         match = _PATIENTS.fullmatch(log.path)
+        if log.method == "GET" and match is None and self.tables is not None:
+            return self._other(log, self.tables)
         if log.method != "GET" or match is None:
             return self._error(404, "Not found.")
         name = match.group(1)
@@ -212,6 +226,17 @@ class Simulator:
             return self._error(404, "Patient not found.")
         log.rows = 1
         return self._json(row)
+
+    def _other(self, log: RequestLog, tables: Tables) -> Reply:
+        path = log.path.removeprefix("/api/v1/")
+        try:
+            rows = tables.serve(path, log.query, self.config.cap, self.config.inclusive_datetstamp)
+        except QueryError as exc:
+            return self._error(400, str(exc))
+        if rows is None:
+            return self._error(404, "Not found.")
+        log.rows = len(rows)
+        return self._json(rows)
 
     def _simple(self, log: RequestLog) -> Reply:
         try:

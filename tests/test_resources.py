@@ -1,0 +1,248 @@
+"""The dashboard resources: declared, synced whole and incrementally, deletions, selection."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import BigInteger, Engine, MetaData, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from etl import state
+from etl.cli import main
+from etl.config import settings_from_dict
+from etl.errors import ConfigError
+from etl.models import Extra, Timestamp
+from etl.resources import DEFAULT_RESOURCES, RESOURCES, Resource, select_resources
+from etl.simulator.tables import Table
+from etl.transform import map_record
+from tests.conftest import load_json
+from tests.practice import ALL, assert_mirrors, mirror, office_clock, sync, url_of
+
+
+@pytest.fixture
+def practice(make_sim: Any) -> Any:
+    return make_sim(120, clock=office_clock()).fill_practice()
+
+
+def test_first_sync_mirrors_every_resource_whole(engine: Engine, practice: Any) -> None:
+    results = sync(practice, engine)
+    assert [r.resource for r in results] == list(RESOURCES)
+    for resource in RESOURCES.values():
+        assert_mirrors(engine, practice, resource)
+    counts = {r.resource: r.stats.inserted for r in results}
+    assert counts["appointments"] > 100 and counts["procedurelogs"] > counts["appointments"]
+    assert counts["clinics"] == 3 and counts["claims"] > 0
+    # Claims send no serverDateTime: their cursor is the newest SecDateTEdit read.
+    newest = max(r["SecDateTEdit"] for r in practice.tables.all("claims"))
+    assert state.get_cursor(engine, "claims") == dt.datetime.fromisoformat(newest)
+    assert state.get_cursor(engine, "appointments") == practice.clock.now()
+    assert state.get_cursor(engine, "clinics") is None
+
+
+def test_second_sync_reads_only_changes_and_drops_deleted_appointments(
+    engine: Engine, practice: Any
+) -> None:
+    sync(practice, engine)
+    tables = practice.tables
+    practice.clock.advance(3600)
+    tables.update("appointments", 5, AptStatus="Broken")
+    tables.delete_appointment(7)
+    tables.update("claims", 1, ClaimStatus="R", InsPayAmt=12.5)
+    copied = {k: v for k, v in tables.all("procedurelogs")[0].items() if k != "DateTStamp"}
+    tables.add("procedurelogs", **{**copied, "ProcFee": "99.50"})
+    results = {r.resource: r for r in sync(practice, engine)}
+    assert results["appointments"].mode == "incremental"
+    assert results["appointments"].stats.fetched == 1
+    # the claim changed, and (the overlap) the one at the cursor, the newest SecDateTEdit before
+    assert (results["claims"].stats.fetched, results["claims"].stats.updated) == (2, 1)
+    assert results["procedurelogs"].stats.inserted == 1
+    assert "1 deleted in Open Dental" in results["appointments"].summary()
+    for name in ("appointments", "claims", "procedurelogs"):
+        assert_mirrors(engine, practice, RESOURCES[name])
+    assert 7 not in mirror(engine, RESOURCES["appointments"])
+    assert mirror(engine, RESOURCES["appointments"])[5]["aptstatus"] == 5  # Broken
+
+
+def test_cursor_from_rows_over_many_pages(engine: Engine, practice: Any) -> None:
+    """Claims send no serverDateTime: the change check must not take the newest row for news."""
+    first = sync(practice, engine, ("claims",), page_size=5)[0]
+    newest = max(r["SecDateTEdit"] for r in practice.tables.all("claims"))
+    assert first.advanced and first.cursor == dt.datetime.fromisoformat(newest)
+
+    def edit_between_pages(index: int, _path: str) -> None:
+        if index == 1:
+            practice.clock.advance(5)
+            practice.tables.update("claims", 1, ClaimNote="edited while paging")
+
+    practice.clock.advance(600)
+    practice.tables.update("claims", 2, ClaimNote="a change")
+    practice.tables.on_serve(edit_between_pages)
+    second = sync(practice, engine, ("claims",), page_size=1)[0]
+    practice.tables.on_serve(None)
+    assert not second.advanced and "changed while pages were read" in second.summary()
+    assert_mirrors(engine, practice, RESOURCES["claims"])
+
+
+def test_a_deletion_older_than_the_row_leaves_it(engine: Engine, practice: Any) -> None:
+    """A history row older than the mirror's row cannot be about that row's current life."""
+    sync(practice, engine, ("appointments",))
+    row = practice.tables.all("appointments")[2]
+    practice.tables.add(
+        "histappointments", HistApptAction="Deleted", AptNum=row["AptNum"],
+        HistDateTStamp="2001-01-01 00:00:00",
+    )  # fmt: skip
+    sync(practice, engine, ("appointments",))
+    assert row["AptNum"] in mirror(engine, RESOURCES["appointments"])
+
+
+def test_a_feed_that_ignores_its_filter_deletes_only_deletions(
+    engine: Engine, practice: Any
+) -> None:
+    sync(practice, engine, ("appointments",))
+    deaf = Table("histappointments", "HistApptNum")  # no filters: HistApptAction is ignored
+    deaf.rows = {1: {"HistApptNum": 1, "HistApptAction": "Changed", "AptNum": 3,
+                     "HistDateTStamp": "2040-01-01 00:00:00"}}  # fmt: skip
+    practice.tables.add_table(deaf)
+    practice.tables.delete_appointment(4)
+    sync(practice, engine, ("appointments",))
+    kept = mirror(engine, RESOURCES["appointments"])
+    assert 3 in kept and 4 not in kept
+
+
+def test_small_tables_mark_rows_that_stop_coming(engine: Engine, practice: Any) -> None:
+    sync(practice, engine, ("clinics",))
+    practice.tables.update("clinics", 2, IsHidden="true")
+    result = sync(practice, engine, ("clinics",))[0]
+    gone = {k: r["odmirror_gone_at"] for k, r in mirror(engine, RESOURCES["clinics"]).items()}
+    assert gone[2] is not None and gone[1] is None and gone[3] is None
+    assert "1 no longer listed" in result.summary()
+    assert mirror(engine, RESOURCES["clinics"])[2]["description"] == "North Dental"
+    practice.tables.update("clinics", 2, IsHidden="false")
+    sync(practice, engine, ("clinics",))
+    assert mirror(engine, RESOURCES["clinics"])[2]["odmirror_gone_at"] is None
+
+
+def test_a_failed_pull_marks_and_deletes_nothing(engine: Engine, practice: Any) -> None:
+    sync(practice, engine, ("clinics", "appointments"))
+    practice.tables.update("clinics", 3, IsHidden="true")
+    practice.tables.delete_appointment(9)
+    practice.fail_next(500, "boom", count=10)
+    with pytest.raises(Exception, match="500"):
+        sync(practice, engine, ("clinics",), max_retries=0)
+    assert mirror(engine, RESOURCES["clinics"])[3]["odmirror_gone_at"] is None
+    assert 9 in mirror(engine, RESOURCES["appointments"])
+
+
+class _Other(DeclarativeBase):
+    metadata = MetaData()
+
+
+class Widget(_Other):
+    """A table odmirror has never heard of."""
+
+    __tablename__ = "widget"
+
+    WidgetNum: Mapped[int] = mapped_column("widgetnum", BigInteger, primary_key=True)
+    Name: Mapped[str | None] = mapped_column("name", Text)
+    DateTStamp: Mapped[dt.datetime | None] = mapped_column("datetstamp", Timestamp)
+    odmirror_extra: Mapped[dict[str, Any] | None] = mapped_column(Extra)
+    odmirror_synced_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
+
+
+def test_adding_a_resource_is_a_declaration(
+    engine: Engine, practice: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A model, a table and one Resource: sync, mapping and loading need no change."""
+    widgets = Resource("widgets", "widgets", Widget, "WidgetNum", "DateTStamp", "DateTStamp")  # type: ignore[arg-type]
+    monkeypatch.setitem(RESOURCES, "widgets", widgets)
+    Widget.__table__.create(engine)
+    practice.tables.add_table(Table("widgets", "WidgetNum", "DateTStamp", server_time=True))
+    for name in ("Sprocket", "O'Brien's \"gear\"", "Zoë"):
+        practice.tables.add("widgets", Name=name, Color="blue")
+    result = sync(practice, engine, ("widgets",))[0]
+    assert result.stats.inserted == 3
+    assert_mirrors(engine, practice, widgets)
+    assert mirror(engine, widgets)[2]["odmirror_extra"] == {"Color": "blue"}
+
+
+def test_vendor_example_responses_map_to_whole_rows() -> None:
+    appointment = map_record(
+        RESOURCES["appointments"], load_json("vendor_example_appointment.json")
+    )
+    assert appointment.unknown == ["colorOverride"] and not appointment.invalid
+    row = appointment.row
+    assert (row["aptnum"], row["aptstatus"], row["confirmed"], row["confirmed_name"]) == (
+        18, 1, 19, "Not Called")  # fmt: skip
+    assert row["aptdatetime"] == dt.datetime(2020, 7, 31, 8, 30)
+    assert row["datetimearrived"] is None and row["ishygiene"] is False
+    procedure = map_record(
+        RESOURCES["procedurelogs"], load_json("vendor_example_procedurelog.json")
+    )
+    assert not procedure.invalid
+    assert procedure.row["procstatus"] == 2 and str(procedure.row["procfee"]) == "130.00"
+    assert procedure.row["code_proccode"] == "D0120" and procedure.row["aptnum"] == 1341
+    claim = map_record(RESOURCES["claims"], load_json("vendor_example_claim.json"))
+    assert not claim.invalid
+    assert (claim.row["claimstatus"], claim.row["isortho"], claim.row["inssubnum"]) == (
+        "R",
+        True,
+        24,
+    )
+    assert claim.row["patrelat"] == 0 and claim.row["priordate"] is None
+
+
+def test_config_lists_the_enabled_resources() -> None:
+    base = {"api": {"base_url": "http://x", "developer_key": "a", "customer_key": "b"},
+            "database": {"url": "sqlite://"}}  # fmt: skip
+    assert settings_from_dict(base).sync.resources == DEFAULT_RESOURCES == ("patients",)
+    chosen = settings_from_dict({**base, "sync": {"resources": ["claims", "patients"]}})
+    assert chosen.sync.resources == ("patients", "claims")  # declaration order
+    env = settings_from_dict(base, environ={"ODMIRROR_SYNC_RESOURCES": "clinics, providers"})
+    assert env.sync.resources == ("providers", "clinics")
+    with pytest.raises(ConfigError, match=r"'sync\.resources': unknown resource 'claim'"):
+        settings_from_dict({**base, "sync": {"resources": ["claim"]}})
+    with pytest.raises(ConfigError, match="must be a list of names"):
+        settings_from_dict({**base, "sync": {"resources": 3}})
+    assert [r.name for r in select_resources(["clinics,appointments", "clinics"])] == [
+        "appointments", "clinics"]  # fmt: skip
+    assert set(ALL) == set(RESOURCES)
+
+
+def test_cli_sync_resource(
+    tmp_path: Path, db_url: str, practice: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {
+        "api": {"base_url": practice.base_url, "developer_key": practice.config.developer_key,
+                "customer_key": practice.config.customer_key, "min_request_interval": 0,
+                "max_retries": 0},
+        "database": {"url": db_url},
+        "sync": {"resources": ["patients", "providers"]},
+    }  # fmt: skip
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["init", "--config", str(path)]) == 0
+    capsys.readouterr()
+    assert main(["sync", "--config", str(path)]) == 0
+    assert [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "patients", "providers"]  # fmt: skip
+    for given in (["clinics,operatories"], ["operatories", "--resource", "clinics"]):
+        assert main(["sync", "--config", str(path), "--resource", *given]) == 0
+        assert [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()] == [
+            "clinics", "operatories"]  # fmt: skip
+    assert main(["sync", "--config", str(path), "--resource", "clinic"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("odmirror: error: unknown resource 'clinic' (known: patients,")
+    assert len(err.splitlines()) == 1
+
+
+def test_unknown_resource_leaves_the_mirror_alone(engine: Engine, practice: Any) -> None:
+    sync(practice, engine, ("providers",))
+    before = mirror(engine, RESOURCES["providers"])
+    with pytest.raises(ConfigError):
+        sync(practice, engine, ("providers", "nope"))
+    assert mirror(engine, RESOURCES["providers"]) == before
+    assert url_of(engine)
