@@ -76,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         if name == "sync":
             sub.add_argument("--full", action="store_true", help="ignore the cursor, pull all")
+        if name in ("init", "sync"):
+            sub.add_argument("--practice", metavar="NAME", help="only this practice of a group")
         if name == "demo":
             sub.add_argument("--db", type=Path, default=Path("odmirror-demo.db"))
             sub.add_argument("--patients", type=_count, default=3000)
@@ -96,6 +98,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_init(args: argparse.Namespace) -> None:
     """Create or upgrade the mirror schema."""
     settings = _settings(args)
+    if settings.practices or args.practice:
+        from etl.group_commands import init_group
+
+        return init_group(settings, args.practice)
     engine = make_engine(settings.database.url)
     try:
         upgrade(engine)
@@ -109,7 +115,12 @@ def cmd_sync(args: argparse.Namespace) -> None:
     """One sync run."""
     from etl.sync import run_sync
 
-    for result in run_sync(_settings(args), full=args.full):
+    settings = _settings(args)
+    if settings.practices or args.practice:
+        from etl.group_commands import sync_group
+
+        return sync_group(settings, args.full, args.practice)
+    for result in run_sync(settings, full=args.full):
         print(result.summary())
 
 

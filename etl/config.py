@@ -14,6 +14,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl.errors import ConfigError
+from etl.practice_config import (
+    PracticeSettings,
+    check_placeholder,
+    parse_practices,
+    split_practices,
+)
 
 DEFAULT_PATH = "config.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -37,6 +43,8 @@ class DatabaseSettings:
     """The mirror database."""
 
     url: str
+    #: PostgreSQL schema of the views that union all practices (only with `practices:`).
+    group_schema: str = "odmirror_group"
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,8 @@ class Settings:
     api: ApiSettings
     database: DatabaseSettings
     sync: SyncSettings = field(default_factory=SyncSettings)
+    #: A dental group's practices (etl/practice_config.py); empty for a single practice.
+    practices: tuple[PracticeSettings, ...] = ()
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -100,6 +110,7 @@ def settings_from_dict(
     env = dict(environ or {})
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with sections api and database")
+    raw, listed = split_practices(raw, source)
     sections: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in _SECTIONS:
@@ -108,7 +119,16 @@ def settings_from_dict(
             raise ConfigError(f"{source}: '{name}' must be a mapping of keys")
     for name, cls in _SECTIONS.items():
         sections[name] = _build_section(cls, name, raw.get(name), source, env)
-    return Settings(**sections)
+    if listed is None:
+        check_placeholder(sections["database"].url, False, source)
+        return Settings(**sections)
+
+    def check(dotted: str, value: Any) -> str:
+        return str(_check(dotted, "str", value, source, env))
+
+    database = sections["database"]
+    practices = parse_practices(listed, database.url, database.group_schema, source, check)
+    return Settings(**sections, practices=practices)
 
 
 def _read_yaml(file: Path) -> Any:
