@@ -129,6 +129,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     from etl.scheduler import run_forever
 
     settings = _settings(args)
+    if settings.practices:
+        from etl.group_commands import check_group
+
+        check_group(settings)
+        return run_forever(settings)
     engine = make_engine(settings.database.url)
     try:
         check_schema(engine)  # fail now, not at the first tick
@@ -147,6 +152,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_status(args: argparse.Namespace) -> None:
     """How fresh the mirror is."""
     settings = _settings(args)
+    if settings.practices:
+        from etl.group_commands import status_group
+
+        return status_group(settings)
     engine = make_engine(settings.database.url)
     try:
         check_schema(engine)

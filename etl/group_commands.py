@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
 from sqlalchemy.engine import make_url
 
 from etl.config import Settings
-from etl.practices import Target, create_schema, raise_failures, run_each, targets
-from etl.schema import current_revision, make_engine, safe_url, upgrade
+from etl.practices import (
+    PracticesFailedError,
+    Target,
+    create_schema,
+    raise_failures,
+    run_each,
+    targets,
+)
+from etl.schema import check_schema, current_revision, make_engine, safe_url, upgrade
 from etl.state import RunResult
 
+log = logging.getLogger("odmirror")
 Print = Callable[[str], None]
 
 
@@ -77,3 +86,59 @@ def sync_group(
         for result in outcome.value or []:
             out(f"{outcome.name}: {result.summary()}")
     raise_failures(outcomes, err)
+
+
+def status_group(
+    settings: Settings, only: str | None = None, out: Print = print, err: Print = _stderr
+) -> None:
+    """`odmirror status` of every practice (or `only`): each line starts with the practice.
+
+    Raises:
+        PracticesFailedError: if a practice's mirror cannot be read (or was never initialised).
+    """
+    from etl.cli import status_lines
+
+    def lines(target: Target) -> list[str]:
+        engine = make_engine(target.settings.database.url)
+        try:
+            check_schema(engine)
+            return [f"schema {current_revision(engine)}", *status_lines(engine)]
+        finally:
+            engine.dispose()
+
+    outcomes = run_each(targets(settings, only), lines)
+    for outcome in outcomes:
+        for line in outcome.value or []:
+            out(f"{outcome.name}: {line}")
+    raise_failures(outcomes, err)
+
+
+def check_group(settings: Settings) -> None:
+    """Refuse to start `odmirror run` unless every practice's mirror is at the current schema.
+
+    Raises:
+        PracticesFailedError: naming each practice to initialise (each reported on stderr).
+    """
+
+    def check(target: Target) -> None:
+        engine = make_engine(target.settings.database.url)
+        try:
+            check_schema(engine)
+        finally:
+            engine.dispose()
+
+    raise_failures(run_each(targets(settings), check), _stderr)
+
+
+def group_sync_job(settings: Settings) -> bool:
+    """One scheduled run of every practice; failures are logged, one line each.
+
+    Returns:
+        True if every practice synced.
+    """
+    try:
+        sync_group(settings, out=log.info, err=log.error)
+    except PracticesFailedError as exc:
+        log.error("%s", exc)
+        return False
+    return True

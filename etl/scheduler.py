@@ -25,6 +25,10 @@ def sync_job(settings: Settings) -> bool:
     Returns:
         True if every resource synced.
     """
+    if settings.practices:
+        from etl.group_commands import group_sync_job
+
+        return group_sync_job(settings)
     try:
         for result in run_sync(settings):
             log.info("%s", result.summary())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import uuid
@@ -19,6 +20,7 @@ from etl.config import load_settings
 from etl.errors import ApiError
 from etl.group_views import mirrored_tables
 from etl.practices import practice_url, run_each, targets
+from etl.scheduler import sync_job
 from etl.schema import make_engine
 from etl.simulator import Simulator, SimulatorConfig
 from etl.simulator.group import OfficeGroup
@@ -148,8 +150,9 @@ def test_the_version_table_and_tables_live_in_the_practice_schema(
         f"WHERE table_schema LIKE '{group.prefix}%' ORDER BY 1, 2",
     )
     engine.dispose()
-    per_schema = {s: {r["table_name"] for r in found if r["table_schema"] == s} for s in
-                  {r["table_schema"] for r in found}}  # fmt: skip
+    per_schema: dict[str, set[str]] = {}
+    for row in found:
+        per_schema.setdefault(row["table_schema"], set()).add(row["table_name"])
     expected = {t.name for t in mirrored_tables()} | {"odmirror_alembic_version"}
     for short in KEYS:
         assert expected <= per_schema[group.name(short)]
@@ -261,7 +264,7 @@ def test_practices_run_at_once_each_at_its_own_pace(
     )
     assert all(r.status == 200 for sim in offices.values() for r in sim.requests)
     order = [short for _, short in log]
-    switches = sum(1 for a, b in zip(order, order[1:]) if a != b)
+    switches = sum(1 for a, b in itertools.pairwise(order) if a != b)
     # One after the other, the log would be three blocks: two switches.
     assert switches >= 6, order
     # Every practice had begun before the two long ones (ten requests and more) had finished.
@@ -403,3 +406,31 @@ def text_single(tmp_path: Path) -> str:
         "utf-8",
     )
     return str(path)
+
+
+def test_status_and_scheduled_job_cover_every_practice(
+    tmp_path: Path,
+    group: Group,
+    offices: dict[str, Simulator],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = three(tmp_path, group, offices)
+    assert main(["run", "--config", config]) == 1
+    err = capsys.readouterr().err
+    assert err.count("run `odmirror init`") == 3 and "3 of 3 practices failed" in err
+    assert main(["init", "--config", config]) == 0
+    offices["east"].office_online = False
+    with caplog.at_level(logging.INFO):
+        assert sync_job(load_settings(config)) is False
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert any(m.startswith(f"{group.name('north')}: patients (full)") for m in logged)
+    assert f"1 of 3 practices failed: {group.name('east')}" in logged
+    offices["east"].office_online = True
+    assert sync_job(load_settings(config)) is True
+    capsys.readouterr()
+    assert main(["status", "--config", config]) == 0
+    out = capsys.readouterr().out
+    for short, size in SIZES.items():
+        assert f"{group.name(short)}: patients: {size} rows; last success" in out
+    assert f"{group.name('east')}: run #2 patients full" in out
