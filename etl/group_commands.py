@@ -12,6 +12,7 @@ from etl.config import Settings
 from etl.practices import (
     PracticesFailedError,
     Target,
+    api_client,
     create_schema,
     raise_failures,
     run_each,
@@ -79,7 +80,7 @@ def sync_group(
     from etl.sync import run_sync
 
     def sync_one(target: Target) -> list[RunResult]:
-        return run_sync(target.settings, full=full)
+        return run_sync(target.settings, full=full, client=api_client(target.settings.api))
 
     outcomes = run_each(targets(settings, only), sync_one)
     for outcome in outcomes:

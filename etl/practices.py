@@ -15,6 +15,8 @@ import contextvars
 import dataclasses
 import logging
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,7 +25,8 @@ from typing import Generic, TypeVar
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from etl.config import Settings
+from etl.client import ApiClient
+from etl.config import ApiSettings, Settings
 from etl.errors import ConfigError, OdMirrorError
 from etl.practice_config import PLACEHOLDER, PracticeSettings
 
@@ -32,6 +35,7 @@ T = TypeVar("T")
 MAX_THREADS = 64
 _SEARCH_PATH = re.compile(r"(?:-c\s*|--)search_path=\S*")
 _current = contextvars.ContextVar[str | None]("practice", default=None)
+_stop = contextvars.ContextVar[threading.Event | None]("stop", default=None)
 
 
 class PracticesFailedError(OdMirrorError):
@@ -88,6 +92,22 @@ def targets(settings: Settings, only: str | None = None) -> list[Target]:
     return [_target(settings, practice) for practice in chosen]
 
 
+def migration_url(settings: Settings, practice: str | None) -> str:
+    """The database URL `alembic upgrade` works on: the mirror's, or one practice's.
+
+    Raises:
+        ConfigError: the config lists practices and `practice` names none of them.
+    """
+    if not settings.practices and practice is None:
+        return settings.database.url
+    if practice is None:
+        raise ConfigError(
+            "this config lists practices: pass -x practice=NAME to alembic "
+            "(`odmirror init` upgrades every practice and recreates the group views)"
+        )
+    return targets(settings, practice)[0].settings.database.url
+
+
 def _target(settings: Settings, practice: PracticeSettings) -> Target:
     api = dataclasses.replace(
         settings.api,
@@ -121,19 +141,44 @@ def run_each(
     """Do `work` for every practice, all at once unless `parallel` is False.
 
     A practice's error (or bug) is caught and becomes its outcome, so the others go on. Log
-    records made meanwhile start with the practice's name.
+    records made meanwhile start with the practice's name. On Ctrl-C the practices' API
+    sessions (see `api_client`) stop at their next request, then KeyboardInterrupt goes on.
 
     Returns:
         One outcome per practice, in the order given.
     """
     threads = min(MAX_THREADS, len(chosen)) if parallel else 1
-    with _log_practice_names(), ThreadPoolExecutor(threads, "odmirror-practice") as pool:
-        futures = [pool.submit(_guarded, work, target) for target in chosen]
-        return [future.result() for future in futures]
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(threads, "odmirror-practice")
+    try:
+        with _log_practice_names():
+            futures = [pool.submit(_guarded, work, target, stop) for target in chosen]
+            return [future.result() for future in futures]
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _guarded(work: Callable[[Target], T], target: Target) -> Outcome[T]:
-    token = _current.set(target.name)
+def api_client(api: ApiSettings) -> ApiClient:
+    """An API session that, inside `run_each`, stops (KeyboardInterrupt) when the group stops."""
+    stop = _stop.get() or threading.Event()
+
+    def monotonic() -> float:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        return time.monotonic()
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise KeyboardInterrupt
+
+    return ApiClient(api, monotonic=monotonic, sleep=sleep)
+
+
+def _guarded(work: Callable[[Target], T], target: Target, stop: threading.Event) -> Outcome[T]:
+    tokens = _current.set(target.name), _stop.set(stop)
     try:
         return Outcome(target.name, value=work(target))
     except OdMirrorError as exc:
@@ -142,7 +187,8 @@ def _guarded(work: Callable[[Target], T], target: Target) -> Outcome[T]:
         log.debug("unexpected error", exc_info=True)
         return Outcome(target.name, error=f"unexpected {type(exc).__name__}: {exc}")
     finally:
-        _current.reset(token)
+        _current.reset(tokens[0])
+        _stop.reset(tokens[1])
 
 
 def raise_failures(outcomes: Sequence[Outcome[T]], report: Callable[[str], None]) -> None:

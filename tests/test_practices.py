@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,18 +20,20 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, text
 
+from etl import state
 from etl.cli import main
 from etl.config import load_settings
 from etl.errors import ApiError
 from etl.group_views import mirrored_tables
 from etl.practices import practice_url, run_each, targets
 from etl.scheduler import sync_job
-from etl.schema import make_engine
+from etl.schema import current_revision, head_revision, make_engine
 from etl.simulator import Simulator, SimulatorConfig
 from etl.simulator.group import OfficeGroup
 from tests.conftest import PG_URL, _require_postgres
 from tests.test_sync import assert_mirror_matches
 
+ROOT = Path(__file__).resolve().parent.parent
 DEVELOPER_KEY = "NFF6i0KrXrxDkZHt"  # Open Dental's published test key
 KEYS = {"north": "SynthNorthKey001", "south": "SynthSouthKey002", "east": "SynthEastKey0003"}
 SIZES = {"north": 120, "south": 45, "east": 7}
@@ -434,3 +441,63 @@ def test_status_and_scheduled_job_cover_every_practice(
     for short, size in SIZES.items():
         assert f"{group.name(short)}: patients: {size} rows; last success" in out
     assert f"{group.name('east')}: run #2 patients full" in out
+
+
+def test_alembic_from_the_repo_upgrades_one_practice(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    text = BASE.format(
+        url=f"sqlite:///{tmp_path}/m_{{practice}}.db", second="{name: s, customer_key: k}"
+    )
+    config.write_text(text, encoding="utf-8")
+
+    def alembic(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "alembic", *extra, "upgrade", "head"],
+            cwd=ROOT,
+            env={**os.environ, "ODMIRROR_CONFIG": str(config)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    refused = alembic()
+    assert refused.returncode != 0 and "pass -x practice=NAME" in refused.stderr
+    assert not list(tmp_path.glob("*.db"))
+    assert alembic("-x", "practice=s").returncode == 0
+    assert [p.name for p in tmp_path.glob("*.db")] == ["m_s.db"]
+    engine = make_engine(f"sqlite:///{tmp_path}/m_s.db")
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_ctrl_c_stops_every_practice_at_its_next_request(
+    tmp_path: Path, offices: dict[str, Simulator]
+) -> None:
+    group = Group(f"sqlite:///{tmp_path / 'm_{practice}.db'}", "", "odmirror_group")
+    config = three(tmp_path, group, offices, page_size=5, min_request_interval=0.3)
+    assert main(["init", "--config", config]) == 0
+    started = {short: threading.Event() for short in KEYS}
+    for short, sim in offices.items():
+        sim.on_request(lambda index, _log, short=short: index >= 1 and started[short].set())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etl", "sync", "--config", config],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert all(event.wait(60) for event in started.values())
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1] == (
+        "odmirror: error: interrupted; the mirror keeps every page saved so far"
+    )
+    assert "Traceback" not in err
+    # North needs 24 pages of 5: it had not finished, and pages saved so far stay.
+    assert len(offices["north"].requests) < 24
+    assert 5 <= len(own_rows(group, "north")) < SIZES["north"]
+    engine = group.engine("north")
+    assert state.get_cursor(engine, "patients") is None
+    engine.dispose()
