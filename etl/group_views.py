@@ -15,6 +15,7 @@ from sqlalchemy import Table, text
 from sqlalchemy.engine import make_url
 
 from etl.config import Settings
+from etl.errors import DatabaseError
 from etl.models import Base
 from etl.practice_config import PLACEHOLDER
 from etl.practices import Target
@@ -124,5 +125,9 @@ def write_sqlite_script(settings: Settings, chosen: Sequence[Target], names: Seq
         if t.name in names
     ]
     path = sqlite_script_path(settings)
-    path.write_text(sqlite_script(files), encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sqlite_script(files), encoding="utf-8")
+    except OSError as exc:
+        raise DatabaseError(f"cannot write the group views script {path}: {exc.strerror}") from None
     return path.resolve()

@@ -29,9 +29,11 @@ from etl.client import ApiClient
 from etl.config import ApiSettings, Settings
 from etl.errors import ConfigError, OdMirrorError
 from etl.practice_config import PLACEHOLDER, PracticeSettings
+from etl.schema import make_engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Practices synced at once; more wait for a free thread.
 MAX_THREADS = 64
 _SEARCH_PATH = re.compile(r"(?:-c\s*|--)search_path=\S*")
 _current = contextvars.ContextVar[str | None]("practice", default=None)
@@ -122,8 +124,6 @@ def _target(settings: Settings, practice: PracticeSettings) -> Target:
 
 def create_schema(target: Target) -> None:
     """Create the practice's PostgreSQL schema if it is missing (nothing to do on SQLite)."""
-    from etl.schema import make_engine
-
     if target.schema is None:
         return
     engine = make_engine(target.settings.database.url)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import signal
 import sqlite3
 import subprocess
@@ -23,11 +22,10 @@ from sqlalchemy import Engine, create_engine, text
 from etl import state
 from etl.cli import main
 from etl.config import load_settings
-from etl.errors import ApiError
 from etl.group_views import mirrored_tables
-from etl.practices import practice_url, run_each, targets
+from etl.practices import practice_url
 from etl.scheduler import sync_job
-from etl.schema import current_revision, head_revision, make_engine
+from etl.schema import make_engine
 from etl.simulator import Simulator, SimulatorConfig
 from etl.simulator.group import OfficeGroup
 from tests.conftest import PG_URL, _require_postgres
@@ -72,16 +70,21 @@ def group(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Group]:
     admin.dispose()
 
 
+class Offices(dict[str, Simulator]):
+    """The offices by short name, and the one API address they are reached at."""
+
+    base_url = ""
+
+
 @pytest.fixture
-def offices() -> Iterator[dict[str, Simulator]]:
+def offices() -> Iterator[Offices]:
     """Three offices with different data behind one API address."""
-    sims = {
-        short: Simulator(SIZES[short], SimulatorConfig(customer_key=KEYS[short]), seed=seed)
+    sims = Offices(
+        (short, Simulator(SIZES[short], SimulatorConfig(customer_key=KEYS[short]), seed=seed))
         for seed, short in enumerate(KEYS, 1)
-    }
+    )
     with OfficeGroup(sims.values()) as front:
-        for sim in sims.values():
-            sim.front = front  # type: ignore[attr-defined]
+        sims.base_url = front.base_url
         yield sims
 
 
@@ -106,10 +109,9 @@ def write_config(
     return str(path)
 
 
-def three(tmp_path: Path, group: Group, offices: dict[str, Simulator], **api: Any) -> str:
-    base_url = offices["north"].front.base_url  # type: ignore[attr-defined]
+def three(tmp_path: Path, group: Group, offices: Offices, **api: Any) -> str:
     listed = [{"name": group.name(short), "customer_key": KEYS[short]} for short in KEYS]
-    return write_config(tmp_path, group, base_url, listed, **api)
+    return write_config(tmp_path, group, offices.base_url, listed, **api)
 
 
 def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:
@@ -125,7 +127,7 @@ def own_rows(group: Group, short: str) -> list[dict[str, Any]]:
 
 
 def test_each_practice_mirrors_into_its_own_schema_or_file(
-    tmp_path: Path, group: Group, offices: dict[str, Simulator], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, group: Group, offices: Offices, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = three(tmp_path, group, offices)
     assert main(["init", "--config", config]) == 0
@@ -145,7 +147,7 @@ def test_each_practice_mirrors_into_its_own_schema_or_file(
 
 
 def test_the_version_table_and_tables_live_in_the_practice_schema(
-    tmp_path: Path, group: Group, offices: dict[str, Simulator]
+    tmp_path: Path, group: Group, offices: Offices
 ) -> None:
     if group.url.startswith("sqlite"):
         pytest.skip("PostgreSQL schemas only")
@@ -167,7 +169,7 @@ def test_the_version_table_and_tables_live_in_the_practice_schema(
 
 
 def test_group_views_union_every_practice_with_its_name(
-    tmp_path: Path, group: Group, offices: dict[str, Simulator], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, group: Group, offices: Offices, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = three(tmp_path, group, offices)
     assert main(["init", "--config", config]) == 0
@@ -204,7 +206,7 @@ def group_view_rows(group: Group, init_out: str) -> dict[str, list[dict[str, Any
 
 
 def test_one_office_offline_the_others_succeed(
-    tmp_path: Path, group: Group, offices: dict[str, Simulator], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, group: Group, offices: Offices, capsys: pytest.CaptureFixture[str]
 ) -> None:
     alone = Simulator(9, SimulatorConfig(customer_key="SynthWestKey0004"), seed=9).start()
     config = three(tmp_path, group, offices)
@@ -239,7 +241,7 @@ def test_one_office_offline_the_others_succeed(
 
 
 def test_practice_option_syncs_only_that_practice(
-    tmp_path: Path, group: Group, offices: dict[str, Simulator], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, group: Group, offices: Offices, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = three(tmp_path, group, offices)
     assert main(["init", "--config", config, "--practice", group.name("east")]) == 0
@@ -255,7 +257,7 @@ def test_practice_option_syncs_only_that_practice(
 
 
 def test_practices_run_at_once_each_at_its_own_pace(
-    tmp_path: Path, offices: dict[str, Simulator], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, offices: Offices, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The vendor's Remote API throttles each customer key: a request sooner than the interval
     after the same key's last is refused. The practices' requests interleave (they run at
@@ -279,146 +281,10 @@ def test_practices_run_at_once_each_at_its_own_pace(
     assert max(order.index(short) for short in KEYS) < min(last.values()), order
 
 
-def test_log_lines_name_their_practice(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = load_settings(
-        write_config(
-            tmp_path,
-            Group(f"sqlite:///{tmp_path / '{practice}.db'}", "", "odmirror_group"),
-            "http://127.0.0.1:9/api/v1",
-            [{"name": n, "customer_key": KEYS[n]} for n in KEYS],
-        )
-    )
-
-    def work(target: Any) -> int:
-        logging.getLogger("etl.sync").warning("a warning")
-        if target.name == "south":
-            raise ApiError("south is down")
-        if target.name == "east":
-            raise ValueError("a bug")
-        return 1
-
-    with caplog.at_level(logging.WARNING):
-        outcomes = run_each(targets(settings), work)
-    assert sorted(r.getMessage() for r in caplog.records) == [
-        "east: a warning",
-        "north: a warning",
-        "south: a warning",
-    ]
-    assert [(o.name, o.value, o.error) for o in outcomes] == [
-        ("north", 1, None),
-        ("south", None, "south is down"),
-        ("east", None, "unexpected ValueError: a bug"),
-    ]
-
-
-def test_practice_url_keeps_other_options_and_replaces_the_search_path() -> None:
-    base = "postgresql+psycopg://u:pw@db/od?sslmode=require&options=-c%20statement_timeout%3D5"
-    assert practice_url(base, "north") == (
-        "postgresql+psycopg://u:pw@db/od?options=-c+statement_timeout%3D5+-csearch_path%3Dnorth"
-        "&sslmode=require"
-    )
-    fixture = "postgresql+psycopg://u@db/od?options=-csearch_path%3Dodm_1"
-    assert practice_url(fixture, "south") == (
-        "postgresql+psycopg://u@db/od?options=-csearch_path%3Dsouth"
-    )
-    assert practice_url("sqlite:///data/m_{practice}.db", "east") == "sqlite:///data/m_east.db"
-
-
-BASE = """
-api:
-  base_url: http://127.0.0.1:9/api/v1
-  developer_key: NFF6i0KrXrxDkZHt
-database:
-  url: {url}
-practices:
-  - name: north
-    customer_key: SynthNorthKey001
-  - {second}
-"""
-
-
-@pytest.mark.parametrize(
-    ("url", "second", "message"),
-    [
-        ("sqlite:///m_{practice}.db", "{name: North, customer_key: k}", "practice 2: name 'North'"),
-        ("sqlite:///m_{practice}.db", "{name: a-b, customer_key: k}", "name 'a-b' must be lower"),
-        ("sqlite:///m_{practice}.db", "{name: public, customer_key: k}", "name 'public' must"),
-        ("sqlite:///m_{practice}.db", "{name: pg_x, customer_key: k}", "name 'pg_x' must"),
-        ("sqlite:///m_{practice}.db", "{name: odmirror_group, customer_key: k}", "odmirror_group"),
-        ("sqlite:///m_{practice}.db", "{name: north, customer_key: k}", "two practices are named"),
-        (
-            "sqlite:///m_{practice}.db",
-            "{name: south, customer_key: SynthNorthKey001}",
-            "practices 'north' and 'south' have the same customer_key",
-        ),
-        ("sqlite:///m_{practice}.db", "{name: south}", "practice 2 has no 'customer_key'"),
-        ("sqlite:///m_{practice}.db", "{name: s, customer_key: k, x: 1}", "unknown key 'x'"),
-        ("sqlite:///m_{practice}.db", "{name: s, customer_key: k, base_url: ftp://x}", "base_url"),
-        ("sqlite:///m.db", "{name: s, customer_key: k}", "needs {practice} in its file name"),
-        ("postgresql://u@h/d_{practice}", "{name: s, customer_key: k}", "remove {practice}"),
-        ("sqlite:///m_{practice}.db", "just-a-string", "practice 2 must be a mapping"),
-    ],
-)
-def test_bad_practices_are_one_line_config_errors_exit_2(
-    tmp_path: Path, url: str, second: str, message: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(BASE.format(url=url, second=second), encoding="utf-8")
-    assert main(["sync", "--config", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"odmirror: error: {path}: ") and message in err, err
-    assert err.count("\n") == 1
-
-
-def test_customer_key_in_api_with_practices_and_placeholder_without(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "config.yaml"
-    text = BASE.format(url="sqlite:///m_{practice}.db", second="{name: s, customer_key: k}")
-    path.write_text(text.replace("developer_key:", "customer_key: x\n  developer_key:"), "utf-8")
-    assert main(["init", "--config", str(path)]) == 2
-    assert "'api.customer_key' is not used with practices" in capsys.readouterr().err
-    path.write_text(
-        text.split("practices:")[0].replace("developer_key:", "customer_key: x\n  developer_key:"),
-        "utf-8",
-    )
-    assert main(["init", "--config", str(path)]) == 2
-    assert "has {practice} but no practices are listed" in capsys.readouterr().err
-
-
-def test_practice_option_must_name_a_practice(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(
-        BASE.format(
-            url=f"sqlite:///{tmp_path}/m_{{practice}}.db", second="{name: s, customer_key: k}"
-        ),
-        "utf-8",
-    )
-    assert main(["sync", "--config", str(path), "--practice", "nowhere"]) == 2
-    assert (
-        "no practice named 'nowhere' in the config (it lists north, s)" in capsys.readouterr().err
-    )
-    single = text_single(tmp_path)
-    assert main(["sync", "--config", single, "--practice", "north"]) == 2
-    assert "--practice needs a `practices:` list" in capsys.readouterr().err
-
-
-def text_single(tmp_path: Path) -> str:
-    path = tmp_path / "single.yaml"
-    path.write_text(
-        "api:\n  base_url: http://127.0.0.1:9/api/v1\n  developer_key: d\n  customer_key: c\n"
-        f"database:\n  url: sqlite:///{tmp_path}/single.db\n",
-        "utf-8",
-    )
-    return str(path)
-
-
 def test_status_and_scheduled_job_cover_every_practice(
     tmp_path: Path,
     group: Group,
-    offices: dict[str, Simulator],
+    offices: Offices,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -443,37 +309,7 @@ def test_status_and_scheduled_job_cover_every_practice(
     assert f"{group.name('east')}: run #2 patients full" in out
 
 
-def test_alembic_from_the_repo_upgrades_one_practice(tmp_path: Path) -> None:
-    config = tmp_path / "config.yaml"
-    text = BASE.format(
-        url=f"sqlite:///{tmp_path}/m_{{practice}}.db", second="{name: s, customer_key: k}"
-    )
-    config.write_text(text, encoding="utf-8")
-
-    def alembic(*extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "alembic", *extra, "upgrade", "head"],
-            cwd=ROOT,
-            env={**os.environ, "ODMIRROR_CONFIG": str(config)},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-
-    refused = alembic()
-    assert refused.returncode != 0 and "pass -x practice=NAME" in refused.stderr
-    assert not list(tmp_path.glob("*.db"))
-    assert alembic("-x", "practice=s").returncode == 0
-    assert [p.name for p in tmp_path.glob("*.db")] == ["m_s.db"]
-    engine = make_engine(f"sqlite:///{tmp_path}/m_s.db")
-    assert current_revision(engine) == head_revision()
-    engine.dispose()
-
-
-def test_ctrl_c_stops_every_practice_at_its_next_request(
-    tmp_path: Path, offices: dict[str, Simulator]
-) -> None:
+def test_ctrl_c_stops_every_practice_at_its_next_request(tmp_path: Path, offices: Offices) -> None:
     group = Group(f"sqlite:///{tmp_path / 'm_{practice}.db'}", "", "odmirror_group")
     config = three(tmp_path, group, offices, page_size=5, min_request_interval=0.3)
     assert main(["init", "--config", config]) == 0
@@ -501,3 +337,24 @@ def test_ctrl_c_stops_every_practice_at_its_next_request(
     engine = group.engine("north")
     assert state.get_cursor(engine, "patients") is None
     engine.dispose()
+
+
+def test_init_goes_on_past_a_practice_it_cannot_create(
+    tmp_path: Path, offices: Offices, capsys: pytest.CaptureFixture[str]
+) -> None:
+    group = Group(f"sqlite:///{tmp_path}/{{practice}}/mirror.db", "", "odmirror_group")
+    for short in ("north", "east"):
+        (tmp_path / short).mkdir()
+    assert main(["init", "--config", three(tmp_path, group, offices)]) == 1
+    captured = capsys.readouterr()
+    script = tmp_path / "odmirror_group" / "mirror.sql"
+    assert f"group views: SQLite script {script} (.read it in a session) over north, east; " in (
+        captured.out
+    )
+    assert "left out (run `odmirror init`): south" in captured.out
+    assert captured.err.splitlines() == [
+        f"odmirror: error: practice south: database sqlite:///{tmp_path}/south/mirror.db: "
+        "unable to open database file",
+        "odmirror: error: 1 of 3 practices failed: south",
+    ]
+    assert "ATTACH DATABASE" in script.read_text(encoding="utf-8")
