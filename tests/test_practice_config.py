@@ -13,7 +13,7 @@ import pytest
 
 from etl.cli import main
 from etl.config import load_settings
-from etl.errors import ApiError
+from etl.errors import ApiError, ConfigError
 from etl.practices import practice_url, run_each, targets
 from etl.schema import current_revision, head_revision, make_engine
 from tests.test_practices import KEYS, Group, write_config
@@ -30,6 +30,10 @@ def test_log_lines_name_their_practice(tmp_path: Path, caplog: pytest.LogCapture
             [{"name": n, "customer_key": KEYS[n]} for n in KEYS],
         )
     )
+
+    assert [(p.name, p.base_url) for p in settings.practices] == [(n, None) for n in KEYS]
+    assert [t.settings.api.customer_key for t in targets(settings)] == list(KEYS.values())
+    assert not any(key in repr(settings) for key in KEYS.values())
 
     def work(target: Any) -> int:
         logging.getLogger("etl.sync").warning("a warning")
@@ -99,6 +103,8 @@ practices:
         ("sqlite:///m.db", "{name: s, customer_key: k}", "needs {practice} in its file name"),
         ("postgresql://u@h/d_{practice}", "{name: s, customer_key: k}", "remove {practice}"),
         ("sqlite:///m_{practice}.db", "just-a-string", "practice 2 must be a mapping"),
+        ("sqlite:///m_{practice}.db", "{name: '', customer_key: k}", "'practices[2].name' must"),
+        ("sqlite:///m_{practice}.db", "{name: s, customer_key: '${NOPE_UNSET}'}", "${NOPE_UNSET}"),
     ],
 )
 def test_bad_practices_are_one_line_config_errors_exit_2(
@@ -183,3 +189,11 @@ def test_alembic_from_the_repo_upgrades_one_practice(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path}/m_s.db")
     assert current_revision(engine) == head_revision()
     engine.dispose()
+
+
+def test_an_empty_practices_list_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    text = BASE.format(url="sqlite:///m_{practice}.db", second="{}")
+    path.write_text(text.split("practices:")[0] + "practices: []\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"'practices' must be a list of \{name, customer_key\}"):
+        load_settings(path)
