@@ -146,11 +146,10 @@ def test_each_practice_mirrors_into_its_own_schema_or_file(
     }
 
 
+@pytest.mark.parametrize("group", ["postgresql"], indirect=True)
 def test_the_version_table_and_tables_live_in_the_practice_schema(
     tmp_path: Path, group: Group, offices: Offices
 ) -> None:
-    if group.url.startswith("sqlite"):
-        pytest.skip("PostgreSQL schemas only")
     assert main(["init", "--config", three(tmp_path, group, offices)]) == 0
     engine = make_engine(PG_URL)
     found = rows(
