@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
             )
         if name == "status":
             sub.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        if name in ("init", "sync"):
+            sub.add_argument("--practice", metavar="NAME", help="only this practice of a group")
         if name == "demo":
             sub.add_argument("--db", type=Path, default=Path("odmirror-demo.db"))
             sub.add_argument("--patients", type=_count, default=3000)
@@ -89,12 +91,17 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(getattr(args, "config", None))
     logs.setup(args.command, getattr(args, "verbose", False), settings.log.format)
     logs.REDACTOR.add_secrets(settings.api.developer_key, settings.api.customer_key)
+    logs.REDACTOR.add_secrets(*(practice.customer_key for practice in settings.practices))
     return settings
 
 
 def cmd_init(args: argparse.Namespace) -> None:
     """Create or upgrade the mirror schema."""
     settings = _settings(args)
+    if settings.practices or args.practice:
+        from etl.group_commands import init_group
+
+        return init_group(settings, args.practice)
     engine = make_engine(settings.database.url)
     try:
         upgrade(engine)
@@ -111,6 +118,13 @@ def cmd_sync(args: argparse.Namespace) -> None:
     settings, control = _settings(args), RunControl()
     try:
         with stop_on_signals(control.stop), logs.progress_bar(control):
+            if settings.practices or args.practice:
+                from etl.group_commands import sync_group
+
+                sync_group(
+                    settings, args.full, args.practice, control=control, resources=args.resource
+                )
+                return
             results = run_sync(settings, full=args.full, control=control, resources=args.resource)
     except StopRequested:
         print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)
@@ -125,6 +139,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     from etl.scheduler import run_forever
 
     settings = _settings(args)
+    if settings.practices:
+        from etl.group_commands import check_group
+
+        check_group(settings)
+        return run_forever(settings)
     engine = make_engine(settings.database.url)
     try:
         check_schema(engine)  # fail now, not at the first tick
@@ -145,6 +164,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     from etl import status
 
     settings = _settings(args)
+    if settings.practices:
+        from etl.group_commands import status_group
+
+        return status_group(settings)
     engine = make_engine(settings.database.url)
     try:
         check_schema(engine)

@@ -16,6 +16,12 @@ from sqlalchemy.exc import ArgumentError
 from etl.errors import ConfigError
 from etl.operations import check_operations
 from etl.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
+from etl.practice_config import (
+    PracticeSettings,
+    check_placeholder,
+    parse_practices,
+    split_practices,
+)
 from etl.resources import DEFAULT_RESOURCES, select_resources
 
 DEFAULT_PATH = "config.yaml"
@@ -40,6 +46,8 @@ class DatabaseSettings:
     """The mirror database."""
 
     url: str
+    #: PostgreSQL schema of the views that union all practices (only with `practices:`).
+    group_schema: str = "odmirror_group"
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,8 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     status: StatusSettings = field(default_factory=StatusSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    #: A dental group's practices (etl/practice_config.py); empty for a single practice.
+    practices: tuple[PracticeSettings, ...] = ()
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -140,6 +150,7 @@ def settings_from_dict(
     env = dict(environ or {})
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping with sections api and database")
+    raw, listed = split_practices(raw, source)
     sections: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in _SECTIONS and name not in _NESTED:
@@ -150,7 +161,17 @@ def settings_from_dict(
     for name, cls in _SECTIONS.items():
         sections[name] = _build_section(cls, name, raw.get(name), source, env)
     sections["pii"] = policy_from_config(raw.get("pii"), source, env)
-    settings = Settings(**sections)
+    if listed is None:
+        check_placeholder(sections["database"].url, False, source)
+        settings = Settings(**sections)
+    else:
+
+        def check(dotted: str, value: Any) -> str:
+            return str(_check(dotted, "str", value, source, env))
+
+        database = sections["database"]
+        practices = parse_practices(listed, database.url, database.group_schema, source, check)
+        settings = Settings(**sections, practices=practices)
     check_operations(settings, source)
     return settings
 

@@ -92,7 +92,7 @@ class SyncJob:
         runner: Runner | None = None,
     ) -> None:
         self.settings, self.control, self.clock = settings, control or RunControl(), clock
-        self.runner: Runner = runner or (lambda s, c: run_sync(s, control=c))
+        self.runner: Runner = runner or _default_runner(settings)
         trigger = schedule_trigger(settings)
         cap = parse_duration(settings.schedule.backoff_max)
         self.backoff = Backoff(schedule_period(trigger, clock()), cap)
@@ -132,6 +132,14 @@ class SyncJob:
         later = f"; next try not before {when:%Y-%m-%d %H:%M} UTC" if when else ""
         failures = self.backoff.failures
         log.error("sync failed (%d in a row): %s%s", failures, reason, later, exc_info=exc)
+
+
+def _default_runner(settings: Settings) -> Runner:
+    if settings.practices:
+        from etl.group_commands import group_runner
+
+        return group_runner
+    return lambda s, c: run_sync(s, control=c)
 
 
 def build_scheduler(

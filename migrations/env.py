@@ -2,7 +2,8 @@
 
 `odmirror init` passes its engine in `config.attributes["engine"]`. Run as `alembic upgrade head`
 from the repository root, the database URL comes from odmirror's own config: `-x config=PATH`,
-else $ODMIRROR_CONFIG, else ./config.yaml (or `-x url=...` to name a database directly).
+else $ODMIRROR_CONFIG, else ./config.yaml (or `-x url=...` to name a database directly). With
+a config that lists practices, `-x practice=NAME` picks the practice's schema or file.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 
 from etl.config import load_settings
 from etl.models import Base
+from etl.practices import migration_url
 from etl.schema import VERSION_TABLE, make_engine
 from etl.views import create_views, drop_views
 
@@ -23,15 +25,19 @@ def _engine() -> Engine:
     given = config.attributes.get("engine")
     if given is not None:
         return given
+    return make_engine(_url())
+
+
+def _url() -> str:
     args = context.get_x_argument(as_dictionary=True)
-    url = args.get("url") or load_settings(args.get("config")).database.url
-    return make_engine(url)
+    if args.get("url"):
+        return args["url"]
+    return migration_url(load_settings(args.get("config")), args.get("practice"))
 
 
 def run_migrations_offline() -> None:
     """Emit SQL for `alembic upgrade head --sql`."""
-    args = context.get_x_argument(as_dictionary=True)
-    url = args.get("url") or load_settings(args.get("config")).database.url
+    url = _url()
     context.configure(
         url=url,
         target_metadata=target_metadata,

@@ -1,0 +1,161 @@
+"""`odmirror init` and `odmirror sync` for a dental group: every practice, or one."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.engine import make_url
+
+from etl.config import Settings
+from etl.control import RunControl, StopRequested
+from etl.practices import (
+    Target,
+    api_client,
+    create_schema,
+    raise_failures,
+    run_each,
+    targets,
+)
+from etl.schema import check_schema, current_revision, make_engine, safe_url, upgrade
+from etl.state import RunResult
+
+log = logging.getLogger("odmirror")
+Print = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(f"odmirror: error: {line}", file=sys.stderr)
+
+
+def init_group(
+    settings: Settings, only: str | None = None, out: Print = print, err: Print = _stderr
+) -> None:
+    """Create or upgrade each practice's mirror, then recreate the group views.
+
+    Practices are initialised one after another (Alembic's context is process-wide), each
+    failure on its own; the group views cover every practice whose mirror is ready.
+
+    Raises:
+        PracticesFailedError: after the views, if any practice failed (each reported by `err`).
+    """
+    from etl.group_views import refresh
+
+    outcomes = run_each(targets(settings, only), _init_one, parallel=False)
+    for outcome in outcomes:
+        if outcome.value is not None:
+            out(f"{outcome.name}: {outcome.value}")
+    out(refresh(settings, targets(settings)))
+    raise_failures(outcomes, err)
+
+
+def _init_one(target: Target) -> str:
+    create_schema(target)
+    url = target.settings.database.url
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    if target.schema is None:
+        return f"mirror schema ready at revision {revision} in {safe_url(url)}"
+    shown = safe_url(str(make_url(url).difference_update_query(["options"])))
+    return f"mirror schema ready at revision {revision} in schema {target.schema} of {shown}"
+
+
+def sync_group(
+    settings: Settings,
+    full: bool = False,
+    only: str | None = None,
+    out: Print = print,
+    err: Print = _stderr,
+    control: RunControl | None = None,
+    resources: Sequence[str] | None = None,
+) -> list[RunResult]:
+    """Sync every practice (or `only`) at once; print each one's results as `name: summary`.
+
+    Returns:
+        Every practice's results.
+
+    Raises:
+        StopRequested: a stop was asked for; each practice saved the page it had in flight.
+        PracticesFailedError: if any practice failed (each reported by `err` on its own line).
+    """
+    from etl.sync import run_sync
+
+    control = control or RunControl()
+
+    def sync_one(target: Target) -> list[RunResult]:
+        client = api_client(target.settings.api)
+        try:
+            return run_sync(target.settings, full, client, control, resources)
+        except StopRequested:
+            return []
+
+    outcomes = run_each(targets(settings, only), sync_one)
+    results = [result for outcome in outcomes for result in outcome.value or []]
+    for outcome in outcomes:
+        for result in outcome.value or []:
+            out(f"{outcome.name}: {result.summary()}")
+    raise_failures(outcomes, err)
+    control.check()
+    return results
+
+
+def status_group(
+    settings: Settings, only: str | None = None, out: Print = print, err: Print = _stderr
+) -> int:
+    """`odmirror status` of every practice (or `only`): each line starts with the practice.
+
+    Returns:
+        The worst exit code of the practices (see etl/status.py).
+
+    Raises:
+        PracticesFailedError: if a practice's mirror cannot be read (or was never initialised).
+    """
+    from etl import status
+
+    def lines(target: Target) -> tuple[int, list[str]]:
+        engine = make_engine(target.settings.database.url)
+        try:
+            check_schema(engine)
+            found = status.collect(engine, target.settings)
+            head = f"schema {current_revision(engine)}"
+            return found.exit_code(), [head, *status.text_lines(found)]
+        finally:
+            engine.dispose()
+
+    outcomes = run_each(targets(settings, only), lines)
+    for outcome in outcomes:
+        for line in outcome.value[1] if outcome.value else []:
+            out(f"{outcome.name}: {line}")
+    raise_failures(outcomes, err)
+    return max(outcome.value[0] for outcome in outcomes if outcome.value)
+
+
+def check_group(settings: Settings) -> None:
+    """Refuse to start `odmirror run` unless every practice's mirror is at the current schema.
+
+    Raises:
+        PracticesFailedError: naming each practice to initialise (each reported on stderr).
+    """
+
+    def check(target: Target) -> None:
+        engine = make_engine(target.settings.database.url)
+        try:
+            check_schema(engine)
+        finally:
+            engine.dispose()
+
+    raise_failures(run_each(targets(settings), check), _stderr)
+
+
+def group_runner(settings: Settings, control: RunControl) -> list[RunResult]:
+    """The scheduled job's sync for a group: every practice, logged one line each.
+
+    Raises:
+        PracticesFailedError: some practices failed (each logged on its own line).
+    """
+    return sync_group(settings, out=log.info, err=log.error, control=control)
