@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine
@@ -24,9 +25,11 @@ from etl import state
 from etl.client import ApiClient, Page
 from etl.config import Settings
 from etl.errors import ApiError, DatabaseError
-from etl.load import save_rows
+from etl.load import LoadCounts, save_rows
+from etl.pipeline import Prefetch
 from etl.resources import RESOURCES, Resource
 from etl.schema import check_schema, describe, make_engine
+from etl.seen import SeenKeys
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
 
 log = logging.getLogger(__name__)
@@ -71,7 +74,8 @@ class ResourceSync:
         self.run_start: dt.datetime | None = None
         self.first_sent: float | None = None
         self.multi_page = False
-        self.seen: dict[Any, Any] = {}
+        self.seen = SeenKeys()
+        self.shown: set[tuple[str, str]] = set()
         self.notes: list[str] = []
 
     def run(self) -> state.RunResult:
@@ -103,7 +107,7 @@ class ResourceSync:
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
         since = window_start(cursor, self.overlap) if cursor is not None else None
-        for filters in self.resource.passes:
+        for filters in self._needed_passes():
             self._pull(filters, since)
         if self.run_start is None:
             if self.stats.fetched:
@@ -119,16 +123,35 @@ class ResourceSync:
         if since is not None and self.resource.cursor_param:
             params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
         repeated = 0
-        for number, page in enumerate(self.client.pages(self.resource.path, params)):
-            # An empty page after the first proves the first was the whole list, in one snapshot.
-            self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
-            new_keys = self._save(page)
-            repeated = repeated + 1 if page.rows and not new_keys and number > 0 else 0
-            if repeated >= 2:
-                raise ApiError(
-                    f"the API sent the same {self.resource.name} again for two pages "
-                    "(it seems to ignore Offset); stopping"
-                )
+        with Prefetch(self.client.pages(self.resource.path, params)) as pages:
+            for number, page in enumerate(pages):
+                # An empty page after the first proves the first was the whole list.
+                self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
+                if not filters:
+                    self._note_shown(page.rows)
+                repeated = self._check_repeated(number, page, self._save(page), repeated)
+
+    def _check_repeated(self, number: int, page: Page, new_keys: int, repeated: int) -> int:
+        repeated = repeated + 1 if page.rows and not new_keys and number > 0 else 0
+        if repeated >= 2:
+            raise ApiError(
+                f"the API sent the same {self.resource.name} again for two pages "
+                "(it seems to ignore Offset); stopping"
+            )
+        return repeated
+
+    def _needed_passes(self) -> Iterator[dict[str, str]]:
+        # A pass for rows the plain list may hide (Deleted, Archived) is a wasted request, or
+        # thousands, when the plain list has shown such a row: then it hides none of them.
+        for filters in self.resource.passes:
+            if not filters or not set(filters.items()) <= self.shown:
+                yield filters
+
+    def _note_shown(self, records: list[Any]) -> None:
+        wanted = {item for f in self.resource.passes for item in f.items()}
+        for record in records:
+            if isinstance(record, dict):
+                self.shown.update(item for item in wanted if record.get(item[0]) == item[1])
 
     def _changed_while_reading(self) -> bool:
         assert self.run_start is not None and self.resource.cursor_param
@@ -136,7 +159,7 @@ class ResourceSync:
         # very second the run began.
         since = self.run_start - dt.timedelta(seconds=1)
         changed = False
-        for filters in self.resource.passes:
+        for filters in self._needed_passes():
             params = {
                 **filters,
                 self.resource.cursor_param: since.strftime(state.TIME_FORMAT),
@@ -155,28 +178,24 @@ class ResourceSync:
         if track_time:
             self._track_server_time(page)
         rows = [m.row for m in self._map(page.rows)]
-        keys = {row[self.resource.key_column] for row in rows}
-        new_keys = len(keys - self.seen.keys())
-        rows = [row for row in rows if self._newer_than_seen(row)]
+        # A row this run already saved may come again (the overlap, a shifted page, another
+        # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
+        fresh, again = [], []
+        for row in rows:
+            (again if row[self.resource.key_column] in self.seen else fresh).append(row)
+        for row in fresh:
+            self.seen.add(row[self.resource.key_column])
         self.stats.fetched += len(page.rows)
         self.stats.unique = len(self.seen)
+        self.stats += self._save_rows(fresh)
+        self.stats.updated += self._save_rows(again).updated
+        return len(fresh)
+
+    def _save_rows(self, rows: list[dict[str, Any]]) -> LoadCounts:
         try:
-            counts = save_rows(self.engine, self.resource, rows, state.utcnow())
+            return save_rows(self.engine, self.resource, rows, state.utcnow())
         except SQLAlchemyError as exc:
             raise DatabaseError(describe(exc, str(self.engine.url))) from None
-        self.stats += counts
-        return new_keys
-
-    def _newer_than_seen(self, row: dict[str, Any]) -> bool:
-        # A row this run already saved comes again (the overlap, a shifted page, another pass):
-        # save it only if it is a newer version.
-        key, stamp = row[self.resource.key_column], row.get(self.resource.cursor_column or "")
-        if key in self.seen and (
-            stamp is None or self.seen[key] is None or stamp <= self.seen[key]
-        ):
-            return False
-        self.seen[key] = stamp
-        return True
 
     def _map(self, records: list[Any]) -> list[MappedRecord]:
         mapped = []
