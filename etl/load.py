@@ -8,15 +8,19 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, or_, select
+from sqlalchemy import JSON, Connection, Engine, Table, Text, and_, cast, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.dml import Insert as PgInsert
 from sqlalchemy.dialects.sqlite.dml import Insert as SqliteInsert
+from sqlalchemy.sql.elements import ColumnElement
 
 from etl.errors import DatabaseError
 from etl.resources import Resource
 
 SUPPORTED = ("postgresql", "sqlite")
+#: Columns that say when odmirror wrote a row, not what the row is: a difference in them alone
+#: does not make a row worth writing again.
+UNCOMPARED = frozenset({"odmirror_synced_at"})
 _Counts = TypeVar("_Counts", bound="LoadCounts")
 
 
@@ -67,11 +71,24 @@ def upsert_statement(
     updates = {name: stmt.excluded[name] for name in names if name not in keys}
     if not updates:
         return stmt.on_conflict_do_nothing(index_elements=keys)
-    where = None
+    where = _differs(table, stmt, [n for n in updates if n not in UNCOMPARED])
     if guard is not None and guard in names:
         column, incoming = table.c[guard], stmt.excluded[guard]
-        where = or_(column.is_(None), incoming.is_(None), incoming >= column)
+        where = and_(or_(column.is_(None), incoming.is_(None), incoming >= column), where)
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
+
+
+def _differs(table: Table, stmt: PgInsert | SqliteInsert, names: list[str]) -> ColumnElement[bool]:
+    # An unchanged row is not written at all: on PostgreSQL an UPDATE, even to the same values,
+    # makes a new row version (a dead tuple and WAL). JSON has no equality on PostgreSQL, so it
+    # is compared as text (the same dict always serialises the same way).
+    def side(source: Any, name: str) -> ColumnElement[Any]:
+        column = source[name]
+        return cast(column, Text) if isinstance(column.type, JSON) else column
+
+    return tuple_(*(side(table.c, n) for n in names)).is_distinct_from(
+        tuple_(*(side(stmt.excluded, n) for n in names))
+    )
 
 
 def save_rows(

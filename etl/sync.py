@@ -180,7 +180,8 @@ class ResourceSync:
         rows = [m.row for m in self._map(page.rows)]
         # A row this run already saved may come again (the overlap, a shifted page, another
         # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
-        fresh, again = [], []
+        fresh: list[dict[str, Any]] = []
+        again: list[dict[str, Any]] = []
         for row in rows:
             (again if row[self.resource.key_column] in self.seen else fresh).append(row)
         for row in fresh:
