@@ -1,4 +1,4 @@
-"""Benchmark: `odmirror sync` against the simulated API, in both regimes, into SQLite and PostgreSQL.
+"""Benchmark: `odmirror sync` from the simulated API, both regimes, into SQLite and PostgreSQL.
 
     python bench/bench_sync.py                         # make bench: a few minutes
     python bench/bench_sync.py --patients 100000 --regime service
@@ -27,7 +27,8 @@ from simproc import SimProcess
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HEADER = (
     f"{'regime':<8} {'N':>8} {'what':<20} {'into':<10} {'rows':>8} {'req':>5} {'min':>5} "
-    f"{'viol':>4} {'wall s':>7} {'run s':>7} {'floor s':>7} {'x floor':>7} {'rows/s':>8} {'RSS MB':>6}"
+    f"{'viol':>4} {'wall s':>7} {'run s':>7} {'floor s':>7} {'x floor':>7} {'rows/s':>8} "
+    f"{'RSS MB':>6}"
 )
 
 

@@ -246,8 +246,8 @@ class PatientStore:
             Copies of the page's rows.
         """
         limit = cap if query.limit is None else min(query.limit, cap)
-        which = (query.since, tuple(query.equals.items()), tuple(query.prefixes.items()))
-        which += (inclusive, order, hide_deleted)
+        filters = (query.since, tuple(query.equals.items()), tuple(query.prefixes.items()))
+        which = (filters, inclusive, order, hide_deleted)
         with self._lock:
             if self._listed is None or self._listed[0] != which:
                 rows = [r for r in self._rows.values() if query.matches(r, inclusive, hide_deleted)]
