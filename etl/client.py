@@ -25,8 +25,11 @@ log = logging.getLogger(__name__)
 #: Page caps the vendor documents (Remote, Local/Service, with or without Enterprise).
 #: A page shorter than our Limit but exactly one of these may be a cap, not the last page.
 DOCUMENTED_CAPS = frozenset({100, 1000, 10_000})
-#: The most a paced request waits beyond one interval after the start of the one before.
+#: The most a paced request waits beyond one interval after the start of the one before:
+#: this fraction of the interval plus PACING_SLACK_SECONDS, and never more than the one before
+#: took (its arrival at the server cannot have been later than its answer's).
 PACING_SLACK = 0.02
+PACING_SLACK_SECONDS = 0.02
 _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
 
 
@@ -181,13 +184,15 @@ class ApiClient:
         # start one interval after this one started: the wait overlaps the answer and our work
         # on it. The server starts its clock when a request arrives, which we can only bound:
         # a reused connection arrives about as late as the one before, plus SLACK of the
-        # interval at most. A first request (connection set-up, TLS) or one urllib3 retried
+        # interval at most (the time from our clock reading to the bytes leaving varies: other
+        # threads hold the GIL). A first request (connection set-up, TLS) or one urllib3 retried
         # (its last try started later than we know) is paced from its end instead.
         done, interval = self._monotonic(), self.settings.min_request_interval
         if self._next_at is None or response is None or attempts(response) > 1:
             self._next_at = done + interval
         else:
-            self._next_at = started + interval + min(done - started, PACING_SLACK * interval)
+            slack = min(done - started, PACING_SLACK * interval + PACING_SLACK_SECONDS)
+            self._next_at = started + interval + slack
 
     def _url(self, path: str) -> str:
         return f"{self.settings.base_url.rstrip('/')}/{path.lstrip('/')}"
