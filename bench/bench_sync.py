@@ -52,6 +52,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--naive-rows", type=int, default=2000, help="rows for the naive loop")
     parser.add_argument("--no-naive", action="store_true")
     parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument("--no-again", action="store_true", help="skip the second full sync")
     return parser.parse_args()
 
 
@@ -70,7 +71,8 @@ def _regime(args: argparse.Namespace, regime: str, tmp: Path) -> None:
             row.measure("sync full", db, sync_args(config), floor, mirror)
             changed = sim.call("change", 0.01, 600.0)
             row.measure(f"sync incr ({changed})", db, sync_args(config), None, mirror)
-            row.measure("sync full again", db, sync_args(config, full=True), floor, mirror)
+            if not args.no_again:
+                row.measure("sync full again", db, sync_args(config, full=True), floor, mirror)
         if regime == "service" and not args.no_naive:
             for db in dbs:
                 mirror = mirror_for(db, tmp, args.pg_url, "naive")
@@ -95,6 +97,8 @@ class _Row:
         mirror: Mirror | None = None,
     ) -> _Result:
         self.sim.call("reset")
+        if mirror is not None:
+            mirror.mark()
         measured = run_child(args)
         counts = self.sim.call("counts")
         result = _Result(measured, counts, _rows(measured.output, counts["rows"]))

@@ -17,7 +17,7 @@ class Mirror:
 
     def __init__(self, url: str, tmp: Path, label: str, schema: str = "") -> None:
         self.url, self.tmp, self.label, self.schema = url, tmp, label, schema
-        self._writes = (0, 0)
+        self._xid = 0
 
     def config(self, base_url: str, page_size: int, interval: float) -> Path:
         """Write the YAML config of a sync of this mirror from base_url."""
@@ -31,21 +31,24 @@ class Mirror:
         )
         return path
 
+    def mark(self) -> None:
+        """On PostgreSQL: remember the transaction id before a run."""
+        if self.schema:
+            self._xid = int(self._scalar("SELECT txid_current()")) % 2**32
+
     def note(self) -> str:
-        """On PostgreSQL: row versions written to the patient table since the last note."""
-        if not self.schema:
+        """On PostgreSQL: rows of the patient table that a transaction after mark() wrote."""
+        if not self.schema or self.label.endswith("dlt"):
             return ""
+        query = f"SELECT count(*) FROM patient WHERE xmin::text::bigint > {self._xid}"
+        return f"rows written (new xmin) by this run: {self._scalar(query)}"
+
+    def _scalar(self, query: str) -> object:
         engine = make_engine(self.url)
-        query = text(
-            "SELECT COALESCE(SUM(n_tup_ins), 0), COALESCE(SUM(n_tup_upd), 0) "
-            "FROM pg_stat_user_tables WHERE schemaname = :s AND relname = 'patient'"
-        )
         with engine.connect() as conn:
-            inserted, updated = conn.execute(query, {"s": self.schema}).one()
+            value = conn.execute(text(query)).scalar_one()
         engine.dispose()
-        before, self._writes = self._writes, (int(inserted), int(updated))
-        added = (self._writes[0] - before[0], self._writes[1] - before[1])
-        return f"pg_stat: {added[0]} tuples inserted, {added[1]} updated (new row versions)"
+        return value
 
 
 def mirror_for(db: str, tmp: Path, pg_url: str, label: str) -> Mirror:

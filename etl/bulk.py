@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -81,4 +82,11 @@ def stage(
                     for c, p in zip(columns, processors, strict=True)
                 ]
             )
+    return _staging_table(table, name, tuple(columns))
+
+
+@functools.lru_cache(maxsize=64)
+def _staging_table(table: Table, name: str, columns: tuple[str, ...]) -> Table:
+    # One object per column set: a new Table per page would make every INSERT ... SELECT a new
+    # entry of SQLAlchemy's statement cache (hundreds of compiled statements, tens of MB).
     return Table(name, MetaData(), *(Column(c, table.c[c].type) for c in columns))
