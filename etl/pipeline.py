@@ -8,7 +8,10 @@ bounded queue, so at most `depth` pages are held in memory however large the lis
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import queue
+import sys
 import threading
 from collections.abc import Iterable, Iterator
 from types import TracebackType
@@ -19,6 +22,25 @@ T = TypeVar("T")
 #: Pages fetched ahead of the one being written: enough to ride out one slow write.
 DEFAULT_DEPTH = 2
 _POLL = 0.1  # how often a blocked fetch thread looks whether the reader has gone
+_M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+
+
+@functools.cache
+def keep_memory_flat() -> bool:
+    """Have glibc give every large buffer (a page's body: about 1 MB) back when it is freed.
+
+    glibc raises its mmap threshold each time such a buffer is freed, after which page bodies
+    come from the heap, which fragments and grows with every page: peak RSS then grows with the
+    number of rows (measured: 105 MB at 10,000 patients, 198 MB at 1,000,000). A fixed
+    threshold keeps it flat. Returns whether the setting was made (glibc only).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, 64 * 1024))
 
 
 class _End:
@@ -44,6 +66,7 @@ class Prefetch(Generic[T]):
     def __init__(self, source: Iterable[T], depth: int = DEFAULT_DEPTH) -> None:
         if depth < 1:
             raise ValueError("depth must be at least 1")
+        keep_memory_flat()
         self._source = source
         self._queue: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
