@@ -31,6 +31,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--order", choices=sorted(ORDERS), default="patnum")
     parser.add_argument("--exclusive", action="store_true", help="DateTStamp filter is >, not >=")
     parser.add_argument("--show-deleted", action="store_true", help="Simple returns Deleted rows")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
     return parser.parse_args(argv)
 
 
@@ -51,6 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         order=args.order,
         inclusive_datetstamp=not args.exclusive,
         hide_deleted=not args.show_deleted,
+        latency=args.latency,
     )
     # Set explicitly: a shell's background job inherits SIGINT ignored, so Ctrl-C would not stop it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
