@@ -1,4 +1,4 @@
-"""Which keys a run has already saved, in about one bit per key.
+"""What a run has seen: the keys it saved (about one bit each), the statuses the list showed.
 
 A run must know whether a row comes again (the overlap, a second pass, the closing change
 check) to count it once, and whether a page brought anything new (a server that ignores
@@ -9,6 +9,7 @@ the run's memory. Keys that are not integers (no resource has any yet) fall back
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 _BLOCK_BITS = 1 << 16  # 8 kB a block; a block is made when one of its keys is first seen
@@ -52,3 +53,31 @@ class SeenKeys:
 
 def _is_index(key: object) -> bool:
     return isinstance(key, int) and not isinstance(key, bool) and key >= 0
+
+
+class ShownValues:
+    """Which values of the status passes' filters (PatStatus=Deleted, ...) the plain list showed.
+
+    A pass for rows the plain list may hide is a wasted request, or thousands, once the plain
+    list has shown such a row: then it hides none of them.
+
+    Args:
+        passes: the resource's passes; {} is the plain list.
+    """
+
+    def __init__(self, passes: tuple[dict[str, str], ...]) -> None:
+        self.passes = passes
+        self._wanted = {item for f in passes for item in f.items()}
+        self._shown: set[tuple[str, str]] = set()
+
+    def note(self, records: list[Any]) -> None:
+        """Look at a page of the plain list."""
+        for record in records:
+            if isinstance(record, dict):
+                self._shown.update(i for i in self._wanted if record.get(i[0]) == i[1])
+
+    def needed(self) -> Iterator[dict[str, str]]:
+        """The passes still worth a request, the plain list first."""
+        for filters in self.passes:
+            if not filters or not set(filters.items()) <= self._shown:
+                yield filters

@@ -15,7 +15,6 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine
@@ -29,7 +28,7 @@ from etl.load import LoadCounts, save_rows
 from etl.pipeline import Prefetch
 from etl.resources import RESOURCES, Resource
 from etl.schema import check_schema, describe, make_engine
-from etl.seen import SeenKeys
+from etl.seen import SeenKeys, ShownValues
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
 
 log = logging.getLogger(__name__)
@@ -75,7 +74,7 @@ class ResourceSync:
         self.first_sent: float | None = None
         self.multi_page = False
         self.seen = SeenKeys()
-        self.shown: set[tuple[str, str]] = set()
+        self.shown = ShownValues(resource.passes)
         self.notes: list[str] = []
 
     def run(self) -> state.RunResult:
@@ -107,7 +106,7 @@ class ResourceSync:
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
         since = window_start(cursor, self.overlap) if cursor is not None else None
-        for filters in self._needed_passes():
+        for filters in self.shown.needed():
             self._pull(filters, since)
         if self.run_start is None:
             if self.stats.fetched:
@@ -128,7 +127,7 @@ class ResourceSync:
                 # An empty page after the first proves the first was the whole list.
                 self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
                 if not filters:
-                    self._note_shown(page.rows)
+                    self.shown.note(page.rows)
                 repeated = self._check_repeated(number, page, self._save(page), repeated)
 
     def _check_repeated(self, number: int, page: Page, new_keys: int, repeated: int) -> int:
@@ -140,26 +139,13 @@ class ResourceSync:
             )
         return repeated
 
-    def _needed_passes(self) -> Iterator[dict[str, str]]:
-        # A pass for rows the plain list may hide (Deleted, Archived) is a wasted request, or
-        # thousands, when the plain list has shown such a row: then it hides none of them.
-        for filters in self.resource.passes:
-            if not filters or not set(filters.items()) <= self.shown:
-                yield filters
-
-    def _note_shown(self, records: list[Any]) -> None:
-        wanted = {item for f in self.resource.passes for item in f.items()}
-        for record in records:
-            if isinstance(record, dict):
-                self.shown.update(item for item in wanted if record.get(item[0]) == item[1])
-
     def _changed_while_reading(self) -> bool:
         assert self.run_start is not None and self.resource.cursor_param
         # One second earlier: a server whose filter is ">" must still show a change made in the
         # very second the run began.
         since = self.run_start - dt.timedelta(seconds=1)
         changed = False
-        for filters in self._needed_passes():
+        for filters in self.shown.needed():
             params = {
                 **filters,
                 self.resource.cursor_param: since.strftime(state.TIME_FORMAT),
