@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -119,12 +119,17 @@ def differs(stored: Any, incoming: Any, names: list[str]) -> ColumnElement[bool]
 
 
 def save_rows(
-    engine: Engine, resource: Resource, rows: list[dict[str, Any]], synced_at: dt.datetime
+    engine: Engine,
+    resource: Resource,
+    rows: list[dict[str, Any]],
+    synced_at: dt.datetime,
+    counted: Container[Any] = (),
 ) -> LoadCounts:
     """Upsert one page of mapped rows in one transaction.
 
     Rows with the same key keep the newest; a row only ever carries the columns its record had,
-    so a key missing from a response never erases what is stored.
+    so a key missing from a response never erases what is stored. Rows whose key is in
+    `counted` (already counted by this run) count only if they update the mirror.
     """
     if not rows:
         return LoadCounts()
@@ -133,7 +138,7 @@ def save_rows(
     counts = LoadCounts()
     with engine.begin() as conn:
         for chunk in chunked(rows, param_limit(dialect)):
-            counts += _classify(conn, resource, chunk)
+            counts += _classify(conn, resource, chunk, counted)
         for columns, group in _same_columns(rows, synced_at):
             _write(conn, resource, columns, group)
     return counts
@@ -174,7 +179,9 @@ def _older(incoming: Any, current: dict[str, Any], guard: str | None) -> bool:
     return incoming is not None and stored is not None and incoming < stored
 
 
-def _classify(conn: Connection, resource: Resource, rows: list[dict[str, Any]]) -> LoadCounts:
+def _classify(
+    conn: Connection, resource: Resource, rows: list[dict[str, Any]], counted: Container[Any]
+) -> LoadCounts:
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
     columns = [table.c[key]] + ([table.c[guard]] if guard else [])
     keys = [r[key] for r in rows]
@@ -191,6 +198,8 @@ def _classify(conn: Connection, resource: Resource, rows: list[dict[str, Any]]) 
             counts.inserted += 1
         elif incoming is None or stored[row[key]] is None or incoming > stored[row[key]]:
             counts.updated += 1
+        elif row[key] in counted:
+            continue
         elif incoming == stored[row[key]]:
             counts.unchanged += 1
         else:

@@ -24,7 +24,7 @@ from etl import state
 from etl.client import ApiClient, Page
 from etl.config import Settings
 from etl.errors import ApiError, DatabaseError
-from etl.load import LoadCounts, save_rows
+from etl.load import save_rows
 from etl.pipeline import Prefetch
 from etl.resources import RESOURCES, Resource
 from etl.schema import check_schema, describe, make_engine
@@ -166,23 +166,18 @@ class ResourceSync:
         rows = [m.row for m in self._map(page.rows)]
         # A row this run already saved may come again (the overlap, a shifted page, another
         # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
-        fresh: list[dict[str, Any]] = []
-        again: list[dict[str, Any]] = []
-        for row in rows:
-            (again if row[self.resource.key_column] in self.seen else fresh).append(row)
-        for row in fresh:
-            self.seen.add(row[self.resource.key_column])
+        keys = {row[self.resource.key_column] for row in rows}
+        again = {key for key in keys if key in self.seen}
+        for key in keys - again:
+            self.seen.add(key)
         self.stats.fetched += len(page.rows)
         self.stats.unique = len(self.seen)
-        self.stats += self._save_rows(fresh)
-        self.stats.updated += self._save_rows(again).updated
-        return len(fresh)
-
-    def _save_rows(self, rows: list[dict[str, Any]]) -> LoadCounts:
         try:
-            return save_rows(self.engine, self.resource, rows, state.utcnow())
+            counts = save_rows(self.engine, self.resource, rows, state.utcnow(), counted=again)
         except SQLAlchemyError as exc:
             raise DatabaseError(describe(exc, str(self.engine.url))) from None
+        self.stats += counts
+        return len(keys) - len(again)
 
     def _map(self, records: list[Any]) -> list[MappedRecord]:
         mapped = []

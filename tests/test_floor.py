@@ -37,10 +37,11 @@ def count_writes(engine: Engine) -> None:
 
 
 def versions(engine: Engine) -> dict[int, tuple[Any, ...]]:
-    """Per row, what a write changes: its xmin on PostgreSQL, the trigger's count on SQLite."""
+    """Per row, what a write or a lock changes: xmin and xmax on PostgreSQL, a count on SQLite."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            query = text("SELECT patnum, xmin::text, odmirror_synced_at FROM patient")
+            # xmax too: ON CONFLICT locks a row it then does not update (a WAL record).
+            query = text("SELECT patnum, xmin::text, xmax::text, odmirror_synced_at FROM patient")
         else:
             query = text("SELECT patnum, n FROM test_writes")
         return {row[0]: tuple(row[1:]) for row in conn.execute(query)}

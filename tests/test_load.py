@@ -129,3 +129,17 @@ def test_rows_with_different_keys_in_one_page(engine: Engine) -> None:
     save_rows(engine, PATIENTS, rows_of(page), SYNCED)
     assert stored(engine, 1)["fname"] == "Row"
     assert stored(engine, 2)["fname"] is None
+
+
+def test_rows_already_counted_count_again_only_when_they_update(engine: Engine) -> None:
+    first = [{"PatNum": n, "LName": "A", "DateTStamp": "2024-01-01 00:00:00"} for n in (1, 2, 3)]
+    save_rows(engine, PATIENTS, rows_of(first), SYNCED)
+    again = [
+        {"PatNum": 1, "LName": "A", "DateTStamp": "2024-01-01 00:00:00"},  # the same
+        {"PatNum": 2, "LName": "B", "DateTStamp": "2024-01-01 00:00:01"},  # newer
+        {"PatNum": 3, "LName": "C", "DateTStamp": "2023-12-31 23:59:59"},  # older
+        {"PatNum": 4, "LName": "D", "DateTStamp": "2024-01-01 00:00:00"},  # new, not counted
+    ]
+    counts = save_rows(engine, PATIENTS, rows_of(again), SYNCED, counted={1, 2, 3})
+    assert counts == LoadCounts(inserted=1, updated=1)
+    assert [stored(engine, n)["lname"] for n in (1, 2, 3, 4)] == ["A", "B", "A", "D"]
