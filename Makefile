@@ -23,7 +23,7 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/bench_sync.py
+	$(BIN)/python bench/bench_sync.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) odmirror-demo.db odmirror-demo.db-wal odmirror-demo.db-shm odmirror-demo.db.lock

@@ -1,97 +1,149 @@
-"""Benchmark: a full and an incremental sync of N simulated patients into SQLite or PostgreSQL.
+"""Benchmark: `odmirror sync` from the simulated API, both regimes, into SQLite and PostgreSQL.
 
-    python bench/bench_sync.py --patients 20000
-    python bench/bench_sync.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+    python bench/bench_sync.py                         # make bench: a few minutes
+    python bench/bench_sync.py --patients 100000 --regime service
+    python bench/bench_sync.py --patients 1000000 --regime service --db sqlite --no-naive
 
-The simulator runs as the API Service would (1000 rows a page, no throttle), on loopback, so the
-numbers measure odmirror itself: mapping, upserts and bookkeeping, plus local HTTP. Against the
-Remote API the throttle dominates: ceil(N / 100) requests x min_request_interval seconds.
+The simulator runs in a process of its own; every measured thing (the sync, the bare fetch,
+the naive loop, dlt) runs in a child process, timed from outside, its peak RSS read from the
+kernel. "run" is from the first request's arrival at the API to the process's exit, so Python's
+start-up (in "wall") does not count against the floor:
+- Remote: the floor is (requests - 1) x min_request_interval, at the fewest requests.
+- API Service: the floor is a bare paged fetch of the same rows (no mapping, no database).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import math
+import re
 import tempfile
-import time
 from pathlib import Path
 
-from sqlalchemy import text
+from measure import Measured, child_args, run_child, sync_args
+from mirrors import Mirror, mirror_for
+from simproc import SimProcess
 
-from etl.client import ApiClient
-from etl.config import ApiSettings, DatabaseSettings, Settings
-from etl.schema import make_engine, upgrade
-from etl.simulator import OfficeClock, Simulator, SimulatorConfig
-from etl.sync import run_sync
-
-BENCH_SCHEMA = "odmirror_bench"
+PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+HEADER = (
+    f"{'regime':<8} {'N':>8} {'what':<20} {'into':<10} {'rows':>8} {'req':>5} {'min':>5} "
+    f"{'viol':>4} {'wall s':>7} {'run s':>7} {'floor s':>7} {'x floor':>7} {'rows/s':>8} "
+    f"{'RSS MB':>6}"
+)
 
 
 def main() -> None:
-    """Run the benchmark and print one line per run."""
+    """Run the benchmark and print one line per measured run."""
     args = _args()
-    clock = OfficeClock("America/Chicago", start=dt.datetime(2030, 1, 1, 8, 0, 0))
+    print(HEADER)
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
-        started = time.perf_counter()
-        with Simulator(args.patients, SimulatorConfig(mode="service"), clock=clock) as sim:
-            print(
-                f"simulator with {args.patients} patients ready in "
-                f"{time.perf_counter() - started:.1f} s"
-            )
-            settings = _settings(sim, _reset(url), args.page_size)
-            _timed("full", settings)
-            clock.advance(3600)
-            for record in sim.store.all()[: max(1, args.patients // 100)]:
-                sim.store.update(record["PatNum"], City="Benchtown")
-            _timed("incremental (1% changed)", settings)
+        for regime in ("service", "remote") if args.regime == "both" else (args.regime,):
+            _regime(args, regime, Path(tmp))
 
 
 def _args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--patients", type=int, default=20_000)
-    parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--patients", type=int, help="default 20000 service, 2000 remote")
+    parser.add_argument("--regime", choices=("service", "remote", "both"), default="both")
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--pg-url", default=PG_DEFAULT, help="PostgreSQL server (own schemas)")
+    parser.add_argument("--interval", type=float, default=0.5, help="Remote throttle, seconds")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per answer")
+    parser.add_argument("--naive-rows", type=int, default=2000, help="rows for the naive loop")
+    parser.add_argument("--no-naive", action="store_true")
+    parser.add_argument("--no-dlt", action="store_true")
+    parser.add_argument("--no-again", action="store_true", help="skip the second full sync")
     return parser.parse_args()
 
 
-def _settings(sim: Simulator, url: str, page_size: int) -> Settings:
-    api = ApiSettings(
-        base_url=sim.base_url,
-        developer_key=sim.config.developer_key,
-        customer_key=sim.config.customer_key,
-        page_size=page_size,
-        min_request_interval=0.0,
-    )
-    return Settings(api=api, database=DatabaseSettings(url=url))
+def _regime(args: argparse.Namespace, regime: str, tmp: Path) -> None:
+    n = args.patients or (20_000 if regime == "service" else 2_000)
+    page = 1000 if regime == "service" else 100
+    interval = args.interval if regime == "remote" else 0.0
+    dbs = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    with SimProcess(n, regime, interval, args.latency) as sim:
+        row = _Row(regime, n, page, interval, sim)
+        bare = row.measure("bare fetch", "-", child_args("fetch", sim.base_url, page, interval))
+        floor = bare.run if regime == "service" else None
+        for db in dbs:
+            mirror = mirror_for(db, tmp, args.pg_url, "sync")
+            config = mirror.config(sim.base_url, page, interval)
+            row.measure("sync full", db, sync_args(config), floor, mirror)
+            changed = sim.call("change", 0.01, 600.0)
+            row.measure(f"sync incr ({changed})", db, sync_args(config), None, mirror)
+            if not args.no_again:
+                row.measure("sync full again", db, sync_args(config, full=True), floor, mirror)
+        if regime == "service" and not args.no_naive:
+            for db in dbs:
+                mirror = mirror_for(db, tmp, args.pg_url, "naive")
+                what = child_args("naive", sim.base_url, mirror.url, min(n, args.naive_rows))
+                row.measure("naive row-by-row", db, what, None, mirror)
+        if regime == "service" and not args.no_dlt and "postgresql" in dbs and _has_dlt():
+            mirror = mirror_for("postgresql", tmp, args.pg_url, "dlt")
+            what = child_args("dlt", sim.base_url, args.pg_url, mirror.schema, page)
+            row.measure("dlt rest_api merge", "postgresql", what, floor, mirror)
 
 
-def _reset(url: str) -> str:
-    """A fresh place for the mirror; on PostgreSQL, a schema of its own (nothing else touched)."""
-    engine = make_engine(url)
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {BENCH_SCHEMA} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {BENCH_SCHEMA}"))
-        joiner = "&" if "?" in url else "?"
-        url = f"{url}{joiner}options=-csearch_path%3D{BENCH_SCHEMA}"
-    engine.dispose()
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+class _Row:
+    def __init__(self, regime: str, n: int, page: int, interval: float, sim: SimProcess) -> None:
+        self.regime, self.n, self.page, self.interval, self.sim = regime, n, page, interval, sim
+
+    def measure(
+        self,
+        what: str,
+        into: str,
+        args: list[str],
+        floor: float | None = None,
+        mirror: Mirror | None = None,
+    ) -> _Result:
+        self.sim.call("reset")
+        if mirror is not None:
+            mirror.mark()
+        measured = run_child(args)
+        counts = self.sim.call("counts")
+        result = _Result(measured, counts, _rows(measured.output, counts["rows"]))
+        if self.regime == "remote":
+            floor = max(0, counts["requests"] - 1) * self.interval
+        self._print(what, into, result, floor, mirror)
+        return result
+
+    def _print(
+        self, what: str, into: str, r: _Result, floor: float | None, mirror: Mirror | None
+    ) -> None:
+        fewest = math.ceil((self.n + 1) / self.page) if "full" in what or "fetch" in what else ""
+        ratio = f"{r.run / floor:7.2f}" if floor else f"{'':>7}"
+        floor_text = f"{floor:7.2f}" if floor is not None else f"{'':>7}"
+        rate = r.rows / r.run if r.run else 0.0
+        print(
+            f"{self.regime:<8} {self.n:>8} {what:<20} {into:<10} {r.rows:>8} "
+            f"{r.counts['requests']:>5} {fewest!s:>5} {r.counts['violations']:>4} "
+            f"{r.measured.wall:7.2f} {r.run:7.2f} {floor_text} {ratio} {rate:8.0f} "
+            f"{r.measured.rss_mb:6.0f}",
+            flush=True,
+        )
+        if mirror is not None and mirror.note():
+            print(f"{'':>9}{mirror.note()}", flush=True)
 
 
-def _timed(label: str, settings: Settings) -> None:
-    started = time.perf_counter()
-    with ApiClient(settings.api) as client:
-        result = run_sync(settings, client=client)[0]
-    seconds = time.perf_counter() - started
-    rate = result.stats.fetched / seconds if seconds else 0.0
-    print(
-        f"{label:<26} {result.stats.fetched:>7} rows {result.stats.requests:>4} requests "
-        f"{seconds:7.2f} s {rate:9.0f} rows/s"
-    )
+class _Result:
+    def __init__(self, measured: Measured, counts: dict[str, float], rows: int) -> None:
+        self.measured, self.counts, self.rows = measured, counts, rows
+        first = counts["first"]
+        self.run = measured.ended - first if first is not None else measured.wall
+
+
+def _rows(output: str, served: float) -> int:
+    found = re.search(r"fetched (\d+) rows|^(\d+) rows", output, re.M)
+    return int(found.group(1) or found.group(2)) if found else int(served)
+
+
+def _has_dlt() -> bool:
+    try:
+        import dlt  # noqa: F401
+    except ImportError:
+        print("(dlt not installed: pip install 'dlt[postgres]' to compare)")
+        return False
+    return True
 
 
 if __name__ == "__main__":

@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 #: Page caps the vendor documents (Remote, Local/Service, with or without Enterprise).
 #: A page shorter than our Limit but exactly one of these may be a cap, not the last page.
 DOCUMENTED_CAPS = frozenset({100, 1000, 10_000})
+#: The most a paced request waits beyond one interval after the start of the one before:
+#: this fraction of the interval plus PACING_SLACK_SECONDS, and never more than the one before
+#: took (its arrival at the server cannot have been later than its answer's).
+PACING_SLACK = 0.02
+PACING_SLACK_SECONDS = 0.02
 _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
 
 
@@ -75,7 +80,7 @@ class ApiClient:
         self.requests_made = 0
         self._monotonic = monotonic
         self._sleep = sleep
-        self._last_done: float | None = None
+        self._next_at: float | None = None
         self._warned_cap = False
         self.session = requests.Session()
         for scheme in ("http://", "https://"):
@@ -117,7 +122,8 @@ class ApiClient:
 
     def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
         # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
-        self._pace()
+        started = self._pace()
+        response: requests.Response | None = None
         try:
             response = self.session.get(
                 self._url(path), params=params or {}, timeout=self.settings.timeout
@@ -130,7 +136,7 @@ class ApiClient:
             self.requests_made += 1
             raise transport_error(exc, self.settings) from None
         finally:
-            self._last_done = self._monotonic()
+            self._schedule_next(started, response)
         self.requests_made += attempts(response)
         if response.status_code == 400 and _THROTTLED.search(response.text):
             # The vendor does not say how it refuses an over-throttle request; a 400 that says
@@ -165,14 +171,28 @@ class ApiClient:
             maybe_cap = len(rows) if len(rows) < limit else 0
             offset += len(rows)
 
-    def _pace(self) -> None:
-        # The vendor's throttle counts the request's own execution: space requests from the end
-        # of the previous one, so the server never sees two inside one interval.
-        if self._last_done is None:
-            return
-        wait = self._last_done + self.settings.min_request_interval - self._monotonic()
-        if wait > 0:
-            self._sleep(wait)
+    def _pace(self) -> float:
+        """Wait until the throttle allows the next request; return when it starts."""
+        now = self._monotonic()
+        if self._next_at is not None and self._next_at > now:
+            self._sleep(self._next_at - now)
+            now = self._monotonic()
+        return now
+
+    def _schedule_next(self, started: float, response: requests.Response | None) -> None:
+        # The vendor's interval includes the request's own execution, so the next request may
+        # start one interval after this one started: the wait overlaps the answer and our work
+        # on it. The server starts its clock when a request arrives, which we can only bound:
+        # a reused connection arrives about as late as the one before, plus SLACK of the
+        # interval at most (the time from our clock reading to the bytes leaving varies: other
+        # threads hold the GIL). A first request (connection set-up, TLS) or one urllib3 retried
+        # (its last try started later than we know) is paced from its end instead.
+        done, interval = self._monotonic(), self.settings.min_request_interval
+        if self._next_at is None or response is None or attempts(response) > 1:
+            self._next_at = done + interval
+        else:
+            slack = min(done - started, PACING_SLACK * interval + PACING_SLACK_SECONDS)
+            self._next_at = started + interval + slack
 
     def _url(self, path: str) -> str:
         return f"{self.settings.base_url.rstrip('/')}/{path.lstrip('/')}"

@@ -29,8 +29,10 @@ from etl.errors import ApiError, DatabaseError
 from etl.load import save_rows
 from etl.lock import mirror_lock
 from etl.pii import DEFAULT_POLICY, PiiPolicy
+from etl.pipeline import Prefetch
 from etl.resources import Resource, select_resources
 from etl.schema import check_schema, describe, make_engine
+from etl.seen import SeenKeys, ShownValues
 from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
 
 log = logging.getLogger(__name__)
@@ -80,7 +82,13 @@ class ResourceSync:
         self.run_start: dt.datetime | None = None
         self.first_sent: float | None = None
         self.multi_page = False
-        self.seen: dict[Any, Any] = {}
+        self.seen = SeenKeys()
+        # A cursor taken from the rows, or marking rows a whole pull no longer lists, needs each
+        # key's change time; only such resources keep them (they are the small ones).
+        wanted = resource.cursor_from_rows or resource.mark_missing
+        self.stamps: dict[Any, dt.datetime | None] = {}
+        self.keep_stamps = bool(wanted)
+        self.shown = ShownValues(resource.passes)
         self.notes: list[str] = []
         self.pii = pii
         self.run_id: int | None = None
@@ -120,12 +128,12 @@ class ResourceSync:
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
         since = window_start(cursor, self.overlap) if cursor is not None else None
-        for filters in self.resource.passes:
+        for filters in self.shown.needed():
             self._pull(filters, since)
         self._after_pull()
         if self.run_start is None and self.resource.cursor_from_rows:
             # The row change times come from the server's clock too, and nothing newer was read.
-            self.run_start = max((s for s in self.seen.values() if s is not None), default=None)
+            self.run_start = max((s for s in self.stamps.values() if s is not None), default=None)
         if self.run_start is None:
             if self.stats.fetched and self.resource.cursor_param:
                 self._note("the API sent no serverDateTime, so the cursor cannot move")
@@ -145,7 +153,7 @@ class ResourceSync:
             if gone:
                 self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
         if resource.mark_missing and resource.cursor_param is None:
-            marked, back = removals.mark_missing(self.engine, resource, self.seen, now)
+            marked, back = removals.mark_missing(self.engine, resource, self.stamps, now)
             if marked or back:
                 self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
 
@@ -154,21 +162,32 @@ class ResourceSync:
         if since is not None and self.resource.cursor_param:
             params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
         repeated, previous = 0, None
-        for number, page in enumerate(self.client.pages(self.resource.path, params)):
-            # An empty page after the first proves the first was the whole list, in one snapshot.
-            self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
-            self._save(page)
-            self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
-            self.control.check()  # between pages: the page just saved is committed
-            # The same page again, not merely keys seen before: a later pass (Archived) rightly
-            # sends rows the first pass already brought.
-            keys = {r.get(self.resource.key) for r in page.rows if isinstance(r, dict)}
-            repeated, previous = (repeated + 1 if keys and keys == previous else 0), keys
-            if repeated >= 2:
-                raise ApiError(
-                    f"the API sent the same {self.resource.name} again for two pages "
-                    "(it seems to ignore Offset); stopping"
+        with Prefetch(self.client.pages(self.resource.path, params)) as pages:
+            for number, page in enumerate(pages):
+                # An empty page after the first proves the first was the whole list.
+                self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
+                if not filters:
+                    self.shown.note(page.rows)
+                self._save(page)
+                self.control.report(
+                    self.resource.name, self.stats.fetched, self.client.requests_made
                 )
+                self.control.check()  # between pages: the page just saved is committed
+                repeated, previous = self._check_repeated(page, repeated, previous)
+
+    def _check_repeated(
+        self, page: Page, repeated: int, previous: set[Any] | None
+    ) -> tuple[int, set[Any]]:
+        # The same page again, not merely keys seen before: a later pass (Archived) rightly
+        # sends rows the first pass already brought.
+        keys = {r.get(self.resource.key) for r in page.rows if isinstance(r, dict)}
+        repeated = repeated + 1 if keys and keys == previous else 0
+        if repeated >= 2:
+            raise ApiError(
+                f"the API sent the same {self.resource.name} again for two pages "
+                "(it seems to ignore Offset); stopping"
+            )
+        return repeated, keys
 
     def _changed_while_reading(self) -> bool:
         assert self.run_start is not None and self.resource.cursor_param
@@ -176,7 +195,7 @@ class ResourceSync:
         # very second the run began.
         since = self.run_start - dt.timedelta(seconds=1)
         changed = False
-        for filters in self.resource.passes:
+        for filters in self.shown.needed():
             params = {
                 **filters,
                 self.resource.cursor_param: since.strftime(state.TIME_FORMAT),
@@ -202,8 +221,8 @@ class ResourceSync:
                 row = map_record(self.resource, record).row
             except RejectedRecord:
                 continue
-            if row[key] not in self.seen or (row.get(stamp) or dt.datetime.min) > (
-                self.seen[row[key]] or dt.datetime.min
+            if row[key] not in self.stamps or (row.get(stamp) or dt.datetime.min) > (
+                self.stamps[row[key]] or dt.datetime.min
             ):
                 return True
         return False
@@ -212,30 +231,32 @@ class ResourceSync:
         if track_time:
             self._track_server_time(page)
         rows = [m.row for m in self._map(page.rows)]
+        # A row this run already saved may come again (the overlap, a shifted page, another
+        # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
         keys = {row[self.resource.key_column] for row in rows}
-        new_keys = len(keys - self.seen.keys())
-        rows = [row for row in rows if self._newer_than_seen(row)]
+        again = {key for key in keys if key in self.seen}
+        for key in keys - again:
+            self.seen.add(key)
+        if self.keep_stamps:
+            self._remember(rows)
         self.stats.fetched += len(page.rows)
         self.stats.unique = len(self.seen)
         try:
-            counts = save_rows(self.engine, self.resource, rows, state.utcnow())
+            counts = save_rows(self.engine, self.resource, rows, state.utcnow(), counted=again)
             rejects.record(self.engine, self.pending_rejects, self.run_id, state.utcnow())
             self.pending_rejects.clear()
         except SQLAlchemyError as exc:
             raise DatabaseError(describe(exc, str(self.engine.url))) from None
         self.stats += counts
-        return new_keys
+        return len(keys) - len(again)
 
-    def _newer_than_seen(self, row: dict[str, Any]) -> bool:
-        # A row this run already saved comes again (the overlap, a shifted page, another pass):
-        # save it only if it is a newer version.
-        key, stamp = row[self.resource.key_column], row.get(self.resource.cursor_column or "")
-        if key in self.seen and (
-            stamp is None or self.seen[key] is None or stamp <= self.seen[key]
-        ):
-            return False
-        self.seen[key] = stamp
-        return True
+    def _remember(self, rows: list[dict[str, Any]]) -> None:
+        column = self.resource.cursor_column or ""
+        for row in rows:
+            key, stamp = row[self.resource.key_column], row.get(column)
+            old = self.stamps.get(key)
+            if key not in self.stamps or (stamp is not None and (old is None or stamp > old)):
+                self.stamps[key] = stamp
 
     def _map(self, records: list[Any]) -> list[MappedRecord]:
         mapped = []

@@ -57,13 +57,36 @@ def test_a_silently_capped_limit_is_followed(make_sim: Any) -> None:
         assert len(all_rows(client)) == 250
 
 
-def test_requests_are_paced_from_the_end_of_the_previous_one(make_sim: Any) -> None:
+def test_requests_are_never_closer_than_the_interval_at_the_server(make_sim: Any) -> None:
     sim = make_sim(250)
     with client_for(sim, min_request_interval=0.25) as client:
         all_rows(client)
     arrivals = [r.arrived for r in sim.requests]
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert len(gaps) == 2 and min(gaps) >= 0.25
+
+
+def test_the_wait_overlaps_the_request_after_the_first(make_sim: Any) -> None:
+    """On a clock of its own: each request takes 0.3 s, the interval is 1 s."""
+    now, slept = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 6))
+        now[0] += seconds
+
+    def slow_request(_index: int, _log: Any) -> None:
+        now[0] += 0.3
+
+    sim = make_sim(250, hide_deleted=False)
+    sim.on_request(slow_request)
+    settings = ApiSettings(
+        base_url=sim.base_url, developer_key=DEV, customer_key=CUST, min_request_interval=1.0
+    )
+    with ApiClient(settings, monotonic=lambda: now[0], sleep=sleep) as client:
+        assert len(all_rows(client)) == 250
+    # The first request opens the connection: paced from its end. Then from the previous
+    # start, plus the slack (2% of the interval and 20 ms, less than the request took).
+    assert slept == [1.0, 0.74]
 
 
 def test_a_paced_client_is_never_throttled(make_sim: Any) -> None:

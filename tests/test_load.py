@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from etl.load import LoadCounts, save_rows
 from etl.resources import PATIENTS
@@ -68,11 +68,36 @@ def test_an_older_version_never_overwrites_a_newer_one(engine: Engine) -> None:
     assert stored(engine, 5)["lname"] == "New"
 
 
-def test_same_version_again_is_unchanged_and_rewritten(engine: Engine) -> None:
+def row_version(engine: Engine, patnum: int) -> tuple[Any, ...]:
+    """What changes when a row is written: its write time and, on PostgreSQL, its xmin."""
+    written = select(TABLE.c.odmirror_synced_at).where(TABLE.c.patnum == patnum)
+    with engine.connect() as conn:
+        synced_at = conn.execute(written).scalar_one()
+        if engine.dialect.name != "postgresql":
+            return (synced_at,)
+        xmin = text("SELECT xmin::text FROM patient WHERE patnum = :n")
+        return synced_at, conn.execute(xmin, {"n": patnum}).scalar_one()
+
+
+def test_same_version_again_is_unchanged_and_not_rewritten(engine: Engine) -> None:
+    record = {**load_json("vendor_example_patient.json"), "PatNum": 5, "Later": [1]}
+    save_rows(engine, PATIENTS, rows_of([record]), SYNCED)
+    before = row_version(engine, 5)
+    counts = save_rows(engine, PATIENTS, rows_of([record]), SYNCED + dt.timedelta(hours=1))
+    assert counts == LoadCounts(unchanged=1)
+    assert row_version(engine, 5) == before
+    assert stored(engine, 5)["odmirror_extra"] == {"Later": [1]}  # JSON compared too
+
+
+def test_same_stamp_with_other_content_is_rewritten(engine: Engine) -> None:
     record = {"PatNum": 5, "LName": "Same", "DateTStamp": "2024-05-01 12:00:00"}
     save_rows(engine, PATIENTS, rows_of([record]), SYNCED)
-    counts = save_rows(engine, PATIENTS, rows_of([record]), SYNCED)
-    assert counts == LoadCounts(unchanged=1)
+    before = row_version(engine, 5)
+    fixed = {**record, "LName": "Fixed", "NewField": 1}
+    save_rows(engine, PATIENTS, rows_of([fixed]), SYNCED + dt.timedelta(hours=1))
+    assert row_version(engine, 5) != before
+    assert stored(engine, 5)["lname"] == "Fixed"
+    assert stored(engine, 5)["odmirror_extra"] == {"NewField": 1}
 
 
 def test_duplicates_in_one_page_keep_the_newest(engine: Engine) -> None:
@@ -104,3 +129,17 @@ def test_rows_with_different_keys_in_one_page(engine: Engine) -> None:
     save_rows(engine, PATIENTS, rows_of(page), SYNCED)
     assert stored(engine, 1)["fname"] == "Row"
     assert stored(engine, 2)["fname"] is None
+
+
+def test_rows_already_counted_count_again_only_when_they_update(engine: Engine) -> None:
+    first = [{"PatNum": n, "LName": "A", "DateTStamp": "2024-01-01 00:00:00"} for n in (1, 2, 3)]
+    save_rows(engine, PATIENTS, rows_of(first), SYNCED)
+    again = [
+        {"PatNum": 1, "LName": "A", "DateTStamp": "2024-01-01 00:00:00"},  # the same
+        {"PatNum": 2, "LName": "B", "DateTStamp": "2024-01-01 00:00:01"},  # newer
+        {"PatNum": 3, "LName": "C", "DateTStamp": "2023-12-31 23:59:59"},  # older
+        {"PatNum": 4, "LName": "D", "DateTStamp": "2024-01-01 00:00:00"},  # new, not counted
+    ]
+    counts = save_rows(engine, PATIENTS, rows_of(again), SYNCED, counted={1, 2, 3})
+    assert counts == LoadCounts(inserted=1, updated=1)
+    assert [stored(engine, n)["lname"] for n in (1, 2, 3, 4)] == ["A", "B", "A", "D"]

@@ -14,6 +14,7 @@ from etl.errors import ApiError, AuthError
 from etl.models import SyncRun
 from etl.resources import PATIENTS
 from etl.simulator import OfficeClock
+from etl.simulator.store import ORDERS
 from etl.state import RunResult
 from etl.sync import run_sync, window_start
 from etl.transform import map_record
@@ -118,11 +119,11 @@ def test_rows_edited_while_paging_are_right_after_the_next_run(
     sim = make_sim(450, clock=office_clock(), order=order)
 
     def edit_between_pages(index: int, _log: Any) -> None:
-        if index == 2:  # two pages are in the mirror: edit one of their rows, and a later one
-            sim.clock.advance(5)
-            already_read = min(mirror(engine))
-            sim.store.update(already_read, LName="EditedWhilePaging")
-            sim.store.update(max(set(range(1, 451)) - set(mirror(engine))), LName="AlsoEdited")
+        if index == 2:  # two pages were sent (pages are fetched ahead of the mirror's writes):
+            sim.clock.advance(5)  # edit one of their rows, and a later one
+            listed = sorted(sim.store.all(), key=ORDERS[order])
+            sim.store.update(listed[0]["PatNum"], LName="EditedWhilePaging")
+            sim.store.update(listed[-1]["PatNum"], LName="AlsoEdited")
 
     sim.on_request(edit_between_pages)
     first = sync(sim, engine)

@@ -34,6 +34,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--practice", action="store_true", help="also serve appointments, procedures, claims, ..."
     )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
     return parser.parse_args(argv)
 
 
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         order=args.order,
         inclusive_datetstamp=not args.exclusive,
         hide_deleted=not args.show_deleted,
+        latency=args.latency,
     )
     # Set explicitly: a shell's background job inherits SIGINT ignored, so Ctrl-C would not stop it.
     signal.signal(signal.SIGINT, signal.default_int_handler)

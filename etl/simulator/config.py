@@ -24,6 +24,8 @@ class SimulatorConfig:
     order: str = "patnum"
     hide_deleted: bool = True
     error_body_json: bool = False
+    #: Seconds each answer takes on top of the work (the office's eConnector, the internet).
+    latency: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in CAPS:

@@ -160,6 +160,24 @@ def make_patients(
     return patients
 
 
+def make_many_patients(
+    n: int, seed: int = 1, now: datetime | None = None, distinct: int = 20_000
+) -> list[dict[str, Any]]:
+    """Make n patients cheaply (a million in seconds): `distinct` as make_patients does, then
+    copies of them under new PatNums (Guarantor and SuperFamily follow), in PatNum order.
+    """
+    base = make_patients(min(n, distinct), seed, now)
+    patients = list(base)
+    while len(patients) < n:
+        shift = len(patients)
+        for row in base[: n - shift]:
+            copy = dict(row, PatNum=row["PatNum"] + shift, Guarantor=row["Guarantor"] + shift)
+            copy["SuperFamily"] = row["SuperFamily"] + shift if row["SuperFamily"] else 0
+            copy["ImageFolder"] = image_folder(copy["LName"], copy["FName"], copy["PatNum"])
+            patients.append(copy)
+    return patients
+
+
 def _family(
     rng: random.Random, pools: _Pools, head: int, size: int, now: datetime
 ) -> list[dict[str, Any]]:

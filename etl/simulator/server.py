@@ -70,6 +70,8 @@ class Simulator:
         self._seed = seed
         self.office_online = True
         self.requests: list[RequestLog] = []
+        #: Requests refused for coming inside the throttle interval (Remote mode).
+        self.throttle_violations = 0
         self._lock = threading.Lock()
         self._faults: deque[_Fault] = deque()
         self._hook: Callable[[int, RequestLog], None] | None = None
@@ -168,7 +170,7 @@ class Simulator:
         if fault is not None and fault.reply is not None:
             reply = fault.reply
         else:
-            self._stopping.wait(fault.stall if fault else 0)
+            self._stopping.wait((fault.stall if fault else 0) + self.config.latency)
             reply = self._serve(log)
         with self._lock:
             log.status = reply.status
@@ -205,6 +207,7 @@ class Simulator:
             if last is None or log.arrived - last >= interval:
                 self._last_served[customer] = log.arrived
                 return None
+            self.throttle_violations += 1
         after = self.config.retry_after
         headers = {} if after is None else {"Retry-After": str(after)}
         text = f"Too many requests. This API key is limited to one request every {interval:g}s."

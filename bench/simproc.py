@@ -1,0 +1,93 @@
+"""The simulated API in a process of its own, so its memory and CPU are not the sync's.
+
+The benchmark talks to it over a pipe: reset the request log, read the counts, change rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from etl.simulator import OfficeClock, Simulator, SimulatorConfig
+from etl.simulator.data import make_many_patients
+
+OFFICE_START = dt.datetime(2030, 1, 14, 10, 0, 0)
+
+
+class SimProcess:
+    """A simulator serving `patients` synthetic patients in a child process.
+
+    Args:
+        patients: how many.
+        mode: "service" (1000 rows a page, no throttle) or "remote" (100 a page, throttled).
+        interval: the Remote throttle, seconds per request.
+        latency: seconds each answer takes on top of the work.
+    """
+
+    def __init__(self, patients: int, mode: str, interval: float, latency: float) -> None:
+        self._conn, child = mp.Pipe()
+        args = (child, patients, mode, interval, latency)
+        self._proc = mp.Process(target=_serve, args=args, name="bench-simulator", daemon=True)
+
+    def __enter__(self) -> SimProcess:
+        self._proc.start()
+        self.base_url, self.ready_seconds = self._conn.recv()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.call("stop")
+        self._proc.join(10)
+
+    def call(self, command: str, *args: Any) -> Any:
+        """Run a command in the simulator process and return its answer."""
+        self._conn.send((command, args))
+        return self._conn.recv()
+
+
+def _serve(conn: Connection, patients: int, mode: str, interval: float, latency: float) -> None:
+    started = time.perf_counter()
+    config = SimulatorConfig(mode=mode, throttle_interval=interval, latency=latency)
+    clock = OfficeClock("America/Chicago", start=OFFICE_START)
+    sim = Simulator(make_many_patients(patients, now=clock.now()), config, clock=clock)
+    sim.start()
+    conn.send((sim.base_url, time.perf_counter() - started))
+    while True:
+        command, args = conn.recv()
+        if command == "stop":
+            sim.stop()
+            conn.send(None)
+            return
+        conn.send(_COMMANDS[command](sim, *args))
+
+
+def _reset(sim: Simulator) -> None:
+    sim.requests.clear()
+    sim.throttle_violations = 0
+
+
+def _counts(sim: Simulator) -> dict[str, Any]:
+    logs = list(sim.requests)
+    return {
+        "requests": len(logs),
+        "violations": sim.throttle_violations,
+        "rows": sum(log.rows for log in logs),
+        "first": logs[0].arrived if logs else None,
+    }
+
+
+def _change(sim: Simulator, fraction: float, advance: float) -> int:
+    """Advance the office clock, then change every 1/fraction-th patient."""
+    sim.clock.advance(advance)
+    step = max(1, round(1 / fraction))
+    changed = 0
+    for patnum in range(1, len(sim.store) + 1, step):
+        sim.store.update(patnum, City="Benchtown")
+        changed += 1
+    sim.clock.advance(advance)
+    return changed
+
+
+_COMMANDS = {"reset": _reset, "counts": _counts, "change": _change}

@@ -1,0 +1,83 @@
+"""What a run has seen: the keys it saved (about one bit each), the statuses the list showed.
+
+A run must know whether a row comes again (the overlap, a second pass, the closing change
+check) to count it once, and whether a page brought anything new (a server that ignores
+Offset sends the same page forever). A set of a million keys costs some 60 MB; API keys are
+auto-increment integers, so a bitmap in blocks costs 125 kB for a million and stays flat in
+the run's memory. Keys that are not integers (no resource has any yet) fall back to a set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+_BLOCK_BITS = 1 << 16  # 8 kB a block; a block is made when one of its keys is first seen
+
+
+class SeenKeys:
+    """A set of keys that only grows: add, membership and size."""
+
+    def __init__(self) -> None:
+        self._blocks: dict[int, bytearray] = {}
+        self._others: set[Any] = set()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, key: object) -> bool:
+        if not _is_index(key):
+            return key in self._others
+        assert isinstance(key, int)
+        block = self._blocks.get(key // _BLOCK_BITS)
+        bit = key % _BLOCK_BITS
+        return block is not None and bool(block[bit >> 3] & (1 << (bit & 7)))
+
+    def add(self, key: Any) -> bool:
+        """Add a key; True if it was not there before."""
+        if not _is_index(key):
+            if key in self._others:
+                return False
+            self._others.add(key)
+        else:
+            block = self._blocks.setdefault(key // _BLOCK_BITS, bytearray(_BLOCK_BITS // 8))
+            bit = key % _BLOCK_BITS
+            mask = 1 << (bit & 7)
+            if block[bit >> 3] & mask:
+                return False
+            block[bit >> 3] |= mask
+        self._count += 1
+        return True
+
+
+def _is_index(key: object) -> bool:
+    return isinstance(key, int) and not isinstance(key, bool) and key >= 0
+
+
+class ShownValues:
+    """Which values of the status passes' filters (PatStatus=Deleted, ...) the plain list showed.
+
+    A pass for rows the plain list may hide is a wasted request, or thousands, once the plain
+    list has shown such a row: then it hides none of them.
+
+    Args:
+        passes: the resource's passes; {} is the plain list.
+    """
+
+    def __init__(self, passes: tuple[dict[str, str], ...]) -> None:
+        self.passes = passes
+        self._wanted = {item for f in passes for item in f.items()}
+        self._shown: set[tuple[str, str]] = set()
+
+    def note(self, records: list[Any]) -> None:
+        """Look at a page of the plain list."""
+        for record in records:
+            if isinstance(record, dict):
+                self._shown.update(i for i in self._wanted if record.get(i[0]) == i[1])
+
+    def needed(self) -> Iterator[dict[str, str]]:
+        """The passes still worth a request, the plain list first."""
+        for filters in self.passes:
+            if not filters or not set(filters.items()) <= self._shown:
+                yield filters
