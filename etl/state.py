@@ -111,12 +111,7 @@ def finish_run(
                 cursor_after=new_cursor,
                 error=error,
                 note=note,
-                rows_fetched=stats.fetched,
-                rows_inserted=stats.inserted,
-                rows_updated=stats.updated,
-                rows_unchanged=stats.unchanged,
-                rows_rejected=stats.rejected,
-                requests=stats.requests,
+                **_counts(stats),
             )
         )
         if error is None:
@@ -136,14 +131,20 @@ def interrupt_run(engine: Engine, run_id: int, stats: RunStats, note: str) -> No
                 status="interrupted",
                 finished_at=utcnow(),
                 note=note,
-                rows_fetched=stats.fetched,
-                rows_inserted=stats.inserted,
-                rows_updated=stats.updated,
-                rows_unchanged=stats.unchanged,
-                rows_rejected=stats.rejected,
-                requests=stats.requests,
+                **_counts(stats),
             )
         )
+
+
+def _counts(stats: RunStats) -> dict[str, int]:
+    return {
+        "rows_fetched": stats.fetched,
+        "rows_inserted": stats.inserted,
+        "rows_updated": stats.updated,
+        "rows_unchanged": stats.unchanged,
+        "rows_rejected": stats.rejected,
+        "requests": stats.requests,
+    }
 
 
 def _save_success(conn: Connection, resource: str, run_id: int, cursor: dt.datetime | None) -> None:
