@@ -16,10 +16,10 @@ from etl.decode import (
     Invalid,
     clean_text,
     decode,
-    decoder_for,
     parse_server_time,
     sanitize_json,
 )
+from etl.decoders import decoder_for
 from etl.pii import DEFAULT_POLICY, DROP, HMAC, PiiPolicy
 from etl.resources import FieldSpec, Resource
 

@@ -7,7 +7,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.decode import Invalid, decode, decoder_for
+from etl.decode import Invalid, decode
+from etl.decoders import decoder_for
 from etl.resources import RESOURCES, FieldSpec
 
 SPECS = sorted(
