@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-from etl.decode import _DECODERS, _bool, _date, _datetime, _day, _enum, _int, _moment, _text
+from etl.decode import _DECODERS, Invalid, _bool, _date, _datetime, _enum, _int, _text
 from etl.resources import FieldSpec
 
 
@@ -59,33 +59,42 @@ def _fast_bool(value: Any) -> Any:
 _FAST: dict[str, Callable[[Any], Any]] = {"text": _fast_text, "int": _fast_int, "bool": _fast_bool}
 
 
-def _digits(value: str, *spans: tuple[int, int]) -> list[int] | None:
-    parts = [value[a:b] for a, b in spans]
-    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else None
-
-
 def _plain_date(value: Any) -> dt.date | None:
-    # "yyyy-MM-dd" in ASCII digits: what the regex would match, without it.
-    if type(value) is str and len(value) == 10 and value[4] == "-" == value[7] and value.isascii():
-        parts = _digits(value, (0, 4), (5, 7), (8, 10))
-        if parts is not None:
-            return _day(value, *parts)
-    return _date(value)
-
-
-def _looks_like_moment(value: Any) -> bool:
-    if type(value) is not str or len(value) != 19 or not value.isascii():
-        return False
-    return value[4] == "-" == value[7] and value[10] in " T" and value[13] == ":" == value[16]
+    # "yyyy-MM-dd" in ASCII digits: what the regex would match, parsed in C.
+    if not _date_shape(value):
+        return _date(value)
+    if int(value[:4]) <= 1:
+        return None  # Open Dental's "no date" (fromisoformat refuses year 0)
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(value) from None
 
 
 def _plain_datetime(value: Any) -> dt.datetime | None:
-    # "yyyy-MM-dd HH:mm:ss" in ASCII digits: what the regex would match, without it.
-    if _looks_like_moment(value):
-        parts = _digits(value, (0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19))
-        if parts is not None:
-            return _moment(value, *parts)
-    return _datetime(value)
+    # "yyyy-MM-dd HH:mm:ss" in ASCII digits: what the regex would match, parsed in C.
+    if not _moment_shape(value):
+        return _datetime(value)
+    if int(value[:4]) <= 1:
+        return None
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(value) from None
+
+
+def _date_shape(value: Any) -> bool:
+    if type(value) is not str or len(value) != 10 or not value.isascii():
+        return False
+    return value[4] == "-" == value[7] and (value[:4] + value[5:7] + value[8:]).isdigit()
+
+
+def _moment_shape(value: Any) -> bool:
+    if type(value) is not str or len(value) != 19 or not value.isascii():
+        return False
+    if value[10] not in " T" or value[13] != ":" or value[16] != ":":
+        return False
+    return _date_shape(value[:10]) and (value[11:13] + value[14:16] + value[17:]).isdigit()
 
 
 def _enum_decoder(names: tuple[str, ...]) -> Callable[[Any], Any]:
