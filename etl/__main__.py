@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from etl.cli import entry
 
-from etl.cli import main
-
-sys.exit(main())
+entry()

@@ -4,44 +4,89 @@
   processes every row's parameters in Python, which costs more than SQLite spends storing them.
 - On PostgreSQL, COPY into a temporary staging table, then one INSERT ... SELECT ... ON CONFLICT:
   rows travel in COPY's stream instead of one Bind/Execute each.
+
+Either way a row's values are taken in one C-level step (itemgetter) and only the columns whose
+type needs converting for the driver (dates on SQLite, JSON) go through a Python call. Values the
+same for every row (`constants`, e.g. the sync time) are converted once.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Column, Connection, MetaData, Table
 from sqlalchemy.sql.dml import Insert
 
-_Compiled = tuple[str, list[tuple[str, Callable[[Any], Any] | None]], bool]
+_Process = Callable[[Any], Any] | None
+_Compiled = tuple[str, list[str], bool]
 _compiled: dict[tuple[str, str, tuple[str, ...], int], _Compiled] = {}
 
 
 def executemany(
-    conn: Connection, stmt: Insert, columns: Sequence[str], rows: list[dict[str, Any]]
+    conn: Connection,
+    stmt: Insert,
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+    constants: Mapping[str, Any] | None = None,
 ) -> None:
     """Execute an INSERT for every row through the driver's executemany.
 
     Args:
         conn: the connection (inside its transaction).
         stmt: the statement; its bound parameters must be the columns' values.
-        columns: the keys every row carries.
+        columns: the keys every row carries, and the names of `constants`.
         rows: the rows.
+        constants: values the same for every row, by column name (not in the rows).
     """
-    sql, params, positional = _compile(conn, stmt, columns)
+    sql, names, positional = _compile(conn, stmt, columns)
+    values = driver_values(conn, stmt.table, names, rows, constants or {})  # type: ignore[arg-type]
     if positional:
-        values: list[Any] = [tuple(_bound(row, params)) for row in rows]
+        values = [tuple(v) for v in values]  # what SQLAlchemy takes as one row's parameters
     else:
-        values = [
-            dict(zip([n for n, _ in params], _bound(row, params), strict=True)) for row in rows
-        ]
+        values = [dict(zip(names, v, strict=True)) for v in values]
     conn.exec_driver_sql(sql, values)
 
 
-def _bound(row: dict[str, Any], params: list[tuple[str, Callable[[Any], Any] | None]]) -> list[Any]:
-    return [row[name] if process is None else process(row[name]) for name, process in params]
+def driver_values(
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: list[dict[str, Any]],
+    constants: Mapping[str, Any],
+) -> list[Any]:
+    """Each row's values in `names` order, converted for the driver (a list per row)."""
+    processors: list[_Process] = [
+        table.c[n].type._cached_bind_processor(conn.dialect) for n in names
+    ]
+    fixed = [
+        (i, constants[n] if p is None else p(constants[n]))
+        for i, (n, p) in enumerate(zip(names, processors, strict=True))
+        if n in constants
+    ]
+    taken = [(n, p) for n, p in zip(names, processors, strict=True) if n not in constants]
+    steps = [(i, p) for i, (_, p) in enumerate(taken) if p is not None]
+    get = _getter([n for n, _ in taken])
+    values = []
+    for row in rows:
+        value = get(row)
+        for i, process in steps:
+            value[i] = process(value[i])
+        for i, constant in fixed:  # ascending positions: each lands where it belongs
+            value.insert(i, constant)
+        values.append(value)
+    return values
+
+
+def _getter(names: list[str]) -> Callable[[dict[str, Any]], list[Any]]:
+    if not names:
+        return lambda row: []
+    get = itemgetter(*names)
+    if len(names) == 1:
+        return lambda row: [get(row)]
+    return lambda row: list(get(row))
 
 
 def _compile(conn: Connection, stmt: Insert, columns: Sequence[str]) -> _Compiled:
@@ -51,18 +96,25 @@ def _compile(conn: Connection, stmt: Insert, columns: Sequence[str]) -> _Compile
     if key not in _compiled:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
         names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-        processors = {
-            name: table.c[name].type._cached_bind_processor(conn.dialect) for name in names
-        }
-        params = [(name, processors[name]) for name in names]
-        _compiled[key] = (str(compiled), params, bool(compiled.positional))
+        _compiled[key] = (str(compiled), names, bool(compiled.positional))
     return _compiled[key]
 
 
 def stage(
-    conn: Connection, table: Table, columns: Sequence[str], rows: list[dict[str, Any]]
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: list[dict[str, Any]],
+    constants: Mapping[str, Any] | None = None,
 ) -> Table:
     """COPY rows into a temporary table shaped like `table` (emptied when the transaction ends).
+
+    Args:
+        conn: the connection (inside its transaction).
+        table: the mirror table.
+        columns: the keys every row carries, and the names of `constants`.
+        rows: the rows.
+        constants: values the same for every row, by column name (not in the rows).
 
     Returns:
         The staging table, with the given columns in that order.
@@ -72,16 +124,10 @@ def stage(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (LIKE {table.name}) ON COMMIT DELETE ROWS"
     )
     conn.exec_driver_sql(f"TRUNCATE {name}")
-    processors = [table.c[c].type._cached_bind_processor(conn.dialect) for c in columns]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [
-                    row[c] if p is None else p(row[c])
-                    for c, p in zip(columns, processors, strict=True)
-                ]
-            )
+        for value in driver_values(conn, table, columns, rows, constants or {}):
+            copy.write_row(value)
     return _staging_table(table, name, tuple(columns))
 
 

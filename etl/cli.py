@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted; the mirror keeps every page saved so far", 130)
     return code or 0
+
+
+def entry() -> None:
+    """The `odmirror` program: `main`, with the garbage collector told what will never be garbage.
+
+    A sync makes many short-lived objects; each full collection would walk every object the
+    imports made (SQLAlchemy, the models: hundreds of thousands), and so would the collection
+    at exit (measured: 0.3 s of every run, a third of an incremental one). Frozen, they are
+    skipped; they live until the process ends anyway.
+    """
+    gc.freeze()
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def _fail(message: str, code: int) -> int:

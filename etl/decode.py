@@ -90,6 +90,10 @@ def _date(value: Any) -> dt.date | None:
     if not match:
         raise Invalid(value)
     year, month, day = (int(part) for part in match.groups())
+    return _day(value, year, month, day)
+
+
+def _day(value: str, year: int, month: int, day: int) -> dt.date | None:
     if year <= 1:
         return None  # Open Dental's "no date"
     try:
@@ -106,7 +110,11 @@ def _datetime(value: Any) -> dt.datetime | None:
     match = _DATETIME.fullmatch(value.strip())
     if not match:
         raise Invalid(value)
-    year, month, day, hour, minute, second = (int(part) for part in match.groups())
+    return _moment(value, *(int(part) for part in match.groups()))
+
+
+def _moment(value: str, *parts: int) -> dt.datetime | None:
+    year, month, day, hour, minute, second = parts
     if year <= 1:
         return None
     try:

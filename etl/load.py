@@ -139,17 +139,22 @@ def save_rows(
     with engine.begin() as conn:
         for chunk in chunked(rows, param_limit(dialect)):
             counts += _classify(conn, resource, chunk, counted)
-        for columns, group in _same_columns(rows, synced_at):
-            _write(conn, resource, columns, group)
+        for columns, group in _same_columns(rows):
+            _write(conn, resource, columns, group, {"odmirror_synced_at": synced_at})
     return counts
 
 
 def _write(
-    conn: Connection, resource: Resource, columns: tuple[str, ...], rows: list[dict[str, Any]]
+    conn: Connection,
+    resource: Resource,
+    carried: tuple[str, ...],
+    rows: list[dict[str, Any]],
+    constants: dict[str, Any],
 ) -> None:
     table, dialect, guard = resource.table, conn.dialect.name, resource.cursor_column
+    columns = (*carried, *constants)
     if dialect == "postgresql" and COPY_ON_POSTGRESQL:
-        staged = bulk.stage(conn, table, columns, rows)
+        staged = bulk.stage(conn, table, columns, rows, constants)
         # Rows the mirror holds as they are never reach the INSERT: ON CONFLICT would lock each
         # one (a WAL record, a dirtied page) even when its WHERE then skips the update.
         key = table.c[resource.key_column]
@@ -161,7 +166,8 @@ def _write(
         )
         conn.execute(upsert_statement(table, dialect, columns, guard, source=source))
     else:
-        bulk.executemany(conn, upsert_statement(table, dialect, columns, guard), columns, rows)
+        stmt = upsert_statement(table, dialect, columns, guard)
+        bulk.executemany(conn, stmt, columns, rows, constants)
 
 
 def newest_per_key(rows: list[dict[str, Any]], key: str, guard: str | None) -> list[dict[str, Any]]:
@@ -208,12 +214,15 @@ def _classify(
 
 
 def _same_columns(
-    rows: list[dict[str, Any]], synced_at: dt.datetime
+    rows: list[dict[str, Any]],
 ) -> Iterator[tuple[tuple[str, ...], list[dict[str, Any]]]]:
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    # Rows of one API carry their keys in one order: one sort per order, not per row.
+    by_order: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        full = {**row, "odmirror_synced_at": synced_at}
-        groups.setdefault(tuple(sorted(full)), []).append(full)
+        by_order.setdefault(tuple(row), []).append(row)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for order, group in by_order.items():
+        groups.setdefault(tuple(sorted(order)), []).extend(group)
     yield from groups.items()
 
 

@@ -8,10 +8,18 @@ the extras alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl.decode import Invalid, clean_text, decode, parse_server_time, sanitize_json
+from etl.decode import (
+    Invalid,
+    clean_text,
+    decode,
+    parse_server_time,
+    sanitize_json,
+)
+from etl.decoders import decoder_for
 from etl.pii import DEFAULT_POLICY, DROP, HMAC, PiiPolicy
 from etl.resources import FieldSpec, Resource
 
@@ -29,6 +37,9 @@ __all__ = [
 
 #: Keys the API adds to rows that are not data of the row.
 NOT_DATA = frozenset({"serverDateTime"})
+
+_Step = tuple[str, Callable[[Any], Any], bool]
+_plans: dict[int, tuple[Resource, dict[str, _Step]]] = {}
 
 
 class RejectedRecord(ValueError):
@@ -81,30 +92,68 @@ def map_record(resource: Resource, record: Any, policy: PiiPolicy = DEFAULT_POLI
         raise RejectedRecord(f"a {resource.name} record is not a JSON object")
     mapped = MappedRecord(row={})
     extra: dict[str, Any] = {}
-    specs, row = resource.by_key, mapped.row
+    plan, row, named = _plan(resource), mapped.row, policy.fields
     for key, value in record.items():
-        spec = specs.get(key)
-        if key in policy.fields or key in NOT_DATA:
-            go_on, value = _police(row, extra, key, value, spec, policy)
-            if not go_on:
-                continue
-        if spec is None:
-            mapped.unknown.append(key)
-            extra[key] = value
+        step = plan.get(key)
+        if step is None or key in named:
+            _map_odd(resource, mapped, extra, key, value, policy)
             continue
+        column, decoder, text = step
         try:
-            stored = row[spec.column] = decode(spec, value)
+            stored = row[column] = decoder(value)
         except Invalid:
-            row[spec.column] = None
+            row[column] = None
             mapped.invalid.append(key)
             extra[key] = value
             continue
         # clean_text returns the very same string when it had nothing to remove.
-        if stored is not value and spec.kind == "text" and isinstance(value, str):
+        if text and stored is not value and isinstance(value, str):
             mapped.cleaned.append(key)
     _require_key(resource, row)
     row["odmirror_extra"] = sanitize_json(extra) if extra else None
     return mapped
+
+
+def _plan(resource: Resource) -> dict[str, _Step]:
+    """Per JSON key: its column, its decoder (built once) and whether it is text."""
+    known = _plans.get(id(resource))
+    if known is None or known[0] is not resource:
+        steps = {
+            spec.key: (spec.column, decoder_for(spec), spec.kind == "text")
+            for spec in resource.fields
+            if spec.key not in NOT_DATA
+        }
+        known = _plans[id(resource)] = (resource, steps)
+    return known[1]
+
+
+def _map_odd(
+    resource: Resource,
+    mapped: MappedRecord,
+    extra: dict[str, Any],
+    key: str,
+    value: Any,
+    policy: PiiPolicy,
+) -> None:
+    """Map one field the fast path does not take: a key the policy names, or not a column."""
+    spec, row = resource.by_key.get(key), mapped.row
+    if key in policy.fields or key in NOT_DATA:
+        go_on, value = _police(row, extra, key, value, spec, policy)
+        if not go_on:
+            return
+    if spec is None:
+        mapped.unknown.append(key)
+        extra[key] = value
+        return
+    try:
+        stored = row[spec.column] = decode(spec, value)
+    except Invalid:
+        row[spec.column] = None
+        mapped.invalid.append(key)
+        extra[key] = value
+        return
+    if stored is not value and spec.kind == "text" and isinstance(value, str):
+        mapped.cleaned.append(key)
 
 
 def _police(
