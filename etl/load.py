@@ -189,28 +189,40 @@ def _classify(
     conn: Connection, resource: Resource, rows: list[dict[str, Any]], counted: Container[Any]
 ) -> LoadCounts:
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
-    columns = [table.c[key]] + ([table.c[guard]] if guard else [])
-    keys = [r[key] for r in rows]
-    if conn.dialect.name == "postgresql":  # one array parameter, not one per key
-        wanted = table.c[key] == any_(bindparam("keys", keys, ARRAY(table.c[key].type)))
-    else:
-        wanted = table.c[key].in_(keys)
-    found = conn.execute(select(*columns).where(wanted))
-    stored = {r[0]: (r[1] if guard else None) for r in found}
+    # Without a change time (tables pulled whole) a row is unchanged only if every value is.
+    compared = [guard] if guard else sorted({n for r in rows for n in r} - UNCOMPARED - {key})
+    stored = _stored(conn, table, key, compared, [r[key] for r in rows])
     counts = LoadCounts()
     for row in rows:
-        incoming = row.get(guard) if guard else None
-        if row[key] not in stored:
+        old = stored.get(row[key])
+        if old is None:
             counts.inserted += 1
-        elif incoming is None or stored[row[key]] is None or incoming > stored[row[key]]:
+        elif guard is None:
+            if any(row[n] != old[n] for n in compared if n in row):
+                counts.updated += 1
+            elif row[key] not in counted:
+                counts.unchanged += 1
+        elif row.get(guard) is None or old[guard] is None or row[guard] > old[guard]:
             counts.updated += 1
         elif row[key] in counted:
             continue
-        elif incoming == stored[row[key]]:
+        elif row[guard] == old[guard]:
             counts.unchanged += 1
         else:
             counts.stale += 1
     return counts
+
+
+def _stored(
+    conn: Connection, table: Table, key: str, names: list[str], keys: list[Any]
+) -> dict[Any, dict[str, Any]]:
+    """The stored values of `names` for the rows with these keys, by key."""
+    if conn.dialect.name == "postgresql":  # one array parameter, not one per key
+        wanted = table.c[key] == any_(bindparam("keys", keys, ARRAY(table.c[key].type)))
+    else:
+        wanted = table.c[key].in_(keys)
+    found = conn.execute(select(table.c[key], *(table.c[n] for n in names)).where(wanted))
+    return {r[0]: dict(zip(names, r[1:], strict=True)) for r in found}
 
 
 def _same_columns(

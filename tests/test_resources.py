@@ -126,6 +126,14 @@ def test_small_tables_mark_rows_that_stop_coming(engine: Engine, practice: Any) 
     assert mirror(engine, RESOURCES["clinics"])[2]["odmirror_gone_at"] is None
 
 
+def test_a_whole_table_pulled_again_counts_only_what_changed(engine: Engine, practice: Any) -> None:
+    first = sync(practice, engine, ("operatories",))[0].stats
+    practice.tables.update("operatories", 2, OpName="Hygiene 9")
+    again = sync(practice, engine, ("operatories",))[0].stats
+    assert (again.inserted, again.updated, again.unchanged) == (0, 1, first.inserted - 1)
+    assert mirror(engine, RESOURCES["operatories"])[2]["opname"] == "Hygiene 9"
+
+
 def test_a_failed_pull_marks_and_deletes_nothing(engine: Engine, practice: Any) -> None:
     sync(practice, engine, ("clinics", "appointments"))
     practice.tables.update("clinics", 3, IsHidden="true")
