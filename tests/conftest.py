@@ -112,3 +112,19 @@ def settings_for(sim: Any, db_url: str, **api: Any) -> Any:
         database=DatabaseSettings(url=db_url),
         sync=SyncSettings(overlap_seconds=60),
     )
+
+
+@pytest.fixture
+def scripted() -> Iterator[Any]:
+    """Start scripted API servers (tests/test_faults.py: Scripted); all are stopped after."""
+    from tests.test_faults import Scripted
+
+    servers: list[Any] = []
+
+    def start(script: Any) -> Any:
+        servers.append(Scripted(script))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()

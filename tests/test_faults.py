@@ -8,7 +8,7 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -67,19 +67,6 @@ class Scripted:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[[Script], Scripted]]:
-    servers: list[Scripted] = []
-
-    def start(script: Script) -> Scripted:
-        servers.append(Scripted(script))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def patients(first: int, count: int, server_time: str | None = "2030-05-05 10:00:00") -> list[Any]:

@@ -6,7 +6,6 @@ Served by a scripted HTTP server (tests/test_faults.py), saved into SQLite and P
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,24 +18,15 @@ from etl.resources import PATIENTS
 from etl.sync import run_sync
 from etl.transform import map_record
 from tests.conftest import settings_for
-from tests.test_faults import Reply, Script, Scripted, client, one_page, patients
+from tests.test_faults import (
+    Reply,
+    client,
+    one_page,
+    patients,
+)
 from tests.test_sync import mirror
 
 pytestmark = pytest.mark.reliability
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Script], Scripted]]:
-    """Start scripted API servers; all are stopped after the test."""
-    servers: list[Scripted] = []
-
-    def start(script: Script) -> Scripted:
-        servers.append(Scripted(script))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 NOTE_10MB = "n" * 10_000_000
@@ -71,8 +61,10 @@ def rejected_rows(engine: Engine) -> list[dict[str, Any]]:
         return [{k: r[k] for k in ("resource", "key", "reason", "loaded", "payload")} for r in rows]
 
 
-def test_hostile_records_load_or_go_to_rejects_and_are_counted(serve: Any, engine: Engine) -> None:
-    server = serve(one_page(hostile_page()))
+def test_hostile_records_load_or_go_to_rejects_and_are_counted(
+    scripted: Any, engine: Engine
+) -> None:
+    server = scripted(one_page(hostile_page()))
     settings = settings_for(server, engine.url.render_as_string(hide_password=False))
     result = run_sync(settings, client=client(server))[0]
     columns = [c.name for c in PATIENTS.table.columns if c.name != "odmirror_synced_at"]
@@ -127,8 +119,8 @@ def row(key: str | None, reason: str, payload: Any = None) -> dict[str, Any]:
     }
 
 
-def test_the_same_rejects_seen_again_are_not_doubled(serve: Any, engine: Engine) -> None:
-    server = serve(one_page(hostile_page()))
+def test_the_same_rejects_seen_again_are_not_doubled(scripted: Any, engine: Engine) -> None:
+    server = scripted(one_page(hostile_page()))
     settings = settings_for(server, engine.url.render_as_string(hide_password=False))
     run_sync(settings, client=client(server))
     first = rejected_rows(engine)
@@ -149,7 +141,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("kind", sorted(BROKEN))
 def test_a_broken_answer_after_retries_fails_the_run_and_keeps_the_cursor(
-    serve: Any, engine: Engine, kind: str
+    scripted: Any, engine: Engine, kind: str
 ) -> None:
     healthy = {"now": False}
 
@@ -162,7 +154,7 @@ def test_a_broken_answer_after_retries_fails_the_run_and_keeps_the_cursor(
             return BROKEN[kind]
         return 200, patients(1 + offset, max(0, min(size, total - offset))), False
 
-    server = serve(script)
+    server = scripted(script)
     settings = settings_for(server, engine.url.render_as_string(hide_password=False))
     run_sync(settings, client=client(server))
     cursor = state.get_cursor(engine, "patients")

@@ -8,10 +8,12 @@ from typing import Any
 
 import requests
 
-from etl.simulator import make_patients
+from etl.simulator import SimulatorConfig, make_patients
 from etl.simulator.data import make_many_patients
 
-AUTH = {"Authorization": "ODFHIR NFF6i0KrXrxDkZHt/VzkmZEaUWOjnQX2z"}
+KEYS = SimulatorConfig()  # Open Dental's published test keys
+
+AUTH = {"Authorization": f"ODFHIR {KEYS.developer_key}/{KEYS.customer_key}"}
 
 
 def simple(sim: Any, **params: Any) -> requests.Response:
