@@ -9,7 +9,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, cast
+from types import TracebackType
+from typing import Any, TypeVar, cast
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,63 @@ class Reply:
 
 #: answer(method, target, authorization) -> the reply, or None to drop the connection.
 Answer = Callable[[str, str, "str | None"], "Reply | None"]
+
+
+_S = TypeVar("_S", bound="Serving")
+
+
+class Serving:
+    """Serves `_answer` over HTTP on a daemon thread: start, stop, a with-block, base_url."""
+
+    _thread_name = "od-server"
+    _server: Server | None = None
+    _thread: threading.Thread | None = None
+
+    def _answer(self, method: str, target: str, authorization: str | None) -> Reply | None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """Free requests held on purpose (stalls, latency) before the server shuts down."""
+
+    def start(self: _S, host: str = "127.0.0.1", port: int = 0) -> _S:
+        """Serve in a daemon thread on host:port (0: any free port); returns self."""
+        if self._server is not None:
+            raise RuntimeError(f"{type(self).__name__} is already serving")
+        self._server = Server((host, port), self._answer)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name=self._thread_name, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close open connections; held requests are released."""
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._server = self._thread = None
+        self._release()
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(5)
+
+    def __enter__(self: _S) -> _S:
+        return self.start()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, e.g. "http://127.0.0.1:PORT/api/v1" (no trailing slash)."""
+        if self._server is None:
+            raise RuntimeError(f"{type(self).__name__} is not serving; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/api/v1"
 
 
 class Server(ThreadingHTTPServer):

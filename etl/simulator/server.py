@@ -14,14 +14,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from etl.simulator.clock import OfficeClock, format_datetime
 from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
-from etl.simulator.http import Reply, Server
+from etl.simulator.http import Reply, Serving
 from etl.simulator.practice import fill_practice
 from etl.simulator.store import PatientStore, QueryError, parse_simple_query
 from etl.simulator.tables import Tables, empty_tables
@@ -42,8 +41,10 @@ class _Fault:
     stall: float = 0.0
 
 
-class Simulator:
+class Simulator(Serving):
     """The simulated API of one office: a patient store, a clock and an HTTP server."""
+
+    _thread_name = "od-simulator"
 
     def __init__(
         self,
@@ -78,8 +79,6 @@ class Simulator:
         self._hook_index = 0
         self._last_served: dict[str, float] = {}
         self._stopping = threading.Event()
-        self._server: Server | None = None
-        self._thread: threading.Thread | None = None
 
     def fill_practice(self) -> Simulator:
         """Fill the other endpoints with synthetic data drawn from the patients; returns self."""
@@ -90,44 +89,11 @@ class Simulator:
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> Simulator:
         """Serve in a daemon thread on host:port (0: any free port); returns self."""
-        if self._server is not None:
-            raise RuntimeError("the simulator is already serving")
         self._stopping.clear()
-        self._server = Server((host, port), self._answer)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="od-simulator", daemon=True
-        )
-        self._thread.start()
-        return self
+        return super().start(host, port)
 
-    def stop(self) -> None:
-        """Stop serving, and close open connections; stalled requests are released."""
-        server, thread = self._server, self._thread
-        if server is None:
-            return
-        self._server = self._thread = None
+    def _release(self) -> None:
         self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        server.close_connections()
-        if thread is not None:
-            thread.join(5)
-
-    def __enter__(self) -> Simulator:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """The API base URL, e.g. "http://127.0.0.1:PORT/api/v1" (no trailing slash)."""
-        if self._server is None:
-            raise RuntimeError("the simulator is not serving; call start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/api/v1"
 
     def fail_next(
         self, status: int, body: str = "", headers: dict[str, str] | None = None, count: int = 1
