@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Table
+from sqlalchemy import Column, Connection, Date, DateTime, MetaData, Table
 from sqlalchemy.sql.dml import Insert
 
 _Process = Callable[[Any], Any] | None
@@ -67,17 +67,37 @@ def driver_values(
         if n in constants
     ]
     taken = [(n, p) for n, p in zip(names, processors, strict=True) if n not in constants]
-    steps = [(i, p) for i, (_, p) in enumerate(taken) if p is not None]
+    dialect = conn.dialect.name
+    steps = [(i, p, _memo(dialect, table.c[n])) for i, (n, p) in enumerate(taken) if p is not None]
     get = _getter([n for n, _ in taken])
     values = []
     for row in rows:
         value = get(row)
-        for i, process in steps:
-            value[i] = process(value[i])
+        for i, process, memo in steps:
+            if memo is None:
+                value[i] = process(value[i])
+            elif value[i] in memo:
+                value[i] = memo[value[i]]
+            else:
+                value[i] = _remember(memo, value[i], process)
         for i, constant in fixed:  # ascending positions: each lands where it belongs
             value.insert(i, constant)
         values.append(value)
     return values
+
+
+@functools.lru_cache(maxsize=256)
+def _memo(dialect: str, column: Column[Any]) -> dict[Any, Any] | None:
+    # SQLite gets dates as text, formatted in Python: a mirror's dates repeat across rows and
+    # pages, and equal dates give equal text.
+    return {} if isinstance(column.type, Date | DateTime) else None
+
+
+def _remember(memo: dict[Any, Any], value: Any, process: Callable[[Any], Any]) -> Any:
+    if len(memo) >= 65536:
+        memo.clear()
+    converted = memo[value] = process(value)
+    return converted
 
 
 def _getter(names: list[str]) -> Callable[[dict[str, Any]], list[Any]]:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl import rejects, removals, state
 from etl.client import ApiClient, Page
+from etl.columnar import map_page
 from etl.config import Settings
 from etl.control import RunControl, StopRequested
 from etl.errors import ApiError, DatabaseError
@@ -33,7 +34,7 @@ from etl.pipeline import Prefetch
 from etl.resources import Resource, select_resources
 from etl.schema import check_schema, describe, make_engine
 from etl.seen import SeenKeys, ShownValues
-from etl.transform import MappedRecord, RejectedRecord, map_record, parse_server_time
+from etl.transform import RejectedRecord, map_record, parse_server_time
 
 log = logging.getLogger(__name__)
 _warned: set[tuple[str, str]] = set()
@@ -230,7 +231,7 @@ class ResourceSync:
     def _save(self, page: Page, track_time: bool = True) -> int:
         if track_time:
             self._track_server_time(page)
-        rows = [m.row for m in self._map(page.rows)]
+        rows = self._map(page.rows)
         # A row this run already saved may come again (the overlap, a shifted page, another
         # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
         keys = {row[self.resource.key_column] for row in rows}
@@ -258,9 +259,12 @@ class ResourceSync:
             if key not in self.stamps or (stamp is not None and (old is None or stamp > old)):
                 self.stamps[key] = stamp
 
-    def _map(self, records: list[Any]) -> list[MappedRecord]:
-        mapped = []
-        for record in records:
+    def _map(self, records: list[Any]) -> list[dict[str, Any]]:
+        rows = []
+        for record, row in zip(records, map_page(self.resource, records, self.pii), strict=True):
+            if row is not None:
+                rows.append(row)
+                continue
             try:
                 result = map_record(self.resource, record, self.pii)
             except RejectedRecord as exc:
@@ -278,8 +282,8 @@ class ResourceSync:
                 self._warn_once(key, f"unknown field {key!r} kept in odmirror_extra")
             for key in result.invalid:
                 self._warn_once(key, f"undecodable {key!r} stored as NULL, kept in odmirror_extra")
-            mapped.append(result)
-        return mapped
+            rows.append(result.row)
+        return rows
 
     def _track_server_time(self, page: Page) -> None:
         if self.first_sent is None:

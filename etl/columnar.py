@@ -1,0 +1,161 @@
+"""Map a page of records column by column: the plain records without a Python call per value.
+
+`map_record` takes one record and every oddity, fifty decoder calls a row. Most pages are plain:
+every record has the keys of the first, in its order, and every value already has its column's
+type, or is an enum name or a date seen before. `map_page` decodes such records one column at a
+time, one comprehension per column kind, and gives, for each record, the very row `map_record`
+gives it, or None where the record needs `map_record`: a value off the short path, an unknown
+key, a key the PHI policy hashes into extras, a key order of its own, no usable primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from itertools import repeat
+from operator import itemgetter
+from typing import Any
+
+from etl.decode import Invalid, clean_text
+from etl.decoders import decoder_for
+from etl.pii import DROP, HMAC, KEEP, PiiPolicy
+from etl.resources import FieldSpec, Resource
+from etl.transform import NOT_DATA
+
+_SLOW = object()  # a value the short path does not take: its record goes through map_record
+_LO, _HI = -(2**63), 2**63
+_MEMO_SIZE = 65536
+_Column = Callable[[Sequence[Any]], list[Any]]
+_Plan = tuple[tuple[str, ...], Callable[[Any], Any], list[_Column], int]
+_plans: dict[tuple[int, tuple[str, ...], int], tuple[Resource, PiiPolicy, _Plan | None]] = {}
+
+
+def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> list[Any]:
+    """Each record's row as `map_record(resource, record, policy).row` gives it, or None.
+
+    None marks a record the short path does not take: map it with `map_record`, which also says
+    what it set aside or why it refuses the record.
+    """
+    first = records[0] if records else None
+    if type(first) is not dict or not first:
+        return [None] * len(records)
+    layout = tuple(first)
+    plan = _plan_for(resource, layout, policy)
+    if plan is None:
+        return [None] * len(records)
+    columns, get, decoders, key_at = plan
+    chosen = [i for i, r in enumerate(records) if type(r) is dict and tuple(r) == layout]
+    values = list(zip(*(get(records[i]) for i in chosen), strict=True))
+    decoded = [decode(col) for decode, col in zip(decoders, values, strict=True)]
+    slow = {i for i, key in enumerate(decoded[key_at]) if type(key) is not int or key <= 0}
+    for column in decoded:
+        if _SLOW in column:
+            slow.update(i for i, value in enumerate(column) if value is _SLOW)
+    rows: list[Any] = [None] * len(records)
+    for at, (i, row) in enumerate(zip(chosen, zip(*decoded, repeat(None)), strict=False)):
+        if at not in slow:
+            rows[i] = dict(zip(columns, row, strict=True))
+    return rows
+
+
+def _plan_for(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _Plan | None:
+    cache_key = (id(resource), layout, id(policy))
+    known = _plans.get(cache_key)
+    if known is None or known[0] is not resource or known[1] is not policy:
+        if len(_plans) >= 64:
+            _plans.clear()
+        known = _plans[cache_key] = (resource, policy, _build(resource, layout, policy))
+    return known[2]
+
+
+def _build(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _Plan | None:
+    keys, columns, decoders = [], [], []
+    for key in layout:
+        if key in NOT_DATA:
+            continue
+        spec = resource.by_key.get(key)
+        action = policy.action(key)
+        if action == DROP and spec is None:
+            continue
+        if spec is None or (action == HMAC and spec.kind != "text"):
+            return None  # the value goes into odmirror_extra: map_record's work
+        keys.append(key)
+        columns.append(spec.column)
+        decoders.append(_column_decoder(spec, action, policy))
+    if resource.key_column not in columns:
+        return None
+    get = itemgetter(*keys)
+    if len(keys) == 1:
+        return (*columns, "odmirror_extra"), lambda r: (get(r),), decoders, 0
+    return (*columns, "odmirror_extra"), get, decoders, columns.index(resource.key_column)
+
+
+def _column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> _Column:
+    if action == DROP:
+        return lambda col: [None] * len(col)  # erases what an earlier policy let in
+    if action == HMAC:
+        return lambda col: _text([policy.digest(v) for v in col])
+    assert action == KEEP
+    one = decoder_for(spec)
+    if spec.kind == "text":
+        return _text
+    if spec.kind == "int":
+        return _int_column(one)
+    if spec.kind == "bool":
+        return lambda col: [v if v is True or v is False else _try(one, v) for v in col]
+    if spec.kind == "enum":
+        codes = _codes(spec.enum)
+        return lambda col: [
+            codes[v] if type(v) is str and v in codes else _try(one, v) for v in col
+        ]
+    if spec.kind in ("date", "datetime"):
+        return _memo_column(one)
+    if spec.kind == "decimal":
+        # Well inside NUMERIC(16,2)'s range the float's repr is the text decode() reads.
+        return lambda col: [
+            Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
+        ]
+    return lambda col: [_try(one, v) for v in col]
+
+
+def _text(col: Sequence[Any]) -> list[Any]:
+    # A text value that had to be cleaned is reported by map_record: not the short path.
+    return [
+        v
+        if type(v) is str and ((v.isascii() and "\x00" not in v) or clean_text(v) is v)
+        else (None if v is None else _SLOW)
+        for v in col
+    ]
+
+
+def _int_column(one: Callable[[Any], Any]) -> _Column:
+    return lambda col: [v if type(v) is int and _LO <= v < _HI else _try(one, v) for v in col]
+
+
+def _memo_column(one: Callable[[Any], Any]) -> _Column:
+    # Dates repeat across rows (no-date, a day's appointments, change times).
+    memo: dict[str, Any] = {}
+
+    def miss(value: Any) -> Any:
+        decoded = _try(one, value)
+        if type(value) is str and decoded is not _SLOW:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[value] = decoded
+        return decoded
+
+    return lambda col: [memo[v] if type(v) is str and v in memo else miss(v) for v in col]
+
+
+def _codes(names: tuple[str, ...]) -> dict[str, int]:
+    codes: dict[str, int] = {}
+    for code, name in enumerate(names):
+        codes.setdefault(name, code)  # names.index(): the first one
+    return codes
+
+
+def _try(decoder: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return decoder(value)
+    except Invalid:
+        return _SLOW
