@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -53,6 +54,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--no-naive", action="store_true")
     parser.add_argument("--no-dlt", action="store_true")
     parser.add_argument("--no-again", action="store_true", help="skip the second full sync")
+    parser.add_argument("--repeat", type=int, default=1, help="fetch and syncs N times (median)")
     return parser.parse_args()
 
 
@@ -63,25 +65,53 @@ def _regime(args: argparse.Namespace, regime: str, tmp: Path) -> None:
     dbs = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     with SimProcess(n, regime, interval, args.latency) as sim:
         row = _Row(regime, n, page, interval, sim)
-        bare = row.measure("bare fetch", "-", child_args("fetch", sim.base_url, page, interval))
-        floor = bare.run if regime == "service" else None
-        for db in dbs:
-            mirror = mirror_for(db, tmp, args.pg_url, "sync")
-            config = mirror.config(sim.base_url, page, interval)
-            row.measure("sync full", db, sync_args(config), floor, mirror)
-            changed = sim.call("change", 0.01, 600.0)
-            row.measure(f"sync incr ({changed})", db, sync_args(config), None, mirror)
-            if not args.no_again:
-                row.measure("sync full again", db, sync_args(config, full=True), floor, mirror)
-        if regime == "service" and not args.no_naive:
+        ratios: dict[str, list[float]] = {db: [] for db in dbs}
+        for _ in range(max(1, args.repeat)):
+            bare = row.measure("bare fetch", "-", child_args("fetch", sim.base_url, page, interval))
+            floor = bare.run if regime == "service" else None
             for db in dbs:
-                mirror = mirror_for(db, tmp, args.pg_url, "naive")
-                what = child_args("naive", sim.base_url, mirror.url, min(n, args.naive_rows))
-                row.measure("naive row-by-row", db, what, None, mirror)
-        if regime == "service" and not args.no_dlt and "postgresql" in dbs and _has_dlt():
-            mirror = mirror_for("postgresql", tmp, args.pg_url, "dlt")
-            what = child_args("dlt", sim.base_url, args.pg_url, mirror.schema, page)
-            row.measure("dlt rest_api merge", "postgresql", what, floor, mirror)
+                ratios[db].append(_syncs(args, row, sim, db, tmp, floor))
+        _others(args, row, sim, regime, dbs, tmp, page, floor)
+        if args.repeat > 1:
+            medians = ", ".join(f"{db} {statistics.median(r):.2f}" for db, r in ratios.items())
+            print(f"{'':>9}sync full, median x floor of {args.repeat} runs: {medians}", flush=True)
+
+
+def _syncs(
+    args: argparse.Namespace, row: _Row, sim: SimProcess, db: str, tmp: Path, floor: float | None
+) -> float:
+    """A full sync into a fresh mirror, an incremental one, a full one again: full's x floor."""
+    mirror = mirror_for(db, tmp, args.pg_url, "sync")
+    config = mirror.config(sim.base_url, row.page, row.interval)
+    full = row.measure("sync full", db, sync_args(config), floor, mirror)
+    changed = sim.call("change", 0.01, 600.0)
+    row.measure(f"sync incr ({changed})", db, sync_args(config), None, mirror)
+    if not args.no_again:
+        row.measure("sync full again", db, sync_args(config, full=True), floor, mirror)
+    denominator = floor or full.floor
+    return full.run / denominator if denominator else 0.0
+
+
+def _others(
+    args: argparse.Namespace,
+    row: _Row,
+    sim: SimProcess,
+    regime: str,
+    dbs: tuple[str, ...],
+    tmp: Path,
+    page: int,
+    floor: float | None,
+) -> None:
+    """The naive loop and dlt, side by side (API Service only)."""
+    if regime == "service" and not args.no_naive:
+        for db in dbs:
+            mirror = mirror_for(db, tmp, args.pg_url, "naive")
+            what = child_args("naive", sim.base_url, mirror.url, min(row.n, args.naive_rows))
+            row.measure("naive row-by-row", db, what, None, mirror)
+    if regime == "service" and not args.no_dlt and "postgresql" in dbs and _has_dlt():
+        mirror = mirror_for("postgresql", tmp, args.pg_url, "dlt")
+        what = child_args("dlt", sim.base_url, args.pg_url, mirror.schema, page)
+        row.measure("dlt rest_api merge", "postgresql", what, floor, mirror)
 
 
 class _Row:
@@ -104,6 +134,7 @@ class _Row:
         result = _Result(measured, counts, _rows(measured.output, counts["rows"]))
         if self.regime == "remote":
             floor = max(0, counts["requests"] - 1) * self.interval
+        result.floor = floor or 0.0
         self._print(what, into, result, floor, mirror)
         return result
 
@@ -128,6 +159,7 @@ class _Row:
 class _Result:
     def __init__(self, measured: Measured, counts: dict[str, float], rows: int) -> None:
         self.measured, self.counts, self.rows = measured, counts, rows
+        self.floor = 0.0
         first = counts["first"]
         self.run = measured.ended - first if first is not None else measured.wall
 
