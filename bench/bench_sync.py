@@ -29,7 +29,7 @@ PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HEADER = (
     f"{'regime':<8} {'N':>8} {'what':<20} {'into':<10} {'rows':>8} {'req':>5} {'min':>5} "
     f"{'viol':>4} {'wall s':>7} {'run s':>7} {'floor s':>7} {'x floor':>7} {'rows/s':>8} "
-    f"{'RSS MB':>6}"
+    f"{'RSS MB':>6} {'cpu s':>6}"
 )
 
 
@@ -149,7 +149,7 @@ class _Row:
             f"{self.regime:<8} {self.n:>8} {what:<20} {into:<10} {r.rows:>8} "
             f"{r.counts['requests']:>5} {fewest!s:>5} {r.counts['violations']:>4} "
             f"{r.measured.wall:7.2f} {r.run:7.2f} {floor_text} {ratio} {rate:8.0f} "
-            f"{r.measured.rss_mb:6.0f}",
+            f"{r.measured.rss_mb:6.0f} {r.measured.cpu:6.2f}",
             flush=True,
         )
         if mirror is not None and mirror.note():

@@ -1,4 +1,4 @@
-"""Run one child process; time it, and read its peak RSS from the kernel (wait4)."""
+"""Run one child process; time it, and read its CPU time and peak RSS from the kernel (wait4)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class Measured:
     ended: float
     rss_mb: float
     output: str
+    cpu: float = 0.0
 
 
 def run_child(args: list[str]) -> Measured:
@@ -39,7 +40,8 @@ def run_child(args: list[str]) -> Measured:
         output = out.read()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{output}")
-    return Measured(ended - started, ended, usage.ru_maxrss / 1024, output.strip())
+    cpu = usage.ru_utime + usage.ru_stime
+    return Measured(ended - started, ended, usage.ru_maxrss / 1024, output.strip(), cpu)
 
 
 def sync_args(config: Path, full: bool = False) -> list[str]:
