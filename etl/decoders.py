@@ -112,7 +112,7 @@ def _enum_decoder(names: tuple[str, ...]) -> Callable[[Any], Any]:
     return decoder
 
 
-def _cached(slow: Callable[[Any], Any], size: int = 8192) -> Callable[[Any], Any]:
+def _cached(slow: Callable[[Any], Any], size: int = 4096) -> Callable[[Any], Any]:
     # Dates repeat across rows ("0001-01-01", a day's appointments); a parse is a regex match.
     memo: dict[str, Any] = {}
 
