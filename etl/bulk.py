@@ -23,9 +23,8 @@ from sqlalchemy.sql.dml import Insert
 _Process = Callable[[Any], Any] | None
 _Compiled = tuple[str, list[str], bool]
 _compiled: dict[tuple[str, str, tuple[str, ...], int], _Compiled] = {}
-#: Dates remembered a column: enough for the ones that repeat (no date, this week's), and small
-#: enough that memory stays flat in N (at 65,536 a column, with the same in etl.columnar, a
-#: million-patient sync into SQLite peaked at 117 MB instead of 111).
+#: Dates remembered a column: enough for the ones that repeat (no date, this week's), and few
+#: enough to keep memory flat in N.
 _MEMO_SIZE = 4096
 
 
