@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import socket
 from typing import Any
 
@@ -213,3 +214,35 @@ def test_a_cap_is_only_reported_when_it_is_one(
     with client_for(capped, page_size=1000) as client:
         assert len(all_rows(client)) == 150
     assert "the API returned 100 rows for Limit=1000: it caps pages at 100" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('[{"PatNum": 1, "LName": "Ann"}]', [{"PatNum": 1, "LName": "Ann"}]),
+        (
+            '[{"PatNum": 123456789012345678901234567890}]',
+            [{"PatNum": 123456789012345678901234567890}],
+        ),
+        # What msgspec refuses, the json module reads as it always did.
+        ('[{"PatNum": 1, "LName": "\\ud800x"}]', [{"PatNum": 1, "LName": "\ud800x"}]),
+        ('[{"PatNum": 1, "EstBalance": NaN, "BalTotal": 1e400}]', "nan inf"),
+        ('\ufeff[{"PatNum": 1}]', [{"PatNum": 1}]),  # a UTF-8 BOM
+        ('[{"PatNum": 1}', None),
+    ],
+)
+def test_answers_are_decoded_as_the_json_module_decodes_them(
+    make_sim: Any, body: str, expected: Any
+) -> None:
+    sim = make_sim(1)
+    sim.fail_next(200, body, headers={"Content-Type": "application/json"})
+    with client_for(sim) as client:
+        if expected is None:
+            with pytest.raises(ApiError, match="not JSON"):
+                client.get("patients/Simple")
+            return
+        got = client.get("patients/Simple")
+    if expected == "nan inf":
+        assert math.isnan(got[0]["EstBalance"]) and got[0]["BalTotal"] == math.inf
+    else:
+        assert got == expected and type(got[0]["PatNum"]) is int

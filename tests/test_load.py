@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select, text
 
 from etl.load import LoadCounts, save_rows
 from etl.resources import PATIENTS
+from etl.schema import make_engine
 from etl.transform import map_record
 from tests.conftest import load_json
 from tests.test_transform import VENDOR_ROW
@@ -143,3 +144,12 @@ def test_rows_already_counted_count_again_only_when_they_update(engine: Engine) 
     counts = save_rows(engine, PATIENTS, rows_of(again), SYNCED, counted={1, 2, 3})
     assert counts == LoadCounts(inserted=1, updated=1)
     assert [stored(engine, n)["lname"] for n in (1, 2, 3, 4)] == ["A", "B", "A", "D"]
+
+
+def test_a_sqlite_mirror_writes_ahead_and_syncs_at_checkpoints(tmp_path: Any) -> None:
+    # WAL lets a BI tool read while a sync writes; NORMAL: a commit does not wait for the disk.
+    engine = make_engine(f"sqlite:///{tmp_path / 'mirror.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    engine.dispose()
