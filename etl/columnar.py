@@ -111,7 +111,8 @@ def _column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> _Column:
     if spec.kind in ("date", "datetime"):
         return _memo_column(one)
     if spec.kind == "decimal":
-        # Well inside NUMERIC(16,2)'s range the float's repr is the text decode() reads.
+        # Well inside the range decode() takes (below 10**14), a float's repr is the very text
+        # decode() turns into a Decimal.
         return lambda col: [
             Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
         ]

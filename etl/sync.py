@@ -262,28 +262,29 @@ class ResourceSync:
     def _map(self, records: list[Any]) -> list[dict[str, Any]]:
         rows = []
         for record, row in zip(records, map_page(self.resource, records, self.pii), strict=True):
-            if row is not None:
-                rows.append(row)
-                continue
-            try:
-                result = map_record(self.resource, record, self.pii)
-            except RejectedRecord as exc:
-                self.stats.rejected += 1
-                self.pending_rejects.append(
-                    rejects.rejected(self.resource, record, str(exc), self.pii)
-                )
-                self._warn_once("rejected", f"{exc}; record kept in odmirror_rejected")
-                continue
-            flawed = rejects.flawed(self.resource, result)
-            if flawed is not None:
-                self.stats.set_aside += 1
-                self.pending_rejects.append(flawed)
-            for key in result.unknown:
-                self._warn_once(key, f"unknown field {key!r} kept in odmirror_extra")
-            for key in result.invalid:
-                self._warn_once(key, f"undecodable {key!r} stored as NULL, kept in odmirror_extra")
-            rows.append(result.row)
+            mapped = row if row is not None else self._map_one(record)
+            if mapped is not None:
+                rows.append(mapped)
         return rows
+
+    def _map_one(self, record: Any) -> dict[str, Any] | None:
+        """A record off the short path: its row, what it set aside noted; None if refused."""
+        try:
+            result = map_record(self.resource, record, self.pii)
+        except RejectedRecord as exc:
+            self.stats.rejected += 1
+            self.pending_rejects.append(rejects.rejected(self.resource, record, str(exc), self.pii))
+            self._warn_once("rejected", f"{exc}; record kept in odmirror_rejected")
+            return None
+        flawed = rejects.flawed(self.resource, result)
+        if flawed is not None:
+            self.stats.set_aside += 1
+            self.pending_rejects.append(flawed)
+        for key in result.unknown:
+            self._warn_once(key, f"unknown field {key!r} kept in odmirror_extra")
+        for key in result.invalid:
+            self._warn_once(key, f"undecodable {key!r} stored as NULL, kept in odmirror_extra")
+        return result.row
 
     def _track_server_time(self, page: Page) -> None:
         if self.first_sent is None:
