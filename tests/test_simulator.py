@@ -26,6 +26,7 @@ from etl.simulator import (
     vendor_example_patient,
 )
 from etl.simulator.data import FIELDS
+from etl.simulator.store import parse_simple_query
 
 NOW = datetime(2025, 6, 2, 10, 30, 0)
 NOW_TEXT = "2025-06-02 10:30:00"
@@ -375,6 +376,26 @@ def test_store_add_update_touch() -> None:
     assert {r["DateTStamp"] for r in store.all()[1:3]} == {"2025-06-02 12:30:00"}
     with pytest.raises(KeyError):
         store.update(99, LName="X")
+
+
+def test_the_first_cut_of_a_select_keeps_every_row_the_filters_take() -> None:
+    clock = OfficeClock(start=NOW)
+    store = PatientStore(clock, make_patients(30, seed=4, now=NOW))
+    odd_stamps = (None, 20250602, "", "2025-06-02 10:30:00", "9999-12-31 23:59:59")
+    for patnum, stamp in zip(range(1, 31, 3), odd_stamps * 2, strict=False):
+        store.replace({**(store.get(patnum) or {}), "DateTStamp": stamp, "PatStatus": "Deleted"})
+    store.replace({"PatNum": 31, "LName": "NoStamp"})
+    everything = store.all()
+    for params in (
+        {"DateTStamp": "2025-06-02 10:30:00"},
+        {"DateTStamp": "2025-06-02 10:30:00", "PatStatus": "Deleted"},
+        {"PatStatus": "Deleted", "ClinicNum": "0"},
+        {"DateTStamp": "0001-01-01 00:00:00", "LName": "n"},
+    ):
+        query = parse_simple_query(params)
+        for inclusive, hide in ((True, False), (False, True)):
+            expected = [r for r in everything if query.matches(r, inclusive, hide)]
+            assert store.select(query, 1000, inclusive, "patnum", hide) == expected, params
 
 
 def test_office_clock() -> None:

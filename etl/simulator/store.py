@@ -46,6 +46,22 @@ class SimpleQuery:
     equals: dict[str, Any] = field(default_factory=dict)
     prefixes: dict[str, str] = field(default_factory=dict)
 
+    def candidates(self, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows that `matches` may take: a cheap first cut, as an index would make.
+
+        One comprehension a filter, with no call a row: an incremental run's query over a large
+        table then costs the server about what an indexed query costs a real one.
+        """
+        found = list(rows)
+        if self.since is not None:
+            since = self.since
+            found = [
+                r for r in found if not (type(s := r.get("DateTStamp", "")) is str and s < since)
+            ]
+        for key, value in self.equals.items():
+            found = [r for r in found if r.get(key) == value]
+        return found
+
     def matches(self, row: Mapping[str, Any], inclusive: bool, hide_deleted: bool) -> bool:
         """Whether a row passes the filters (DateTStamp >= since when inclusive, else >)."""
         deleted = row.get("PatStatus") == "Deleted"
@@ -250,7 +266,11 @@ class PatientStore:
         which = (filters, inclusive, order, hide_deleted)
         with self._lock:
             if self._listed is None or self._listed[0] != which:
-                rows = [r for r in self._rows.values() if query.matches(r, inclusive, hide_deleted)]
+                rows = [
+                    r
+                    for r in query.candidates(self._rows.values())
+                    if query.matches(r, inclusive, hide_deleted)
+                ]
                 rows.sort(key=ORDERS[order])
                 self._listed = (which, rows)
             rows = self._listed[1]
