@@ -3,19 +3,19 @@
 `map_record` takes one record and every oddity, fifty decoder calls a row. Most pages are plain:
 every record has the keys of the first, in its order, and every value already has its column's
 type, or is an enum name or a date seen before. `map_page` decodes such records one column at a
-time, one comprehension per column kind, and gives, for each record, the very row `map_record`
-gives it, or None where the record needs `map_record`: a value off the short path, an unknown
-key, a key the PHI policy hashes into extras, a key order of its own, no usable primary key.
+time, one comprehension per column kind, into a `Block` that holds, for each record, the very
+row `map_record` gives it. It leaves to `map_record` the others: a value off the short path, an
+unknown key, a key the PHI policy hashes into extras, a key order of its own, no usable key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from itertools import repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
+from etl.block import Block, blocks_of, newest_per_key
 from etl.decode import Invalid, clean_text
 from etl.decoders import decoder_for
 from etl.pii import DROP, HMAC, KEEP, PiiPolicy
@@ -30,19 +30,55 @@ _Plan = tuple[tuple[str, ...], Callable[[Any], Any], list[_Column], int]
 _plans: dict[tuple[int, tuple[str, ...], int], tuple[Resource, PiiPolicy, _Plan | None]] = {}
 
 
-def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> list[Any]:
-    """Each record's row as `map_record(resource, record, policy).row` gives it, or None.
+class MappedPage(NamedTuple):
+    """A page mapped by the short path.
 
-    None marks a record the short path does not take: map it with `map_record`, which also says
+    Attributes:
+        block: the rows of the records it took, in page order (None if it took none).
+        at: for each record, the index of its row in `block`, or None: map_record's record.
+    """
+
+    block: Block | None
+    at: list[int | None]
+
+    def row(self, index: int) -> dict[str, Any] | None:
+        """The row of record `index` as a dict, or None if the short path did not take it."""
+        at = self.at[index]
+        if at is None or self.block is None:
+            return None
+        return {n: v[at] for n, v in zip(self.block.columns, self.block.values, strict=True)}
+
+    def blocks(self, others: dict[int, dict[str, Any]], key: str, guard: str | None) -> list[Block]:
+        """The page's rows as blocks, with one row per key as `newest_per_key` keeps it.
+
+        Args:
+            others: the rows map_record gave the other records, by record index.
+            key: the primary key column.
+            guard: the change time column, if any.
+        """
+        into = [] if self.block is None else [self.block]
+        keys = [*(k for b in into for k in b.column(key)), *(r[key] for r in others.values())]
+        if len(set(keys)) == len(keys):
+            return blocks_of(others.values(), into=into)
+        # A key twice in one page (rare): which row wins depends on the page's order.
+        ordered = (others.get(i) if at is None else self.row(i) for i, at in enumerate(self.at))
+        return blocks_of(newest_per_key([r for r in ordered if r is not None], key, guard))
+
+
+def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> MappedPage:
+    """The rows `map_record(resource, record, policy).row` gives the plain records, as a block.
+
+    The records it does not take (`at` is None for them) need `map_record`, which also says
     what it set aside or why it refuses the record.
     """
+    nothing = MappedPage(None, [None] * len(records))
     first = records[0] if records else None
     if type(first) is not dict or not first:
-        return [None] * len(records)
+        return nothing
     layout = tuple(first)
     plan = _plan_for(resource, layout, policy)
     if plan is None:
-        return [None] * len(records)
+        return nothing
     columns, get, decoders, key_at = plan
     chosen = [i for i, r in enumerate(records) if type(r) is dict and tuple(r) == layout]
     values = list(zip(*(get(records[i]) for i in chosen), strict=True))
@@ -51,11 +87,19 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> list[
     for column in decoded:
         if _SLOW in column:
             slow.update(i for i, value in enumerate(column) if value is _SLOW)
-    rows: list[Any] = [None] * len(records)
-    for at, (i, row) in enumerate(zip(chosen, zip(*decoded, repeat(None)), strict=False)):
-        if at not in slow:
-            rows[i] = dict(zip(columns, row, strict=True))
-    return rows
+    kept = [at for at in range(len(chosen)) if at not in slow]
+    if not kept:
+        return nothing
+    if slow:
+        decoded = [_pick(column, kept) for column in decoded]
+    at: list[int | None] = [None] * len(records)
+    for row, index in enumerate(kept):
+        at[chosen[index]] = row
+    return MappedPage(Block(columns, [*decoded, [None] * len(kept)]), at)
+
+
+def _pick(column: list[Any], kept: list[int]) -> list[Any]:
+    return [column[kept[0]]] if len(kept) == 1 else list(itemgetter(*kept)(column))
 
 
 def _plan_for(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _Plan | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite.dml import Insert as SqliteInsert
 from sqlalchemy.sql.elements import ColumnElement
 
 from etl import bulk
+from etl.block import Block, blocks_of, newest_per_key
 from etl.errors import DatabaseError
 from etl.resources import Resource
 
@@ -132,34 +133,46 @@ def save_rows(
     so a key missing from a response never erases what is stored. Rows whose key is in
     `counted` (already counted by this run) count only if they update the mirror.
     """
-    if not rows:
-        return LoadCounts()
     rows = newest_per_key(rows, resource.key_column, resource.cursor_column)
-    dialect = engine.dialect.name
+    return save_blocks(engine, resource, blocks_of(rows), synced_at, counted)
+
+
+def save_blocks(
+    engine: Engine,
+    resource: Resource,
+    blocks: list[Block],
+    synced_at: dt.datetime,
+    counted: Container[Any] = (),
+) -> LoadCounts:
+    """`save_rows` for rows held as blocks, in which no key may come twice.
+
+    Raises:
+        ValueError: a key comes twice (keep one row per key first: `newest_per_key`).
+    """
+    blocks = [block for block in blocks if len(block)]
+    keys = [k for block in blocks for k in block.column(resource.key_column)]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"a {resource.name} key comes twice in one save")
     counts = LoadCounts()
+    if not blocks:
+        return counts
     with engine.begin() as conn:
-        for chunk in chunked(rows, param_limit(dialect)):
-            counts += _classify(conn, resource, chunk, counted)
-        for columns, group in _same_columns(rows):
-            _write(conn, resource, columns, group, {"odmirror_synced_at": synced_at})
+        for block in blocks:
+            counts += _classify(conn, resource, block, counted)
+        for block in blocks:
+            _write(conn, resource, block, {"odmirror_synced_at": synced_at})
     return counts
 
 
-def _write(
-    conn: Connection,
-    resource: Resource,
-    carried: tuple[str, ...],
-    rows: list[dict[str, Any]],
-    constants: dict[str, Any],
-) -> None:
+def _write(conn: Connection, resource: Resource, block: Block, constants: dict[str, Any]) -> None:
     table, dialect = resource.table, conn.dialect.name
-    columns = (*carried, *constants)
+    columns = (*block.columns, *constants)
     if dialect == "postgresql" and COPY_ON_POSTGRESQL:
-        staged = bulk.stage(conn, table, columns, rows, constants)
+        staged = bulk.stage(conn, table, columns, block, constants)
         conn.exec_driver_sql(_upsert_from_stage(conn, resource, staged, columns))
     else:
         stmt = upsert_statement(table, dialect, columns, resource.cursor_column)
-        bulk.executemany(conn, stmt, columns, rows, constants)
+        bulk.executemany(conn, stmt, columns, block, constants)
 
 
 def _upsert_from_stage(
@@ -186,46 +199,49 @@ def _upsert_from_stage(
     return _compiled_upserts[cache_key]
 
 
-def newest_per_key(rows: list[dict[str, Any]], key: str, guard: str | None) -> list[dict[str, Any]]:
-    """One row per key: the one with the newest guard value, else the last one."""
-    best: dict[Any, dict[str, Any]] = {}
-    for row in rows:
-        current = best.get(row[key])
-        if current is None or not _older(row.get(guard) if guard else None, current, guard):
-            best[row[key]] = row
-    return list(best.values())
-
-
-def _older(incoming: Any, current: dict[str, Any], guard: str | None) -> bool:
-    stored = current.get(guard) if guard else None
-    return incoming is not None and stored is not None and incoming < stored
-
-
 def _classify(
-    conn: Connection, resource: Resource, rows: list[dict[str, Any]], counted: Container[Any]
+    conn: Connection, resource: Resource, block: Block, counted: Container[Any]
 ) -> LoadCounts:
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
-    # Without a change time (tables pulled whole) a row is unchanged only if every value is.
-    compared = [guard] if guard else sorted({n for r in rows for n in r} - UNCOMPARED - {key})
-    stored = _stored(conn, table, key, compared, [r[key] for r in rows])
+    if guard is None:
+        return _classify_whole(conn, resource, block.rows(), counted)
+    keys, stamps = block.column(key), block.column(guard)
+    stored: dict[Any, dict[str, Any]] = {}
+    for chunk in chunked(keys, param_limit(conn.dialect.name)):
+        stored.update(_stored(conn, table, key, [guard], chunk))
     counts = LoadCounts()
-    for row in rows:
-        old = stored.get(row[key])
+    for key_value, stamp in zip(keys, stamps, strict=True):
+        old = stored.get(key_value)
         if old is None:
             counts.inserted += 1
-        elif guard is None:
-            if any(row[n] != old[n] for n in compared if n in row):
-                counts.updated += 1
-            elif row[key] not in counted:
-                counts.unchanged += 1
-        elif row.get(guard) is None or old[guard] is None or row[guard] > old[guard]:
+        elif stamp is None or old[guard] is None or stamp > old[guard]:
             counts.updated += 1
-        elif row[key] in counted:
+        elif key_value in counted:
             continue
-        elif row[guard] == old[guard]:
+        elif stamp == old[guard]:
             counts.unchanged += 1
         else:
             counts.stale += 1
+    return counts
+
+
+def _classify_whole(
+    conn: Connection, resource: Resource, rows: list[dict[str, Any]], counted: Container[Any]
+) -> LoadCounts:
+    # Without a change time (tables pulled whole) a row is unchanged only if every value is.
+    table, key = resource.table, resource.key_column
+    compared = sorted({n for r in rows for n in r} - UNCOMPARED - {key})
+    counts = LoadCounts()
+    for chunk in chunked(rows, param_limit(conn.dialect.name)):
+        stored = _stored(conn, table, key, compared, [r[key] for r in chunk])
+        for row in chunk:
+            old = stored.get(row[key])
+            if old is None:
+                counts.inserted += 1
+            elif any(row[n] != old[n] for n in compared if n in row):
+                counts.updated += 1
+            elif row[key] not in counted:
+                counts.unchanged += 1
     return counts
 
 
@@ -239,19 +255,6 @@ def _stored(
         wanted = table.c[key].in_(keys)
     found = conn.execute(select(table.c[key], *(table.c[n] for n in names)).where(wanted))
     return {r[0]: dict(zip(names, r[1:], strict=True)) for r in found}
-
-
-def _same_columns(
-    rows: list[dict[str, Any]],
-) -> Iterator[tuple[tuple[str, ...], list[dict[str, Any]]]]:
-    # Rows of one API carry their keys in one order: one sort per order, not per row.
-    by_order: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        by_order.setdefault(tuple(row), []).append(row)
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for order, group in by_order.items():
-        groups.setdefault(tuple(sorted(order)), []).extend(group)
-    yield from groups.items()
 
 
 def chunked(items: list[Any], size: int) -> Iterable[list[Any]]:

@@ -22,12 +22,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl import rejects, removals, state
+from etl.block import Block
 from etl.client import ApiClient, Page
 from etl.columnar import map_page
 from etl.config import Settings
 from etl.control import RunControl, StopRequested
 from etl.errors import ApiError, DatabaseError
-from etl.load import save_rows
+from etl.load import save_blocks
 from etl.lock import mirror_lock
 from etl.pii import DEFAULT_POLICY, PiiPolicy
 from etl.pipeline import Prefetch
@@ -231,19 +232,19 @@ class ResourceSync:
     def _save(self, page: Page, track_time: bool = True) -> int:
         if track_time:
             self._track_server_time(page)
-        rows = self._map(page.rows)
+        blocks = self._map(page.rows)
         # A row this run already saved may come again (the overlap, a shifted page, another
         # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
-        keys = {row[self.resource.key_column] for row in rows}
+        keys = {k for block in blocks for k in block.column(self.resource.key_column)}
         again = {key for key in keys if key in self.seen}
         for key in keys - again:
             self.seen.add(key)
         if self.keep_stamps:
-            self._remember(rows)
+            self._remember(blocks)
         self.stats.fetched += len(page.rows)
         self.stats.unique = len(self.seen)
         try:
-            counts = save_rows(self.engine, self.resource, rows, state.utcnow(), counted=again)
+            counts = save_blocks(self.engine, self.resource, blocks, state.utcnow(), again)
             rejects.record(self.engine, self.pending_rejects, self.run_id, state.utcnow())
             self.pending_rejects.clear()
         except SQLAlchemyError as exc:
@@ -251,21 +252,23 @@ class ResourceSync:
         self.stats += counts
         return len(keys) - len(again)
 
-    def _remember(self, rows: list[dict[str, Any]]) -> None:
+    def _remember(self, blocks: list[Block]) -> None:
         column = self.resource.cursor_column or ""
-        for row in rows:
-            key, stamp = row[self.resource.key_column], row.get(column)
-            old = self.stamps.get(key)
-            if key not in self.stamps or (stamp is not None and (old is None or stamp > old)):
-                self.stamps[key] = stamp
+        for block in blocks:
+            for key, stamp in zip(
+                block.column(self.resource.key_column), block.column(column), strict=True
+            ):
+                old = self.stamps.get(key)
+                if key not in self.stamps or (stamp is not None and (old is None or stamp > old)):
+                    self.stamps[key] = stamp
 
-    def _map(self, records: list[Any]) -> list[dict[str, Any]]:
-        rows = []
-        for record, row in zip(records, map_page(self.resource, records, self.pii), strict=True):
-            mapped = row if row is not None else self._map_one(record)
-            if mapped is not None:
-                rows.append(mapped)
-        return rows
+    def _map(self, records: list[Any]) -> list[Block]:
+        page = map_page(self.resource, records, self.pii)
+        others = {}
+        for index, at in enumerate(page.at):
+            if at is None and (row := self._map_one(records[index])) is not None:
+                others[index] = row
+        return page.blocks(others, self.resource.key_column, self.resource.cursor_column)
 
     def _map_one(self, record: Any) -> dict[str, Any] | None:
         """A record off the short path: its row, what it set aside noted; None if refused."""

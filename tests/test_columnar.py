@@ -40,9 +40,17 @@ def expected(resource: Resource, record: Any, policy: PiiPolicy) -> Any:
         return "rejected"
 
 
+def page_rows(resource: Resource, records: list[Any], policy: PiiPolicy) -> list[Any]:
+    """For each record, the short path's row as a dict, or None."""
+    page = map_page(resource, records, policy)
+    assert len(page.at) == len(records)
+    assert len(page.block or ()) == sum(at is not None for at in page.at)
+    return [page.row(i) for i in range(len(records))]
+
+
 def assert_agrees(resource: Resource, records: list[Any], policy: PiiPolicy) -> int:
     """Every row the short path gives is map_record's; returns how many records it took."""
-    rows = map_page(resource, records, policy)
+    rows = page_rows(resource, records, policy)
     assert len(rows) == len(records)
     for record, row in zip(records, rows, strict=True):
         if row is not None:
@@ -110,16 +118,48 @@ def test_a_plain_page_takes_the_short_path(policy: PiiPolicy) -> None:
 
 def test_a_policy_that_puts_a_value_into_extras_leaves_the_page_to_map_record() -> None:
     records = json.loads(json.dumps(make_many_patients(5, now=dt.datetime(2030, 1, 1))))
-    assert map_page(PATIENTS, records, POLICIES[3]) == [None] * 5
+    assert page_rows(PATIENTS, records, POLICIES[3]) == [None] * 5
 
 
 def test_records_of_another_key_order_or_kind_are_left_to_map_record() -> None:
     first = {"PatNum": 1, "LName": "A", "FName": "B"}
     records: list[Any] = [first, {"LName": "C", "PatNum": 2, "FName": "D"}, [1], {"PatNum": 3}]
     records.append({"PatNum": 0, "LName": "E", "FName": "F"})  # no usable key: refused
-    rows = map_page(PATIENTS, records, DEFAULT_POLICY)
+    rows = page_rows(PATIENTS, records, DEFAULT_POLICY)
     assert (
         rows == [{**{"patnum": 1, "lname": "A", "fname": "B"}, "odmirror_extra": None}] + [None] * 4
     )
-    assert map_page(PATIENTS, [], DEFAULT_POLICY) == []
-    assert map_page(PATIENTS, [[1], first], DEFAULT_POLICY) == [None, None]
+    assert page_rows(PATIENTS, [], DEFAULT_POLICY) == []
+    assert page_rows(PATIENTS, [[1], first], DEFAULT_POLICY) == [None, None]
+
+
+def test_a_pages_blocks_hold_every_row_once_by_columns() -> None:
+    records: list[Any] = [{"PatNum": n, "LName": "A", "FName": "B"} for n in (1, 2, 3)]
+    records.insert(1, {"PatNum": 4, "FName": "D", "LName": "C"})  # another order: map_record's
+    records.append({"PatNum": 5, "LName": "E"})  # other columns
+    page = map_page(PATIENTS, records, DEFAULT_POLICY)
+    others = {i: map_record(PATIENTS, records[i]).row for i in (1, 4)}
+    blocks = page.blocks(others, "patnum", "datetstamp")
+    assert [b.rows() for b in blocks] == [
+        [row(1, "A", "B"), row(2, "A", "B"), row(3, "A", "B"), row(4, "C", "D")],
+        [{"patnum": 5, "lname": "E", "odmirror_extra": None}],
+    ]
+
+
+def test_a_key_twice_in_a_page_keeps_the_newest_then_the_last() -> None:
+    def record(lname: str, stamp: str) -> dict[str, Any]:
+        return {"PatNum": 7, "LName": lname, "DateTStamp": stamp}
+
+    records = [record("Old", "2030-01-02 00:00:00"), record("New", "2030-01-03 00:00:00")]
+    records += [
+        record("Older", "2030-01-01 00:00:00"),
+        {"DateTStamp": "2030-01-03 00:00:00", "PatNum": 7, "LName": "Last"},
+    ]
+    page = map_page(PATIENTS, records, DEFAULT_POLICY)
+    assert page.at == [0, 1, 2, None]
+    blocks = page.blocks({3: map_record(PATIENTS, records[3]).row}, "patnum", "datetstamp")
+    assert [r["lname"] for b in blocks for r in b.rows()] == ["Last"]
+
+
+def row(patnum: int, lname: str, fname: str) -> dict[str, Any]:
+    return {"patnum": patnum, "lname": lname, "fname": fname, "odmirror_extra": None}

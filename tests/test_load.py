@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select, text
 
-from etl.load import LoadCounts, save_rows
+from etl.block import blocks_of
+from etl.load import LoadCounts, save_blocks, save_rows
 from etl.resources import PATIENTS
 from etl.schema import make_engine
 from etl.transform import map_record
@@ -109,6 +111,25 @@ def test_duplicates_in_one_page_keep_the_newest(engine: Engine) -> None:
     counts = save_rows(engine, PATIENTS, rows_of(page), SYNCED)
     assert counts == LoadCounts(inserted=1)
     assert stored(engine, 3)["lname"] == "B"
+
+
+def test_blocks_with_a_key_twice_are_refused_before_anything_is_written(engine: Engine) -> None:
+    first, second = rows_of([{"PatNum": 3, "LName": "A"}, {"PatNum": 3, "LName": "B"}])
+    with pytest.raises(ValueError, match="patients key comes twice"):
+        save_blocks(engine, PATIENTS, [*blocks_of([first]), *blocks_of([second])], SYNCED)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(TABLE)).scalar_one() == 0
+
+
+def test_blocks_of_the_same_columns_in_another_order_save_whole_rows(engine: Engine) -> None:
+    page = [{"PatNum": 1, "LName": "A", "FName": "B"}, {"FName": "D", "PatNum": 2, "LName": "C"}]
+    [block] = blocks_of(rows_of(page))
+    assert len(block) == 2
+    assert save_blocks(engine, PATIENTS, [block], SYNCED) == LoadCounts(inserted=2)
+    assert [(stored(engine, n)["lname"], stored(engine, n)["fname"]) for n in (1, 2)] == [
+        ("A", "B"),
+        ("C", "D"),
+    ]
 
 
 def test_a_page_larger_than_the_parameter_limit(engine: Engine) -> None:
