@@ -13,21 +13,28 @@ converted once.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Column, Connection, Date, DateTime, MetaData, Table
+from sqlalchemy import Column, Connection, Dialect, MetaData, Table
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql.dml import Insert
 
 from etl.block import Block
 
 _Compiled = tuple[str, list[str], bool]
 _compiled: dict[tuple[str, str, tuple[str, ...], int], _Compiled] = {}
-#: Dates remembered a column: enough for the ones that repeat (no date, this week's), and few
-#: enough to keep memory flat in N.
-_MEMO_SIZE = 4096
+_Convert = Callable[[Sequence[Any]], list[Any]]
+_ISO = {  # SQLAlchemy's SQLite storage formats that isoformat() writes alike (timespec)
+    "%(year)04d-%(month)02d-%(day)02d": "date",
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d": "seconds",
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d": (
+        "microseconds"
+    ),
+}
 
 
 def executemany(
@@ -64,39 +71,38 @@ def driver_values(
     # Column by column: one comprehension per column that needs converting, not a Python loop
     # per row (measured: a 1000-row page of patients in 4 ms instead of 15).
     by_name = rows.by_name()
-    dialect, columns = conn.dialect.name, list[Iterable[Any]]()
+    columns = list[Iterable[Any]]()
     for name in names:
-        process = table.c[name].type._cached_bind_processor(conn.dialect)
         if name in constants:
+            process = table.c[name].type._cached_bind_processor(conn.dialect)
             value = constants[name]
             columns.append(repeat(value if process is None else process(value), len(rows)))
-        elif process is None:
-            columns.append(by_name[name])
         else:
-            columns.append(_convert(by_name[name], process, _memo(dialect, table.c[name])))
+            convert = _converter(conn.dialect, table.c[name])
+            columns.append(by_name[name] if convert is None else convert(by_name[name]))
     return list(zip(*columns, strict=False))
 
 
-def _convert(
-    values: Sequence[Any], process: Callable[[Any], Any], memo: dict[Any, Any] | None
-) -> list[Any]:
-    if memo is None:
-        return [process(v) for v in values]
-    return [memo[v] if v in memo else _remember(memo, v, process) for v in values]
-
-
-@functools.lru_cache(maxsize=256)
-def _memo(dialect: str, column: Column[Any]) -> dict[Any, Any] | None:
-    # SQLite gets dates as text, formatted in Python: a mirror's dates repeat across rows and
-    # pages, and equal dates give equal text.
-    return {} if isinstance(column.type, Date | DateTime) else None
-
-
-def _remember(memo: dict[Any, Any], value: Any, process: Callable[[Any], Any]) -> Any:
-    if len(memo) >= _MEMO_SIZE:
-        memo.clear()
-    converted = memo[value] = process(value)
-    return converted
+@functools.lru_cache(maxsize=1024)  # columns of every table
+def _converter(dialect: Dialect, column: Column[Any]) -> _Convert | None:
+    process = column.type._cached_bind_processor(dialect)
+    if process is None:
+        return None
+    if dialect.name == "sqlite":
+        # SQLite keeps dates as text, which SQLAlchemy formats with a dict and `%` per value;
+        # where its storage format is ISO 8601, date.isoformat writes the same text in C.
+        impl = column.type.dialect_impl(dialect)
+        iso = _ISO.get(getattr(impl, "_storage_format", None) or "")
+        if isinstance(impl, sqlite.DATETIME) and iso in ("seconds", "microseconds"):
+            return lambda values: [
+                v.isoformat(" ", iso) if type(v) is dt.datetime and v.tzinfo is None else process(v)
+                for v in values
+            ]
+        if isinstance(impl, sqlite.DATE) and iso == "date":
+            return lambda values: [
+                v.isoformat() if type(v) is dt.date else process(v) for v in values
+            ]
+    return lambda values: [process(v) for v in values]
 
 
 def _compile(conn: Connection, stmt: Insert, columns: Sequence[str]) -> _Compiled:

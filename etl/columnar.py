@@ -24,7 +24,7 @@ from etl.transform import NOT_DATA
 
 _SLOW = object()  # a value the short path does not take: its record goes through map_record
 _LO, _HI = -(2**63), 2**63
-_MEMO_SIZE = 4096  # as etl.bulk's: memory flat in N
+_MEMO_SIZE = 4096  # dates remembered a column: enough for those that repeat; memory flat in N
 _Column = Callable[[Sequence[Any]], list[Any]]
 _Plan = tuple[tuple[str, ...], Callable[[Any], Any], list[_Column], int]
 _plans: dict[tuple[int, tuple[str, ...], int], tuple[Resource, PiiPolicy, _Plan | None]] = {}
