@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from itertools import count
 from operator import itemgetter
 from typing import Any, NamedTuple
 
@@ -23,6 +24,7 @@ from etl.resources import FieldSpec, Resource
 from etl.transform import NOT_DATA
 
 _SLOW = object()  # a value the short path does not take: its record goes through map_record
+_SLOW_MADE = count()  # moves on each time a decoder gives _SLOW (next() is atomic)
 _LO, _HI = -(2**63), 2**63
 _MEMO_SIZE = 4096  # dates remembered a column: enough for those that repeat; memory flat in N
 _Column = Callable[[Sequence[Any]], list[Any]]
@@ -34,12 +36,15 @@ class MappedPage(NamedTuple):
     """A page mapped by the short path.
 
     Attributes:
-        block: the rows of the records it took, in page order (None if it took none).
+        block: the rows of the records it took, in page order (None if it took none), with a
+            place kept for each record of the same layout that map_record must map.
         at: for each record, the index of its row in `block`, or None: map_record's record.
+        holes: for each record of the block's layout that map_record must map, its place.
     """
 
     block: Block | None
     at: list[int | None]
+    holes: dict[int, int]
 
     def row(self, index: int) -> dict[str, Any] | None:
         """The row of record `index` as a dict, or None if the short path did not take it."""
@@ -51,18 +56,36 @@ class MappedPage(NamedTuple):
     def blocks(self, others: dict[int, dict[str, Any]], key: str, guard: str | None) -> list[Block]:
         """The page's rows as blocks, with one row per key as `newest_per_key` keeps it.
 
+        Fills the block's places with the rows map_record gave (once: the block changes).
+
         Args:
             others: the rows map_record gave the other records, by record index.
             key: the primary key column.
             guard: the change time column, if any.
         """
-        into = [] if self.block is None else [self.block]
-        keys = [*(k for b in into for k in b.column(key)), *(r[key] for r in others.values())]
-        if len(set(keys)) == len(keys):
-            return blocks_of(others.values(), into=into)
-        # A key twice in one page (rare): which row wins depends on the page's order.
-        ordered = (others.get(i) if at is None else self.row(i) for i, at in enumerate(self.at))
-        return blocks_of(newest_per_key([r for r in ordered if r is not None], key, guard))
+        block = self.block
+        keys = [r[key] for r in others.values()]
+        if block is not None:
+            places = set(self.holes.values())
+            keys += (k for at, k in enumerate(block.column(key)) if at not in places)
+        if len(set(keys)) < len(keys):
+            # A key twice in one page (rare): which row wins depends on the page's order.
+            ordered = (others.get(i) if at is None else self.row(i) for i, at in enumerate(self.at))
+            return blocks_of(newest_per_key([r for r in ordered if r is not None], key, guard))
+        if block is None:
+            return blocks_of(others.values())
+        rest = {i: row for i, row in others.items() if not _fill(block, self.holes.get(i), row)}
+        empty = {self.holes[i] for i in self.holes.keys() & rest.keys()}
+        empty.update(at for i, at in self.holes.items() if i not in others)  # refused
+        return blocks_of(rest.values(), into=[block.without(empty)] if empty else [block])
+
+
+def _fill(block: Block, at: int | None, row: dict[str, Any]) -> bool:
+    if at is None or len(row) != len(block.columns) or not all(c in row for c in block.columns):
+        return False
+    for name, values in zip(block.columns, block.values, strict=True):
+        values[at] = row[name]
+    return True
 
 
 def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> MappedPage:
@@ -71,7 +94,7 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     The records it does not take (`at` is None for them) need `map_record`, which also says
     what it set aside or why it refuses the record.
     """
-    nothing = MappedPage(None, [None] * len(records))
+    nothing = MappedPage(None, [None] * len(records), {})
     first = records[0] if records else None
     if type(first) is not dict or not first:
         return nothing
@@ -81,25 +104,24 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
         return nothing
     columns, get, decoders, key_at = plan
     chosen = [i for i, r in enumerate(records) if type(r) is dict and tuple(r) == layout]
-    values = list(zip(*(get(records[i]) for i in chosen), strict=True))
+    taken = map(get, records) if len(chosen) == len(records) else (get(records[i]) for i in chosen)
+    values = list(zip(*taken, strict=True))
+    mark = next(_SLOW_MADE)
     decoded = [decode(col) for decode, col in zip(decoders, values, strict=True)]
     slow = {i for i, key in enumerate(decoded[key_at]) if type(key) is not int or key <= 0}
-    for column in decoded:
-        if _SLOW in column:
-            slow.update(i for i, value in enumerate(column) if value is _SLOW)
-    kept = [at for at in range(len(chosen)) if at not in slow]
-    if not kept:
+    if next(_SLOW_MADE) != mark + 1:  # some decoder gave up on a value (here or on a thread)
+        for column in decoded:
+            if _SLOW in column:
+                slow.update(i for i, value in enumerate(column) if value is _SLOW)
+    if len(slow) == len(chosen):
         return nothing
-    if slow:
-        decoded = [_pick(column, kept) for column in decoded]
     at: list[int | None] = [None] * len(records)
-    for row, index in enumerate(kept):
-        at[chosen[index]] = row
-    return MappedPage(Block(columns, [*decoded, [None] * len(kept)]), at)
-
-
-def _pick(column: list[Any], kept: list[int]) -> list[Any]:
-    return [column[kept[0]]] if len(kept) == 1 else list(itemgetter(*kept)(column))
+    for row, index in enumerate(chosen):
+        at[index] = row
+    holes = {chosen[row]: row for row in slow}
+    for index in holes:
+        at[index] = None
+    return MappedPage(Block(columns, [*decoded, [None] * len(chosen)]), at, holes)
 
 
 def _plan_for(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _Plan | None:
@@ -168,7 +190,7 @@ def _text(col: Sequence[Any]) -> list[Any]:
     return [
         v
         if type(v) is str and ((v.isascii() and "\x00" not in v) or clean_text(v) is v)
-        else (None if v is None else _SLOW)
+        else _off_text(v)
         for v in col
     ]
 
@@ -203,4 +225,13 @@ def _try(decoder: Callable[[Any], Any], value: Any) -> Any:
     try:
         return decoder(value)
     except Invalid:
-        return _SLOW
+        return _slow()
+
+
+def _off_text(value: Any) -> Any:
+    return None if value is None else _slow()
+
+
+def _slow() -> object:
+    next(_SLOW_MADE)  # map_page then looks for it: most pages have none
+    return _SLOW

@@ -72,9 +72,10 @@ class ShownValues:
 
     def note(self, records: list[Any]) -> None:
         """Look at a page of the plain list."""
-        for record in records:
-            if isinstance(record, dict):
-                self._shown.update(i for i in self._wanted if record.get(i[0]) == i[1])
+        for item in self._wanted - self._shown:  # one pass a value not yet shown, not a row
+            key, value = item
+            if value in [r.get(key) for r in records if isinstance(r, dict)]:
+                self._shown.add(item)
 
     def needed(self) -> Iterator[dict[str, str]]:
         """The passes still worth a request, the plain list first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from types import MappingProxyType
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from etl.block import newest_per_key
 from etl.columnar import map_page
 from etl.pii import DEFAULT_POLICY, DROP, HMAC, KEEP, PiiPolicy
 from etl.resources import PATIENTS, RESOURCES, FieldSpec, Resource
@@ -44,18 +46,39 @@ def page_rows(resource: Resource, records: list[Any], policy: PiiPolicy) -> list
     """For each record, the short path's row as a dict, or None."""
     page = map_page(resource, records, policy)
     assert len(page.at) == len(records)
-    assert len(page.block or ()) == sum(at is not None for at in page.at)
+    taken = sum(at is not None for at in page.at)
+    assert len(page.block or ()) == taken + len(page.holes) and (taken or not page.holes)
     return [page.row(i) for i in range(len(records))]
 
 
 def assert_agrees(resource: Resource, records: list[Any], policy: PiiPolicy) -> int:
-    """Every row the short path gives is map_record's; returns how many records it took."""
+    """Every row the short path gives is map_record's, and so is every row of the page's blocks
+    once map_record's rows are in; returns how many records the short path took."""
     rows = page_rows(resource, records, policy)
     assert len(rows) == len(records)
     for record, row in zip(records, rows, strict=True):
         if row is not None:
             assert typed(row) == expected(resource, record, policy), record
+    assert_blocks_agree(resource, records, policy)
     return sum(row is not None for row in rows)
+
+
+def assert_blocks_agree(resource: Resource, records: list[Any], policy: PiiPolicy) -> None:
+    mapped: dict[int, dict[str, Any]] = {}
+    for index, record in enumerate(records):
+        with contextlib.suppress(RejectedRecord):
+            mapped[index] = map_record(resource, record, policy).row
+    page = map_page(resource, records, policy)
+    others = {i: row for i, row in mapped.items() if page.at[i] is None}
+    key, guard = resource.key_column, resource.cursor_column
+    got = [block.rows() for block in page.blocks(others, key, guard)]
+    want = newest_per_key(list(mapped.values()), key, guard)
+    assert canonical([r for rows in got for r in rows]) == canonical(want)
+
+
+def canonical(rows: list[dict[str, Any]]) -> list[str]:
+    """Rows as text, whatever their order or their columns' order."""
+    return sorted(repr(sorted(typed(row).items())) for row in rows)
 
 
 def good(spec: FieldSpec | None) -> st.SearchStrategy[Any]:
@@ -144,6 +167,24 @@ def test_a_pages_blocks_hold_every_row_once_by_columns() -> None:
         [row(1, "A", "B"), row(2, "A", "B"), row(3, "A", "B"), row(4, "C", "D")],
         [{"patnum": 5, "lname": "E", "odmirror_extra": None}],
     ]
+
+
+def test_rows_map_record_gives_take_their_records_places_in_the_block() -> None:
+    records: list[Any] = [{"PatNum": n, "LName": "A", "Zip": "1"} for n in range(1, 6)]
+    records[1]["Zip"] = 12345  # a number: map_record's, same columns
+    records[2]["PatNum"] = 0  # no usable key: refused
+    records[3]["LName"] = "Null\x00"  # cleaned by map_record: same columns
+    page = map_page(PATIENTS, records, DEFAULT_POLICY)
+    assert page.at == [0, None, None, None, 4]
+    others = {1: map_record(PATIENTS, records[1]).row, 3: map_record(PATIENTS, records[3]).row}
+    [block] = page.blocks(others, "patnum", "datetstamp")
+    assert block.rows() == [
+        {"patnum": 1, "lname": "A", "zip": "1", "odmirror_extra": None},
+        others[1],
+        {"patnum": 4, "lname": "Null", "zip": "1", "odmirror_extra": None},
+        {"patnum": 5, "lname": "A", "zip": "1", "odmirror_extra": None},
+    ]
+    assert others[1]["zip"] == "12345"  # made text by map_record, which the short path does not
 
 
 def test_a_key_twice_in_a_page_keeps_the_newest_then_the_last() -> None:
