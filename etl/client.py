@@ -129,8 +129,12 @@ class ApiClient:
         response: requests.Response | None = None
         try:
             response = self.session.get(
-                self._url(path), params=params or {}, timeout=self.settings.timeout
+                self._url(path), params=params or {}, timeout=self.settings.timeout, stream=True
             )
+            # The body in one read, as requests keeps it: its own reading takes 10 kB at a time,
+            # a hundred calls through three libraries for a page of 1000 patients (measured:
+            # 1.5 ms of CPU a page more, on the thread that competes with the mapping).
+            response._content = b"".join(response.iter_content(None))
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             self.requests_made += 1
             tries = self.settings.max_retries + 1

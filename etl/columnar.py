@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import count
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from etl.block import Block, blocks_of, newest_per_key
@@ -28,7 +27,7 @@ _SLOW_MADE = count()  # moves on each time a decoder gives _SLOW (next() is atom
 _LO, _HI = -(2**63), 2**63
 _MEMO_SIZE = 4096  # dates remembered a column: enough for those that repeat; memory flat in N
 _Column = Callable[[Sequence[Any]], list[Any]]
-_Plan = tuple[tuple[str, ...], Callable[[Any], Any], list[_Column], int]
+_Plan = tuple[tuple[str, ...], list[int], list[_Column], int]
 _plans: dict[tuple[int, tuple[str, ...], int], tuple[Resource, PiiPolicy, _Plan | None]] = {}
 
 
@@ -102,10 +101,12 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     plan = _plan_for(resource, layout, policy)
     if plan is None:
         return nothing
-    columns, get, decoders, key_at = plan
+    columns, positions, decoders, key_at = plan
     chosen = [i for i, r in enumerate(records) if type(r) is dict and tuple(r) == layout]
-    taken = map(get, records) if len(chosen) == len(records) else (get(records[i]) for i in chosen)
-    values = list(zip(*taken, strict=True))
+    plain = records if len(chosen) == len(records) else [records[i] for i in chosen]
+    # Every chosen record has the keys of the layout in its order: its values line up.
+    every = list(zip(*map(dict.values, plain), strict=True))
+    values = [every[position] for position in positions]
     mark = next(_SLOW_MADE)
     decoded = [decode(col) for decode, col in zip(decoders, values, strict=True)]
     slow = {i for i, key in enumerate(decoded[key_at]) if type(key) is not int or key <= 0}
@@ -135,8 +136,8 @@ def _plan_for(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) ->
 
 
 def _build(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _Plan | None:
-    keys, columns, decoders = [], [], []
-    for key in layout:
+    positions, columns, decoders = [], [], []
+    for position, key in enumerate(layout):
         if key in NOT_DATA:
             continue
         spec = resource.by_key.get(key)
@@ -145,15 +146,12 @@ def _build(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _P
             continue
         if spec is None or (action == HMAC and spec.kind != "text"):
             return None  # the value goes into odmirror_extra: map_record's work
-        keys.append(key)
+        positions.append(position)
         columns.append(spec.column)
         decoders.append(_column_decoder(spec, action, policy))
     if resource.key_column not in columns:
         return None
-    get = itemgetter(*keys)
-    if len(keys) == 1:
-        return (*columns, "odmirror_extra"), lambda r: (get(r),), decoders, 0
-    return (*columns, "odmirror_extra"), get, decoders, columns.index(resource.key_column)
+    return (*columns, "odmirror_extra"), positions, decoders, columns.index(resource.key_column)
 
 
 def _column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> _Column:
