@@ -9,6 +9,7 @@ regexes, and remember recent dates (they repeat across rows).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,9 @@ def _fast_bool(value: Any) -> Any:
     return _bool(value)
 
 
+# ASCII digits only: decode's \d also takes other scripts' digits, which it then refuses.
+_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MOMENT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}")
 _FAST: dict[str, Callable[[Any], Any]] = {"text": _fast_text, "int": _fast_int, "bool": _fast_bool}
 
 
@@ -84,17 +88,11 @@ def _plain_datetime(value: Any) -> dt.datetime | None:
 
 
 def _date_shape(value: Any) -> bool:
-    if type(value) is not str or len(value) != 10 or not value.isascii():
-        return False
-    return value[4] == "-" == value[7] and (value[:4] + value[5:7] + value[8:]).isdigit()
+    return type(value) is str and _DATE_SHAPE.fullmatch(value) is not None
 
 
 def _moment_shape(value: Any) -> bool:
-    if type(value) is not str or len(value) != 19 or not value.isascii():
-        return False
-    if value[10] not in " T" or value[13] != ":" or value[16] != ":":
-        return False
-    return _date_shape(value[:10]) and (value[11:13] + value[14:16] + value[17:]).isdigit()
+    return type(value) is str and _MOMENT_SHAPE.fullmatch(value) is not None
 
 
 def _enum_decoder(names: tuple[str, ...]) -> Callable[[Any], Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, fields
@@ -12,6 +13,7 @@ from sqlalchemy import (
     ARRAY,
     JSON,
     Connection,
+    Dialect,
     Engine,
     Select,
     Table,
@@ -249,12 +251,36 @@ def _stored(
     conn: Connection, table: Table, key: str, names: list[str], keys: list[Any]
 ) -> dict[Any, dict[str, Any]]:
     """The stored values of `names` for the rows with these keys, by key."""
+    if conn.dialect.name == "sqlite":
+        return _stored_sqlite(conn, table, key, tuple(names), keys)
     if conn.dialect.name == "postgresql":  # one array parameter, not one per key
         wanted = table.c[key] == any_(bindparam("keys", keys, ARRAY(table.c[key].type)))
     else:
         wanted = table.c[key].in_(keys)
     found = conn.execute(select(table.c[key], *(table.c[n] for n in names)).where(wanted))
     return {r[0]: dict(zip(names, r[1:], strict=True)) for r in found}
+
+
+def _stored_sqlite(
+    conn: Connection, table: Table, key: str, names: tuple[str, ...], keys: list[Any]
+) -> dict[Any, dict[str, Any]]:
+    # SQLAlchemy expands an IN list into new SQL on every call: SQL of our own, one a length.
+    sql = _in_query(conn.dialect, table, key, names, len(keys))
+    bind = table.c[key].type._cached_bind_processor(conn.dialect)
+    found = conn.exec_driver_sql(sql, tuple(keys if bind is None else map(bind, keys))).fetchall()
+    read = [table.c[name].type._cached_result_processor(conn.dialect, None) for name in names]
+    return {
+        row[0]: {n: v if r is None else r(v) for n, r, v in zip(names, read, row[1:], strict=True)}
+        for row in found
+    }
+
+
+@functools.lru_cache(maxsize=64)
+def _in_query(dialect: Dialect, table: Table, key: str, names: tuple[str, ...], count: int) -> str:
+    quote = dialect.identifier_preparer.quote
+    selected = ", ".join(quote(c) for c in (key, *names))
+    marks = ", ".join("?" * count)
+    return f"SELECT {selected} FROM {quote(table.name)} WHERE {quote(key)} IN ({marks})"
 
 
 def chunked(items: list[Any], size: int) -> Iterable[list[Any]]:

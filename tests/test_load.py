@@ -10,7 +10,7 @@ from sqlalchemy import Engine, func, select, text
 
 from etl.block import blocks_of
 from etl.load import LoadCounts, save_blocks, save_rows
-from etl.resources import PATIENTS
+from etl.resources import PATIENTS, RESOURCES
 from etl.schema import make_engine
 from etl.transform import map_record
 from tests.conftest import load_json
@@ -165,6 +165,23 @@ def test_rows_already_counted_count_again_only_when_they_update(engine: Engine) 
     counts = save_rows(engine, PATIENTS, rows_of(again), SYNCED, counted={1, 2, 3})
     assert counts == LoadCounts(inserted=1, updated=1)
     assert [stored(engine, n)["lname"] for n in (1, 2, 3, 4)] == ["A", "B", "A", "D"]
+
+
+@pytest.mark.parametrize("name", ["clinics", "definitions", "operatories"])
+def test_a_whole_table_row_read_back_compares_equal_value_for_value(
+    engine: Engine, name: str
+) -> None:
+    # Tables pulled whole have no change time: each stored value is read back and compared.
+    resource = RESOURCES[name]
+    typical = {"bool": "true", "int": 7, "text": "Zoë's"}
+    record = {f.key: typical[f.kind] for f in resource.fields} | {"NewField2031": {"a": [1]}}
+    record[resource.key] = 3
+    row = map_record(resource, record).row
+    assert save_rows(engine, resource, [row], SYNCED) == LoadCounts(inserted=1)
+    assert save_rows(engine, resource, [dict(row)], SYNCED) == LoadCounts(unchanged=1)
+    flag = next(f.column for f in resource.fields if f.kind == "bool")
+    changed = {**row, flag: False}
+    assert save_rows(engine, resource, [changed], SYNCED) == LoadCounts(updated=1)
 
 
 def test_a_sqlite_mirror_writes_ahead_and_syncs_at_checkpoints(tmp_path: Any) -> None:
