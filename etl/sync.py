@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Engine
@@ -130,8 +130,7 @@ class ResourceSync:
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
         since = window_start(cursor, self.overlap) if cursor is not None else None
-        for filters in self.shown.needed():
-            self._pull(filters, since)
+        self._pull(since)
         self._after_pull()
         if self.run_start is None and self.resource.cursor_from_rows:
             # The row change times come from the server's clock too, and nothing newer was read.
@@ -159,23 +158,35 @@ class ResourceSync:
             if marked or back:
                 self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
 
-    def _pull(self, filters: dict[str, str], since: dt.datetime | None) -> None:
-        params: dict[str, Any] = dict(filters)
-        if since is not None and self.resource.cursor_param:
-            params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
-        repeated, previous = 0, None
-        with Prefetch(self.client.pages(self.resource.path, params)) as pages:
-            for number, page in enumerate(pages):
+    def _pull(self, since: dt.datetime | None) -> None:
+        repeated, previous, current = 0, None, None
+        with Prefetch(self._pages(since)) as pages:
+            for filters, number, page in pages:
+                if filters is not current:
+                    repeated, previous, current = 0, None, filters
                 # An empty page after the first proves the first was the whole list.
                 self.multi_page = self.multi_page or (number > 0 and bool(page.rows))
-                if not filters:
-                    self.shown.note(page.rows)
                 self._save(page)
                 self.control.report(
                     self.resource.name, self.stats.fetched, self.client.requests_made
                 )
                 self.control.check()  # between pages: the page just saved is committed
                 repeated, previous = self._check_repeated(page, repeated, previous)
+
+    def _pages(self, since: dt.datetime | None) -> Iterator[tuple[dict[str, str], int, Page]]:
+        """The pages of every pass still needed, each with its pass and number (fetch thread).
+
+        A pass starts as soon as the one before has been read, while its pages are still being
+        written: whether it is needed depends only on the plain list's pages.
+        """
+        for filters in self.shown.needed():
+            params: dict[str, Any] = dict(filters)
+            if since is not None and self.resource.cursor_param:
+                params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
+            for number, page in enumerate(self.client.pages(self.resource.path, params)):
+                if not filters:
+                    self.shown.note(page.rows)
+                yield filters, number, page
 
     def _check_repeated(
         self, page: Page, repeated: int, previous: set[Any] | None

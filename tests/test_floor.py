@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 from sqlalchemy import Engine, text
 
+from etl.client import ApiClient
+from etl.control import RunControl
+from etl.sync import run_sync
+from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, office_clock, sync
 
 
@@ -93,3 +98,24 @@ def test_rows_that_did_not_change_are_not_written_again(engine: Engine, make_sim
     after = versions(engine)
     assert [n for n in before if after[n] != before[n]] == [7]
     assert_mirror_matches(engine, sim)
+
+
+def test_the_next_pass_is_asked_for_while_the_last_page_is_written(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(1234, clock=office_clock())
+    sync(sim, engine)
+    sim.clock.advance(600)
+    sim.store.update(5, City="Elsewhere")
+    asked = threading.Event()
+    sim.on_request(lambda _i, log: asked.set() if "PatStatus" in log.query else None)
+    waited: list[bool] = []
+
+    def progress(_resource: str, _fetched: int, _requests: int) -> None:
+        if not waited:  # the plain list's only page is saved: the Deleted pass is under way
+            waited.append(asked.wait(30))
+
+    settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
+    with ApiClient(settings.api) as client:
+        run_sync(settings, client=client, control=RunControl(progress=progress))
+    assert waited == [True]
