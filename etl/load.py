@@ -253,10 +253,8 @@ def _stored(
     """The stored values of `names` for the rows with these keys, by key."""
     if conn.dialect.name == "sqlite":
         return _stored_sqlite(conn, table, key, tuple(names), keys)
-    if conn.dialect.name == "postgresql":  # one array parameter, not one per key
-        wanted = table.c[key] == any_(bindparam("keys", keys, ARRAY(table.c[key].type)))
-    else:
-        wanted = table.c[key].in_(keys)
+    # PostgreSQL: one array parameter, not one per key.
+    wanted = table.c[key] == any_(bindparam("keys", keys, ARRAY(table.c[key].type)))
     found = conn.execute(select(table.c[key], *(table.c[n] for n in names)).where(wanted))
     return {r[0]: dict(zip(names, r[1:], strict=True)) for r in found}
 

@@ -56,15 +56,9 @@ def test_driver_values_take_each_row_in_order_with_constants_in_place() -> None:
     table = RESOURCES["patients"].table
     block = Block(("patnum", "birthdate"), [[1, 2], [dt.date(2001, 2, 3), None]])
     synced = dt.datetime(2030, 1, 2, 3, 4, 5)
-
-    class Conn:  # what driver_values reads of a connection
-        dialect = SQLITE
-
-    values = bulk.driver_values(
-        Conn(),  # type: ignore[arg-type]
-        table,
-        ["patnum", "odmirror_synced_at", "birthdate"],
-        block,
-        {"odmirror_synced_at": synced},
-    )
+    with create_engine("sqlite://").connect() as conn:
+        values = bulk.driver_values(
+            conn, table, ["patnum", "odmirror_synced_at", "birthdate"], block,
+            {"odmirror_synced_at": synced},
+        )  # fmt: skip
     assert values == [(1, "2030-01-02 03:04:05", "2001-02-03"), (2, "2030-01-02 03:04:05", None)]
