@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.dml import Insert as PgInsert
 from sqlalchemy.dialects.sqlite.dml import Insert as SqliteInsert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from etl import bulk
@@ -159,22 +160,45 @@ def save_blocks(
     if not blocks:
         return counts
     with engine.begin() as conn:
-        for block in blocks:
-            counts += _classify(conn, resource, block, counted)
-        for block in blocks:
-            _write(conn, resource, block, {"odmirror_synced_at": synced_at})
+        found = [_classify(conn, resource, block, counted) for block in blocks]
+        for block, (block_counts, stored) in zip(blocks, found, strict=True):
+            counts += block_counts
+            _write(conn, resource, block, {"odmirror_synced_at": synced_at}, stored)
     return counts
 
 
-def _write(conn: Connection, resource: Resource, block: Block, constants: dict[str, Any]) -> None:
+def _write(
+    conn: Connection, resource: Resource, block: Block, constants: dict[str, Any], stored: bool
+) -> None:
     table, dialect = resource.table, conn.dialect.name
     columns = (*block.columns, *constants)
     if dialect == "postgresql" and COPY_ON_POSTGRESQL:
+        if not stored and _copied(conn, table, columns, block, constants):
+            return
         staged = bulk.stage(conn, table, columns, block, constants)
         conn.exec_driver_sql(_upsert_from_stage(conn, resource, staged, columns))
     else:
         stmt = upsert_statement(table, dialect, columns, resource.cursor_column)
         bulk.executemany(conn, stmt, columns, block, constants)
+
+
+def _copied(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    block: Block,
+    constants: dict[str, Any],
+) -> bool:
+    """COPY rows the mirror does not hold straight into its table; False if one came meanwhile."""
+    # Half the server's work of the staged upsert (a full sync is mostly such pages). Another
+    # writer could only add a key between our read and the COPY despite the run's lock; then
+    # the savepoint undoes the COPY and the staged upsert takes the page.
+    try:
+        with conn.begin_nested():
+            bulk.copy_rows(conn, table, columns, block, constants)
+    except IntegrityError:
+        return False
+    return True
 
 
 def _upsert_from_stage(
@@ -203,10 +227,12 @@ def _upsert_from_stage(
 
 def _classify(
     conn: Connection, resource: Resource, block: Block, counted: Container[Any]
-) -> LoadCounts:
+) -> tuple[LoadCounts, bool]:
+    """What saving the block will do, and whether the mirror holds any of its keys."""
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
     if guard is None:
-        return _classify_whole(conn, resource, block.rows(), counted)
+        counts = _classify_whole(conn, resource, block.rows(), counted)
+        return counts, counts.inserted < len(block)
     keys, stamps = block.column(key), block.column(guard)
     stored: dict[Any, dict[str, Any]] = {}
     for chunk in chunked(keys, param_limit(conn.dialect.name)):
@@ -224,7 +250,7 @@ def _classify(
             counts.unchanged += 1
         else:
             counts.stale += 1
-    return counts
+    return counts, bool(stored)
 
 
 def _classify_whole(
