@@ -10,6 +10,9 @@ unknown key, a key the PHI policy hashes into extras, a key order of its own, no
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import count
@@ -17,7 +20,7 @@ from typing import Any, NamedTuple
 
 from etl.block import Block, blocks_of, newest_per_key
 from etl.decode import Invalid, clean_text
-from etl.decoders import decoder_for
+from etl.decoders import DATE_SHAPE, MOMENT_SHAPE, decoder_for
 from etl.pii import DROP, HMAC, KEEP, PiiPolicy
 from etl.resources import FieldSpec, Resource
 from etl.transform import NOT_DATA
@@ -28,6 +31,10 @@ _LO, _HI = -(2**63), 2**63
 _MEMO_SIZE = 4096  # dates remembered a column: enough for those that repeat; memory flat in N
 _Column = Callable[[Sequence[Any]], list[Any]]
 _Plan = tuple[tuple[str, ...], list[int], list[_Column], int]
+_SHAPES = {  # a whole column of ASCII dates (or moments), one a line
+    kind: re.compile(rf"(?:{shape}\n)*{shape}")
+    for kind, shape in (("date", DATE_SHAPE), ("datetime", MOMENT_SHAPE))
+}
 _plans: dict[tuple[int, tuple[str, ...], int], tuple[Resource, PiiPolicy, _Plan | None]] = {}
 
 
@@ -162,18 +169,19 @@ def _column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> _Column:
     assert action == KEEP
     one = decoder_for(spec)
     if spec.kind == "text":
-        return _text
+        return _whole(_plain_text, _text)
     if spec.kind == "int":
-        return _int_column(one)
+        return _whole(_plain_ints, _int_column(one))
     if spec.kind == "bool":
         return lambda col: [v if v is True or v is False else _try(one, v) for v in col]
     if spec.kind == "enum":
         codes = _codes(spec.enum)
-        return lambda col: [
-            codes[v] if type(v) is str and v in codes else _try(one, v) for v in col
-        ]
+        return _whole(
+            functools.partial(_plain_enums, codes),
+            lambda col: [codes[v] if type(v) is str and v in codes else _try(one, v) for v in col],
+        )
     if spec.kind in ("date", "datetime"):
-        return _memo_column(one)
+        return _whole(functools.partial(_plain_dates, spec.kind), _memo_column(one))
     if spec.kind == "decimal":
         # Well inside the range decode() takes (below 10**14), a float's repr is the very text
         # decode() turns into a Decimal.
@@ -181,6 +189,50 @@ def _column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> _Column:
             Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
         ]
     return lambda col: [_try(one, v) for v in col]
+
+
+def _whole(plain: Callable[[Sequence[Any]], list[Any] | None], each: _Column) -> _Column:
+    """A column decoded whole by `plain` (a few C calls) if it can, else value by value."""
+
+    def column(col: Sequence[Any]) -> list[Any]:
+        decoded = plain(col)
+        return each(col) if decoded is None else decoded
+
+    return column
+
+
+def _only(col: Sequence[Any], kind: type) -> bool:
+    return set(map(type, col)) == {kind}
+
+
+def _plain_text(col: Sequence[Any]) -> list[Any] | None:
+    if not _only(col, str):
+        return None
+    joined = "".join(col)
+    return list(col) if joined.isascii() and "\x00" not in joined else None
+
+
+def _plain_ints(col: Sequence[Any]) -> list[Any] | None:
+    return list(col) if _only(col, int) and min(col) >= _LO and max(col) < _HI else None
+
+
+def _plain_enums(codes: dict[str, int], col: Sequence[Any]) -> list[Any] | None:
+    try:
+        return list(map(codes.__getitem__, col)) if _only(col, str) else None
+    except KeyError:
+        return None
+
+
+def _plain_dates(kind: str, col: Sequence[Any]) -> list[Any] | None:
+    # One regex over the column joined by newlines (which no date has) checks every value's
+    # shape; then fromisoformat parses them in C. Years 0 and 1 are the API's "no date".
+    if not _only(col, str) or _SHAPES[kind].fullmatch("\n".join(col)) is None:
+        return None
+    parse = dt.date.fromisoformat if kind == "date" else dt.datetime.fromisoformat
+    try:
+        return [None if v < "0002" else parse(v) for v in col]
+    except ValueError:  # not a day of the calendar: the value's own path says so
+        return None
 
 
 def _text(col: Sequence[Any]) -> list[Any]:

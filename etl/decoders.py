@@ -58,8 +58,9 @@ def _fast_bool(value: Any) -> Any:
 
 
 # ASCII digits only: decode's \d also takes other scripts' digits, which it then refuses.
-_DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_MOMENT_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}")
+DATE_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+MOMENT_SHAPE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}"
+_DATE_SHAPE, _MOMENT_SHAPE = re.compile(DATE_SHAPE), re.compile(MOMENT_SHAPE)
 _FAST: dict[str, Callable[[Any], Any]] = {"text": _fast_text, "int": _fast_int, "bool": _fast_bool}
 
 
