@@ -22,6 +22,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    literal,
     or_,
     select,
     tuple_,
@@ -129,6 +130,7 @@ def save_rows(
     rows: list[dict[str, Any]],
     synced_at: dt.datetime,
     counted: Container[Any] = (),
+    fresh: bool = False,
 ) -> LoadCounts:
     """Upsert one page of mapped rows in one transaction.
 
@@ -137,7 +139,7 @@ def save_rows(
     `counted` (already counted by this run) count only if they update the mirror.
     """
     rows = newest_per_key(rows, resource.key_column, resource.cursor_column)
-    return save_blocks(engine, resource, blocks_of(rows), synced_at, counted)
+    return save_blocks(engine, resource, blocks_of(rows), synced_at, counted, fresh)
 
 
 def save_blocks(
@@ -146,8 +148,12 @@ def save_blocks(
     blocks: list[Block],
     synced_at: dt.datetime,
     counted: Container[Any] = (),
+    fresh: bool = False,
 ) -> LoadCounts:
     """`save_rows` for rows held as blocks, in which no key may come twice.
+
+    With `fresh`, the table held no row when this run began: only keys in `counted` (this
+    run's) can be there, and the others are not looked up.
 
     Raises:
         ValueError: a key comes twice (keep one row per key first: `newest_per_key`).
@@ -160,11 +166,17 @@ def save_blocks(
     if not blocks:
         return counts
     with engine.begin() as conn:
-        found = [_classify(conn, resource, block, counted) for block in blocks]
+        found = [_classify(conn, resource, block, counted, fresh) for block in blocks]
         for block, (block_counts, stored) in zip(blocks, found, strict=True):
             counts += block_counts
             _write(conn, resource, block, {"odmirror_synced_at": synced_at}, stored)
     return counts
+
+
+def has_rows(engine: Engine, table: Table) -> bool:
+    """Whether the table holds any row."""
+    with engine.connect() as conn:
+        return conn.execute(select(literal(1)).select_from(table).limit(1)).first() is not None
 
 
 def _write(
@@ -226,7 +238,7 @@ def _upsert_from_stage(
 
 
 def _classify(
-    conn: Connection, resource: Resource, block: Block, counted: Container[Any]
+    conn: Connection, resource: Resource, block: Block, counted: Container[Any], fresh: bool
 ) -> tuple[LoadCounts, bool]:
     """What saving the block will do, and whether the mirror holds any of its keys."""
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
@@ -235,7 +247,8 @@ def _classify(
         return counts, counts.inserted < len(block)
     keys, stamps = block.column(key), block.column(guard)
     stored: dict[Any, dict[str, Any]] = {}
-    for chunk in chunked(keys, param_limit(conn.dialect.name)):
+    maybe = [k for k in keys if k in counted] if fresh else keys
+    for chunk in chunked(maybe, param_limit(conn.dialect.name)):
         stored.update(_stored(conn, table, key, [guard], chunk))
     counts = LoadCounts()
     for key_value, stamp in zip(keys, stamps, strict=True):

@@ -28,7 +28,7 @@ from etl.columnar import map_page
 from etl.config import Settings
 from etl.control import RunControl, StopRequested
 from etl.errors import ApiError, DatabaseError
-from etl.load import save_blocks
+from etl.load import has_rows, save_blocks
 from etl.lock import mirror_lock
 from etl.pii import DEFAULT_POLICY, PiiPolicy
 from etl.pipeline import Prefetch
@@ -95,6 +95,8 @@ class ResourceSync:
         self.pii = pii
         self.run_id: int | None = None
         self.pending_rejects: list[rejects.Reject] = []
+        self.fresh = False  # the table held no row when the run began
+        self.deferred: list[Index] = []  # its indexes, to build when the rows are in
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -104,18 +106,17 @@ class ResourceSync:
         mode = "full" if cursor is None else "incremental"
         run_id = self.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
         requests_before = self.client.requests_made
-        deferred: list[Index] = []
         try:
-            deferred = indexes.defer(self.engine, self.resource.table)
+            self.fresh = not has_rows(self.engine, self.resource.table)
+            self.deferred = indexes.defer(self.engine, self.resource.table, self.fresh)
             new_cursor = self._pull_all(cursor)
-            indexes.build(self.engine, deferred)
         except StopRequested:
-            self._build_anyway(deferred)
+            self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
             state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
             raise
         except BaseException as exc:
-            self._build_anyway(deferred)
+            self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
             self._record_failure(run_id, exc)
             raise
@@ -133,17 +134,23 @@ class ResourceSync:
             self.notes,
         )
 
-    def _build_anyway(self, deferred: list[Index]) -> None:
+    def _build_anyway(self) -> None:
         # The run has failed: its error is what the user must see, not a second one.
         try:
-            indexes.build(self.engine, deferred)
+            indexes.build(self.engine, self.deferred)
         except SQLAlchemyError:
             log.warning("could not build the indexes of %s; the next run will", self.resource.name)
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
         since = window_start(cursor, self.overlap) if cursor is not None else None
         self._pull(since)
-        self._after_pull()
+        # The last requests (Deleted rows, change checks) wait for the API: the indexes a first
+        # load deferred are built meanwhile.
+        with indexes.built_meanwhile(self.engine, self.deferred):
+            self._after_pull()
+            return self._new_cursor()
+
+    def _new_cursor(self) -> dt.datetime | None:
         if self.run_start is None and self.resource.cursor_from_rows:
             # The row change times come from the server's clock too, and nothing newer was read.
             self.run_start = max((s for s in self.stamps.values() if s is not None), default=None)
@@ -267,7 +274,9 @@ class ResourceSync:
         self.stats.fetched += len(page.rows)
         self.stats.unique = len(self.seen)
         try:
-            counts = save_blocks(self.engine, self.resource, blocks, state.utcnow(), again)
+            counts = save_blocks(
+                self.engine, self.resource, blocks, state.utcnow(), again, self.fresh
+            )
             rejects.record(self.engine, self.pending_rejects, self.run_id, state.utcnow())
             self.pending_rejects.clear()
         except SQLAlchemyError as exc:

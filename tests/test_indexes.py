@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, inspect
+from sqlalchemy import Engine, insert, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from etl import indexes
 from etl.control import RunControl, StopRequested
@@ -76,7 +77,7 @@ def test_those_a_killed_load_left_missing_are_made_before_the_next_run_writes(
 ) -> None:
     sim = make_sim(450, clock=office_clock())
     # A run started on the empty table, committed a row, and was killed.
-    assert indexes.defer(engine, PATIENTS.table)
+    assert indexes.defer(engine, PATIENTS.table, empty=True)
     with engine.begin() as conn:
         conn.execute(insert(PATIENTS.table).values(patnum=1, lname="Partial"))
     assert present(engine) == set()
@@ -90,6 +91,21 @@ def test_those_a_killed_load_left_missing_are_made_before_the_next_run_writes(
 def test_on_a_table_with_rows_nothing_is_dropped_or_to_build(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(insert(PATIENTS.table).values(patnum=1))
-    assert indexes.defer(engine, PATIENTS.table) == []
+    assert indexes.defer(engine, PATIENTS.table, empty=False) == []
     assert present(engine) == MODEL
     indexes.build(engine, [])  # nothing deferred: nothing to do
+
+
+def test_a_build_that_fails_meanwhile_is_raised_once_the_body_is_done(engine: Engine) -> None:
+    deferred = indexes.defer(engine, PATIENTS.table, empty=True)
+    with engine.begin() as conn:  # the name is taken: CREATE INDEX fails
+        conn.execute(text("CREATE TABLE ix_patient_guarantor (x integer)"))
+    done: list[bool] = []
+    with (
+        pytest.raises(SQLAlchemyError, match="ix_patient_guarantor"),
+        indexes.built_meanwhile(engine, deferred),
+    ):
+        done.append(True)
+    assert done == [True]
+    with pytest.raises(ZeroDivisionError), indexes.built_meanwhile(engine, deferred):
+        print(1 / 0)  # the body's own error is the one raised

@@ -210,6 +210,29 @@ def test_a_key_another_writer_adds_before_the_write_is_updated_not_lost(engine: 
     assert [stored(engine, n)["lname"] for n in (1, 2, 3)] == ["New1", "New2", "New3"]
 
 
+def test_on_a_table_fresh_this_run_only_this_runs_keys_are_looked_up(engine: Engine) -> None:
+    def record(patnum: int, lname: str, day: int) -> dict[str, Any]:
+        return {"PatNum": patnum, "LName": lname, "DateTStamp": f"2024-05-0{day} 12:00:00"}
+
+    lookups: list[Any] = []
+
+    def note(conn: Any, cursor: Any, statement: str, params: Any, *args: Any) -> None:
+        if statement.upper().startswith("SELECT") and "FROM PATIENT" in statement.upper():
+            lookups.append(params)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        first = save_rows(engine, PATIENTS, rows_of([record(1, "A", 1)]), SYNCED, fresh=True)
+        assert (first, lookups) == (LoadCounts(inserted=1), [])
+        later = rows_of([record(1, "B", 2), record(2, "C", 2)])
+        counts = save_rows(engine, PATIENTS, later, SYNCED, counted={1}, fresh=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert counts == LoadCounts(inserted=1, updated=1)
+    assert len(lookups) == 1 and "2" not in str(lookups[0]) and "1" in str(lookups[0])
+    assert [stored(engine, n)["lname"] for n in (1, 2)] == ["B", "C"]
+
+
 def test_a_sqlite_mirror_writes_ahead_and_syncs_at_checkpoints(tmp_path: Any) -> None:
     # WAL lets a BI tool read while a sync writes; NORMAL: a commit does not wait for the disk.
     engine = make_engine(f"sqlite:///{tmp_path / 'mirror.db'}")
