@@ -13,11 +13,18 @@ makes them before it writes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, Index, Table, text
+from sqlalchemy.exc import OperationalError
 
+from etl.schema import describe
+
+log = logging.getLogger(__name__)
+#: How long dropping an index may wait for others' locks on PostgreSQL.
+LOCK_WAIT = "2s"
 _LISTED = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :name",
     "postgresql": (
@@ -40,14 +47,23 @@ def defer(engine: Engine, table: Table, empty: bool) -> list[Index]:
     secondary = [index for index in table.indexes if not index.unique]
     if not secondary:
         return []
-    with engine.begin() as conn:
-        present = _present(conn, table)
-        if not empty:
-            _create(conn, [i for i in secondary if i.name not in present])
-            return []
-        for index in secondary:
-            if index.name in present:
-                index.drop(conn)
+    if not empty:
+        build(engine, secondary)
+        return []
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # DROP INDEX waits for every open transaction that read the table (a BI tool
+                # may keep one for hours): rather load with the indexes than wait that long.
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'")
+            present = _present(conn, table)
+            for index in secondary:
+                if index.name in present:
+                    index.drop(conn)
+    except OperationalError as exc:
+        url = engine.url.render_as_string(hide_password=False)
+        log.info("%s keeps its indexes during this load: %s", table.name, describe(exc, url))
+        return []
     return secondary
 
 

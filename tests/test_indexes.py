@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, inspect, text
+from sqlalchemy import Engine, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl import indexes
@@ -109,3 +109,19 @@ def test_a_build_that_fails_meanwhile_is_raised_once_the_body_is_done(engine: En
     assert done == [True]
     with pytest.raises(ZeroDivisionError), indexes.built_meanwhile(engine, deferred):
         print(1 / 0)  # the body's own error is the one raised
+
+
+def test_a_reader_that_holds_the_table_never_holds_up_the_load(
+    engine: Engine, make_sim: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A BI tool's open transaction that read the table: on PostgreSQL DROP INDEX would wait
+    # for it to end; the load waits LOCK_WAIT, then keeps the indexes. WAL SQLite lets it drop.
+    monkeypatch.setattr(indexes, "LOCK_WAIT", "100ms")
+    sim = make_sim(250, clock=office_clock())
+    during = seen_at_request(sim, engine, 1)
+    with engine.connect() as reader, reader.begin():
+        reader.execute(select(PATIENTS.table).limit(1)).all()
+        sync(sim, engine)
+    assert during == [MODEL if engine.dialect.name == "postgresql" else set()]
+    assert present(engine) == MODEL
+    assert_mirror_matches(engine, sim)
