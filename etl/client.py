@@ -154,6 +154,12 @@ class ApiClient:
             raise _Transient(ApiError(message))
         return self._decode(path, response)
 
+    def not_before(self, seconds: float) -> None:
+        """Send the next request no sooner than `seconds` from now (at most the interval)."""
+        wait = min(max(0.0, seconds), self.settings.min_request_interval)
+        if wait > 0:
+            self._next_at = max(self._next_at or 0.0, self._monotonic() + wait)
+
     def _backoff(self, attempt: int) -> float:
         wait = self.backoff_factor * (2**attempt) + random.uniform(0, self.backoff_factor)
         return float(max(self.settings.min_request_interval, min(60.0, wait)))

@@ -70,6 +70,14 @@ def get_cursor(engine: Engine, resource: str) -> dt.datetime | None:
         ).scalar_one_or_none()
 
 
+def last_active(engine: Engine) -> dt.datetime | None:
+    """When the mirror's latest run ended, or began if it has not ended (utcnow's clock)."""
+    latest = select(SyncRun.started_at, SyncRun.finished_at).order_by(SyncRun.id.desc()).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(latest).first()
+    return None if row is None else row.finished_at or row.started_at
+
+
 def start_run(engine: Engine, resource: str, mode: str, cursor: dt.datetime | None) -> int:
     """Record a run as started; runs of this resource left 'running' by a killed process end."""
     with engine.begin() as conn:

@@ -384,6 +384,7 @@ def run_sync(
     try:
         check_schema(engine)
         with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
+            _pace_after_last_run(engine, api)
             return [
                 ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
                 for resource in chosen
@@ -392,3 +393,12 @@ def run_sync(
         raise DatabaseError(describe(exc, settings.database.url)) from None
     finally:
         engine.dispose()
+
+
+def _pace_after_last_run(engine: Engine, api: ApiClient) -> None:
+    # The throttle counts every request with our keys, a previous process's too: a run that
+    # starts right after another waits out the interval from its end (recorded to the second).
+    last = state.last_active(engine)
+    if last is not None:
+        since = (state.utcnow() - last).total_seconds()
+        api.not_before(api.settings.min_request_interval + 1.0 - since)

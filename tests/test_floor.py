@@ -86,6 +86,19 @@ def test_a_paced_remote_sync_is_never_throttled(engine: Engine, make_sim: Any) -
     assert_mirror_matches(engine, sim)
 
 
+def test_a_run_right_after_another_waits_out_the_interval(engine: Engine, make_sim: Any) -> None:
+    # Each sync has a client of its own, as two processes would: only the mirror knows when
+    # the last run ended.
+    sim = make_sim(150, clock=office_clock(), mode="remote", throttle_interval=0.3)
+    sync(sim, engine, min_request_interval=0.3)
+    sim.clock.advance(60)
+    sim.store.update(5, City="Elsewhere")
+    result = sync(sim, engine, min_request_interval=0.3)
+    assert sim.throttle_violations == 0
+    assert {r.status for r in sim.requests} == {200}
+    assert result.stats.updated == 1
+
+
 def test_rows_that_did_not_change_are_not_written_again(engine: Engine, make_sim: Any) -> None:
     sim = make_sim(600, clock=office_clock())
     sync(sim, engine)
