@@ -88,12 +88,11 @@ def test_those_a_killed_load_left_missing_are_made_before_the_next_run_writes(
     assert_mirror_matches(engine, sim)
 
 
-def test_on_a_table_with_rows_nothing_is_dropped_or_to_build(engine: Engine) -> None:
+def test_on_a_table_with_rows_nothing_is_dropped(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(insert(PATIENTS.table).values(patnum=1))
     assert indexes.defer(engine, PATIENTS.table, empty=False) == []
     assert present(engine) == MODEL
-    indexes.build(engine, [])  # nothing deferred: nothing to do
 
 
 def test_a_build_that_fails_meanwhile_is_raised_once_the_body_is_done(engine: Engine) -> None:
