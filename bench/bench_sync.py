@@ -65,7 +65,7 @@ def _regime(args: argparse.Namespace, regime: str, tmp: Path) -> None:
     dbs = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     with SimProcess(n, regime, interval, args.latency) as sim:
         row = _Row(regime, n, page, interval, sim)
-        ratios: dict[str, list[float]] = {db: [] for db in dbs}
+        ratios: dict[str, list[tuple[float, float]]] = {db: [] for db in dbs}
         for _ in range(max(1, args.repeat)):
             bare = row.measure("bare fetch", "-", child_args("fetch", sim.base_url, page, interval))
             floor = bare.run if regime == "service" else None
@@ -73,23 +73,37 @@ def _regime(args: argparse.Namespace, regime: str, tmp: Path) -> None:
                 ratios[db].append(_syncs(args, row, sim, db, tmp, floor))
         _others(args, row, sim, regime, dbs, tmp, page, floor)
         if args.repeat > 1:
-            medians = ", ".join(f"{db} {statistics.median(r):.2f}" for db, r in ratios.items())
-            print(f"{'':>9}sync full, median x floor of {args.repeat} runs: {medians}", flush=True)
+            _medians(args.repeat, ratios)
 
 
 def _syncs(
     args: argparse.Namespace, row: _Row, sim: SimProcess, db: str, tmp: Path, floor: float | None
-) -> float:
-    """A full sync into a fresh mirror, an incremental one, a full one again: full's x floor."""
+) -> tuple[float, float]:
+    """A full sync into a fresh mirror, an incremental one, a full one again.
+
+    Returns:
+        The full sync's run over its floor, and the incremental run's over the full one's.
+    """
     mirror = mirror_for(db, tmp, args.pg_url, "sync")
     config = mirror.config(sim.base_url, row.page, row.interval)
     full = row.measure("sync full", db, sync_args(config), floor, mirror)
     changed = sim.call("change", 0.01, 600.0)
-    row.measure(f"sync incr ({changed})", db, sync_args(config), None, mirror)
+    incr = row.measure(f"sync incr ({changed})", db, sync_args(config), None, mirror)
+    share = incr.run / full.run if full.run else 0.0
+    print(f"{'':>9}incremental run: {1000 * incr.run:.0f} ms, {100 * share:.1f}% of the full one")
     if not args.no_again:
         row.measure("sync full again", db, sync_args(config, full=True), floor, mirror)
     denominator = floor or full.floor
-    return full.run / denominator if denominator else 0.0
+    return (full.run / denominator if denominator else 0.0), share
+
+
+def _medians(repeat: int, ratios: dict[str, list[tuple[float, float]]]) -> None:
+    full = ", ".join(f"{db} {statistics.median(r[0] for r in rs):.2f}" for db, rs in ratios.items())
+    incr = ", ".join(
+        f"{db} {100 * statistics.median(r[1] for r in rs):.1f}%" for db, rs in ratios.items()
+    )
+    print(f"{'':>9}sync full, median x floor of {repeat} runs: {full}", flush=True)
+    print(f"{'':>9}sync incr, median share of the full run: {incr}", flush=True)
 
 
 def _others(

@@ -48,11 +48,14 @@ class Block:
 
     def without(self, rows: set[int]) -> Block:
         """A block of the other rows, in order."""
-        kept = [at for at in range(len(self)) if at not in rows]
-        if len(kept) == 1:
-            return Block(self.columns, [[values[kept[0]]] for values in self.values])
-        pick = itemgetter(*kept) if kept else lambda values: ()
-        return Block(self.columns, [list(pick(values)) for values in self.values])
+        return self.pick([at for at in range(len(self)) if at not in rows])
+
+    def pick(self, rows: list[int]) -> Block:
+        """A block of these rows (positions), in the order given."""
+        if len(rows) == 1:
+            return Block(self.columns, [[values[rows[0]]] for values in self.values])
+        take = itemgetter(*rows) if rows else lambda values: ()
+        return Block(self.columns, [list(take(values)) for values in self.values])
 
     def append(self, row: dict[str, Any]) -> None:
         """Add a row that carries exactly these columns."""

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import gc
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -50,7 +55,26 @@ def entry() -> None:
     gc.freeze()
     code = main()
     gc.freeze()
-    sys.exit(code)
+    finish(code)
+
+
+def finish(code: int) -> NoReturn:
+    """End the process without Python's teardown, once what must run at exit has run.
+
+    Python's own exit frees every object and module one by one (9 ms of an incremental run of
+    0.1 s); the operating system frees them at once. What must run at exit is an atexit
+    callback (logging's flush, temporary directories), and runs first. While a thread that is
+    not a daemon still runs, the process exits as Python would, after waiting for it.
+    """
+    main_thread = threading.main_thread()
+    if any(t is not main_thread and not t.daemon for t in threading.enumerate()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe or stream: Python ignores it at exit too.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
 
 
 def _fail(message: str, code: int) -> int:

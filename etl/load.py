@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import sqlite3
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    ARRAY,
     JSON,
     Connection,
     Dialect,
@@ -19,8 +16,6 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
-    any_,
-    bindparam,
     cast,
     literal,
     or_,
@@ -33,7 +28,7 @@ from sqlalchemy.dialects.sqlite.dml import Insert as SqliteInsert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from etl import bulk
+from etl import bulk, lookup, updates, wal
 from etl.block import Block, blocks_of, newest_per_key
 from etl.errors import DatabaseError
 from etl.resources import Resource
@@ -61,14 +56,6 @@ class LoadCounts:
         for f in fields(LoadCounts):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
         return self
-
-
-def param_limit(dialect: str) -> int:
-    """How many bound parameters one statement may carry on this dialect."""
-    if dialect == "sqlite":
-        # SQLITE_MAX_VARIABLE_NUMBER: 999 before SQLite 3.32, 32766 since.
-        return 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
-    return 65_535
 
 
 def upsert_statement(
@@ -169,7 +156,10 @@ def save_blocks(
         found = [_classify(conn, resource, block, counted, fresh) for block in blocks]
         for block, (block_counts, stored) in zip(blocks, found, strict=True):
             counts += block_counts
-            _write(conn, resource, block, {"odmirror_synced_at": synced_at}, stored)
+            # Rows newer than the stored ones are among those counted as updated.
+            constants = {"odmirror_synced_at": synced_at}
+            _write(conn, resource, block, constants, stored, block_counts.updated > 0)
+    wal.after_commit(engine)
     return counts
 
 
@@ -180,15 +170,24 @@ def has_rows(engine: Engine, table: Table) -> bool:
 
 
 def _write(
-    conn: Connection, resource: Resource, block: Block, constants: dict[str, Any], stored: bool
+    conn: Connection,
+    resource: Resource,
+    block: Block,
+    constants: dict[str, Any],
+    stored: dict[Any, dict[str, Any]],
+    any_newer: bool,
 ) -> None:
     table, dialect = resource.table, conn.dialect.name
     columns = (*block.columns, *constants)
+    if any_newer and resource.cursor_column is not None:
+        block = updates.update_newer(conn, resource, block, constants, stored)
+        if not len(block):
+            return
     if dialect == "postgresql" and COPY_ON_POSTGRESQL:
         if not stored and _copied(conn, table, columns, block, constants):
             return
         staged = bulk.stage(conn, table, columns, block, constants)
-        conn.exec_driver_sql(_upsert_from_stage(conn, resource, staged, columns))
+        conn.exec_driver_sql(_upsert_from_stage(conn.dialect, resource, staged, columns))
     else:
         stmt = upsert_statement(table, dialect, columns, resource.cursor_column)
         bulk.executemany(conn, stmt, columns, block, constants)
@@ -214,12 +213,12 @@ def _copied(
 
 
 def _upsert_from_stage(
-    conn: Connection, resource: Resource, staged: Table, columns: tuple[str, ...]
+    dialect: Dialect, resource: Resource, staged: Table, columns: tuple[str, ...]
 ) -> str:
     """The INSERT ... SELECT from the staging table, as SQL compiled once per column set."""
     # It has no parameters: compiled once, instead of built and looked up in SQLAlchemy's
     # statement cache (a walk of two 50-column tuples for its key) on every page.
-    cache_key = (resource.name, staged.name, columns, conn.dialect.name)
+    cache_key = (resource.name, staged.name, columns, dialect.name)
     if cache_key not in _compiled_upserts:
         table, key = resource.table, resource.table.c[resource.key_column]
         # Rows the mirror holds as they are never reach the INSERT: ON CONFLICT would lock each
@@ -230,26 +229,25 @@ def _upsert_from_stage(
             .select_from(staged.outerjoin(table, staged.c[key.name] == key))
             .where(or_(key.is_(None), differs(table.c, staged.c, compared)))
         )
-        stmt = upsert_statement(
-            table, conn.dialect.name, columns, resource.cursor_column, source=source
-        )
-        _compiled_upserts[cache_key] = str(stmt.compile(dialect=conn.dialect))
+        stmt = upsert_statement(table, dialect.name, columns, resource.cursor_column, source=source)
+        _compiled_upserts[cache_key] = str(stmt.compile(dialect=dialect))
     return _compiled_upserts[cache_key]
 
 
 def _classify(
     conn: Connection, resource: Resource, block: Block, counted: Container[Any], fresh: bool
-) -> tuple[LoadCounts, bool]:
-    """What saving the block will do, and whether the mirror holds any of its keys."""
+) -> tuple[LoadCounts, dict[Any, dict[str, Any]]]:
+    """What saving the block will do, and what the mirror holds of its keys, by key.
+
+    With a change time, what is held is the change time; without one, every column the block
+    carries.
+    """
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
     if guard is None:
-        counts = _classify_whole(conn, resource, block.rows(), counted)
-        return counts, counts.inserted < len(block)
+        return _classify_whole(conn, resource, block.rows(), counted)
     keys, stamps = block.column(key), block.column(guard)
-    stored: dict[Any, dict[str, Any]] = {}
     maybe = [k for k in keys if k in counted] if fresh else keys
-    for chunk in chunked(maybe, param_limit(conn.dialect.name)):
-        stored.update(_stored(conn, table, key, [guard], chunk))
+    stored = lookup.stored(conn, table, key, [guard], maybe)
     counts = LoadCounts()
     for key_value, stamp in zip(keys, stamps, strict=True):
         old = stored.get(key_value)
@@ -263,64 +261,23 @@ def _classify(
             counts.unchanged += 1
         else:
             counts.stale += 1
-    return counts, bool(stored)
+    return counts, stored
 
 
 def _classify_whole(
     conn: Connection, resource: Resource, rows: list[dict[str, Any]], counted: Container[Any]
-) -> LoadCounts:
+) -> tuple[LoadCounts, dict[Any, dict[str, Any]]]:
     # Without a change time (tables pulled whole) a row is unchanged only if every value is.
     table, key = resource.table, resource.key_column
     compared = sorted({n for r in rows for n in r} - UNCOMPARED - {key})
     counts = LoadCounts()
-    for chunk in chunked(rows, param_limit(conn.dialect.name)):
-        stored = _stored(conn, table, key, compared, [r[key] for r in chunk])
-        for row in chunk:
-            old = stored.get(row[key])
-            if old is None:
-                counts.inserted += 1
-            elif any(row[n] != old[n] for n in compared if n in row):
-                counts.updated += 1
-            elif row[key] not in counted:
-                counts.unchanged += 1
-    return counts
-
-
-def _stored(
-    conn: Connection, table: Table, key: str, names: list[str], keys: list[Any]
-) -> dict[Any, dict[str, Any]]:
-    """The stored values of `names` for the rows with these keys, by key."""
-    if conn.dialect.name == "sqlite":
-        return _stored_sqlite(conn, table, key, tuple(names), keys)
-    # PostgreSQL: one array parameter, not one per key.
-    wanted = table.c[key] == any_(bindparam("keys", keys, ARRAY(table.c[key].type)))
-    found = conn.execute(select(table.c[key], *(table.c[n] for n in names)).where(wanted))
-    return {r[0]: dict(zip(names, r[1:], strict=True)) for r in found}
-
-
-def _stored_sqlite(
-    conn: Connection, table: Table, key: str, names: tuple[str, ...], keys: list[Any]
-) -> dict[Any, dict[str, Any]]:
-    # SQLAlchemy expands an IN list into new SQL on every call: SQL of our own, one a length.
-    sql = _in_query(conn.dialect, table, key, names, len(keys))
-    bind = table.c[key].type._cached_bind_processor(conn.dialect)
-    found = conn.exec_driver_sql(sql, tuple(keys if bind is None else map(bind, keys))).fetchall()
-    read = [table.c[name].type._cached_result_processor(conn.dialect, None) for name in names]
-    return {
-        row[0]: {n: v if r is None else r(v) for n, r, v in zip(names, read, row[1:], strict=True)}
-        for row in found
-    }
-
-
-@functools.lru_cache(maxsize=64)
-def _in_query(dialect: Dialect, table: Table, key: str, names: tuple[str, ...], count: int) -> str:
-    quote = dialect.identifier_preparer.quote
-    selected = ", ".join(quote(c) for c in (key, *names))
-    marks = ", ".join("?" * count)
-    return f"SELECT {selected} FROM {quote(table.name)} WHERE {quote(key)} IN ({marks})"
-
-
-def chunked(items: list[Any], size: int) -> Iterable[list[Any]]:
-    """Split a list into lists of at most `size` items."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    stored = lookup.stored(conn, table, key, compared, [r[key] for r in rows])
+    for row in rows:
+        old = stored.get(row[key])
+        if old is None:
+            counts.inserted += 1
+        elif any(row[n] != old[n] for n in compared if n in row):
+            counts.updated += 1
+        elif row[key] not in counted:
+            counts.unchanged += 1
+    return counts, stored

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, bindparam, delete, or_, update
 
 from etl.client import ApiClient
-from etl.load import chunked
+from etl.lookup import chunked
 from etl.resources import Resource
 from etl.transform import Invalid, decode, parse_server_time
 

@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 import etl
+from etl import wal
 from etl.errors import DatabaseError, SchemaError
 
 #: Alembic's own table, named so nobody takes it for one of Open Dental's.
@@ -98,14 +99,22 @@ def make_engine(url: str) -> Engine:
             mask_password(f"invalid database URL {safe_url(url)}: {exc}", url)
         ) from None
     if engine.dialect.name == "sqlite":
+        in_file = _plain_file(parsed)
         event.listen(engine, "do_connect", lambda *_: _create_private(parsed))
-        event.listen(engine, "connect", _sqlite_pragmas("timeout" not in parsed.query))
+        event.listen(engine, "connect", _sqlite_pragmas("timeout" not in parsed.query, in_file))
+        if in_file:
+            wal.attach(engine)
     return engine
+
+
+def _plain_file(url: URL) -> bool:
+    database = url.database
+    return bool(database) and database != ":memory:" and not str(database).startswith("file:")
 
 
 def _create_private(url: URL) -> None:
     database = url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if not database or not _plain_file(url):
         return
     try:
         fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -114,7 +123,7 @@ def _create_private(url: URL) -> None:
     os.close(fd)
 
 
-def _sqlite_pragmas(default_timeout: bool) -> Any:
+def _sqlite_pragmas(default_timeout: bool, in_file: bool) -> Any:
     def apply(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         if default_timeout:
@@ -125,6 +134,8 @@ def _sqlite_pragmas(default_timeout: bool) -> Any:
         # undo the last commits but never corrupt the file. The cursor lives in the same file, so
         # what a lost commit held is read again by the next run.
         cursor.execute("PRAGMA synchronous = NORMAL")
+        if in_file:
+            wal.pragma(cursor)
         cursor.close()
 
     return apply

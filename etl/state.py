@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.orm import Session
 
 from etl.load import LoadCounts
@@ -159,12 +159,10 @@ def _save_success(conn: Connection, resource: str, run_id: int, cursor: dt.datet
     values: dict[str, object] = {"last_success_at": utcnow(), "last_run_id": run_id}
     if cursor is not None:
         values["cursor"] = cursor
-    exists = conn.execute(
-        select(func.count()).select_from(SyncState).where(SyncState.resource == resource)
-    ).scalar_one()
-    if exists:
-        conn.execute(update(SyncState).where(SyncState.resource == resource).values(**values))
-    else:
+    changed = conn.execute(
+        update(SyncState).where(SyncState.resource == resource).values(**values)
+    ).rowcount
+    if not changed:  # the resource's first success (the run holds the mirror's lock)
         conn.execute(insert(SyncState).values(resource=resource, **values))
 
 

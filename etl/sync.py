@@ -326,8 +326,10 @@ class ResourceSync:
             self.first_sent = page.sent_at
         if self.run_start is not None:
             return
+        # Each distinct text once: a page's rows mostly carry the same time.
         rows = [r for r in page.rows if isinstance(r, dict)]
-        known = [t for t in (parse_server_time(r.get("serverDateTime")) for r in rows) if t]
+        texts = {v for r in rows if type(v := r.get("serverDateTime")) is str}
+        known = [t for t in map(parse_server_time, texts) if t]
         if not known:
             return
         # The run's first request may have come back empty, without a server time. A duration on

@@ -240,3 +240,22 @@ def test_a_sqlite_mirror_writes_ahead_and_syncs_at_checkpoints(tmp_path: Any) ->
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     engine.dispose()
+
+
+def test_a_page_of_two_column_sets_never_erases_what_one_of_them_lacks(engine: Engine) -> None:
+    # Two blocks in one transaction go through the staging table one after the other on
+    # PostgreSQL: the second must not see the first's rows (without City, so NULL there).
+    stamp = "2024-05-01 12:00:00"
+    first = [
+        {"PatNum": n, "LName": f"L{n}", "City": f"City{n}", "DateTStamp": stamp} for n in (1, 2)
+    ]
+    save_rows(engine, PATIENTS, rows_of(first), SYNCED)
+    again = [
+        {"PatNum": 1, "LName": "Renamed", "DateTStamp": stamp},
+        {"PatNum": 2, "LName": "L2", "City": "Moved", "DateTStamp": stamp},
+    ]
+    save_rows(engine, PATIENTS, rows_of(again), SYNCED)
+    assert [(stored(engine, n)["lname"], stored(engine, n)["city"]) for n in (1, 2)] == [
+        ("Renamed", "City1"),
+        ("L2", "Moved"),
+    ]

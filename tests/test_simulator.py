@@ -379,18 +379,27 @@ def test_store_add_update_touch() -> None:
 
 
 def test_the_first_cut_of_a_select_keeps_every_row_the_filters_take() -> None:
+    # The cut is the DateTStamp index (kept up to date by every change) and a cheap filter.
     clock = OfficeClock(start=NOW)
     store = PatientStore(clock, make_patients(30, seed=4, now=NOW))
     odd_stamps = (None, 20250602, "", "2025-06-02 10:30:00", "9999-12-31 23:59:59")
     for patnum, stamp in zip(range(1, 31, 3), odd_stamps * 2, strict=False):
         store.replace({**(store.get(patnum) or {}), "DateTStamp": stamp, "PatStatus": "Deleted"})
     store.replace({"PatNum": 31, "LName": "NoStamp"})
+    clock.advance(3600)
+    store.update(2, LName="Now")
+    store.update(4, DateTStamp=None)  # was text, now odd
+    store.update(7, DateTStamp="2025-06-02 10:30:00")  # was odd (20250602), now text
+    store.touch([5, 8, 5], NOW + timedelta(hours=3))
+    store.add(LName="Added")
+    store.replace({**(store.get(10) or {}), "DateTStamp": "0001-01-01 00:00:00"})
     everything = store.all()
     for params in (
         {"DateTStamp": "2025-06-02 10:30:00"},
         {"DateTStamp": "2025-06-02 10:30:00", "PatStatus": "Deleted"},
         {"PatStatus": "Deleted", "ClinicNum": "0"},
         {"DateTStamp": "0001-01-01 00:00:00", "LName": "n"},
+        {"DateTStamp": "0001-01-01 00:00:00"},
     ):
         query = parse_simple_query(params)
         for inclusive, hide in ((True, False), (False, True)):

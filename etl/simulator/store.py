@@ -19,6 +19,7 @@ from etl.simulator.data import (
     image_folder,
     prov_abbr,
 )
+from etl.simulator.stamps import StampIndex
 
 INT_FILTERS = ("ClinicNum", "Guarantor", "PriProv", "SuperFamily", "EmployerNum", "FeeSched")
 ENUM_FILTERS = {"PatStatus": PAT_STATUSES, "Gender": GENDERS, "Position": POSITIONS}
@@ -164,8 +165,10 @@ class PatientStore:
         # The last list selected, until the next write: paging a large table is then a slice
         # per page, not a filter and sort of every row (the benchmark's million patients).
         self._listed: tuple[Any, list[dict[str, Any]]] | None = None
+        self._stamps = StampIndex()
         for record in patients or []:
-            self.replace(record)
+            self._rows[int(record["PatNum"])] = dict(record)
+        self._stamps.rebuild(self._rows)
 
     def __len__(self) -> int:
         with self._lock:
@@ -204,9 +207,11 @@ class PatientStore:
         with self._lock:
             self._listed = None
             row = self._rows[patnum]
+            self._stamps.remove(patnum, row)
             row["DateTStamp"] = format_datetime(self.clock.now())
             row.update({key: _json_value(value) for key, value in fields.items()})
             _derive(row, fields)
+            self._stamps.add(patnum, row)
             return dict(row)
 
     def add(self, **fields: Any) -> int:
@@ -232,6 +237,7 @@ class PatientStore:
                 row["ImageFolder"] = image_folder(str(row["LName"]), str(row["FName"]), patnum)
             self._listed = None
             self._rows[patnum] = row
+            self._stamps.add(patnum, row)
             return patnum
 
     def touch(self, patnums: Iterable[int], stamp: datetime) -> None:
@@ -243,15 +249,21 @@ class PatientStore:
         text = format_datetime(stamp)
         with self._lock:
             self._listed = None
-            rows = [self._rows[patnum] for patnum in patnums]
-            for row in rows:
+            rows = [(patnum, self._rows[patnum]) for patnum in patnums]
+            for patnum, row in rows:
+                self._stamps.remove(patnum, row)
                 row["DateTStamp"] = text
+                self._stamps.add(patnum, row)
 
     def replace(self, record: dict[str, Any]) -> None:
         """Store a raw record as it is (any keys), replacing the row with its PatNum."""
+        key = int(record["PatNum"])
         with self._lock:
             self._listed = None
-            self._rows[int(record["PatNum"])] = dict(record)
+            if key in self._rows:
+                self._stamps.remove(key, self._rows[key])
+            self._rows[key] = dict(record)
+            self._stamps.add(key, self._rows[key])
 
     def select(
         self, query: SimpleQuery, cap: int, inclusive: bool, order: str, hide_deleted: bool
@@ -268,13 +280,18 @@ class PatientStore:
             if self._listed is None or self._listed[0] != which:
                 rows = [
                     r
-                    for r in query.candidates(self._rows.values())
+                    for r in query.candidates(self._indexed(query.since))
                     if query.matches(r, inclusive, hide_deleted)
                 ]
                 rows.sort(key=ORDERS[order])
                 self._listed = (which, rows)
             rows = self._listed[1]
             return [dict(row) for row in rows[query.offset : query.offset + limit]]
+
+    def _indexed(self, since: str | None) -> Iterable[dict[str, Any]]:
+        if since is None:
+            return self._rows.values()
+        return [self._rows[key] for key in self._stamps.since(since)]
 
 
 def _derive(row: dict[str, Any], changed: Mapping[str, Any]) -> None:
