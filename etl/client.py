@@ -14,22 +14,22 @@ from typing import Any
 
 import msgspec
 import requests
-from requests.adapters import HTTPAdapter
 
-from etl import __version__
+from etl import __version__, sent
 from etl.api_errors import explanation, status_error, transport_error
 from etl.config import ApiSettings
 from etl.errors import ApiError
 from etl.retry import attempts, make_retry
+from etl.sent import StampingAdapter
 
 log = logging.getLogger(__name__)
 
 #: Page caps the vendor documents (Remote, Local/Service, with or without Enterprise).
 #: A page shorter than our Limit but exactly one of these may be a cap, not the last page.
 DOCUMENTED_CAPS = frozenset({100, 1000, 10_000})
-#: The most a paced request waits beyond one interval after the start of the one before:
+#: The most a paced request waits beyond one interval after the one before had been sent:
 #: this fraction of the interval plus PACING_SLACK_SECONDS, and never more than the one before
-#: took (its arrival at the server cannot have been later than its answer's).
+#: took from then on (its arrival at the server cannot have been later than its answer's).
 PACING_SLACK = 0.02
 PACING_SLACK_SECONDS = 0.02
 _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
@@ -88,7 +88,7 @@ class ApiClient:
         self.session = requests.Session()
         for scheme in ("http://", "https://"):
             retry = make_retry(settings, backoff_factor)
-            self.session.mount(scheme, HTTPAdapter(max_retries=retry))
+            self.session.mount(scheme, StampingAdapter(max_retries=retry))
         self.session.headers.update(
             {
                 "Authorization": f"ODFHIR {settings.developer_key}/{settings.customer_key}",
@@ -125,7 +125,8 @@ class ApiClient:
 
     def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
         # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
-        started = self._pace()
+        self._pace()
+        sent.expect(self._monotonic)
         response: requests.Response | None = None
         try:
             response = self.session.get(
@@ -143,7 +144,7 @@ class ApiClient:
             self.requests_made += 1
             raise transport_error(exc, self.settings) from None
         finally:
-            self._schedule_next(started, response)
+            self._schedule_next(response)
         self.requests_made += attempts(response)
         if response.status_code == 400 and _THROTTLED.search(response.text):
             # The vendor does not say how it refuses an over-throttle request; a 400 that says
@@ -184,28 +185,26 @@ class ApiClient:
             maybe_cap = len(rows) if len(rows) < limit else 0
             offset += len(rows)
 
-    def _pace(self) -> float:
-        """Wait until the throttle allows the next request; return when it starts."""
+    def _pace(self) -> None:
+        """Wait until the throttle allows the next request."""
         now = self._monotonic()
         if self._next_at is not None and self._next_at > now:
             self._sleep(self._next_at - now)
-            now = self._monotonic()
-        return now
 
-    def _schedule_next(self, started: float, response: requests.Response | None) -> None:
+    def _schedule_next(self, response: requests.Response | None) -> None:
         # The vendor's interval includes the request's own execution, so the next request may
-        # start one interval after this one started: the wait overlaps the answer and our work
+        # start one interval after this one arrived: the wait overlaps the answer and our work
         # on it. The server starts its clock when a request arrives, which we can only bound:
-        # a reused connection arrives about as late as the one before, plus SLACK of the
-        # interval at most (the time from our clock reading to the bytes leaving varies: other
-        # threads hold the GIL). A first request (connection set-up, TLS) or one urllib3 retried
-        # (its last try started later than we know) is paced from its end instead.
-        done, interval = self._monotonic(), self.settings.min_request_interval
-        if self._next_at is None or response is None or attempts(response) > 1:
+        # not before its last byte left (stamped by the adapter: our clock reading before it
+        # can be much earlier, while other threads hold the GIL), not after its answer came.
+        # A reused connection's request arrives about as long after leaving as the one before,
+        # plus SLACK of the interval at most. A request that failed is paced from its end.
+        done, interval, left = self._monotonic(), self.settings.min_request_interval, sent.sent_at()
+        if response is None or left is None:
             self._next_at = done + interval
         else:
-            slack = min(done - started, PACING_SLACK * interval + PACING_SLACK_SECONDS)
-            self._next_at = started + interval + slack
+            slack = min(done - left, PACING_SLACK * interval + PACING_SLACK_SECONDS)
+            self._next_at = left + interval + slack
 
     def _url(self, path: str) -> str:
         return f"{self.settings.base_url.rstrip('/')}/{path.lstrip('/')}"

@@ -43,6 +43,20 @@ class RunControl:
             self.progress(resource, fetched, requests)
 
 
+def shield_thread() -> None:
+    """Block SIGTERM and SIGINT in the calling thread (never the main one) and its new threads.
+
+    The kernel hands a process's signal to any thread that does not block it. Python runs the
+    handler on the main thread only, the next time that thread runs; waiting for the next
+    scheduled run, that can be many minutes later (seen: `odmirror run` missed a SIGTERM that
+    the fetch thread had taken). Every thread odmirror starts calls this first.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return
+    if hasattr(signal, "pthread_sigmask"):  # POSIX
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
+
+
 @contextlib.contextmanager
 def stop_on_signals(
     stop: threading.Event, also: Callable[[], None] | None = None

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, Engine, Index, Table, text
 from sqlalchemy.exc import OperationalError
 
+from etl.control import shield_thread
 from etl.schema import describe
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,7 @@ def built_meanwhile(engine: Engine, indexes: list[Index]) -> Iterator[None]:
     failed: list[BaseException] = []
 
     def work() -> None:
+        shield_thread()
         try:
             build(engine, indexes)
         except BaseException as exc:  # raised again on the caller's thread

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
+from etl.control import shield_thread
+
 T = TypeVar("T")
 
 #: Pages fetched ahead of the one being written: enough to ride out one slow write.
@@ -98,6 +100,7 @@ class Prefetch(Generic[T]):
             self._thread.join(_POLL)
 
     def _produce(self) -> None:
+        shield_thread()
         items = iter(self._source)
         try:
             for item in items:

@@ -27,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from etl.client import ApiClient
 from etl.config import ApiSettings, Settings
+from etl.control import shield_thread
 from etl.errors import ConfigError, OdMirrorError
 from etl.practice_config import PLACEHOLDER, PracticeSettings
 from etl.schema import make_engine
@@ -149,7 +150,7 @@ def run_each(
     """
     threads = min(MAX_THREADS, len(chosen)) if parallel else 1
     stop = threading.Event()
-    pool = ThreadPoolExecutor(threads, "odmirror-practice")
+    pool = ThreadPoolExecutor(threads, "odmirror-practice", initializer=shield_thread)
     try:
         with _log_practice_names():
             futures = [pool.submit(_guarded, work, target, stop) for target in chosen]

@@ -13,7 +13,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from etl.config import Settings
-from etl.control import RunControl, StopRequested, stop_on_signals
+from etl.control import RunControl, StopRequested, shield_thread, stop_on_signals
 from etl.errors import OdMirrorError
 from etl.lock import MirrorLocked
 from etl.logs import progress_bar
@@ -100,6 +100,7 @@ class SyncJob:
 
     def __call__(self) -> bool | None:
         """Run once. Returns True on success, False on failure, None if skipped or stopped."""
+        shield_thread()  # on the scheduler's worker thread: so are the threads the run starts
         started = self.clock()
         if self.backoff.holds(started):
             log.info("run skipped: backing off after %d failures in a row", self.backoff.failures)

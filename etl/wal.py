@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 
+from etl.control import shield_thread
+
 log = logging.getLogger(__name__)
 #: The automatic checkpoint's threshold (pages of the log), far above what a page of rows writes.
 AUTOCHECKPOINT_PAGES = 10_000
@@ -61,6 +63,7 @@ class Checkpointer:
             thread.join()
 
     def _work(self) -> None:
+        shield_thread()
         try:
             conn = sqlite3.connect(self._path)
             try:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 import math
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from requests import PreparedRequest, Response
 
 from etl.client import ApiClient
 from etl.config import ApiSettings
@@ -67,27 +69,44 @@ def test_requests_are_never_closer_than_the_interval_at_the_server(make_sim: Any
     assert len(gaps) == 2 and min(gaps) >= 0.25
 
 
-def test_the_wait_overlaps_the_request_after_the_first(make_sim: Any) -> None:
-    """On a clock of its own: each request takes 0.3 s, the interval is 1 s."""
-    now, slept = [0.0], []
+def paced_sleeps(make_sim: Any, before_send: Callable[[int], float]) -> list[float]:
+    """The waits of a client on a clock of its own: each request takes 0.3 s to answer, the
+    interval is 1 s, and the i-th request (from 0) leaves before_send(i) s after the client
+    read its clock."""
+    now, slept, sending = [0.0], [], itertools.count()
 
     def sleep(seconds: float) -> None:
         slept.append(round(seconds, 6))
         now[0] += seconds
 
-    def slow_request(_index: int, _log: Any) -> None:
-        now[0] += 0.3
+    def delay(request: PreparedRequest) -> PreparedRequest:
+        now[0] += before_send(next(sending))  # say, another thread held the GIL
+        return request
+
+    def slow_answer(response: Response, **_: Any) -> None:
+        now[0] += 0.3  # on the client's thread: the server's would race the stamp of sending
 
     sim = make_sim(250, hide_deleted=False)
-    sim.on_request(slow_request)
     settings = ApiSettings(
         base_url=sim.base_url, developer_key=DEV, customer_key=CUST, min_request_interval=1.0
     )
     with ApiClient(settings, monotonic=lambda: now[0], sleep=sleep) as client:
+        client.session.auth = delay
+        client.session.hooks["response"].append(slow_answer)
         assert len(all_rows(client)) == 250
-    # The first request opens the connection: paced from its end. Then from the previous
-    # start, plus the slack (2% of the interval and 20 ms, less than the request took).
-    assert slept == [1.0, 0.74]
+    return slept
+
+
+def test_the_wait_overlaps_the_request(make_sim: Any) -> None:
+    # From the previous request's sending, plus the slack (2% of the interval and 20 ms, less
+    # than the request took).
+    assert paced_sleeps(make_sim, lambda _: 0.0) == [0.74, 0.74]
+
+
+def test_the_wait_counts_from_when_the_request_left(make_sim: Any) -> None:
+    """The second request leaves 0.5 s after the client read its clock: it reaches the server
+    that much later, and so must the third."""
+    assert paced_sleeps(make_sim, lambda i: 0.5 if i == 1 else 0.0) == [0.74, 0.74]
 
 
 def test_a_paced_client_is_never_throttled(make_sim: Any) -> None:

@@ -1,0 +1,73 @@
+"""When a request left: an HTTP adapter whose connections note the time their bytes were sent.
+
+The Remote API's throttle counts from when a request reaches the server. Our clock reading
+before a request can be tens of milliseconds earlier than its bytes leaving: other threads
+hold the GIL, a garbage collection runs, a connection is set up. The time just after the
+last byte was written is the bound pacing needs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+
+class _Sent(threading.local):
+    # urllib3 sends on the thread that called requests, so a thread-local pairs the stamp
+    # with the caller's request.
+    clock: Callable[[], float] | None = None
+    at: float | None = None
+
+
+_SENT = _Sent()
+
+
+def expect(clock: Callable[[], float]) -> None:
+    """Forget the last stamp; the next request sent on this thread is stamped by `clock`."""
+    _SENT.clock, _SENT.at = clock, None
+
+
+def sent_at() -> float | None:
+    """When the last request on this thread (its last try) had been sent; None if none was."""
+    return _SENT.at
+
+
+def _stamp() -> None:
+    clock = _SENT.clock
+    if clock is not None:
+        _SENT.at = clock()
+
+
+def _stamped(conn: Any) -> Any:
+    # Wrapped per connection, not subclassed: the connection class is vcrpy's while a cassette
+    # plays, and what urllib3's pool makes otherwise.
+    send = conn.request
+
+    def request(*args: Any, **kwargs: Any) -> None:
+        send(*args, **kwargs)
+        _stamp()
+
+    conn.request = request
+    return conn
+
+
+class _HTTPPool(HTTPConnectionPool):
+    def _new_conn(self) -> Any:
+        return _stamped(super()._new_conn())
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    def _new_conn(self) -> Any:
+        return _stamped(super()._new_conn())
+
+
+class StampingAdapter(HTTPAdapter):
+    """requests' HTTPAdapter whose connections stamp the time each request was sent."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
