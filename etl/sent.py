@@ -65,9 +65,22 @@ class _HTTPSPool(HTTPSConnectionPool):
         return _stamped(super()._new_conn())
 
 
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class StampingAdapter(HTTPAdapter):
-    """requests' HTTPAdapter whose connections stamp the time each request was sent."""
+    """requests' HTTPAdapter whose connections stamp the time each request was sent.
+
+    Through an HTTP proxy too; through a SOCKS one (pools of its own) requests are not stamped,
+    and pacing waits a whole interval after each answer.
+    """
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager

@@ -69,10 +69,12 @@ def test_requests_are_never_closer_than_the_interval_at_the_server(make_sim: Any
     assert len(gaps) == 2 and min(gaps) >= 0.25
 
 
-def paced_sleeps(make_sim: Any, before_send: Callable[[int], float]) -> list[float]:
+def paced_sleeps(
+    make_sim: Any, before_send: Callable[[int], float], proxied: bool = False
+) -> list[float]:
     """The waits of a client on a clock of its own: each request takes 0.3 s to answer, the
     interval is 1 s, and the i-th request (from 0) leaves before_send(i) s after the client
-    read its clock."""
+    read its clock. `proxied`: through an HTTP proxy (the simulator takes proxy requests)."""
     now, slept, sending = [0.0], [], itertools.count()
 
     def sleep(seconds: float) -> None:
@@ -87,10 +89,13 @@ def paced_sleeps(make_sim: Any, before_send: Callable[[int], float]) -> list[flo
         now[0] += 0.3  # on the client's thread: the server's would race the stamp of sending
 
     sim = make_sim(250, hide_deleted=False)
+    base_url = "http://office-server.invalid:30223/api/v1" if proxied else sim.base_url
     settings = ApiSettings(
-        base_url=sim.base_url, developer_key=DEV, customer_key=CUST, min_request_interval=1.0
+        base_url=base_url, developer_key=DEV, customer_key=CUST, min_request_interval=1.0
     )
     with ApiClient(settings, monotonic=lambda: now[0], sleep=sleep) as client:
+        if proxied:
+            client.session.proxies = {"http": sim.base_url.split("/api/")[0]}
         client.session.auth = delay
         client.session.hooks["response"].append(slow_answer)
         assert len(all_rows(client)) == 250
@@ -107,6 +112,10 @@ def test_the_wait_counts_from_when_the_request_left(make_sim: Any) -> None:
     """The second request leaves 0.5 s after the client read its clock: it reaches the server
     that much later, and so must the third."""
     assert paced_sleeps(make_sim, lambda i: 0.5 if i == 1 else 0.0) == [0.74, 0.74]
+
+
+def test_requests_through_an_http_proxy_are_stamped_too(make_sim: Any) -> None:
+    assert paced_sleeps(make_sim, lambda i: 0.5 if i == 1 else 0.0, proxied=True) == [0.74, 0.74]
 
 
 def test_a_paced_client_is_never_throttled(make_sim: Any) -> None:
