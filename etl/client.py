@@ -20,7 +20,6 @@ from etl.api_errors import explanation, status_error, transport_error
 from etl.config import ApiSettings
 from etl.errors import ApiError
 from etl.retry import attempts, make_retry
-from etl.sent import StampingAdapter
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class ApiClient:
         self.session = requests.Session()
         for scheme in ("http://", "https://"):
             retry = make_retry(settings, backoff_factor)
-            self.session.mount(scheme, StampingAdapter(max_retries=retry))
+            self.session.mount(scheme, sent.StampingAdapter(max_retries=retry))
         self.session.headers.update(
             {
                 "Authorization": f"ODFHIR {settings.developer_key}/{settings.customer_key}",

@@ -152,12 +152,12 @@ def save_blocks(
     counts = LoadCounts()
     if not blocks:
         return counts
+    constants = {"odmirror_synced_at": synced_at}
     with engine.begin() as conn:
         found = [_classify(conn, resource, block, counted, fresh) for block in blocks]
         for block, (block_counts, stored) in zip(blocks, found, strict=True):
             counts += block_counts
             # Rows newer than the stored ones are among those counted as updated.
-            constants = {"odmirror_synced_at": synced_at}
             _write(conn, resource, block, constants, stored, block_counts.updated > 0)
     wal.after_commit(engine)
     return counts

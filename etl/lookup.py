@@ -50,23 +50,22 @@ def _by_key(
     }
 
 
+def _select(dialect: Dialect, table: Table, key: str, names: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    return f"SELECT {', '.join(quote(c) for c in (key, *names))} FROM {quote(table.name)}"
+
+
 @functools.lru_cache(maxsize=64)
 def _in_query(dialect: Dialect, table: Table, key: str, names: tuple[str, ...], count: int) -> str:
-    quote = dialect.identifier_preparer.quote
-    selected = ", ".join(quote(c) for c in (key, *names))
-    marks = ", ".join("?" * count)
-    return f"SELECT {selected} FROM {quote(table.name)} WHERE {quote(key)} IN ({marks})"
+    quoted, marks = dialect.identifier_preparer.quote(key), ", ".join("?" * count)
+    return f"{_select(dialect, table, key, names)} WHERE {quoted} IN ({marks})"
 
 
 @functools.lru_cache(maxsize=64)
 def _any_query(dialect: Dialect, table: Table, key: str, names: tuple[str, ...]) -> str:
-    quote = dialect.identifier_preparer.quote
-    selected = ", ".join(quote(c) for c in (key, *names))
+    quoted = dialect.identifier_preparer.quote(key)
     kind = table.c[key].type.compile(dialect=dialect)
-    return (
-        f"SELECT {selected} FROM {quote(table.name)}"
-        f" WHERE {quote(key)} = ANY(CAST(%(keys)s AS {kind}[]))"
-    )
+    return f"{_select(dialect, table, key, names)} WHERE {quoted} = ANY(CAST(%(keys)s AS {kind}[]))"
 
 
 def chunked(items: list[Any], size: int) -> Iterable[list[Any]]:
