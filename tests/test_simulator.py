@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -255,6 +256,22 @@ def test_drop_next_closes_without_answer(simulate: Start) -> None:
         get(sim, SIMPLE)
     assert get(sim, SIMPLE).status_code == 200
     assert [log.status for log in sim.requests] == [0, 200]
+
+
+def test_answers_leave_without_waiting_for_an_ack(simulate: Start) -> None:
+    # Headers and body are two writes: with Nagle's algorithm a small answer's last segment
+    # waited for the client's delayed ACK (40 ms), as no server that sets TCP_NODELAY makes it.
+    sim = simulate(5)
+    with requests.Session() as session:  # keep-alive: the connection stays open to look at
+        session.headers["Authorization"] = AUTH
+        assert session.get(sim.base_url + SIMPLE, timeout=5).status_code == 200
+        server = sim._server
+        assert server is not None
+        with server.connections_lock:
+            connections = list(server.connections)
+        assert connections
+        for connection in connections:
+            assert connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_stall_next_delays_the_answer(simulate: Start) -> None:

@@ -117,6 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "OpenDentalAPISimulator/1.0"
     timeout = 60  # so an idle keep-alive connection does not hold its thread forever
+    # The headers and the body leave in two writes. With Nagle's algorithm the body's last
+    # segment waited for the client's delayed ACK: a small answer took 40 ms more (measured:
+    # 43 ms for 20 Deleted patients, 16 ms for 1000 changed ones). Servers such as Kestrel
+    # send with TCP_NODELAY.
+    disable_nagle_algorithm = True
 
     def setup(self) -> None:
         super().setup()
