@@ -27,7 +27,7 @@ from sqlalchemy.sql.dml import Insert
 from etl.block import Block
 
 _Compiled = tuple[str, list[str], bool]
-_compiled: dict[tuple[str, str, tuple[str, ...], int], _Compiled] = {}
+_compiled: dict[tuple[str, str, tuple[str, ...], int, int], _Compiled] = {}
 _oids: dict[tuple[str, str], dict[str, int]] = {}  # column types of the staging tables
 _Convert = Callable[[Sequence[Any]], list[Any]]
 _STAGED = "odmirror_staged_in"  # conn.info: the transaction that last filled a staging table
@@ -46,8 +46,8 @@ def executemany(
     columns: Sequence[str],
     rows: Block,
     constants: Mapping[str, Any] | None = None,
-) -> None:
-    """Execute an INSERT for every row through the driver's executemany.
+) -> int:
+    """Execute an INSERT for every row through the driver's executemany; return the rowcount.
 
     Args:
         conn: the connection (inside its transaction).
@@ -60,7 +60,7 @@ def executemany(
     values = driver_values(conn, stmt.table, names, rows, constants or {})  # type: ignore[arg-type]
     if not positional:
         values = [dict(zip(names, v, strict=True)) for v in values]  # type: ignore[misc]
-    conn.exec_driver_sql(sql, values)
+    return int(conn.exec_driver_sql(sql, values).rowcount)
 
 
 def driver_values(
@@ -111,7 +111,10 @@ def _converter(dialect: Dialect, column: Column[Any]) -> _Convert | None:
 def _compile(conn: Connection, stmt: Insert, columns: Sequence[str]) -> _Compiled:
     table = stmt.table
     assert isinstance(table, Table)
-    key = (conn.dialect.name, table.name, tuple(columns), id(stmt.__class__))
+    # The statement is known by its class and its ON CONFLICT clause's (DO NOTHING, DO UPDATE):
+    # compiling it to look it up would cost what the cache saves.
+    clause = getattr(stmt, "_post_values_clause", None)
+    key = (conn.dialect.name, table.name, tuple(columns), id(stmt.__class__), id(type(clause)))
     if key not in _compiled:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=list(columns))
         names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)

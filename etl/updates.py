@@ -5,8 +5,8 @@ it knows they exist and are older, and a plain UPDATE does less than INSERT ... 
 - SQLite rewrites an index entry for every indexed column named in an UPDATE's SET, even when
   the value stays the same. The upsert names them all, so each changed patient also rewrote its
   entries in the PatStatus, Guarantor and ClinicNum indexes (1% of 100,000 patients: a WAL of
-  8.1 MB against 5.2, and 60 ms against 45 to write and commit it). So the indexed columns of
-  the newer rows are read, and only those that differ are set.
+  8.1 MB against 5.2, and 60 ms against 45 to write and commit it). So the loader reads the
+  indexed columns with the change times, and only those that differ are set.
 - PostgreSQL writes a new row version either way. UPDATE ... FROM the staging table skips the
   speculative insert, and its SQL is a string of our own: compiling the upsert costs SQLAlchemy
   5-8 ms once a process, which every incremental run is.
@@ -17,12 +17,12 @@ group of rows is upserted after all, which does what it always does.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
 
-from etl import bulk, lookup
+from etl import bulk
 from etl.block import Block
 from etl.resources import Resource
 
@@ -50,7 +50,8 @@ def update_newer(
         resource: a resource with a change-time column.
         block: the rows.
         constants: values the same for every row, by column name.
-        stored: by key, the stored change time of the rows the mirror holds.
+        stored: by key, what the mirror holds of the rows: their change time and the columns
+            `checked_on_update` names (one not read is set, as if its value changed).
 
     Returns:
         The rows still to upsert: those not updated here, and any that another writer changed
@@ -84,6 +85,19 @@ def _update(
     return int(conn.exec_driver_sql(sql).rowcount)
 
 
+def checked_on_update(dialect: str, table: Table, columns: Iterable[str]) -> list[str]:
+    """The indexed columns whose stored values an UPDATE of rows with these columns compares.
+
+    Only on SQLite; not the primary key. The loader reads them with the change times: one query
+    a page instead of two (3.4 ms less a page of 1000 changed patients, 0.3 ms more a page of
+    unchanged ones).
+    """
+    if dialect != "sqlite":
+        return []
+    key = {c.name for c in table.primary_key.columns}
+    return sorted(indexed(table) & set(columns) - key)
+
+
 def _newer_by_change(
     conn: Connection, resource: Resource, block: Block, stored: Mapping[Any, Mapping[str, Any]]
 ) -> dict[tuple[str, ...], list[int]]:
@@ -98,15 +112,11 @@ def _newer_by_change(
         and old[guard] is not None
         and stamp > old[guard]
     ]
-    checked = []
-    if conn.dialect.name == "sqlite" and newer:
-        checked = sorted(indexed(table) & set(block.columns) - {key, guard})
-    # Read for the newer rows only: a full sync of unchanged rows reads no more than before.
-    held = lookup.stored(conn, table, key, checked, [keys[at] for at in newer]) if checked else {}
+    checked = [c for c in checked_on_update(conn.dialect.name, table, block.columns) if c != guard]
     values = block.by_name()
     groups: dict[tuple[str, ...], list[int]] = {}
     for at in newer:
-        old = held.get(keys[at], {})  # gone meanwhile: the UPDATE will count short
+        old = stored[keys[at]]  # a column not read there is set as if it changed
         changed = tuple(c for c in checked if c not in old or not _same(old[c], values[c][at]))
         groups.setdefault(changed, []).append(at)
     return groups
