@@ -254,3 +254,48 @@ def test_unknown_resource_leaves_the_mirror_alone(engine: Engine, practice: Any)
         sync(practice, engine, ("providers", "nope"))
     assert mirror(engine, RESOURCES["providers"]) == before
     assert url_of(engine)
+
+
+# Open Dental stores these enums as the integers of its own C# enums (OpenDentBusiness:
+# Enumerations.cs and the table types), which the SQL its users already have relies on: a
+# mirror that numbers them otherwise answers `WHERE AptStatus = 5` with the wrong rows.
+CONTACT = {"None": 0, "DoNotCall": 1, "HmPhone": 2, "WkPhone": 3, "WirelessPh": 4, "Email": 5}
+OPEN_DENTAL_CODES: dict[tuple[str, str], dict[str, int]] = {
+    ("patients", "PatStatus"): {
+        "Patient": 0, "NonPatient": 1, "Inactive": 2, "Archived": 3, "Deleted": 4,
+        "Deceased": 5, "Prospective": 6,
+    },
+    ("patients", "Gender"): {"Male": 0, "Female": 1, "Unknown": 2},
+    ("patients", "Position"): {"Single": 0, "Married": 1, "Child": 2, "Widowed": 3, "Divorced": 4},
+    ("patients", "TxtMsgOk"): {"Unknown": 0, "Yes": 1, "No": 2},
+    **{
+        ("patients", key): {**CONTACT, "SeeNotes": 6, "Mail": 7, "TextMessage": 8}
+        for key in ("PreferConfirmMethod", "PreferContactMethod", "PreferRecallMethod")
+    },
+    ("appointments", "AptStatus"): {
+        "Scheduled": 1, "Complete": 2, "UnschedList": 3, "ASAP": 4, "Broken": 5, "Planned": 6,
+        "PtNote": 7, "PtNoteCompleted": 8,
+    },
+    ("appointments", "Priority"): {"Normal": 0, "ASAP": 1},
+    ("procedurelogs", "ProcStatus"): {
+        "TP": 1, "C": 2, "EC": 3, "EO": 4, "R": 5, "D": 6, "Cn": 7, "TPi": 8,
+    },
+    ("procedurecodes", "TreatArea"): {
+        "None": 0, "Surf": 1, "Tooth": 2, "Mouth": 3, "Quad": 4, "Sextant": 5, "Arch": 6,
+        "ToothRange": 7,
+    },
+    ("claims", "PatRelat"): {
+        "Self": 0, "Spouse": 1, "Child": 2, "Employee": 3, "HandicapDep": 4, "SignifOther": 5,
+        "InjuredPlaintiff": 6, "LifePartner": 7, "Dependent": 8,
+    },
+    ("treatplans", "TPStatus"): {"Saved": 0, "Active": 1, "Inactive": 2},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("resource", "key"), sorted(OPEN_DENTAL_CODES))
+def test_enum_codes_are_open_dentals_own(resource: str, key: str) -> None:
+    spec = RESOURCES[resource].by_key[key]
+    codes = {name: spec.enum.index(name) for name in OPEN_DENTAL_CODES[resource, key]}
+    assert codes == OPEN_DENTAL_CODES[resource, key]
+    row = map_record(RESOURCES[resource], {RESOURCES[resource].key: 1, key: "x"}).row
+    assert row[spec.column] is None  # a word it does not know is no code at all
