@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Container, Iterable
-from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -28,34 +27,16 @@ from sqlalchemy.dialects.sqlite.dml import Insert as SqliteInsert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
-from etl import bulk, lookup, updates, wal
+from etl import bulk, updates, wal
 from etl.block import Block, blocks_of, newest_per_key
+from etl.classify import UNCOMPARED, LoadCounts, classify
 from etl.errors import DatabaseError
 from etl.resources import Resource
 
 SUPPORTED = ("postgresql", "sqlite")
 #: On PostgreSQL, COPY into a staging table and upsert from it (measured faster: README).
 COPY_ON_POSTGRESQL = True
-#: Columns that say when odmirror wrote a row, not what the row is: a difference in them alone
-#: does not make a row worth writing again.
-UNCOMPARED = frozenset({"odmirror_synced_at"})
-_Counts = TypeVar("_Counts", bound="LoadCounts")
 _compiled_upserts: dict[tuple[str, str, tuple[str, ...], str], str] = {}
-
-
-@dataclass
-class LoadCounts:
-    """What saving did: rows new to the mirror, changed, the same, or older than the mirror's."""
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    stale: int = 0
-
-    def __iadd__(self: _Counts, other: LoadCounts) -> _Counts:
-        for f in fields(LoadCounts):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-        return self
 
 
 def upsert_statement(
@@ -154,7 +135,7 @@ def save_blocks(
         return counts
     constants = {"odmirror_synced_at": synced_at}
     with engine.begin() as conn:
-        found = [_classify(conn, resource, block, counted, fresh) for block in blocks]
+        found = [classify(conn, resource, block, counted, fresh) for block in blocks]
         for block, (block_counts, stored) in zip(blocks, found, strict=True):
             counts += block_counts
             # Rows newer than the stored ones are among those counted as updated.
@@ -242,53 +223,3 @@ def _upsert_from_stage(
         stmt = upsert_statement(table, dialect.name, columns, resource.cursor_column, source=source)
         _compiled_upserts[cache_key] = str(stmt.compile(dialect=dialect))
     return _compiled_upserts[cache_key]
-
-
-def _classify(
-    conn: Connection, resource: Resource, block: Block, counted: Container[Any], fresh: bool
-) -> tuple[LoadCounts, dict[Any, dict[str, Any]]]:
-    """What saving the block will do, and what the mirror holds of its keys, by key.
-
-    With a change time, what is held is the change time; without one, every column the block
-    carries.
-    """
-    table, key, guard = resource.table, resource.key_column, resource.cursor_column
-    if guard is None:
-        return _classify_whole(conn, resource, block.rows(), counted)
-    keys, stamps = block.column(key), block.column(guard)
-    maybe = [k for k in keys if k in counted] if fresh else keys
-    checked = updates.checked_on_update(conn.dialect.name, table, block.columns)
-    stored = lookup.stored(conn, table, key, [guard, *(c for c in checked if c != guard)], maybe)
-    counts = LoadCounts()
-    for key_value, stamp in zip(keys, stamps, strict=True):
-        old = stored.get(key_value)
-        if old is None:
-            counts.inserted += 1
-        elif stamp is None or old[guard] is None or stamp > old[guard]:
-            counts.updated += 1
-        elif key_value in counted:
-            continue
-        elif stamp == old[guard]:
-            counts.unchanged += 1
-        else:
-            counts.stale += 1
-    return counts, stored
-
-
-def _classify_whole(
-    conn: Connection, resource: Resource, rows: list[dict[str, Any]], counted: Container[Any]
-) -> tuple[LoadCounts, dict[Any, dict[str, Any]]]:
-    # Without a change time (tables pulled whole) a row is unchanged only if every value is.
-    table, key = resource.table, resource.key_column
-    compared = sorted({n for r in rows for n in r} - UNCOMPARED - {key})
-    counts = LoadCounts()
-    stored = lookup.stored(conn, table, key, compared, [r[key] for r in rows])
-    for row in rows:
-        old = stored.get(row[key])
-        if old is None:
-            counts.inserted += 1
-        elif any(row[n] != old[n] for n in compared if n in row):
-            counts.updated += 1
-        elif row[key] not in counted:
-            counts.unchanged += 1
-    return counts, stored

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.orm import Session
 
-from etl.load import LoadCounts
+from etl.classify import LoadCounts
 from etl.models import SyncRun, SyncState
 
 

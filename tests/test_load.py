@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import Engine, event, func, select, text
 
 from etl.block import blocks_of
-from etl.load import LoadCounts, save_blocks, save_rows
+from etl.classify import LoadCounts
+from etl.load import save_blocks, save_rows
 from etl.resources import PATIENTS, RESOURCES
 from etl.schema import make_engine
 from etl.transform import map_record

@@ -27,7 +27,7 @@ from etl.simulator import (
     vendor_example_patient,
 )
 from etl.simulator.data import FIELDS
-from etl.simulator.store import parse_simple_query
+from etl.simulator.query import parse_simple_query
 
 NOW = datetime(2025, 6, 2, 10, 30, 0)
 NOW_TEXT = "2025-06-02 10:30:00"

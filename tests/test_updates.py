@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from etl.load import LoadCounts, save_rows
+from etl.classify import LoadCounts
+from etl.load import save_rows
 from etl.resources import PATIENTS
 from etl.schema import make_engine, upgrade
 from etl.transform import map_record

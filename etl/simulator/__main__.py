@@ -11,8 +11,8 @@ from types import FrameType
 
 from etl.simulator.clock import OfficeClock
 from etl.simulator.config import CAPS, SimulatorConfig
+from etl.simulator.query import ORDERS
 from etl.simulator.server import Simulator
-from etl.simulator.store import ORDERS
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:

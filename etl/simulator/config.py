@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etl.simulator.store import ORDERS
+from etl.simulator.query import ORDERS
 
 CAPS = {"service": 1000, "remote": 100}
 

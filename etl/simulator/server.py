@@ -22,7 +22,8 @@ from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
 from etl.simulator.http import Reply, Serving
 from etl.simulator.practice import fill_practice
-from etl.simulator.store import PatientStore, QueryError, parse_simple_query
+from etl.simulator.query import QueryError, parse_simple_query
+from etl.simulator.store import PatientStore
 from etl.simulator.tables import Tables, empty_tables
 
 OFFICE_DOWN = (

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl.simulator.clock import OfficeClock, format_datetime, parse_datetime
-from etl.simulator.store import QueryError
+from etl.simulator.query import QueryError
 
 
 @dataclass
