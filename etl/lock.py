@@ -64,6 +64,7 @@ def _postgres_lock(url: str) -> Iterator[None]:
     engine = create_engine(url, poolclass=NullPool, connect_args={"application_name": _me()})
     try:
         with engine.connect() as conn:
+            _stay_connected(conn)
             names = conn.execute(text("SELECT current_database(), current_schema()")).one()
             lock_key = advisory_key(str(names[0]), str(names[1]))
             if not _try_advisory(conn, lock_key):
@@ -78,6 +79,15 @@ def _postgres_lock(url: str) -> Iterator[None]:
                 conn.commit()
     finally:
         engine.dispose()
+
+
+def _stay_connected(conn: Connection) -> None:
+    # The lock's session is idle for the whole run. A server or role with idle_session_timeout
+    # (PostgreSQL 14+) would end it: the lock would be gone while the run goes on, a second
+    # sync could start, and the unlock at the end would fail the run.
+    if (conn.dialect.server_version_info or (0,)) >= (14,):
+        conn.execute(text("SET idle_session_timeout = 0"))
+        conn.commit()
 
 
 def _try_advisory(conn: Connection, key: int) -> bool:

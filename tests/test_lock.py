@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from etl.lock import LOCKED_EXIT_CODE, MirrorLocked, advisory_key, lock_path, mirror_lock
 from etl.schema import make_engine
@@ -130,3 +132,32 @@ def test_the_advisory_key_depends_on_database_and_schema() -> None:
     assert advisory_key("test", "odm_a") != advisory_key("other", "odm_a")
     assert advisory_key("test", "odm_a") == advisory_key("test", "odm_a")
     assert -(2**63) <= advisory_key("test", "odm_a") < 2**63
+
+
+def test_the_lock_outlives_the_servers_idle_session_timeout() -> None:
+    # The lock's session is idle for the whole run. A server (or a role) with
+    # idle_session_timeout would end it, freeing the lock while the run goes on.
+    _require_postgres()
+    url = f"{PG_URL}?options=-cidle_session_timeout%3D300"
+    admin = create_engine(PG_URL)
+    with mirror_lock(url):
+        # A session that went idle after the lock's did: once the server has ended it, the
+        # lock's session has been idle longer than the timeout.
+        sentinel = create_engine(url, poolclass=NullPool).connect()
+        pid = sentinel.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        sentinel.commit()
+        _wait_until_gone(admin, pid)
+        with pytest.raises(MirrorLocked), mirror_lock(url):
+            pass  # pragma: no cover
+    admin.dispose()
+
+
+def _wait_until_gone(admin: Any, pid: int) -> None:
+    deadline = time.monotonic() + 30
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+    while time.monotonic() < deadline:
+        with admin.connect() as conn:
+            if conn.execute(query, {"pid": pid}).scalar_one() == 0:
+                return
+        time.sleep(0.05)  # polling the server for the session's end
+    raise AssertionError(f"the server did not end idle session {pid}")
