@@ -57,8 +57,8 @@ def classify(
         return _classify_whole(conn, resource, block.rows(), counted)
     keys, stamps = block.column(key), block.column(guard)
     maybe = [k for k in keys if k in counted] if fresh else keys
-    checked = updates.checked_on_update(conn.dialect.name, table, block.columns)
-    stored = lookup.stored(conn, table, key, [guard, *(c for c in checked if c != guard)], maybe)
+    checked = updates.checked_on_update(conn.dialect.name, table, block.columns, guard)
+    stored = lookup.stored(conn, table, key, [guard, *checked], maybe)
     counts = LoadCounts()
     for key_value, stamp in zip(keys, stamps, strict=True):
         old = stored.get(key_value)

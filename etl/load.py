@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Container, Iterable
 from typing import Any
 
@@ -189,8 +190,7 @@ def _added(
     upsert takes the page (rows written here are the same and are not written again).
     """
     if conn.dialect.name == "sqlite":
-        keys = [c.name for c in table.primary_key.columns]
-        stmt = sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
+        stmt = _insert_new(table)
         return bulk.executemany(conn, stmt, columns, block, constants) == len(block)
     if not COPY_ON_POSTGRESQL:
         return False
@@ -201,6 +201,12 @@ def _added(
     except IntegrityError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=64)  # one a table: not built again for every page
+def _insert_new(table: Table) -> SqliteInsert:
+    keys = [c.name for c in table.primary_key.columns]
+    return sqlite.insert(table).on_conflict_do_nothing(index_elements=keys)
 
 
 def _upsert_from_stage(

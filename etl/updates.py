@@ -85,17 +85,16 @@ def _update(
     return int(conn.exec_driver_sql(sql).rowcount)
 
 
-def checked_on_update(dialect: str, table: Table, columns: Iterable[str]) -> list[str]:
+def checked_on_update(dialect: str, table: Table, columns: Iterable[str], guard: str) -> list[str]:
     """The indexed columns whose stored values an UPDATE of rows with these columns compares.
 
-    Only on SQLite; not the primary key. The loader reads them with the change times: one query
-    a page instead of two (3.4 ms less a page of 1000 changed patients, 0.3 ms more a page of
-    unchanged ones).
+    Only on SQLite; not the primary key, nor the change time `guard` (always set). The loader
+    reads them with the change times: one query a page instead of two (3.4 ms less a page of
+    1000 changed patients, 0.3 ms more a page of unchanged ones).
     """
     if dialect != "sqlite":
         return []
-    key = {c.name for c in table.primary_key.columns}
-    return sorted(indexed(table) & set(columns) - key)
+    return sorted(indexed(table) & set(columns) - {guard})
 
 
 def _newer_by_change(
@@ -112,7 +111,7 @@ def _newer_by_change(
         and old[guard] is not None
         and stamp > old[guard]
     ]
-    checked = [c for c in checked_on_update(conn.dialect.name, table, block.columns) if c != guard]
+    checked = checked_on_update(conn.dialect.name, table, block.columns, guard)
     values = block.by_name()
     groups: dict[tuple[str, ...], list[int]] = {}
     for at in newer:
