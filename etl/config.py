@@ -1,103 +1,48 @@
-"""Typed settings from a YAML file, with ${VAR} expansion and ODMIRROR_* environment overrides."""
+"""Typed settings from a YAML file, with ${VAR} expansion and ODMIRROR_* environment overrides.
+
+The settings themselves are etl.settings (importable from here too); each value is checked by
+etl.config_values.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
+from etl.config_values import check_value
 from etl.errors import ConfigError
 from etl.operations import check_operations
-from etl.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
-from etl.practice_config import (
-    PracticeSettings,
-    check_placeholder,
-    parse_practices,
-    split_practices,
+from etl.pii import policy_from_config
+from etl.practice_config import check_placeholder, parse_practices, split_practices
+from etl.settings import (
+    ApiSettings,
+    DatabaseSettings,
+    LogSettings,
+    ScheduleSettings,
+    Settings,
+    StatusSettings,
+    SyncSettings,
 )
-from etl.resources import DEFAULT_RESOURCES, select_resources
+
+__all__ = [
+    "DEFAULT_PATH",
+    "ApiSettings",
+    "DatabaseSettings",
+    "LogSettings",
+    "ScheduleSettings",
+    "Settings",
+    "StatusSettings",
+    "SyncSettings",
+    "config_path",
+    "load_settings",
+    "settings_from_dict",
+]
 
 DEFAULT_PATH = "config.yaml"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-@dataclass(frozen=True)
-class ApiSettings:
-    """Where the Open Dental API is and how hard we may use it."""
-
-    base_url: str
-    developer_key: str = field(repr=False)
-    customer_key: str = field(repr=False)
-    page_size: int = 100
-    min_request_interval: float = 5.0
-    timeout: float = 60.0
-    max_retries: int = 5
-
-
-@dataclass(frozen=True)
-class DatabaseSettings:
-    """The mirror database."""
-
-    url: str
-    #: PostgreSQL schema of the views that union all practices (only with `practices:`).
-    group_schema: str = "odmirror_group"
-
-
-@dataclass(frozen=True)
-class SyncSettings:
-    """How incremental runs overlap and how often `odmirror run` syncs."""
-
-    overlap_seconds: int = 60
-    interval_minutes: float = 15.0
-    resources: tuple[str, ...] = DEFAULT_RESOURCES
-
-
-@dataclass(frozen=True)
-class ScheduleSettings:
-    """When `odmirror run` syncs: `every` (15m, 2h) or a crontab line; neither means
-    every `sync.interval_minutes`. Repeated failures wait longer, up to `backoff_max`."""
-
-    every: str | None = None
-    cron: str | None = None
-    timezone: str = "UTC"
-    backoff_max: str = "4h"
-
-
-@dataclass(frozen=True)
-class StatusSettings:
-    """When `odmirror status` calls the mirror stale (default: two schedule periods)."""
-
-    max_age: str | None = None
-
-
-@dataclass(frozen=True)
-class LogSettings:
-    """How odmirror logs: `text` for people, `json` (one object a line) for collectors."""
-
-    format: str = "text"
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Everything odmirror needs to run."""
-
-    api: ApiSettings
-    database: DatabaseSettings
-    sync: SyncSettings = field(default_factory=SyncSettings)
-    pii: PiiPolicy = DEFAULT_POLICY
-    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
-    status: StatusSettings = field(default_factory=StatusSettings)
-    log: LogSettings = field(default_factory=LogSettings)
-    #: A dental group's practices (etl/practice_config.py); empty for a single practice.
-    practices: tuple[PracticeSettings, ...] = ()
-
 
 _SECTIONS: dict[str, type[Any]] = {
     "api": ApiSettings,
@@ -109,16 +54,6 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 #: Sections that are not flat key: value mappings, each with its own parser.
 _NESTED = ("pii",)
-#: Keys copied from a template or left blank: refused, so a run never starts with them.
-_PLACEHOLDER = re.compile(r"(?i)your[\w -]*|<[^>]*>|x{4,}|changeme|placeholder|\.{3}|\*+")
-_LIMITS: dict[str, tuple[float, float]] = {
-    "api.page_size": (1, 10_000),
-    "api.min_request_interval": (0, 3600),
-    "api.timeout": (0.001, 3600),
-    "api.max_retries": (0, 20),
-    "sync.overlap_seconds": (0, 86_400),
-    "sync.interval_minutes": (0.01, 10_080),
-}
 
 
 def config_path(explicit: str | None = None) -> Path:
@@ -167,7 +102,7 @@ def settings_from_dict(
     else:
 
         def check(dotted: str, value: Any) -> str:
-            return str(_check(dotted, "str", value, source, env))
+            return str(check_value(dotted, "str", value, source, env))
 
         database = sections["database"]
         practices = parse_practices(listed, database.url, database.group_schema, source, check)
@@ -210,90 +145,5 @@ def _build_section(
             if fld.default is dataclasses.MISSING:
                 raise ConfigError(f"{source}: missing key '{dotted}'")
             continue
-        kwargs[key] = _check(dotted, fld.type, values[key], source, env)
+        kwargs[key] = check_value(dotted, fld.type, values[key], source, env)
     return cls(**kwargs)
-
-
-def _check(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        value = _expand(dotted, value, source, env)
-    if kind == "tuple[str, ...]":
-        return _as_names(dotted, value, source)
-    if kind == "str | None" and isinstance(value, str) and not value.strip():
-        return None  # an optional key set to "" (say by an environment variable) is unset
-    if kind == "str | None" and not isinstance(value, str):
-        raise ConfigError(f"{source}: '{dotted}' must be text, like 15m or \"0 2 * * *\"")
-    if kind in ("str", "str | None"):
-        result: Any = _as_str(dotted, value, source)
-        _refuse_placeholder(dotted, result, source)
-    else:
-        result = _as_number(dotted, kind, value, source)
-        low, high = _LIMITS[dotted]
-        if not low <= result <= high:
-            raise ConfigError(f"{source}: '{dotted}' must be between {low:g} and {high:g}")
-    _check_url(dotted, result, source)
-    return result
-
-
-def _expand(dotted: str, value: str, source: str, env: dict[str, str]) -> str:
-    def substitute(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env and env[name] != "":
-            return env[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"{source}: '{dotted}' uses ${{{name}}}, which is not set")
-
-    return _VAR.sub(substitute, value)
-
-
-def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
-    # A YAML list, or "a, b" (as an environment variable gives it).
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise ConfigError(f"{source}: '{dotted}' must be a list of names")
-    try:
-        chosen = select_resources(items)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: '{dotted}': {exc}") from None
-    return tuple(r.name for r in chosen)
-
-
-def _as_str(dotted: str, value: Any, source: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{source}: '{dotted}' must be a non-empty string")
-    return value.strip()
-
-
-def _refuse_placeholder(dotted: str, value: str, source: str) -> None:
-    if dotted.endswith("_key") and _PLACEHOLDER.fullmatch(value):
-        raise ConfigError(
-            f"{source}: '{dotted}' is a placeholder, not a key: put the real key in the "
-            "environment (see config.example.yaml)"
-        )
-
-
-def _as_number(dotted: str, kind: Any, value: Any, source: str) -> float | int:
-    wanted = "an integer" if kind == "int" else "a number"
-    if isinstance(value, bool):
-        raise ConfigError(f"{source}: '{dotted}' must be {wanted}, not {value!r}")
-    try:
-        number = float(value) if kind == "float" else int(str(value).strip())
-    except (TypeError, ValueError):
-        raise ConfigError(f"{source}: '{dotted}' must be {wanted}, not {value!r}") from None
-    if isinstance(value, float) and kind == "int" and value != int(value):
-        raise ConfigError(f"{source}: '{dotted}' must be {wanted}, not {value!r}")
-    return number
-
-
-def _check_url(dotted: str, value: Any, source: str) -> None:
-    if dotted == "api.base_url" and not re.match(r"https?://[^/\s]+", str(value)):
-        raise ConfigError(f"{source}: '{dotted}' must start with http:// or https://")
-    if dotted == "database.url":
-        try:
-            make_url(str(value)).port  # noqa: B018 - a port that is not a number raises here
-        except (ArgumentError, ValueError):
-            raise ConfigError(
-                f"{source}: '{dotted}' is not a database URL "
-                "(e.g. sqlite:///mirror.db or postgresql+psycopg://user@host/db)"
-            ) from None

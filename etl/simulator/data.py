@@ -2,6 +2,7 @@
 
 Every value is made up: names and places come from Faker, phone numbers use the fictional
 555-01xx range, SSNs start with 9 (never issued as an SSN) and e-mail uses reserved domains.
+The shape itself (keys, enumerations, derived values) is etl.simulator.patient.
 """
 
 from __future__ import annotations
@@ -15,49 +16,38 @@ from typing import Any
 from faker import Faker
 
 from etl.simulator.clock import OfficeClock, format_date, format_datetime
+from etl.simulator.patient import (
+    BILLING_TYPES,
+    CLINIC_ABBRS,
+    CONTACT_METHODS,
+    FIELDS,
+    GENDERS,
+    NO_DATE,
+    PAT_STATUSES,
+    POSITIONS,
+    TXT_MSG_OK,
+    blank_patient,
+    clinic_abbr,
+    image_folder,
+    prov_abbr,
+    vendor_example_patient,
+)
 
-PAT_STATUSES = (
-    "Patient", "NonPatient", "Inactive", "Archived", "Deleted", "Deceased", "Prospective",
-)  # fmt: skip
-GENDERS = ("Male", "Female", "Unknown", "Other")
-POSITIONS = ("Single", "Married", "Child", "Widowed", "Divorced")
-CONTACT_METHODS = (
-    "None", "DoNotCall", "HmPhone", "WkPhone", "WirelessPh", "Email", "SeeNotes", "Mail",
-    "TextMessage",
-)  # fmt: skip
-TXT_MSG_OK = ("Unknown", "Yes", "No")
-BILLING_TYPES = ("Standard Account", "Insurance Only", "Collections", "Payment Plan")
-CLINIC_ABBRS = {1: "MAIN", 2: "NORTH", 3: "EAST"}
-NO_DATE = "0001-01-01"
-
-# Every documented key, in the order of the vendor's example, with its "empty" value.
-_BLANK: dict[str, Any] = {
-    "PatNum": 0, "LName": "", "FName": "", "MiddleI": "", "Preferred": "",
-    "PatStatus": "Patient", "Gender": "Unknown", "Position": "Single", "Birthdate": NO_DATE,
-    "SSN": "", "Address": "", "Address2": "", "City": "", "State": "", "Zip": "",
-    "HmPhone": "", "WkPhone": "", "WirelessPhone": "", "Guarantor": 0, "Email": "",
-    "EstBalance": 0.0, "PriProv": 0, "priProvAbbr": "", "SecProv": 0, "secProvAbbr": "",
-    "FeeSched": 0, "BillingType": "Standard Account", "ImageFolder": "", "FamFinUrgNote": "",
-    "ChartNumber": "", "MedicaidID": "", "BalTotal": 0.0, "EmployerNum": 0,
-    "DateFirstVisit": NO_DATE, "ClinicNum": 0, "clinicAbbr": "", "Premed": "false", "Ward": "",
-    "PreferConfirmMethod": "None", "PreferContactMethod": "None", "PreferRecallMethod": "None",
-    "Language": "", "AdmitDate": NO_DATE, "siteDesc": "", "DateTStamp": "0001-01-01 00:00:00",
-    "SuperFamily": 0, "TxtMsgOk": "Unknown", "SecDateEntry": NO_DATE,
-}  # fmt: skip
-FIELDS = tuple(_BLANK)
-
-_VENDOR_EXAMPLE: dict[str, Any] = {
-    "PatNum": 48, "LName": "Smith", "FName": "Jane", "PatStatus": "Patient", "Gender": "Female",
-    "Position": "Single", "Birthdate": "1976-05-24", "Address": "125 Satin Heights",
-    "City": "San Jose", "State": "CA", "Zip": "97301", "HmPhone": "(536)624-5871",
-    "Guarantor": 48, "Email": "smithfam@yahoo.com", "EstBalance": 0.0, "PriProv": 1,
-    "priProvAbbr": "DOC", "BillingType": "Standard Account", "ImageFolder": "SmithJane48",
-    "FamFinUrgNote": "CC on file expiring soon", "BalTotal": 111.9,
-    "DateFirstVisit": "2021-12-16", "Premed": "false", "PreferConfirmMethod": "None",
-    "PreferContactMethod": "WirelessPh", "PreferRecallMethod": "TextMessage", "Language": "spa",
-    "AdmitDate": "0001-01-01", "DateTStamp": "2021-12-08 15:34:34", "TxtMsgOk": "Unknown",
-    "SecDateEntry": "2021-12-04",
-}  # fmt: skip
+# What other modules import from here, as before the shape moved to etl.simulator.patient.
+__all__ = [
+    "CLINIC_ABBRS",
+    "FIELDS",
+    "GENDERS",
+    "PAT_STATUSES",
+    "POSITIONS",
+    "blank_patient",
+    "clinic_abbr",
+    "image_folder",
+    "make_many_patients",
+    "make_patients",
+    "prov_abbr",
+    "vendor_example_patient",
+]
 
 # (field, value); None means "long text up to that column's size".
 _HOSTILE: tuple[tuple[str, str | None], ...] = (
@@ -73,31 +63,6 @@ _LONG_LIMITS = {"FamFinUrgNote": 300, "Ward": 255}
 _LONG_TEXT = "Statements by mail only; spouse handles billing; call before sending to collections. "
 _NOTES = ("CC on file expiring soon", "Payment plan: $50 a month", "Sends checks late", "")
 _PHONES = ("({a}){e}-{n}", "({a}) {e}-{n}", "{a}-{e}-{n}", "{a}.{e}.{n}", "{a}{e}{n}", "{e}-{n}")
-
-
-def prov_abbr(provnum: int) -> str:
-    """The provider abbreviation the simulator derives for a ProvNum ("" for 0)."""
-    return f"DOC{provnum}" if provnum else ""
-
-
-def clinic_abbr(clinicnum: int) -> str:
-    """The clinic abbreviation the simulator derives for a ClinicNum ("" for 0)."""
-    return CLINIC_ABBRS.get(clinicnum, f"CLINIC{clinicnum}") if clinicnum else ""
-
-
-def image_folder(lname: str, fname: str, patnum: int) -> str:
-    """Open Dental's image folder name: the letters of LName+FName, then the PatNum."""
-    return "".join(c for c in lname + fname if c.isalpha()) + str(patnum)
-
-
-def blank_patient() -> dict[str, Any]:
-    """A patient with every documented key at its empty value, in the vendor's key order."""
-    return dict(_BLANK)
-
-
-def vendor_example_patient() -> dict[str, Any]:
-    """The API page's documented example patient 48, "Jane Smith", with every key."""
-    return {**_BLANK, **_VENDOR_EXAMPLE}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,191 @@
+"""One resource's run: pull what changed since the cursor, save it page by page, move the cursor.
+
+The run reads every pass the resource needs (etl.seen.ShownValues), saves each page as it comes
+(etl.saver), records the run's row, and leaves the cursor where etl.cursor says it may go.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, Index
+from sqlalchemy.exc import SQLAlchemyError
+
+from etl import indexes, removals, state
+from etl.client import ApiClient, Page
+from etl.control import RunControl, StopRequested
+from etl.cursor import RunCursor, window_start
+from etl.errors import ApiError
+from etl.load import has_rows
+from etl.pii import DEFAULT_POLICY, PiiPolicy
+from etl.pipeline import Prefetch
+from etl.resources import Resource
+from etl.saver import PageSaver
+from etl.seen import ShownValues
+
+# The run's warnings keep the logger name they always had (JSON logs show it).
+log = logging.getLogger("etl.sync")
+
+
+class ResourceSync:
+    """Pull one resource into the mirror once.
+
+    Args:
+        engine: the mirror.
+        client: the API session.
+        resource: what to pull.
+        overlap: how far before the cursor to ask again.
+        full: ignore the cursor and pull everything.
+        pii: the PHI policy applied to every record before it is stored.
+        control: stop request and progress hook.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: ApiClient,
+        resource: Resource,
+        overlap: dt.timedelta,
+        full: bool = False,
+        pii: PiiPolicy = DEFAULT_POLICY,
+        control: RunControl | None = None,
+    ) -> None:
+        self.engine, self.client, self.resource = engine, client, resource
+        self.overlap, self.full = overlap, full
+        self.control = control or RunControl()
+        self.stats = state.RunStats()
+        self.shown = ShownValues(resource.passes)
+        self.notes: list[str] = []
+        self.saver = PageSaver(engine, resource, pii, self.stats)
+        self.run_cursor = RunCursor(
+            client, resource, self.shown, self.saver.stamps, self.saver.save, self._note
+        )
+        self.deferred: list[Index] = []  # its indexes, to build when the rows are in
+
+    def run(self) -> state.RunResult:
+        """Run once; the run row records success or the error, and errors propagate."""
+        self.control.check()  # a stop asked for during an earlier resource: do not start
+        began = time.monotonic()
+        cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
+        mode = "full" if cursor is None else "incremental"
+        run_id = self.saver.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
+        requests_before = self.client.requests_made
+        try:
+            self.saver.fresh = not has_rows(self.engine, self.resource.table)
+            self.deferred = indexes.defer(self.engine, self.resource.table, self.saver.fresh)
+            new_cursor = self._pull_all(cursor)
+        except StopRequested:
+            self._build_anyway()
+            self.stats.requests = self.client.requests_made - requests_before
+            state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
+            raise
+        except BaseException as exc:
+            self._build_anyway()
+            self.stats.requests = self.client.requests_made - requests_before
+            self._record_failure(run_id, exc)
+            raise
+        self.stats.requests = self.client.requests_made - requests_before
+        note = "; ".join(self.notes) or None
+        state.finish_run(self.engine, run_id, self.stats, new_cursor=new_cursor, note=note)
+        shown = new_cursor or cursor
+        return state.RunResult(
+            self.resource.name,
+            mode,
+            self.stats,
+            time.monotonic() - began,
+            shown,
+            new_cursor is not None,
+            self.notes,
+        )
+
+    def _build_anyway(self) -> None:
+        # The run has failed: its error is what the user must see, not a second one.
+        try:
+            indexes.build(self.engine, self.deferred)
+        except SQLAlchemyError:
+            log.warning("could not build the indexes of %s; the next run will", self.resource.name)
+
+    def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
+        since = window_start(cursor, self.overlap) if cursor is not None else None
+        self._pull(since)
+        # The last requests (Deleted rows, change checks) wait for the API: the indexes a first
+        # load deferred are built meanwhile.
+        with indexes.built_meanwhile(self.engine, self.deferred):
+            self._after_pull()
+            return self.run_cursor.new_cursor(self.stats.fetched)
+
+    def _after_pull(self) -> None:
+        # Only after every pass completed: a failed pull has raised before this point.
+        resource, now = self.resource, state.utcnow()
+        if resource.deletions is not None:
+            gone = removals.delete_rows(
+                self.engine, resource, removals.deleted_keys(self.client, resource)
+            )
+            if gone:
+                self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
+        if resource.mark_missing and resource.cursor_param is None:
+            marked, back = removals.mark_missing(self.engine, resource, self.saver.stamps, now)
+            if marked or back:
+                self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
+
+    def _pull(self, since: dt.datetime | None) -> None:
+        repeated, previous, current = 0, None, None
+        with Prefetch(self._pages(since)) as pages:
+            for filters, number, page in pages:
+                if filters is not current:
+                    repeated, previous, current = 0, None, filters
+                self.run_cursor.saw_page(number, page)
+                self._save(page)
+                self.control.report(
+                    self.resource.name, self.stats.fetched, self.client.requests_made
+                )
+                self.control.check()  # between pages: the page just saved is committed
+                repeated, previous = self._check_repeated(page, repeated, previous)
+
+    def _pages(self, since: dt.datetime | None) -> Iterator[tuple[dict[str, str], int, Page]]:
+        """The pages of every pass still needed, each with its pass and number (fetch thread).
+
+        A pass starts as soon as the one before has been read, while its pages are still being
+        written: whether it is needed depends only on the plain list's pages.
+        """
+        for filters in self.shown.needed():
+            params: dict[str, Any] = dict(filters)
+            if since is not None and self.resource.cursor_param:
+                params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
+            for number, page in enumerate(self.client.pages(self.resource.path, params)):
+                if not filters:
+                    self.shown.note(page.rows)
+                yield filters, number, page
+
+    def _check_repeated(
+        self, page: Page, repeated: int, previous: set[Any] | None
+    ) -> tuple[int, set[Any]]:
+        # The same page again, not merely keys seen before: a later pass (Archived) rightly
+        # sends rows the first pass already brought.
+        keys = {r.get(self.resource.key) for r in page.rows if isinstance(r, dict)}
+        repeated = repeated + 1 if keys and keys == previous else 0
+        if repeated >= 2:
+            raise ApiError(
+                f"the API sent the same {self.resource.name} again for two pages "
+                "(it seems to ignore Offset); stopping"
+            )
+        return repeated, keys
+
+    def _save(self, page: Page) -> int:
+        self.run_cursor.track(page)
+        return self.saver.save(page)
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        log.warning("%s: %s", self.resource.name, text)
+
+    def _record_failure(self, run_id: int, exc: BaseException) -> None:
+        message = str(exc) if str(exc) else exc.__class__.__name__
+        try:
+            state.finish_run(self.engine, run_id, self.stats, error=message)
+        except SQLAlchemyError:
+            log.warning("could not record the failed run in the mirror database")
