@@ -116,7 +116,8 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     values = [every[position] for position in positions]
     mark = next(_SLOW_MADE)
     decoded = [decode(col) for decode, col in zip(decoders, values, strict=True)]
-    slow = {i for i, key in enumerate(decoded[key_at]) if type(key) is not int or key <= 0}
+    keys = decoded[key_at]
+    slow = set() if _only(keys, int) and min(keys) > 0 else _unusable(keys)
     if next(_SLOW_MADE) != mark + 1:  # some decoder gave up on a value (here or on a thread)
         for column in decoded:
             if _SLOW in column:
@@ -205,10 +206,13 @@ def _only(col: Sequence[Any], kind: type) -> bool:
     return set(map(type, col)) == {kind}
 
 
+# A page is decoded JSON: its only text type is str, so a join that takes the whole column
+# proves every value is text, without a type() call a value.
 def _plain_text(col: Sequence[Any]) -> list[Any] | None:
-    if not _only(col, str):
+    try:
+        joined = "".join(col)
+    except TypeError:
         return None
-    joined = "".join(col)
     return list(col) if joined.isascii() and "\x00" not in joined else None
 
 
@@ -217,22 +221,30 @@ def _plain_ints(col: Sequence[Any]) -> list[Any] | None:
 
 
 def _plain_enums(codes: dict[str, int], col: Sequence[Any]) -> list[Any] | None:
-    try:
-        return list(map(codes.__getitem__, col)) if _only(col, str) else None
-    except KeyError:
+    try:  # the codes' keys are all text: any other value is not found
+        return list(map(codes.__getitem__, col))
+    except (KeyError, TypeError):
         return None
 
 
 def _plain_dates(kind: str, col: Sequence[Any]) -> list[Any] | None:
     # One regex over the column joined by newlines (which no date has) checks every value's
     # shape; then fromisoformat parses them in C. Years 0 and 1 are the API's "no date".
-    if not _only(col, str) or _SHAPES[kind].fullmatch("\n".join(col)) is None:
+    try:
+        joined = "\n".join(col)
+    except TypeError:
+        return None
+    if _SHAPES[kind].fullmatch(joined) is None:
         return None
     parse = dt.date.fromisoformat if kind == "date" else dt.datetime.fromisoformat
     try:
         return [None if v < "0002" else parse(v) for v in col]
     except ValueError:  # not a day of the calendar: the value's own path says so
         return None
+
+
+def _unusable(keys: list[Any]) -> set[int]:
+    return {i for i, key in enumerate(keys) if type(key) is not int or key <= 0}
 
 
 def _text(col: Sequence[Any]) -> list[Any]:

@@ -232,6 +232,15 @@ ODD_IN_A_PLAIN_PAGE = [
     ("Guarantor", 1.0),
     ("Gender", "female"),
     ("Gender", None),
+    ("Gender", 1),  # a code, not a name
+    ("Gender", True),
+    ("Gender", ["Female"]),  # unhashable: not a name either
+    ("Birthdate", 20240101),
+    ("Birthdate", None),
+    ("LName", None),
+    ("LName", ["Smith"]),
+    ("PatNum", "7"),  # a key as text
+    ("PatNum", 0),
 ]
 
 
