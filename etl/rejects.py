@@ -1,19 +1,36 @@
 """The rejects table: every record the mirror could not take whole, so nothing is lost silently.
 
 One row per distinct problem (a fingerprint of resource, key, reason and payload): a record seen
-again by a later run updates `seen_at` and `run_id` instead of adding a row.
+again by a later run updates `seen_at` and `run_id` instead of adding a row. A problem goes when a
+successful run saves its record again without it (`clear_resolved`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, case, func, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from etl.load import upsert_statement
+from etl.lookup import chunked, param_limit
 from etl.models import Rejected
 from etl.pii import PiiPolicy
 from etl.resources import Resource
@@ -22,6 +39,20 @@ from etl.transform import MappedRecord, sanitize_json
 #: Longer strings in a reject's payload are cut (a 10 MB note need not be stored twice).
 MAX_TEXT = 2000
 TABLE = cast(Table, Rejected.__table__)
+# A resource's problems with a key that another run than the current one saw last.
+_EARLIER = and_(
+    Rejected.resource == bindparam("resource"),
+    Rejected.key.is_not(None),
+    or_(Rejected.run_id.is_(None), Rejected.run_id != bindparam("run_id")),
+)
+_EARLIER_KEYS = select(Rejected.key).where(_EARLIER).limit(bindparam("most", type_=Integer))
+_MATCHED = {
+    "sqlite": Rejected.key.in_(bindparam("keys", expanding=True)),
+    # One array parameter, not one per key (a thousand bound one by one cost 5 ms more), made
+    # a set: `= ANY(array)` compares each row with every key once the statement is prepared.
+    "postgresql": Rejected.key.in_(select(func.unnest(bindparam("keys", type_=ARRAY(Text))))),
+}
+_DELETES = {name: delete(Rejected).where(_EARLIER, match) for name, match in _MATCHED.items()}
 
 
 @dataclass(frozen=True)
@@ -92,6 +123,39 @@ def record(engine: Engine, rejects: list[Reject], run_id: int | None, seen_at: A
         conn.execute(upsert_statement(TABLE, engine.dialect.name), rows)
 
 
+def clear_resolved(conn: Connection, resource: str, run_id: int, saved: Collection[Any]) -> int:
+    """Remove the problems of records that this run saved again without them.
+
+    For a run whose pull completed. A problem the run met again carries its id (`record`) and
+    stays, as do the problems of records the run did not save and those without a key.
+
+    Args:
+        conn: the connection, in the transaction that records the run's success.
+        resource: the resource's name.
+        run_id: the run.
+        saved: the keys the run saved, as the table holds them (integers).
+
+    Returns:
+        How many problems were removed.
+    """
+    if not saved:
+        return 0
+    params: dict[str, Any] = {"resource": resource, "run_id": run_id}
+    # Python walks whichever is fewer: the problems on record (matched here against the run's
+    # keys), or the keys the run saved (sent for the database to match). Most runs find no
+    # problem on record at all: one short query.
+    most = {**params, "most": len(saved) + 1}
+    earlier = cast(list[str], conn.execute(_EARLIER_KEYS, most).scalars().all())
+    if len(earlier) <= len(saved):
+        keys = [key for key in earlier if _table_key(key) in saved]
+    else:
+        keys = [str(key) for key in saved]
+    removed = 0
+    for chunk in chunked(keys, param_limit(conn.dialect.name) - len(params)):
+        removed += conn.execute(_DELETES[conn.dialect.name], {**params, "keys": chunk}).rowcount
+    return removed
+
+
 def count_by_resource(engine: Engine) -> dict[str, RejectCounts]:
     """Distinct problems on record per resource: records not mirrored, rows with values set aside.
 
@@ -104,6 +168,11 @@ def count_by_resource(engine: Engine) -> dict[str, RejectCounts]:
     return {
         name: RejectCounts(int(bad or 0), int(total) - int(bad or 0)) for name, bad, total in rows
     }
+
+
+def _table_key(key: str) -> Any:
+    # A reject's key is text; the tables' keys (and a run's) are integers.
+    return int(key) if key.isdecimal() else key
 
 
 def _cap(value: Any) -> Any:

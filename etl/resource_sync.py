@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, Index
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import indexes, removals, state
+from etl import indexes, rejects, removals, state
 from etl.client import ApiClient, Page
 from etl.control import RunControl, StopRequested
 from etl.cursor import RunCursor, window_start
@@ -89,8 +89,7 @@ class ResourceSync:
             self._record_failure(run_id, exc)
             raise
         self.stats.requests = self.client.requests_made - requests_before
-        note = "; ".join(self.notes) or None
-        state.finish_run(self.engine, run_id, self.stats, new_cursor=new_cursor, note=note)
+        self._succeed(run_id, new_cursor)
         shown = new_cursor or cursor
         return state.RunResult(
             self.resource.name,
@@ -131,6 +130,20 @@ class ResourceSync:
             marked, back = removals.mark_missing(self.engine, resource, self.saver.stamps, now)
             if marked or back:
                 self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
+
+    def _succeed(self, run_id: int, new_cursor: dt.datetime | None) -> None:
+        # Problems the run resolved go in the transaction that records its success: a failed
+        # or stopped run, or one whose end is not recorded, removes none.
+        with self.engine.begin() as conn:
+            resolved = rejects.clear_resolved(conn, self.resource.name, run_id, self.saver.seen)
+            if resolved:
+                problems = "problem" if resolved == 1 else "problems"
+                self.notes.append(
+                    f"{resolved} earlier {problems} no longer seen, removed from odmirror_rejected"
+                )
+                log.info("%s: %s", self.resource.name, self.notes[-1])
+            note = "; ".join(self.notes) or None
+            state.close_run(conn, run_id, self.stats, new_cursor=new_cursor, note=note)
 
     def _pull(self, since: dt.datetime | None) -> None:
         repeated, previous, current = 0, None, None

@@ -110,23 +110,35 @@ def finish_run(
 ) -> None:
     """Close a run; on success save the cursor (if it advances) in the same transaction."""
     with engine.begin() as conn:
-        conn.execute(
-            update(SyncRun)
-            .where(SyncRun.id == run_id)
-            .values(
-                status="failed" if error else "success",
-                finished_at=utcnow(),
-                cursor_after=new_cursor,
-                error=error,
-                note=note,
-                **_counts(stats),
-            )
+        close_run(conn, run_id, stats, error, new_cursor, note)
+
+
+def close_run(
+    conn: Connection,
+    run_id: int,
+    stats: RunStats,
+    error: str | None = None,
+    new_cursor: dt.datetime | None = None,
+    note: str | None = None,
+) -> None:
+    """`finish_run` in the caller's transaction, for what must commit with the run's end."""
+    conn.execute(
+        update(SyncRun)
+        .where(SyncRun.id == run_id)
+        .values(
+            status="failed" if error else "success",
+            finished_at=utcnow(),
+            cursor_after=new_cursor,
+            error=error,
+            note=note,
+            **_counts(stats),
         )
-        if error is None:
-            resource_name = conn.execute(
-                select(SyncRun.resource).where(SyncRun.id == run_id)
-            ).scalar_one()
-            _save_success(conn, resource_name, run_id, new_cursor)
+    )
+    if error is None:
+        resource_name = conn.execute(
+            select(SyncRun.resource).where(SyncRun.id == run_id)
+        ).scalar_one()
+        _save_success(conn, resource_name, run_id, new_cursor)
 
 
 def interrupt_run(engine: Engine, run_id: int, stats: RunStats, note: str) -> None:
