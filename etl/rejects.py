@@ -16,7 +16,6 @@ from typing import Any, cast
 from sqlalchemy import (
     Connection,
     Engine,
-    Integer,
     Table,
     Text,
     and_,
@@ -45,7 +44,13 @@ _EARLIER = and_(
     Rejected.key.is_not(None),
     or_(Rejected.run_id.is_(None), Rejected.run_id != bindparam("run_id")),
 )
-_EARLIER_KEYS = select(Rejected.key).where(_EARLIER).limit(bindparam("most", type_=Integer))
+# Every successful run asks this: SQL of our own, as the driver takes it (compiling SQLAlchemy's
+# SELECT cost each new process, so each incremental run, 3 ms).
+_EARLIER_KEYS = (
+    "SELECT key FROM odmirror_rejected WHERE resource = {0} AND key IS NOT NULL"
+    " AND (run_id IS NULL OR run_id <> {1}) LIMIT {2}"
+)
+_MARKS = {"sqlite": ("?", "?", "?"), "postgresql": ("%(resource)s", "%(run_id)s", "%(most)s")}
 _MATCHED = {
     "sqlite": Rejected.key.in_(bindparam("keys", expanding=True)),
     # One array parameter, not one per key (a thousand bound one by one cost 5 ms more), made
@@ -144,8 +149,7 @@ def clear_resolved(conn: Connection, resource: str, run_id: int, saved: Collecti
     # Python walks whichever is fewer: the problems on record (matched here against the run's
     # keys), or the keys the run saved (sent for the database to match). Most runs find no
     # problem on record at all: one short query.
-    most = {**params, "most": len(saved) + 1}
-    earlier = cast(list[str], conn.execute(_EARLIER_KEYS, most).scalars().all())
+    earlier = _earlier_keys(conn, resource, run_id, len(saved) + 1)
     if len(earlier) <= len(saved):
         keys = [key for key in earlier if _table_key(key) in saved]
     else:
@@ -168,6 +172,14 @@ def count_by_resource(engine: Engine) -> dict[str, RejectCounts]:
     return {
         name: RejectCounts(int(bad or 0), int(total) - int(bad or 0)) for name, bad, total in rows
     }
+
+
+def _earlier_keys(conn: Connection, resource: str, run_id: int, most: int) -> list[str]:
+    dialect = conn.dialect.name
+    sql = _EARLIER_KEYS.format(*_MARKS[dialect])
+    params = {"resource": resource, "run_id": run_id, "most": most}
+    found = conn.exec_driver_sql(sql, (resource, run_id, most) if dialect == "sqlite" else params)
+    return [str(key) for (key,) in found]
 
 
 def _table_key(key: str) -> Any:
