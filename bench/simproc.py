@@ -75,6 +75,7 @@ def _counts(sim: Simulator) -> dict[str, Any]:
         "violations": sim.throttle_violations,
         "rows": sum(log.rows for log in logs),
         "first": logs[0].arrived if logs else None,
+        "last": logs[-1].arrived if logs else None,
     }
 
 
