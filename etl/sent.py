@@ -51,7 +51,9 @@ def _stamped(conn: Any) -> Any:
         send(*args, **kwargs)
         _stamp()
 
-    conn.request = request
+    # Set on this object alone: vcrpy's connection copies an attribute set on it to the real
+    # connection it wraps, whose request() would then no longer send (recording broke).
+    object.__setattr__(conn, "request", request)
     return conn
 
 
