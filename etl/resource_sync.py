@@ -199,6 +199,7 @@ class ResourceSync:
     def _record_failure(self, run_id: int, exc: BaseException) -> None:
         message = str(exc) if str(exc) else exc.__class__.__name__
         try:
-            state.finish_run(self.engine, run_id, self.stats, error=message)
+            with self.engine.begin() as conn:
+                state.close_run(conn, run_id, self.stats, error=message)
         except SQLAlchemyError:
             log.warning("could not record the failed run in the mirror database")

@@ -100,19 +100,6 @@ def start_run(engine: Engine, resource: str, mode: str, cursor: dt.datetime | No
     return int(run_id)
 
 
-def finish_run(
-    engine: Engine,
-    run_id: int,
-    stats: RunStats,
-    error: str | None = None,
-    new_cursor: dt.datetime | None = None,
-    note: str | None = None,
-) -> None:
-    """Close a run; on success save the cursor (if it advances) in the same transaction."""
-    with engine.begin() as conn:
-        close_run(conn, run_id, stats, error, new_cursor, note)
-
-
 def close_run(
     conn: Connection,
     run_id: int,
@@ -121,7 +108,10 @@ def close_run(
     new_cursor: dt.datetime | None = None,
     note: str | None = None,
 ) -> None:
-    """`finish_run` in the caller's transaction, for what must commit with the run's end."""
+    """Close a run in the caller's transaction; on success save the cursor (if it advances).
+
+    The transaction is the caller's, so that what must commit with the run's end does.
+    """
     conn.execute(
         update(SyncRun)
         .where(SyncRun.id == run_id)

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
+import vcr
 import yaml
 from sqlalchemy import Engine
 
@@ -327,8 +328,6 @@ def test_the_simulator_cassettes_hold_only_synthetic_patients() -> None:
 
 def test_recording_a_cassette_reaches_the_server_and_keeps_the_stamps(tmp_path: Path) -> None:
     """The client's connections (stamped when sent, etl.sent) still send under vcrpy's recorder."""
-    import vcr
-
     sim = Simulator(3, clock=OfficeClock("America/New_York", start=RECORDED_AT), seed=7).start()
     cassette = tmp_path / "recorded.yaml"
     try:
