@@ -8,16 +8,27 @@ that starts on an empty table drops the indexes it can rebuild (not the key, not
 and builds them once its pages are in, while its last requests wait for the API, whether it
 succeeds or fails. A run killed in between leaves them missing; the next run on that table
 makes them before it writes.
+
+On PostgreSQL the build at the end is time no fetch hides (each CREATE INDEX reads the whole
+table again), while an index kept during the load is written by the server's own process as
+pages arrive. An index whose values come in order, or take few values, is written at its edge
+or a few places, which costs little: such indexes, as the first page shows them, are made again
+right after it (measured, 100,000 patients, 12 rounds side by side: the time after the last
+request fell from 170-300 ms to 60-165, and the run was shorter in 9). On SQLite the index is
+written by the sync's own thread, the busiest one: all wait (there the same change made the
+run longer in 4 rounds of 6).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Index, Table, text
+from sqlalchemy import Connection, Engine, Index, Table, literal_column, select, text
 from sqlalchemy.exc import OperationalError
 
 from etl.control import shield_thread
@@ -26,6 +37,8 @@ from etl.schema import describe
 log = logging.getLogger(__name__)
 #: How long dropping an index may wait for others' locks on PostgreSQL.
 LOCK_WAIT = "2s"
+#: The first page's rows that `keep_cheap` reads, and the fewest it decides on.
+SAMPLE, MIN_SAMPLE = 1000, 50
 _LISTED = {
     "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :name",
     "postgresql": (
@@ -77,6 +90,49 @@ def build(engine: Engine, indexes: list[Index]) -> None:
         assert isinstance(table, Table)
         present = _present(conn, table)
         _create(conn, [i for i in indexes if i.name not in present])
+
+
+def keep_cheap(engine: Engine, deferred: list[Index]) -> list[Index]:
+    """On PostgreSQL, make the deferred indexes that the rows in so far show cheap to keep.
+
+    Call it once the first page of a first load is in (its rows only are in the table).
+
+    Returns:
+        The indexes still deferred.
+    """
+    if not deferred or engine.dialect.name != "postgresql":
+        return deferred
+    table = deferred[0].table
+    assert isinstance(table, Table)
+    columns = list(dict.fromkeys(c for index in deferred for c in index.columns))
+    # A fresh table's physical order is the order its rows were written in.
+    query = select(*columns).order_by(literal_column("ctid")).limit(SAMPLE)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    kept = []
+    for index in deferred:
+        at = [columns.index(c) for c in index.columns]
+        if cheap_to_keep([tuple(row[i] for i in at) for row in rows]):
+            kept.append(index)
+    build(engine, kept)
+    return [index for index in deferred if index not in kept]
+
+
+def cheap_to_keep(values: Sequence[tuple[Any, ...]]) -> bool:
+    """Whether an index is cheap to keep while rows come with these values, in this order.
+
+    So it is when 95% of them come in the index's order (written at its edge), or when they
+    take few values (at most a tenth as many as the rows: written at a few places). A sample of
+    fewer than `MIN_SAMPLE` rows decides nothing (False).
+    """
+    if len(values) < MIN_SAMPLE:
+        return False
+    if len(set(values)) <= len(values) // 10:
+        return True
+    # As PostgreSQL orders them: NULL after every value.
+    keys = [tuple((v is None, v) for v in value) for value in values]
+    in_order = sum(1 for a, b in itertools.pairwise(keys) if a <= b)
+    return in_order >= 0.95 * (len(keys) - 1)
 
 
 @contextlib.contextmanager

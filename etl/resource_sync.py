@@ -65,6 +65,7 @@ class ResourceSync:
             client, resource, self.shown, self.saver.stamps, self.saver.save, self._note
         )
         self.deferred: list[Index] = []  # its indexes, to build when the rows are in
+        self.sampled = False  # whether the first page has shown which are cheap to keep
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -190,7 +191,11 @@ class ResourceSync:
 
     def _save(self, page: Page) -> int:
         self.run_cursor.track(page)
-        return self.saver.save(page)
+        new = self.saver.save(page)
+        if self.deferred and not self.sampled:
+            self.sampled = True  # the first page of a first load: the only rows in the table
+            self.deferred = indexes.keep_cheap(self.engine, self.deferred)
+        return new
 
     def _note(self, text: str) -> None:
         self.notes.append(text)

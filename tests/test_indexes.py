@@ -1,4 +1,8 @@
-"""A first load into an empty table builds its secondary indexes at its end, however it ends."""
+"""A first load into an empty table builds its secondary indexes at its end, however it ends.
+
+On PostgreSQL those the first page shows cheap to keep (values in order, or few) are made again
+right after it.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, mirror, office_clock, sync
 
 MODEL = {index.name for index in PATIENTS.table.indexes}
+# The synthetic patients' status, guarantor (the family's head) and clinic: in order or few.
+CHEAP = {"ix_patient_patstatus", "ix_patient_guarantor", "ix_patient_clinicnum"}
 
 
 def present(engine: Engine) -> set[str | None]:
@@ -30,15 +36,79 @@ def seen_at_request(sim: Any, engine: Engine, number: int) -> list[set[str | Non
     return seen
 
 
+def seen_after_pages(engine: Engine) -> tuple[RunControl, list[set[str | None]]]:
+    """A run control that notes the indexes present after each page is saved."""
+    seen: list[set[str | None]] = []
+    return RunControl(progress=lambda *_: seen.append(present(engine))), seen
+
+
 def test_a_first_load_writes_without_them_and_builds_them_at_its_end(
     engine: Engine, make_sim: Any
 ) -> None:
     sim = make_sim(450, clock=office_clock())
-    during = seen_at_request(sim, engine, 2)  # two pages of 100 written, more to come
-    sync(sim, engine)
-    assert MODEL and during == [set()]
+    control, seen = seen_after_pages(engine)
+    settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
+    run_sync(settings, control=control)
+    kept = CHEAP if engine.dialect.name == "postgresql" else set()
+    assert CHEAP < MODEL
+    assert MODEL.difference(CHEAP) == {"ix_patient_datetstamp"}
+    assert seen[:5] == [kept] * 5  # 5 pages of the list; then the Deleted pass
     assert present(engine) == MODEL
     assert_mirror_matches(engine, sim)
+
+
+def test_a_first_page_too_small_to_tell_keeps_them_all_for_the_end(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(450, clock=office_clock())
+    control, seen = seen_after_pages(engine)
+    settings = settings_for(sim, engine.url.render_as_string(hide_password=False), page_size=40)
+    run_sync(settings, control=control)
+    assert seen[:3] == [set()] * 3
+    assert present(engine) == MODEL
+    assert_mirror_matches(engine, sim)
+
+
+@pytest.mark.parametrize(
+    ("values", "cheap"),
+    [
+        ([(n,) for n in range(100)], True),  # in order: written at the edge
+        ([(n // 3,) for n in range(100)], True),  # repeats, in order
+        ([(n % 7,) for n in range(100)], True),  # few values: a few places
+        ([(n % 10,) for n in range(100)], True),  # a tenth as many values as rows
+        ([(n % 11,) for n in range(100)], False),
+        ([((n * 37) % 101,) for n in range(100)], False),  # scattered
+        ([(n,) for n in range(49)], False),  # too few rows to tell
+        ([(None if n % 2 else n,) for n in range(100)], False),  # NULL sorts last
+        ([(n, None) for n in range(90)] + [(None, n) for n in range(10)], True),
+        ([(n % 2, -n) for n in range(100)], False),  # by the first column, then the second
+        ([(-1 if n in (10, 30, 50, 70) else n,) for n in range(100)], True),  # 95 of 99 pairs
+        ([(-1 if n in (10, 30, 50, 70, 90) else n,) for n in range(100)], False),  # 94
+    ],
+)
+def test_cheap_to_keep(values: list[tuple[Any, ...]], cheap: bool) -> None:
+    assert indexes.cheap_to_keep(values) is cheap
+
+
+def test_keep_cheap_makes_none_on_sqlite_and_the_cheap_ones_on_postgresql(
+    engine: Engine,
+) -> None:
+    deferred = indexes.defer(engine, PATIENTS.table, empty=True)
+    rows = [
+        {"patnum": n, "guarantor": n, "patstatus": n % 3, "clinicnum": n, "datetstamp": None}
+        for n in range(1, 101)
+    ]
+    rows.reverse()  # written in falling order: the clinic is not in the order written
+    with engine.begin() as conn:
+        conn.execute(insert(PATIENTS.table), rows)
+    left = indexes.keep_cheap(engine, deferred)
+    if engine.dialect.name == "sqlite":
+        assert left == deferred and present(engine) == set()
+    else:  # all 100 NULL: one value; the guarantor in falling order too
+        assert {i.name for i in left} == {"ix_patient_guarantor", "ix_patient_clinicnum"}
+        assert present(engine) == {"ix_patient_patstatus", "ix_patient_datetstamp"}
+    indexes.build(engine, left)
+    assert present(engine) == MODEL
 
 
 def test_a_table_that_holds_rows_keeps_them_while_it_is_written(
