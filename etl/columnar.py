@@ -10,31 +10,15 @@ unknown key, a key the PHI policy hashes into extras, a key order of its own, no
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import re
-from collections.abc import Callable, Sequence
-from decimal import Decimal
-from itertools import count
 from typing import Any, NamedTuple
 
 from etl.block import Block, blocks_of, newest_per_key
-from etl.decode import Invalid, clean_text
-from etl.decoders import DATE_SHAPE, MOMENT_SHAPE, decoder_for
-from etl.pii import DROP, HMAC, KEEP, PiiPolicy
-from etl.resources import FieldSpec, Resource
+from etl.column_decode import SLOW, SLOW_MADE, Column, column_decoder, only
+from etl.pii import DROP, HMAC, PiiPolicy
+from etl.resources import Resource
 from etl.transform import NOT_DATA
 
-_SLOW = object()  # a value the short path does not take: its record goes through map_record
-_SLOW_MADE = count()  # moves on each time a decoder gives _SLOW (next() is atomic)
-_LO, _HI = -(2**63), 2**63
-_MEMO_SIZE = 4096  # dates remembered a column: enough for those that repeat; memory flat in N
-_Column = Callable[[Sequence[Any]], list[Any]]
-_Plan = tuple[tuple[str, ...], list[int], list[_Column], int]
-_SHAPES = {  # a whole column of ASCII dates (or moments), one a line
-    kind: re.compile(rf"(?:{shape}\n)*{shape}")
-    for kind, shape in (("date", DATE_SHAPE), ("datetime", MOMENT_SHAPE))
-}
+_Plan = tuple[tuple[str, ...], list[int], list[Column], int]
 _plans: dict[tuple[int, tuple[str, ...], int], tuple[Resource, PiiPolicy, _Plan | None]] = {}
 
 
@@ -114,14 +98,14 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     # Every chosen record has the keys of the layout in its order: its values line up.
     every = list(zip(*map(dict.values, plain), strict=True))
     values = [every[position] for position in positions]
-    mark = next(_SLOW_MADE)
+    mark = next(SLOW_MADE)
     decoded = [decode(col) for decode, col in zip(decoders, values, strict=True)]
     keys = decoded[key_at]
-    slow = set() if _only(keys, int) and min(keys) > 0 else _unusable(keys)
-    if next(_SLOW_MADE) != mark + 1:  # some decoder gave up on a value (here or on a thread)
+    slow = set() if only(keys, int) and min(keys) > 0 else _unusable(keys)
+    if next(SLOW_MADE) != mark + 1:  # some decoder gave up on a value (here or on a thread)
         for column in decoded:
-            if _SLOW in column:
-                slow.update(i for i, value in enumerate(column) if value is _SLOW)
+            if SLOW in column:
+                slow.update(i for i, value in enumerate(column) if value is SLOW)
     if len(slow) == len(chosen):
         return nothing
     at: list[int | None] = [None] * len(records)
@@ -156,144 +140,11 @@ def _build(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _P
             return None  # the value goes into odmirror_extra: map_record's work
         positions.append(position)
         columns.append(spec.column)
-        decoders.append(_column_decoder(spec, action, policy))
+        decoders.append(column_decoder(spec, action, policy))
     if resource.key_column not in columns:
         return None
     return (*columns, "odmirror_extra"), positions, decoders, columns.index(resource.key_column)
 
 
-def _column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> _Column:
-    if action == DROP:
-        return lambda col: [None] * len(col)  # erases what an earlier policy let in
-    if action == HMAC:
-        return lambda col: _text([policy.digest(v) for v in col])
-    assert action == KEEP
-    one = decoder_for(spec)
-    if spec.kind == "text":
-        return _whole(_plain_text, _text)
-    if spec.kind == "int":
-        return _whole(_plain_ints, _int_column(one))
-    if spec.kind == "bool":
-        return lambda col: [v if v is True or v is False else _try(one, v) for v in col]
-    if spec.kind == "enum":
-        codes = _codes(spec.enum)
-        return _whole(
-            functools.partial(_plain_enums, codes),
-            lambda col: [codes[v] if type(v) is str and v in codes else _try(one, v) for v in col],
-        )
-    if spec.kind in ("date", "datetime"):
-        return _whole(functools.partial(_plain_dates, spec.kind), _memo_column(one))
-    if spec.kind == "decimal":
-        # Well inside the range decode() takes (below 10**14), a float's repr is the very text
-        # decode() turns into a Decimal.
-        return lambda col: [
-            Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
-        ]
-    return lambda col: [_try(one, v) for v in col]
-
-
-def _whole(plain: Callable[[Sequence[Any]], list[Any] | None], each: _Column) -> _Column:
-    """A column decoded whole by `plain` (a few C calls) if it can, else value by value."""
-
-    def column(col: Sequence[Any]) -> list[Any]:
-        decoded = plain(col)
-        return each(col) if decoded is None else decoded
-
-    return column
-
-
-def _only(col: Sequence[Any], kind: type) -> bool:
-    return set(map(type, col)) == {kind}
-
-
-# A page is decoded JSON: its only text type is str, so a join that takes the whole column
-# proves every value is text, without a type() call a value.
-def _plain_text(col: Sequence[Any]) -> list[Any] | None:
-    try:
-        joined = "".join(col)
-    except TypeError:
-        return None
-    return list(col) if joined.isascii() and "\x00" not in joined else None
-
-
-def _plain_ints(col: Sequence[Any]) -> list[Any] | None:
-    return list(col) if _only(col, int) and min(col) >= _LO and max(col) < _HI else None
-
-
-def _plain_enums(codes: dict[str, int], col: Sequence[Any]) -> list[Any] | None:
-    try:  # the codes' keys are all text: any other value is not found
-        return list(map(codes.__getitem__, col))
-    except (KeyError, TypeError):
-        return None
-
-
-def _plain_dates(kind: str, col: Sequence[Any]) -> list[Any] | None:
-    # One regex over the column joined by newlines (which no date has) checks every value's
-    # shape; then fromisoformat parses them in C. Years 0 and 1 are the API's "no date".
-    try:
-        joined = "\n".join(col)
-    except TypeError:
-        return None
-    if _SHAPES[kind].fullmatch(joined) is None:
-        return None
-    parse = dt.date.fromisoformat if kind == "date" else dt.datetime.fromisoformat
-    try:
-        return [None if v < "0002" else parse(v) for v in col]
-    except ValueError:  # not a day of the calendar: the value's own path says so
-        return None
-
-
 def _unusable(keys: list[Any]) -> set[int]:
     return {i for i, key in enumerate(keys) if type(key) is not int or key <= 0}
-
-
-def _text(col: Sequence[Any]) -> list[Any]:
-    # A text value that had to be cleaned is reported by map_record: not the short path.
-    return [
-        v
-        if type(v) is str and ((v.isascii() and "\x00" not in v) or clean_text(v) is v)
-        else _off_text(v)
-        for v in col
-    ]
-
-
-def _int_column(one: Callable[[Any], Any]) -> _Column:
-    return lambda col: [v if type(v) is int and _LO <= v < _HI else _try(one, v) for v in col]
-
-
-def _memo_column(one: Callable[[Any], Any]) -> _Column:
-    # Dates repeat across rows (no-date, a day's appointments, change times).
-    memo: dict[str, Any] = {}
-
-    def miss(value: Any) -> Any:
-        decoded = _try(one, value)
-        if type(value) is str and decoded is not _SLOW:
-            if len(memo) >= _MEMO_SIZE:
-                memo.clear()
-            memo[value] = decoded
-        return decoded
-
-    return lambda col: [memo[v] if type(v) is str and v in memo else miss(v) for v in col]
-
-
-def _codes(names: tuple[str, ...]) -> dict[str, int]:
-    codes: dict[str, int] = {}
-    for code, name in enumerate(names):
-        codes.setdefault(name, code)  # names.index(): the first one
-    return codes
-
-
-def _try(decoder: Callable[[Any], Any], value: Any) -> Any:
-    try:
-        return decoder(value)
-    except Invalid:
-        return _slow()
-
-
-def _off_text(value: Any) -> Any:
-    return None if value is None else _slow()
-
-
-def _slow() -> object:
-    next(_SLOW_MADE)  # map_page then looks for it: most pages have none
-    return _SLOW
