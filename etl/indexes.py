@@ -13,10 +13,10 @@ On PostgreSQL the build at the end is time no fetch hides (each CREATE INDEX rea
 table again), while an index kept during the load is written by the server's own process as
 pages arrive. An index whose values come in order, or take few values, is written at its edge
 or a few places, which costs little: such indexes, as the first page shows them, are made again
-right after it (measured, 100,000 patients, 12 rounds side by side: the time after the last
-request fell from 170-300 ms to 60-165, and the run was shorter in 9). On SQLite the index is
-written by the sync's own thread, the busiest one: all wait (there the same change made the
-run longer in 4 rounds of 6).
+right after it (measured, 100,000 patients, 16 rounds side by side: the time after the last
+request fell from 170-300 ms to 60-165, and the run was shorter in 13, for 5% more of the
+server's CPU time). On SQLite the index is written by the sync's own thread, the busiest one:
+all wait (there the same change made the run longer in 4 rounds of 6).
 """
 
 from __future__ import annotations
