@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl import indexes
 from etl.control import RunControl, StopRequested
-from etl.errors import OdMirrorError
+from etl.errors import DatabaseError, OdMirrorError
 from etl.resources import PATIENTS
 from etl.sync import run_sync
 from tests.conftest import settings_for
@@ -34,6 +34,11 @@ def seen_at_request(sim: Any, engine: Engine, number: int) -> list[set[str | Non
     seen: list[set[str | None]] = []
     sim.on_request(lambda index, _log: seen.append(present(engine)) if index == number else None)
     return seen
+
+
+def take_name(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE ix_patient_guarantor (x integer)"))
 
 
 def seen_after_pages(engine: Engine) -> tuple[RunControl, list[set[str | None]]]:
@@ -65,6 +70,27 @@ def test_a_first_page_too_small_to_tell_keeps_them_all_for_the_end(
     settings = settings_for(sim, engine.url.render_as_string(hide_password=False), page_size=40)
     run_sync(settings, control=control)
     assert seen[:3] == [set()] * 3
+    assert present(engine) == MODEL
+    assert_mirror_matches(engine, sim)
+
+
+def test_an_index_that_cannot_be_made_after_the_first_page_fails_the_run_not_the_mirror(
+    engine: Engine, make_sim: Any
+) -> None:
+    # Once the load has dropped the indexes, the name is taken: CREATE INDEX fails (on
+    # PostgreSQL after the first page, on SQLite at the end).
+    sim = make_sim(450, clock=office_clock())
+    sim.on_request(lambda index, _log: take_name(engine) if index == 0 else None)
+    with pytest.raises(DatabaseError, match="ix_patient_guarantor"):
+        sync(sim, engine)
+    saved = len(mirror(engine))  # the pages saved before stay: the first, or all of them
+    assert saved == 100 if engine.dialect.name == "postgresql" else saved > 100
+    with engine.connect() as conn:
+        error = conn.execute(text("SELECT error FROM odmirror_sync_run")).scalar_one()
+    assert "ix_patient_guarantor" in str(error)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE ix_patient_guarantor"))
+    sync(sim, engine)  # the next run makes what is missing, then writes
     assert present(engine) == MODEL
     assert_mirror_matches(engine, sim)
 
