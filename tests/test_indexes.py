@@ -41,19 +41,20 @@ def take_name(engine: Engine) -> None:
         conn.execute(text("CREATE TABLE ix_patient_guarantor (x integer)"))
 
 
-def seen_after_pages(engine: Engine) -> tuple[RunControl, list[set[str | None]]]:
-    """A run control that notes the indexes present after each page is saved."""
+def first_load(sim: Any, engine: Engine, **api: Any) -> list[set[str | None]]:
+    """Sync into the empty mirror; the indexes present after each page was saved."""
     seen: list[set[str | None]] = []
-    return RunControl(progress=lambda *_: seen.append(present(engine))), seen
+    control = RunControl(progress=lambda *_: seen.append(present(engine)))
+    settings = settings_for(sim, engine.url.render_as_string(hide_password=False), **api)
+    run_sync(settings, control=control)
+    return seen
 
 
 def test_a_first_load_writes_without_them_and_builds_them_at_its_end(
     engine: Engine, make_sim: Any
 ) -> None:
     sim = make_sim(450, clock=office_clock())
-    control, seen = seen_after_pages(engine)
-    settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
-    run_sync(settings, control=control)
+    seen = first_load(sim, engine)
     kept = CHEAP if engine.dialect.name == "postgresql" else set()
     assert CHEAP < MODEL
     assert MODEL.difference(CHEAP) == {"ix_patient_datetstamp"}
@@ -66,9 +67,7 @@ def test_a_first_page_too_small_to_tell_keeps_them_all_for_the_end(
     engine: Engine, make_sim: Any
 ) -> None:
     sim = make_sim(450, clock=office_clock())
-    control, seen = seen_after_pages(engine)
-    settings = settings_for(sim, engine.url.render_as_string(hide_password=False), page_size=40)
-    run_sync(settings, control=control)
+    seen = first_load(sim, engine, page_size=40)
     assert seen[:3] == [set()] * 3
     assert present(engine) == MODEL
     assert_mirror_matches(engine, sim)
