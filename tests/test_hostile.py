@@ -49,11 +49,11 @@ BAD = [
     None,
     [1, 2],
 ]
-STAMP = {"serverDateTime": "2030-05-05 10:00:00"}
+STAMP = {"serverDateTime": "2025-05-05 10:00:00"}
 
 
 def hostile_page() -> list[Any]:
-    good = [{"DateTStamp": "2030-05-01 08:00:00", **r, **STAMP} for r in GOOD]
+    good = [{"DateTStamp": "2025-05-01 08:00:00", **r, **STAMP} for r in GOOD]
     return [*good, *BAD]
 
 

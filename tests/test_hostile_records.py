@@ -26,7 +26,7 @@ from tests.hostile_api import HostileApi
 
 pytestmark = pytest.mark.reliability
 
-SERVER_TIME = {"serverDateTime": "2030-05-05 10:00:00"}
+SERVER_TIME = {"serverDateTime": "2025-05-05 10:00:00"}
 SSNS = ("123-45-6789", "987-65-4321", "555-44-3333", "111-22-3333", "222-33-4444")
 
 
@@ -40,7 +40,7 @@ def api() -> Iterator[HostileApi]:
 def stamp_of(resource: Resource) -> dict[str, str]:
     """A change time for the resource's change-time field, if it has one."""
     return {
-        spec.key: "2030-05-01 08:00:00"
+        spec.key: "2025-05-01 08:00:00"
         for spec in resource.fields
         if spec.column == resource.cursor_column
     }
@@ -103,7 +103,7 @@ def test_a_key_sent_as_a_list_or_object_is_rejected_and_the_rest_saved(
 
 def hostile_patients() -> list[Any]:
     """SSNs under every spelling and depth a server could use, and outside any object."""
-    stamp = {"DateTStamp": "2030-05-01 08:00:00", **SERVER_TIME}
+    stamp = {"DateTStamp": "2025-05-01 08:00:00", **SERVER_TIME}
     return [
         {**stamp, "PatNum": 1, "LName": "Keptname", "ssn": SSNS[0]},
         {**stamp, "PatNum": 2, "LName": "Other", "Ssn": SSNS[1], "Family": {"SSN": SSNS[2]}},

@@ -201,7 +201,7 @@ def test_a_reject_payload_follows_the_policy() -> None:
 
 def hostile_patients() -> list[dict[str, Any]]:
     """Records whose PHI must not leak, some good, some broken."""
-    base = {"DateTStamp": "2030-01-02 03:04:05", "serverDateTime": "2030-01-02 04:00:00"}
+    base = {"DateTStamp": "2025-01-02 03:04:05", "serverDateTime": "2025-01-02 04:00:00"}
     return [
         {**base, "PatNum": 1, "LName": "Leakname", "SSN": SSN, "Birthdate": "1980-01-02"},
         {

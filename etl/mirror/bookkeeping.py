@@ -41,6 +41,8 @@ class SyncRun(Base):
     rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+    #: The office clock the run's first response reported (serverDateTime), as sent.
+    office_clock: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     note: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
 
