@@ -22,6 +22,7 @@ from etl.config.operations import max_age
 from etl.config.settings import Settings
 from etl.mirror import rejects
 from etl.mirror.bookkeeping import SyncRun, SyncState
+from etl.outside_text import shown
 from etl.sync import state
 
 OK, FAILED, STALE = 0, 3, 4
@@ -166,7 +167,8 @@ def _resource_line(res: ResourceStatus) -> str:
 
 
 def _run_line(run: SyncRun) -> str:
-    outcome = f"{run.status}: {run.error}" if run.error else run.status
+    # Escaped again: a mirror written by an earlier version may hold raw server text.
+    outcome = f"{run.status}: {shown(run.error, state.ERROR_LIMIT)}" if run.error else run.status
     ended = f", finished {run.finished_at} UTC" if run.finished_at else ""
     return (
         f"#{run.id} {run.mode} started {run.started_at} UTC{ended}: {outcome}; "

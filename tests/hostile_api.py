@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+import yaml
 
 from etl.config.settings import ApiSettings
 
@@ -59,3 +62,20 @@ class HostileApi:
         """Stop serving and close the socket."""
         self.server.shutdown()
         self.server.server_close()
+
+
+def write_config(directory: Path, api: HostileApi, url: str) -> str:
+    """A config file for the CLI: this API (no pacing, no retries) and this mirror."""
+    config = {
+        "api": {
+            "base_url": api.base_url,
+            "developer_key": api.config.developer_key,
+            "customer_key": api.config.customer_key,
+            "min_request_interval": 0,
+            "max_retries": 0,
+        },
+        "database": {"url": url},
+    }
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return str(path)

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import Engine, select
 
 from etl.catalog.base import Base
@@ -22,7 +21,7 @@ from etl.mapping.record import map_record
 from etl.mirror.bookkeeping import Rejected
 from etl.sync.run import run_sync
 from tests.conftest import settings_for
-from tests.hostile_api import HostileApi
+from tests.hostile_api import HostileApi, write_config
 
 pytestmark = pytest.mark.reliability
 
@@ -154,21 +153,10 @@ def test_no_ssn_digits_in_the_sqlite_file_or_the_logs(
 ) -> None:
     api.lists[PATIENTS.path] = hostile_patients()
     db = tmp_path / "mirror.db"
-    config = {
-        "api": {
-            "base_url": api.base_url,
-            "developer_key": api.config.developer_key,
-            "customer_key": api.config.customer_key,
-            "min_request_interval": 0,
-            "max_retries": 0,
-        },
-        "database": {"url": f"sqlite:///{db}"},
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    assert main(["init", "--config", str(path)]) == 0
-    assert main(["sync", "--config", str(path), "-v"]) == 0
-    assert main(["sync", "--config", str(path), "--full", "-v"]) == 0
+    path = write_config(tmp_path, api, f"sqlite:///{db}")
+    assert main(["init", "--config", path]) == 0
+    assert main(["sync", "--config", path, "-v"]) == 0
+    assert main(["sync", "--config", path, "--full", "-v"]) == 0
     data = b"".join(p.read_bytes() for p in tmp_path.glob("mirror.db*"))
     logged = "".join(capfd.readouterr())
     assert b"Keptname" in data and "rejected" in logged  # the checks below can see text

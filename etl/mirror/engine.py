@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -14,18 +15,30 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DataError,
+    IntegrityError,
+    InternalError,
+    NoSuchModuleError,
+    SQLAlchemyError,
+)
 
 import etl
 from etl import fast_paths
 from etl.errors import DatabaseError, SchemaError
-from etl.mirror import fast_checkpoints
+from etl.mirror import drift, fast_checkpoints
+from etl.outside_text import shown
+
+log = logging.getLogger(__name__)
 
 #: Alembic's own table, named so nobody takes it for one of Open Dental's.
 VERSION_TABLE = "odmirror_alembic_version"
 #: user:password@ in any URL, and password=... in a libpq connection string.
 _USERINFO = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
 _KEYWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
+#: SQLite names the constraint and its columns, never the values: "UNIQUE constraint failed: t.c".
+_SQLITE_CONSTRAINT = re.compile(r"[A-Z ]+ constraint failed: [\w.]+(, [\w.]+)*")
 
 
 def migrations_dir() -> Path:
@@ -143,10 +156,34 @@ def _sqlite_pragmas(default_timeout: bool, in_file: bool) -> Any:
 
 
 def describe(exc: BaseException, url: str) -> str:
-    """A one-line reason for a database failure, without the password."""
+    """A one-line reason for a database failure, without the password or any row's values.
+
+    A failure about a row's values (a constraint, a value that does not fit its column, an
+    error a trigger raised) is told by its type, table, column and constraint: its message may
+    quote the row, which is patient data. Any other message (a connection refused, a missing
+    table) is its first line, escaped and cut (etl.outside_text).
+    """
     orig = getattr(exc, "orig", None) or exc
+    return mask_password(f"database {safe_url(url)}: {_reason(exc, orig)}", url)
+
+
+def _reason(exc: BaseException, orig: BaseException) -> str:
+    sqlstate = str(getattr(orig, "sqlstate", None) or "")
     first = (str(orig).strip().splitlines() or [orig.__class__.__name__])[0]
-    return mask_password(f"database {safe_url(url)}: {first}", url)
+    # SQLSTATE classes 22 (data exception), 23 (integrity constraint violation), P0 (raised
+    # by a trigger or function).
+    about_rows = isinstance(exc, IntegrityError | DataError | InternalError)
+    if not about_rows and sqlstate[:2] not in ("22", "23", "P0"):
+        return shown(first)
+    parts = [orig.__class__.__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")]
+    diag = getattr(orig, "diag", None)
+    for label in ("table", "column", "constraint"):
+        name = getattr(diag, f"{label}_name", None)
+        if name:
+            parts.append(f"{label} {shown(str(name), 63)}")
+    if diag is None and _SQLITE_CONSTRAINT.fullmatch(first):
+        parts.append(first)
+    return f"{', '.join(parts)} (the row's values are not shown)"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -157,12 +194,34 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the mirror schema (Alembic `upgrade head`)."""
+def upgrade(engine: Engine, revision: str = "head") -> list[str]:
+    """Create or upgrade the mirror schema (Alembic `upgrade head`).
+
+    At the head revision, a table or column dropped or retyped by hand is made again
+    (etl.mirror.drift).
+
+    Returns:
+        What was repaired, one phrase each.
+    """
+    fixed: list[str] = []
     try:
+        # At the head already, the repair comes first: the views made after every upgrade
+        # read the columns it makes again.
+        if revision == "head" and current_revision(engine) == head_revision():
+            fixed += _repair(engine)
         command.upgrade(alembic_config(engine), revision)
+        if revision == "head":
+            fixed += _repair(engine)
     except SQLAlchemyError as exc:
         raise DatabaseError(describe(exc, str(engine.url))) from None
+    for what in fixed:
+        log.warning("repaired: %s (the next sync reads its resource again)", what)
+    return fixed
+
+
+def _repair(engine: Engine) -> list[str]:
+    with engine.begin() as conn:
+        return [d.describe() for d in drift.repair(conn)]
 
 
 def head_revision() -> str | None:
@@ -194,6 +253,14 @@ def check_schema(engine: Engine) -> None:
             f"the mirror schema is at {current} but this odmirror needs {head}: "
             "run `odmirror init` to upgrade it"
         )
+    try:
+        with engine.connect() as conn:
+            drifts = drift.find(conn)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(describe(exc, str(engine.url))) from None
+    if drifts:
+        more = f" (and {len(drifts) - 1} more)" if len(drifts) > 1 else ""
+        raise SchemaError(f"{drifts[0].describe()}{more}: run `odmirror init` to repair it")
 
 
 def create_schema(url: str, schema: str | None) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from etl.mapping import office_clock
 from etl.mirror.bookkeeping import SyncRun, SyncState
 from etl.mirror.classify import LoadCounts
+from etl.outside_text import shown
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,8 @@ def utcnow() -> dt.datetime:
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: The most characters of a run's error the run table keeps.
+ERROR_LIMIT = 1000
 
 
 @dataclass
@@ -127,8 +130,10 @@ def close_run(
 ) -> None:
     """Close a run in the caller's transaction; on success save the cursor (if it advances).
 
-    The transaction is the caller's, so that what must commit with the run's end does.
+    The transaction is the caller's, so that what must commit with the run's end does. The
+    error is stored on one line, control characters escaped and cut: it may quote a server.
     """
+    error = None if error is None else shown(error, ERROR_LIMIT)
     conn.execute(
         update(SyncRun)
         .where(SyncRun.id == run_id)
