@@ -57,8 +57,9 @@ class ResourceStatus:
 
     @property
     def failed(self) -> bool:
-        """Whether the last run that ended, failed."""
-        return self.last_finished is not None and self.last_finished.status == "failed"
+        """Whether the last run that ended, failed (or lost the mirror's lock)."""
+        ended = self.last_finished
+        return ended is not None and ended.status in ("failed", "lost-lock")
 
 
 @dataclass

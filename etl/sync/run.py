@@ -55,7 +55,11 @@ def run_sync(
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
         check_schema(engine)
-        with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
+        with (
+            mirror_lock(settings.database.url) as held,
+            held.guard(engine),  # a lock lost mid-run stops it before its next write
+            client or ApiClient(settings.api) as api,
+        ):
             _pace_after_last_run(engine, api)
             return [
                 ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()

@@ -127,9 +127,11 @@ def close_run(
     error: str | None = None,
     new_cursor: dt.datetime | None = None,
     note: str | None = None,
+    status: str = "failed",
 ) -> None:
     """Close a run in the caller's transaction; on success save the cursor (if it advances).
 
+    `status` is what a run with an error ended as: failed, or lost-lock (etl.mirror.lock).
     The transaction is the caller's, so that what must commit with the run's end does. The
     error is stored on one line, control characters escaped and cut: it may quote a server.
     """
@@ -138,7 +140,7 @@ def close_run(
         update(SyncRun)
         .where(SyncRun.id == run_id)
         .values(
-            status="failed" if error else "success",
+            status=status if error else "success",
             finished_at=utcnow(),
             cursor_after=new_cursor,
             office_clock=stats.office_clock,
