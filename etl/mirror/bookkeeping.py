@@ -67,3 +67,15 @@ class Rejected(Base):
     payload: Mapped[Any | None] = mapped_column(Extra)
     seen_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Setting(Base):
+    """What the mirror remembers of the config that wrote it (table `odmirror_settings`).
+
+    `pii_policy`: the PHI policy last applied to every stored row, as JSON (etl.mirror.pii_scrub).
+    """
+
+    __tablename__ = "odmirror_settings"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)

@@ -19,6 +19,7 @@ from etl.control import RunControl
 from etl.errors import DatabaseError
 from etl.mirror.engine import check_schema, describe, make_engine
 from etl.mirror.lock import mirror_lock
+from etl.mirror.pii_scrub import apply_policy
 from etl.sync import state
 from etl.sync.cursor import window_start
 from etl.sync.resource import ResourceSync
@@ -61,6 +62,7 @@ def run_sync(
             client or ApiClient(settings.api) as api,
         ):
             _pace_after_last_run(engine, api)
+            apply_policy(engine, settings.pii)  # a stricter policy reaches every stored row
             return [
                 ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
                 for resource in chosen
