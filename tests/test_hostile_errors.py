@@ -26,7 +26,7 @@ pytestmark = pytest.mark.reliability
 
 STAMP = {"DateTStamp": "2025-05-01 08:00:00", "serverDateTime": "2025-05-05 10:00:00"}
 SMITHS = [{"PatNum": n, "LName": "Smithleak", **STAMP} for n in (1, 2)]
-HOSTILE_BODY = "\x1b[2J\x1b]0;owned\x07 office error " + "x" * 100_000
+HOSTILE_BODY = "\x1b[2J\x1b]0;owned\x07 no SSN 123-45-6789 " + "x" * 100_000
 
 
 @pytest.fixture
@@ -47,6 +47,19 @@ def run_errors(engine: Engine) -> list[str]:
 def test_shown_escapes_controls_and_cuts() -> None:
     assert shown("a\x1b[31mb\x07\u2028c\n\td", 100) == "a\\x1b[31mb\\x07 c d"
     assert shown("y" * 300) == "y" * 200 + "..."
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("SSN 123-45-6789 refused", "SSN ***-**-**** refused"),
+        ("ssn=123456789.", "ssn=***-**-****."),
+        ("123 45 6789", "***-**-****"),
+        ("zip 97301-1234, phone 503-555-0100, id 1234567890", None),
+    ],
+)
+def test_shown_masks_what_looks_like_an_ssn(said: str, expected: str | None) -> None:
+    assert shown(said) == (expected or said)
 
 
 @pytest.fixture
@@ -86,7 +99,8 @@ def test_server_error_text_is_escaped_and_cut_everywhere(
     (error,) = run_errors(engine)
     for where in (out, err, error):
         assert "\x1b" not in where and "\x07" not in where
-        assert "\\x1b[2J\\x1b]0;owned\\x07 office error xxx" in where
+        assert "\\x1b[2J\\x1b]0;owned\\x07 no SSN ***-**-**** xxx" in where
+        assert "6789" not in where
     assert len(error) < 400
     assert max(len(line) for line in (out + err).splitlines()) < 600
 
