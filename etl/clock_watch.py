@@ -10,6 +10,7 @@ an hour when daylight saving time starts or ends.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 
 from etl.mapping import office_clock
@@ -63,18 +64,16 @@ def _jumps(name: str, clocked: list[SyncRun]) -> list[str]:
     if not office_clock.plausible(latest.office_clock, latest.started_at):
         shown = latest.office_clock.strftime(_FORMAT)
         return [f"{name}: the office clock read {shown} (run #{latest.id}), a time no zone has"]
-    if len(clocked) < 2:
-        return []
-    before = clocked[1]
-    assert before.office_clock is not None
-    moved = _offset(latest) - _offset(before)
-    if abs(moved) <= DST_STEP:
-        return []
-    hours = moved.total_seconds() / 3600
-    return [
-        f"{name}: the office clock jumped {hours:+.1f} h against this machine's "
-        f"between runs #{before.id} and #{latest.id}"
-    ]
+    # The newest jump among the recent runs: the warning stays while they are recent.
+    for after, before in itertools.pairwise(clocked):
+        moved = _offset(after) - _offset(before)
+        if abs(moved) > DST_STEP:
+            hours = moved.total_seconds() / 3600
+            return [
+                f"{name}: the office clock jumped {hours:+.1f} h against this machine's "
+                f"between runs #{before.id} and #{after.id}"
+            ]
+    return []
 
 
 def _offset(run: SyncRun) -> dt.timedelta:
