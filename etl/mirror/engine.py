@@ -15,20 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import (
-    ArgumentError,
-    DataError,
-    IntegrityError,
-    InternalError,
-    NoSuchModuleError,
-    SQLAlchemyError,
-)
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 import etl
 from etl import fast_paths
 from etl.errors import DatabaseError, SchemaError
 from etl.mirror import drift, fast_checkpoints
-from etl.outside_text import shown
+from etl.mirror.db_errors import reason
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +30,6 @@ VERSION_TABLE = "odmirror_alembic_version"
 #: user:password@ in any URL, and password=... in a libpq connection string.
 _USERINFO = re.compile(r"(://[^:/@\s]*:)([^@\s]+)(@)")
 _KEYWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
-#: SQLite names the constraint and its columns, never the values: "UNIQUE constraint failed: t.c".
-_SQLITE_CONSTRAINT = re.compile(r"[A-Z ]+ constraint failed: [\w.]+(, [\w.]+)*")
 
 
 def migrations_dir() -> Path:
@@ -156,34 +147,10 @@ def _sqlite_pragmas(default_timeout: bool, in_file: bool) -> Any:
 
 
 def describe(exc: BaseException, url: str) -> str:
-    """A one-line reason for a database failure, without the password or any row's values.
-
-    A failure about a row's values (a constraint, a value that does not fit its column, an
-    error a trigger raised) is told by its type, table, column and constraint: its message may
-    quote the row, which is patient data. Any other message (a connection refused, a missing
-    table) is its first line, escaped and cut (etl.outside_text).
-    """
+    """A one-line reason for a database failure, without the password or any row's values
+    (etl.mirror.db_errors)."""
     orig = getattr(exc, "orig", None) or exc
-    return mask_password(f"database {safe_url(url)}: {_reason(exc, orig)}", url)
-
-
-def _reason(exc: BaseException, orig: BaseException) -> str:
-    sqlstate = str(getattr(orig, "sqlstate", None) or "")
-    first = (str(orig).strip().splitlines() or [orig.__class__.__name__])[0]
-    # SQLSTATE classes 22 (data exception), 23 (integrity constraint violation), P0 (raised
-    # by a trigger or function).
-    about_rows = isinstance(exc, IntegrityError | DataError | InternalError)
-    if not about_rows and sqlstate[:2] not in ("22", "23", "P0"):
-        return shown(first)
-    parts = [orig.__class__.__name__ + (f" (SQLSTATE {sqlstate})" if sqlstate else "")]
-    diag = getattr(orig, "diag", None)
-    for label in ("table", "column", "constraint"):
-        name = getattr(diag, f"{label}_name", None)
-        if name:
-            parts.append(f"{label} {shown(str(name), 63)}")
-    if diag is None and _SQLITE_CONSTRAINT.fullmatch(first):
-        parts.append(first)
-    return f"{', '.join(parts)} (the row's values are not shown)"
+    return mask_password(f"database {safe_url(url)}: {reason(exc, orig)}", url)
 
 
 def alembic_config(engine: Engine) -> Config:
