@@ -12,6 +12,7 @@ import requests
 from etl.api.retries import RETRY_STATUSES, attempts
 from etl.config.settings import ApiSettings
 from etl.errors import ApiError, AuthError, OfficeUnreachableError
+from etl.outside_text import shown
 
 # The vendor's 400 covers "office unreachable" too; its wording is not documented.
 _OFFICE_DOWN = re.compile(
@@ -42,12 +43,13 @@ def status_error(path: str, response: requests.Response, secrets: tuple[str, ...
 
 
 def explanation(response: requests.Response, secrets: tuple[str, ...]) -> str:
-    """ ": what the server said" (text, or a JSON string), on one line, short, keys hidden."""
+    """ ": what the server said" (text, or a JSON string), on one line, short, keys hidden,
+    control characters escaped (etl.outside_text)."""
     text = response.text.strip()
     if text.startswith('"'):
         with contextlib.suppress(ValueError):
             text = str(json.loads(text))
-    text = scrub(" ".join(text.split()), secrets)[:200]
+    text = shown(scrub(text, secrets))
     return f": {text}" if text else ""
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from etl import fast_paths
 from etl.catalog.resources import Resource
 from etl.errors import DatabaseError
+from etl.mapping import office_clock
 from etl.mapping.block import Block, blocks_of, newest_per_key
 from etl.mirror import fast_checkpoints, fast_copy, updates
 from etl.mirror.classify import UNCOMPARED, LoadCounts, classify
@@ -128,11 +129,13 @@ def save_blocks(
     synced_at: dt.datetime,
     counted: Container[Any] = (),
     fresh: bool = False,
+    trust_until: dt.datetime | None = None,
 ) -> LoadCounts:
     """`save_rows` for rows held as blocks, in which no key may come twice.
 
     With `fresh`, the table held no row when this run began: only keys in `counted` (this
-    run's) can be there, and the others are not looked up.
+    run's) can be there, and the others are not looked up. A stored change time later than
+    `trust_until` (default: later than any office clock now) does not refuse a row.
 
     Raises:
         ValueError: a key comes twice (keep one row per key first: `newest_per_key`).
@@ -145,8 +148,9 @@ def save_blocks(
     if not blocks:
         return counts
     constants = {"odmirror_synced_at": synced_at}
+    trusted = trust_until or office_clock.latest_possible()
     with engine.begin() as conn:
-        found = [classify(conn, resource, block, counted, fresh) for block in blocks]
+        found = [classify(conn, resource, block, counted, fresh, trusted) for block in blocks]
         for block, (block_counts, stored) in zip(blocks, found, strict=True):
             counts += block_counts
             # Rows newer than the stored ones are among those counted as updated.

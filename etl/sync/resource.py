@@ -84,6 +84,8 @@ class ResourceSync:
             deferring = self.saver.fresh and fast_paths.enabled("deferred_indexes")
             self.deferred = fast_indexes.defer(self.engine, self.resource.table, deferring)
             new_cursor = self._pull_all(cursor)
+            self.stats.requests = self.client.requests_made - requests_before
+            self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
         except StopRequested:
             self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
@@ -94,8 +96,6 @@ class ResourceSync:
             self.stats.requests = self.client.requests_made - requests_before
             self._record_failure(run_id, exc)
             raise
-        self.stats.requests = self.client.requests_made - requests_before
-        self._succeed(run_id, new_cursor)
         shown = new_cursor or cursor
         return state.RunResult(
             self.resource.name,
@@ -197,6 +197,7 @@ class ResourceSync:
         message = str(exc) if str(exc) else exc.__class__.__name__
         try:
             with self.engine.begin() as conn:
-                state.close_run(conn, run_id, self.stats, error=message)
+                status = getattr(exc, "run_status", "failed")  # lost-lock (etl.mirror.lock)
+                state.close_run(conn, run_id, self.stats, error=message, status=status)
         except SQLAlchemyError:
             log.warning("could not record the failed run in the mirror database")

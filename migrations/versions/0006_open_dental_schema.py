@@ -13,8 +13,8 @@ NULL) and drops the columns the old tables did not have.
 The table shapes are written out here (not read from etl.catalog.tables), so that later changes
 to the catalog do not change what this revision does; Open Dental 24.3's schema file is fixed.
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 03:00:00
 """
 
@@ -28,8 +28,8 @@ from alembic import op
 from etl.catalog.od_types import text as od_text
 from etl.catalog.opendental import OD_TABLES, od_table
 
-revision: str = "0004"
-down_revision: str | None = "0003"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -55,7 +55,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], bool]
     "definition": ((), (), (), True),
     "operatory": (("operatorytype_name",), (), (), True),
 }  # fmt: skip
-# The columns each table had at revision 0003 (the keys its endpoint sends), for the downgrade.
+# The columns each table had before this revision (the keys its endpoint sends), for the downgrade.
 OLD_COLUMNS: dict[str, str] = {
     "patient": (
         "patnum lname fname middlei preferred patstatus gender position birthdate ssn address "
@@ -200,7 +200,7 @@ def _rebuild(name: str, make: sa.Table, convert: object) -> None:
     inspector = sa.inspect(conn)
     for index in inspector.get_indexes(name):
         op.drop_index(str(index["name"]), table_name=name, if_exists=True)
-    aside = f"{name}_before_0004"
+    aside = f"{name}_before_0006"
     op.rename_table(name, aside)
     if dialect == "postgresql":  # the primary key's name is the schema's: free it for the new one
         op.execute(f'ALTER TABLE {aside} RENAME CONSTRAINT "pk_{name}" TO "pk_{aside}"')
