@@ -50,7 +50,7 @@ def _on_mysql(base: TypeEngine[Any], mysql_type: TypeEngine[Any]) -> TypeEngine[
     return base.with_variant(mysql_type, *_MYSQL)
 
 
-def _span_text(value: dt.timedelta) -> str:
+def span_text(value: dt.timedelta) -> str:
     """A timedelta as MySQL prints a TIME: "-1:30:00", "838:59:59" (whole seconds)."""
     seconds = int(value.total_seconds())
     sign = "-" if seconds < 0 else ""
@@ -84,7 +84,7 @@ class TimeSpan(TypeDecorator[dt.timedelta]):
         """Text on SQLite; the drivers take a `timedelta` as it is."""
         if value is None or dialect.name != "sqlite":
             return value
-        return _span_text(value)
+        return span_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.timedelta | None:
         """A `timedelta` from any of the three."""
