@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Engine, MetaData
@@ -265,3 +266,16 @@ def load(engine: Engine, office: Office) -> None:
         for name in TABLES:
             if office.rows[name]:
                 conn.execute(tables[name].insert(), office.rows[name])
+
+
+def comparable(value: Any) -> Any:
+    """A value as compared: numbers to the cent, dates and times as MySQL's text."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float, Decimal)):
+        return round(float(value), 2) + 0.0
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S") if value.year >= 1000 else value.isoformat(" ")
+    if isinstance(value, (dt.date, dt.time, dt.timedelta)):
+        return str(value)
+    return value

@@ -9,9 +9,7 @@ marked `-- may-be-empty` must find rows, so that no comparison passes on nothing
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ from sqlalchemy import create_engine
 from etl.query.execute import run_query
 from etl.query.functions_postgres import create_compat_functions
 from tests.mariadb import fresh_mariadb, fresh_postgres
-from tests.od_office import Office, load
+from tests.od_office import Office, comparable, load
 
 QUERIES = sorted((Path(__file__).parent / "data" / "od_queries").glob("*.sql"))
 # Queries that cannot give MariaDB's answer on a database, with the reason (checked: strict).
@@ -53,26 +51,8 @@ def mirrors(office: Office, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         yield found
 
 
-def _value(value: Any) -> Any:
-    """A value as compared: numbers to the cent, dates and times as MySQL's text."""
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float, Decimal)):
-        return round(float(value), 2) + 0.0
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S") if value.year >= 1000 else value.isoformat(" ")
-    if isinstance(value, (dt.date, dt.time, dt.timedelta)):
-        return str(value)
-    if isinstance(value, str):
-        try:
-            return round(float(value), 2) + 0.0 if value.strip() and value.strip()[0] in "-0123456789." else value
-        except ValueError:
-            return value
-    return value
-
-
 def _rows(result_rows: tuple[tuple[Any, ...], ...], ordered: bool) -> list[tuple[Any, ...]]:
-    rows = [tuple(_value(v) for v in row) for row in result_rows]
+    rows = [tuple(comparable(v) for v in row) for row in result_rows]
     return rows if ordered else sorted(rows, key=repr)
 
 

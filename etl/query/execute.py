@@ -75,9 +75,8 @@ def run_query(
     """
     target = target_of(database_url)
     translation = translate(sql, target, compat_schema)
-    opener = _sqlite if target == "sqlite" else _server
     try:
-        with opener(database_url, target, timeout_seconds) as cursor:
+        with open_read_only(database_url, timeout_seconds) as cursor:
             for statement in translation.statements:
                 cursor.execute(statement)
             names = tuple(column[0] for column in cursor.description or ())
@@ -105,6 +104,19 @@ def _headers(translation: Translation, names: Sequence[str]) -> tuple[str, ...]:
     if translation.headers is not None and len(translation.headers) == len(names):
         return translation.headers
     return tuple(database_header(name) for name in names)
+
+
+@contextmanager
+def open_read_only(database_url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Iterator[Any]:
+    """A DB-API cursor on the mirror that cannot write, closed (and rolled back) on exit.
+
+    Raises:
+        QueryError: no SQLite file at the URL's path.
+    """
+    target = target_of(database_url)
+    opener = _sqlite if target == "sqlite" else _server
+    with opener(database_url, target, timeout_seconds) as cursor:
+        yield cursor
 
 
 @contextmanager

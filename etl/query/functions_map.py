@@ -122,12 +122,18 @@ def _sqlite_group_concat(node: exp.GroupConcat) -> exp.Expression:
     )
 
 
+def _is_date_format(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.upper() == "DATE_FORMAT" and len(node.expressions) == 2
+
+
 def to_sqlite(tree: exp.Expression) -> exp.Expression:
     """Calls to the MySQL functions `functions_sqlite.register` puts on the connection."""
 
     def step(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.TimeToStr):
             return _call("DATE_FORMAT", node.this, _mysql_format(node))
+        if _is_date_format(node):
+            return node
         if isinstance(node, (exp.DateAdd, exp.DateSub)):
             amount, unit = _interval(node)
             return _call("DATE_ADD", node.this, amount, exp.Literal.string(unit))

@@ -75,7 +75,7 @@ def check_reads(sql: str, statements: list[exp.Expression]) -> None:
     Raises:
         QueryError: one line naming what is refused.
     """
-    _refuse_file_writes(sql)
+    refuse_file_writes(sql)
     for number, tree in enumerate(statements, start=1):
         where = f"statement {number}" if len(statements) > 1 else "the query"
         _check_statement(tree, where)
@@ -83,7 +83,12 @@ def check_reads(sql: str, statements: list[exp.Expression]) -> None:
         raise QueryError("the query only sets variables: nothing to read")
 
 
-def _refuse_file_writes(sql: str) -> None:
+def refuse_file_writes(sql: str) -> None:
+    """Refuse MySQL's `INTO OUTFILE` / `INTO DUMPFILE` (found in the tokens: sqlglot cannot parse it).
+
+    Raises:
+        QueryError: the query writes a file on the database server.
+    """
     found = tokens(sql)
     for token, after in zip(found, found[1:]):
         if token.token_type == TokenType.INTO and after.text.upper() in ("OUTFILE", "DUMPFILE"):

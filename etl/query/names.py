@@ -33,6 +33,7 @@ _TEXT_FUNCTIONS = (
     exp.TimeToStr,
     exp.GroupConcat,
     exp.Trim,
+    exp.Dayname,
 )
 
 
@@ -79,6 +80,8 @@ def is_text(node: exp.Expression, tables: dict[str, str]) -> bool:
     if isinstance(node, exp.Literal):
         return node.is_string
     if isinstance(node, _TEXT_FUNCTIONS):
+        return True
+    if isinstance(node, exp.Anonymous) and node.name.upper() in ("DATE_FORMAT", "MONTHNAME"):
         return True
     if isinstance(node, exp.Coalesce):
         return any(is_text(arg, tables) for arg in [node.this, *node.expressions])

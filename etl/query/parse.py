@@ -21,6 +21,23 @@ from sqlglot.tokens import Token, TokenType
 from etl.query.errors import QueryError
 
 MAX_QUERY_CHARS = 200_000
+
+
+class OdMySQL(MySQL):
+    """MySQL as sqlglot reads it, but DATE_FORMAT keeps its pattern in MySQL's own % codes.
+
+    sqlglot turns the pattern into its neutral codes and back, and loses some on the way
+    ('%H:%i' came back as '%H:%M', which MySQL reads as a month name).
+    """
+
+    class Parser(MySQL.Parser):
+        """MySQL's parser with DATE_FORMAT left as a plain call."""
+
+        FUNCTIONS = {
+            **MySQL.Parser.FUNCTIONS,
+            "DATE_FORMAT": lambda args: exp.Anonymous(this="DATE_FORMAT", expressions=args),
+        }
+
 _TEXT_TOKENS = {
     TokenType.STRING,
     TokenType.NATIONAL_STRING,
@@ -61,7 +78,7 @@ def tokens(sql: str) -> list[Token]:
     """
     try:
         with _quiet_sqlglot():
-            return MySQL().tokenize(_checked(sql))
+            return OdMySQL().tokenize(_checked(sql))
     except SqlglotError as exc:
         raise QueryError(f"cannot read this query as MySQL: {str(exc).splitlines()[0]}") from None
 
@@ -74,7 +91,7 @@ def statements(sql: str) -> list[exp.Expression]:
     """
     try:
         with _quiet_sqlglot():
-            trees = sqlglot.parse(_checked(sql), read="mysql")
+            trees = sqlglot.parse(_checked(sql), read=OdMySQL)
     except SqlglotError as exc:
         raise QueryError(f"cannot read this query as MySQL: {str(exc).splitlines()[0]}") from None
     found = [tree for tree in trees if tree is not None]

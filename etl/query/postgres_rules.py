@@ -37,8 +37,7 @@ def fold_case(tree: exp.Expression) -> exp.Expression:
         tables = _tables_of(node)
         if isinstance(node, _COMPARISONS):
             left, right = node.this, node.expression
-            both_literals = isinstance(left, exp.Literal) and isinstance(right, exp.Literal)
-            if is_text(left, tables) and is_text(right, tables) and not both_literals:
+            if is_text(left, tables) and is_text(right, tables):
                 node.set("this", _upper(left))
                 node.set("expression", _upper(right))
         elif isinstance(node, exp.In) and is_text(node.this, tables) and not node.args.get("query"):

@@ -14,9 +14,10 @@ import re
 
 from sqlglot import exp
 
-from etl.query.names import select_tables, storage
+from etl.query.names import is_text, select_tables, storage
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TEXT_COMPARED = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
 _COMPARED = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.Between, exp.In)
 
 
@@ -49,4 +50,25 @@ def midnight_dates(tree: exp.Expression) -> exp.Expression:
         if any(_is_datetime_column(operand) for operand in operands):
             for operand in operands:
                 _widen(operand)
+    return tree
+
+
+def _tables(node: exp.Expression) -> dict[str, str]:
+    select = node.parent_select
+    return select_tables(select) if isinstance(select, exp.Select) else {}
+
+
+def nocase_text(tree: exp.Expression) -> exp.Expression:
+    """Text compared without a column (CONCAT(...) = 'x', 'abc' = 'ABC') gets COLLATE NOCASE.
+
+    The mirror's text columns are NOCASE already; an expression's result is not.
+    """
+    nocase = exp.Var(this="NOCASE")
+    for node in list(tree.find_all(*_TEXT_COMPARED, exp.In)):
+        tables = _tables(node)
+        sides = [node.this] if isinstance(node, exp.In) else [node.this, node.expression]
+        if any(isinstance(side, exp.Column) for side in sides):
+            continue
+        if all(is_text(side, tables) for side in sides) and not node.args.get("query"):
+            node.this.replace(exp.Collate(this=node.this.copy(), expression=nocase.copy()))
     return tree

@@ -17,7 +17,7 @@ from sqlglot.errors import ErrorLevel, SqlglotError
 from etl.query import functions_map, grouping, postgres_rules, show, sqlite_rules
 from etl.query.errors import QueryError
 from etl.query.functions_postgres import DEFAULT_SCHEMA
-from etl.query.guard import check_reads
+from etl.query.guard import check_reads, refuse_file_writes
 from etl.query.names import lower_identifiers, output_names
 from etl.query.parse import lower_names, split_text, statements
 from etl.query.variables import substitute
@@ -53,6 +53,7 @@ def translate(sql: str, target: str, compat_schema: str = DEFAULT_SCHEMA) -> Tra
     """
     if target not in TARGETS:
         raise QueryError(f"no translation for a {target} database")
+    refuse_file_writes(sql)
     trees = statements(sql)
     check_reads(sql, trees)
     if target == "mysql":
@@ -75,6 +76,7 @@ def translate(sql: str, target: str, compat_schema: str = DEFAULT_SCHEMA) -> Tra
 
 
 def _for_mysql(sql: str, trees: list[exp.Expression]) -> Translation:
+    substitute(trees)  # MySQL reads an unset @name as NULL: refused on every database alike
     texts = split_text(lower_names(sql))
     if len(texts) != len(trees):
         raise QueryError("cannot tell this query's statements apart (a stray semicolon?)")
@@ -96,6 +98,7 @@ def _rewrite(tree: exp.Expression, target: str, compat_schema: str) -> exp.Expre
         tree = functions_map.to_postgres(tree, compat_schema)
     else:
         tree = sqlite_rules.midnight_dates(tree)
+        tree = sqlite_rules.nocase_text(tree)
         tree = functions_map.to_sqlite(tree)
     lower_identifiers(tree)
     return tree
