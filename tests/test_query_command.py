@@ -20,9 +20,27 @@ from etl.query.execute import open_read_only
 from tests.mariadb import DATABASES, mirror_url
 
 PATIENTS = [
-    {"patnum": 1, "lname": "Smith", "fname": "Ann", "birthdate": dt.date(1, 1, 1), "estbalance": 12.5},
-    {"patnum": 2, "lname": "smith", "fname": "Bob", "birthdate": dt.date(1990, 2, 3), "estbalance": 0},
-    {"patnum": 3, "lname": "O'Brien", "fname": "Zoë", "birthdate": dt.date(2001, 12, 31), "estbalance": -4.25},
+    {
+        "patnum": 1,
+        "lname": "Smith",
+        "fname": "Ann",
+        "birthdate": dt.date(1, 1, 1),
+        "estbalance": 12.5,
+    },
+    {
+        "patnum": 2,
+        "lname": "smith",
+        "fname": "Bob",
+        "birthdate": dt.date(1990, 2, 3),
+        "estbalance": 0,
+    },
+    {
+        "patnum": 3,
+        "lname": "O'Brien",
+        "fname": "Zoë",
+        "birthdate": dt.date(2001, 12, 31),
+        "estbalance": -4.25,
+    },
 ]
 WRITES = [
     "UPDATE patient SET LName='x'",
@@ -75,7 +93,10 @@ def _stored(url: str) -> list[tuple[Any, ...]]:
     table = od_table("patient", MetaData())
     engine = create_engine(url)
     with engine.connect() as conn:
-        rows = [tuple(r) for r in conn.execute(select(table.c.patnum, table.c.lname).order_by(table.c.patnum))]
+        rows = [
+            tuple(r)
+            for r in conn.execute(select(table.c.patnum, table.c.lname).order_by(table.c.patnum))
+        ]
     engine.dispose()
     return rows
 
@@ -123,23 +144,34 @@ def test_bad_queries_get_one_line(mirror: str) -> None:
 
 def test_table_output_finds_both_cases(mirror: str) -> None:
     """The plain table: Open Dental's headers, 'smith' finds Smith, sentinels kept, NULL shown."""
-    sql = "SET @Name='SMITH'; SELECT PatNum, LName, Birthdate, EstBalance, NULL AS Nothing FROM Patient WHERE LName=@Name ORDER BY PatNum"
+    sql = (
+        "SET @Name='SMITH'; SELECT PatNum, LName, Birthdate, EstBalance, NULL AS Nothing"
+        " FROM Patient WHERE LName=@Name ORDER BY PatNum"
+    )
     code, out, err = _run(mirror, sql)
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].split() == ["PatNum", "LName", "Birthdate", "EstBalance", "Nothing"]
-    assert [line.split()[:3] for line in lines[2:]] == [["1", "Smith", "0001-01-01"], ["2", "smith", "1990-02-03"]]
+    assert [line.split()[:3] for line in lines[2:]] == [
+        ["1", "Smith", "0001-01-01"],
+        ["2", "smith", "1990-02-03"],
+    ]
     assert [line.split()[-1] for line in lines[2:]] == ["NULL", "NULL"]
 
 
 def test_csv_json_and_show_sql(mirror: str, tmp_path: Path) -> None:
     """--csv and --json carry the same rows; --show-sql prints the SQL that ran first."""
     query = tmp_path / "q.sql"
-    query.write_text("SELECT PatNum, FName FROM `patient` WHERE PatNum > 1 ORDER BY PatNum;\n", encoding="utf-8")
+    query.write_text(
+        "SELECT PatNum, FName FROM `patient` WHERE PatNum > 1 ORDER BY PatNum;\n", encoding="utf-8"
+    )
     code, out, _ = _run(mirror, "--csv", "--file", str(query))
     assert (code, out) == (0, "PatNum,FName\n2,Bob\n3,Zoë\n")
     code, out, _ = _run(mirror, "--json", stdin=query.read_text(encoding="utf-8"))
-    assert (code, json.loads(out)) == (0, [{"PatNum": 2, "FName": "Bob"}, {"PatNum": 3, "FName": "Zoë"}])
+    assert (code, json.loads(out)) == (
+        0,
+        [{"PatNum": 2, "FName": "Bob"}, {"PatNum": 3, "FName": "Zoë"}],
+    )
     code, out, _ = _run(mirror, "--show-sql", "--csv", query.read_text(encoding="utf-8"))
     sql_part, rows_part = out.split("\n\n")
     assert "patient" in sql_part and sql_part.endswith(";")
@@ -148,7 +180,9 @@ def test_csv_json_and_show_sql(mirror: str, tmp_path: Path) -> None:
 
 def test_rows_are_bounded(mirror: str) -> None:
     """--max-rows keeps the first rows and says on stderr that the rest were cut."""
-    code, out, err = _run(mirror, "--csv", "--max-rows", "2", "SELECT PatNum FROM patient ORDER BY PatNum")
+    code, out, err = _run(
+        mirror, "--csv", "--max-rows", "2", "SELECT PatNum FROM patient ORDER BY PatNum"
+    )
     assert (code, out) == (0, "PatNum\n1\n2\n")
     assert err == "odmirror: only the first 2 rows are shown (--max-rows)\n"
 
@@ -156,7 +190,9 @@ def test_rows_are_bounded(mirror: str) -> None:
 def test_query_from_nowhere_is_one_line(tmp_path: Path) -> None:
     """No query, two queries, or a missing file: one line each."""
     url = f"sqlite:///{tmp_path / 'none.db'}"
-    assert _run(url, "--file", str(tmp_path / "missing.sql"))[2].startswith("odmirror: error: cannot read")
+    assert _run(url, "--file", str(tmp_path / "missing.sql"))[2].startswith(
+        "odmirror: error: cannot read"
+    )
     assert "not both" in _run(url, "SELECT 1", "--file", "x.sql")[2]
     assert "no SQLite mirror" in _run(url, "SELECT 1")[2]
     with pytest.raises(QueryError, match="not a database URL"):

@@ -33,7 +33,9 @@ def office() -> Office:
 
 
 @pytest.fixture(scope="module")
-def mirrors(office: Office, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[str, str]]]:
+def mirrors(
+    office: Office, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, tuple[str, str]]]:
     """The office on each database: name -> (URL, PostgreSQL function schema)."""
     sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('corpus') / 'mirror.db'}"
     found: dict[str, tuple[str, str]] = {"sqlite": (sqlite_url, "")}
@@ -81,13 +83,17 @@ def test_corpus_has_forty_queries() -> None:
 
 
 @pytest.mark.parametrize(("query", "database"), _cases())
-def test_query_answers_as_on_open_dental(query: Path, database: str, mirrors: dict[str, tuple[str, str]]) -> None:
+def test_query_answers_as_on_open_dental(
+    query: Path, database: str, mirrors: dict[str, tuple[str, str]]
+) -> None:
     """The query through `odmirror query` gives MariaDB's rows."""
     sql = query.read_text()
     ordered = "-- ordered" in sql
     reference = _mariadb_answer(query, mirrors)
     if "-- may-be-empty" not in sql:
-        assert reference.rows, f"{query.name} finds nothing on MariaDB: the comparison would prove nothing"
+        assert reference.rows, (
+            f"{query.name} finds nothing on MariaDB: the comparison would prove nothing"
+        )
     url, schema = mirrors[database]
     answer = run_query(url, sql, compat_schema=schema or "odmirror_mysql")
     assert answer.headers == reference.headers

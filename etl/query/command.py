@@ -59,14 +59,14 @@ def _read_query(args: argparse.Namespace, stdin: TextIO) -> str:
     if args.file is not None:
         try:
             with args.file.open(encoding="utf-8") as handle:
-                return handle.read(MAX_QUERY_CHARS + 1)
+                return str(handle.read(MAX_QUERY_CHARS + 1))
         except (OSError, UnicodeDecodeError) as exc:
             raise QueryError(f"cannot read {args.file}: {exc.__class__.__name__}: {exc}") from None
     if args.sql is not None:
         return str(args.sql)
     if stdin.isatty():
         raise QueryError("no query: give it as an argument, with --file, or on standard input")
-    return stdin.read(MAX_QUERY_CHARS + 1)
+    return str(stdin.read(MAX_QUERY_CHARS + 1))
 
 
 def render(result: QueryResult, args: argparse.Namespace) -> str:

@@ -107,7 +107,9 @@ def _headers(translation: Translation, names: Sequence[str]) -> tuple[str, ...]:
 
 
 @contextmanager
-def open_read_only(database_url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Iterator[Any]:
+def open_read_only(
+    database_url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+) -> Iterator[Any]:
     """A DB-API cursor on the mirror that cannot write, closed (and rolled back) on exit.
 
     Raises:
@@ -142,6 +144,8 @@ def _server(database_url: str, target: str, timeout_seconds: float) -> Iterator[
     try:
         with engine.connect() as connection:
             driver = connection.connection.dbapi_connection
+            if driver is None:
+                raise QueryError("the database connection closed before the query ran")
             driver.rollback()  # whatever the pool left open: the next statement starts ours
             cursor = driver.cursor()
             milliseconds = int(timeout_seconds * 1000)

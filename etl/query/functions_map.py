@@ -1,4 +1,4 @@
-"""MySQL's functions in a query, turned into calls that keep MySQL's meaning on SQLite or PostgreSQL.
+"""MySQL's functions in a query, made calls that keep MySQL's meaning on SQLite or PostgreSQL.
 
 sqlglot reads MySQL's functions into neutral nodes and writes each engine's nearest builtin; where
 that builtin answers differently (SQLite's date() overflows months and uses UTC, strftime and
@@ -20,11 +20,19 @@ from etl.query.errors import QueryError
 
 _UNITS = {"DAY", "WEEK", "MONTH", "QUARTER", "YEAR", "HOUR", "MINUTE", "SECOND"}
 _DATE_ONLY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
+_CLOCK: dict[type[exp.Expr], str] = {
+    exp.CurrentDate: "CURDATE",
+    exp.CurrentTime: "CURTIME",
+    exp.CurrentTimestamp: "NOW",
+}
+_PG_DATE_PARTS: dict[type[exp.Expr], str] = {
+    exp.Quarter: "quarter",
+    exp.DayOfWeek: "dayofweek",
+    exp.LastDay: "last_day",
+}
 
 
-def bottom_up(
-    tree: exp.Expression, change: Callable[[exp.Expression], exp.Expression]
-) -> exp.Expression:
+def bottom_up(tree: exp.Expr, change: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
     """Apply `change` to every node, children before parents (so nested calls are all seen)."""
     for node in reversed(list(tree.walk())):
         new = change(node)
@@ -36,24 +44,24 @@ def bottom_up(
     return tree
 
 
-def _call(name: str, *args: exp.Expression) -> exp.Expression:
+def _call(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _text(node: exp.Expression) -> exp.Expression:
+def _text(node: exp.Expr) -> exp.Expr:
     return exp.Cast(this=node, to=exp.DataType.build("TEXT"))
 
 
-def _mysql_format(node: exp.TimeToStr) -> exp.Expression:
+def _mysql_format(node: exp.TimeToStr) -> exp.Expr:
     """DATE_FORMAT's pattern back in MySQL's % codes (sqlglot keeps it in its own)."""
-    pattern = node.args["format"]
+    pattern: exp.Expr = node.args["format"]
     if not isinstance(pattern, exp.Literal):
         return pattern
     codes = format_time(pattern.name, MySQL.INVERSE_TIME_MAPPING, MySQL.INVERSE_TIME_TRIE)
     return exp.Literal.string(codes or "")
 
 
-def _interval(node: exp.Expression) -> tuple[exp.Expression, str]:
+def _interval(node: exp.Expr) -> tuple[exp.Expr, str]:
     """The amount and unit of a DATE_ADD / DATE_SUB / `+ INTERVAL`."""
     unit = (node.text("unit") or "DAY").upper()
     amount = node.expression
@@ -71,15 +79,15 @@ def _interval(node: exp.Expression) -> tuple[exp.Expression, str]:
             raise QueryError(
                 f"INTERVAL '{amount.name[:40]}' {unit} is not a whole number"
             ) from None
-    if isinstance(node, exp.DateSub) or isinstance(node, exp.Sub):
+    if isinstance(node, (exp.DateSub, exp.Sub)):
         amount = exp.Neg(this=exp.paren(amount.copy()))
     return amount, unit
 
 
-def normalise(tree: exp.Expression) -> exp.Expression:
+def normalise(tree: exp.Expr) -> exp.Expr:
     """Engine-neutral steps: TRUE/FALSE as 1/0, `d + INTERVAL n UNIT` as DATE_ADD."""
 
-    def step(node: exp.Expression) -> exp.Expression:
+    def step(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Boolean):
             return exp.Literal.number(1 if node.this else 0)
         if isinstance(node, (exp.Add, exp.Sub)):
@@ -96,9 +104,9 @@ def normalise(tree: exp.Expression) -> exp.Expression:
     return bottom_up(tree, step)
 
 
-def _sqlite_group_concat(node: exp.GroupConcat) -> exp.Expression:
+def _sqlite_group_concat(node: exp.GroupConcat) -> exp.Expr:
     value = node.this
-    key: exp.Expression = exp.Null()
+    key: exp.Expr = exp.Null()
     descending = 0
     if isinstance(value, exp.Order):
         if len(value.expressions) != 1:
@@ -122,14 +130,18 @@ def _sqlite_group_concat(node: exp.GroupConcat) -> exp.Expression:
     )
 
 
-def _is_date_format(node: exp.Expression) -> bool:
-    return isinstance(node, exp.Anonymous) and node.name.upper() == "DATE_FORMAT" and len(node.expressions) == 2
+def _is_date_format(node: exp.Expr) -> bool:
+    return (
+        isinstance(node, exp.Anonymous)
+        and node.name.upper() == "DATE_FORMAT"
+        and len(node.expressions) == 2
+    )
 
 
-def to_sqlite(tree: exp.Expression) -> exp.Expression:
+def to_sqlite(tree: exp.Expr) -> exp.Expr:
     """Calls to the MySQL functions `functions_sqlite.register` puts on the connection."""
 
-    def step(node: exp.Expression) -> exp.Expression:
+    def step(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.TimeToStr):
             return _call("DATE_FORMAT", node.this, _mysql_format(node))
         if _is_date_format(node):
@@ -160,17 +172,15 @@ def to_sqlite(tree: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.GroupConcat):
             return _sqlite_group_concat(node)
         if isinstance(node, exp.TimestampDiff):
-            unit = exp.Literal.string(node.text("unit").upper() or "DAY")
-            return _call("TIMESTAMPDIFF", unit, node.expression, node.this)
-        now = {exp.CurrentDate: "CURDATE", exp.CurrentTime: "CURTIME", exp.CurrentTimestamp: "NOW"}
-        if type(node) in now:
-            return _call(now[type(node)])
-        return node
+            part = exp.Literal.string(node.text("unit").upper() or "DAY")
+            return _call("TIMESTAMPDIFF", part, node.expression, node.this)
+        clock = _CLOCK.get(type(node))
+        return _call(clock) if clock else node
 
     return bottom_up(tree, step)
 
 
-def _date_argument(node: exp.Expression, unit: str) -> exp.Expression:
+def _date_argument(node: exp.Expr, unit: str) -> exp.Expr:
     """A literal date as DATE or TIMESTAMP, so PostgreSQL picks the right DATE_ADD."""
     if isinstance(node, exp.Literal) and node.is_string:
         kind = (
@@ -182,10 +192,10 @@ def _date_argument(node: exp.Expression, unit: str) -> exp.Expression:
     return node
 
 
-def to_postgres(tree: exp.Expression, schema: str) -> exp.Expression:
+def to_postgres(tree: exp.Expr, schema: str) -> exp.Expr:
     """Calls to `functions_postgres`'s schema where PostgreSQL's builtins answer otherwise."""
 
-    def step(node: exp.Expression) -> exp.Expression:
+    def step(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.TimeToStr):
             return _call(
                 f"{schema}.date_format", _date_argument(node.this, "SECOND"), _mysql_format(node)
@@ -210,10 +220,8 @@ def to_postgres(tree: exp.Expression, schema: str) -> exp.Expression:
             _cast_group_value(node)
         elif isinstance(node, exp.Round) and node.args.get("decimals") is not None:
             node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("NUMERIC")))
-        elif type(node) in (exp.Quarter, exp.DayOfWeek, exp.LastDay):
-            name = {exp.Quarter: "quarter", exp.DayOfWeek: "dayofweek", exp.LastDay: "last_day"}[
-                type(node)
-            ]
+        elif type(node) in _PG_DATE_PARTS:
+            name = _PG_DATE_PARTS[type(node)]
             return _call(f"{schema}.{name}", _date_argument(node.this, "SECOND"))
         elif isinstance(node, exp.CurrentTimestamp) or (
             isinstance(node, exp.Anonymous) and node.name.upper() in ("NOW", "SYSDATE")
@@ -227,7 +235,7 @@ def to_postgres(tree: exp.Expression, schema: str) -> exp.Expression:
 
 
 def _cast_group_value(node: exp.GroupConcat) -> None:
-    holder: exp.Expression = node
+    holder: exp.Expr = node
     value = node.this
     while isinstance(value, (exp.Order, exp.Distinct)):
         holder = value

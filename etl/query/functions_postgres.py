@@ -86,7 +86,8 @@ CREATE OR REPLACE FUNCTION {s}.quarter(d timestamp) RETURNS integer
 CREATE OR REPLACE FUNCTION {s}.dayofweek(d timestamp) RETURNS integer
     LANGUAGE sql IMMUTABLE AS $$ SELECT extract(dow from d)::int + 1 $$;
 CREATE OR REPLACE FUNCTION {s}.last_day(d timestamp) RETURNS date
-    LANGUAGE sql IMMUTABLE AS $$ SELECT (date_trunc('month', d) + interval '1 month - 1 day')::date $$;
+    LANGUAGE sql IMMUTABLE
+    AS $$ SELECT (date_trunc('month', d) + interval '1 month - 1 day')::date $$;
 CREATE OR REPLACE FUNCTION {s}.round(x double precision, places integer) RETURNS numeric
     LANGUAGE sql IMMUTABLE AS $$ SELECT round(x::numeric, places) $$;
 CREATE OR REPLACE FUNCTION {s}.concat(VARIADIC parts text[]) RETURNS text

@@ -161,11 +161,11 @@ def substring_index(text: Any, delimiter: Any, count: Any) -> str | None:
     """MySQL's SUBSTRING_INDEX (the delimiter matched case-sensitively, as MySQL does)."""
     if text is None or delimiter is None or count is None:
         return None
-    whole, delimiter, count = mysql_text(text), mysql_text(delimiter), int(count)
-    if not delimiter or count == 0:
+    whole, separator, number = mysql_text(text), mysql_text(delimiter), int(count)
+    if not separator or number == 0:
         return ""
-    pieces = whole.split(delimiter)
-    return delimiter.join(pieces[:count] if count > 0 else pieces[count:])
+    pieces = whole.split(separator)
+    return separator.join(pieces[:number] if number > 0 else pieces[number:])
 
 
 def mysql_format(number: Any, decimals: Any) -> str | None:
@@ -243,4 +243,4 @@ def register(connection: sqlite3.Connection, now: dt.datetime | None = None) -> 
     }
     for name, (arity, function) in pure.items():
         connection.create_function(name, arity, function, deterministic=True)
-    connection.create_aggregate("MYSQL_GROUP_CONCAT", 5, GroupConcat)
+    connection.create_aggregate("MYSQL_GROUP_CONCAT", 5, GroupConcat)  # type: ignore[arg-type]

@@ -18,8 +18,8 @@ from sqlglot import exp
 from etl.query.names import owners, select_tables
 
 
-def _projections(select: exp.Select) -> dict[str, exp.Expression]:
-    found: dict[str, exp.Expression] = {}
+def _projections(select: exp.Select) -> dict[str, exp.Expr]:
+    found: dict[str, exp.Expr] = {}
     for projection in select.expressions:
         name = projection.alias_or_name.lower()
         if name and name not in found:
@@ -27,12 +27,12 @@ def _projections(select: exp.Select) -> dict[str, exp.Expression]:
     return found
 
 
-def _own_columns(node: exp.Expression, select: exp.Select) -> list[exp.Column]:
+def _own_columns(node: exp.Expr, select: exp.Select) -> list[exp.Column]:
     return [col for col in node.find_all(exp.Column) if col.parent_select is select]
 
 
 def resolve_output_names(select: exp.Select) -> None:
-    """Replace select-list names in GROUP BY, HAVING and ORDER BY expressions, as MySQL reads them."""
+    """Put select-list names of GROUP BY, HAVING and ORDER BY expressions as MySQL reads them."""
     projections = _projections(select)
     tables = select_tables(select)
     for key in ("group", "having"):
@@ -79,8 +79,8 @@ def _group_keys(select: exp.Select) -> set[str]:
     return keys
 
 
-def _grouped(column: exp.Column, top: exp.Expression, keys: set[str]) -> bool:
-    node: exp.Expression | None = column
+def _grouped(column: exp.Column, top: exp.Expr, keys: set[str]) -> bool:
+    node: exp.Expr | None = column
     while node is not None:
         if isinstance(node, exp.AggFunc) or node.sql() in keys:
             return True
@@ -96,7 +96,7 @@ def loosen_group_by(select: exp.Select) -> None:
     if not keys:
         return
     aliases = {p.alias.lower() for p in select.expressions if isinstance(p, exp.Alias)}
-    tops: list[exp.Expression] = list(select.expressions)
+    tops: list[exp.Expr] = list(select.expressions)
     for key in ("having", "order"):
         clause = select.args.get(key)
         if clause is not None:
@@ -107,7 +107,7 @@ def loosen_group_by(select: exp.Select) -> None:
             is_alias = not column.table and column.name.lower() in aliases and not in_select_list
             if is_alias or _grouped(column, top, keys):
                 continue
-            wrapped: exp.Expression = exp.Min(this=column.copy())
+            wrapped: exp.Expr = exp.Min(this=column.copy())
             if column.parent is select:
                 # A bare selected column keeps its name, for an outer query that reads it.
                 wrapped = exp.alias_(wrapped, column.name, quoted=True)

@@ -10,13 +10,14 @@ read-only where the database allows it (see `etl.query.execute`): this guard is 
 
 from __future__ import annotations
 
-from sqlglot import exp
-from sqlglot.tokens import TokenType
+import itertools
+
+from sqlglot import TokenType, exp
 
 from etl.query.errors import QueryError
 from etl.query.parse import tokens
 
-_WRITES: tuple[type[exp.Expression], ...] = (
+_WRITES: tuple[type[exp.Expr], ...] = (
     exp.Insert,
     exp.Update,
     exp.Delete,
@@ -65,7 +66,7 @@ _FORBIDDEN_FUNCTIONS = frozenset(
 _READS = (exp.Select, exp.SetOperation, exp.Subquery)
 
 
-def check_reads(sql: str, statements: list[exp.Expression]) -> None:
+def check_reads(sql: str, statements: list[exp.Expr]) -> None:
     """Refuse the query unless every statement only reads.
 
     Args:
@@ -84,18 +85,20 @@ def check_reads(sql: str, statements: list[exp.Expression]) -> None:
 
 
 def refuse_file_writes(sql: str) -> None:
-    """Refuse MySQL's `INTO OUTFILE` / `INTO DUMPFILE` (found in the tokens: sqlglot cannot parse it).
+    """Refuse MySQL's `INTO OUTFILE` and `INTO DUMPFILE`, found in the tokens (unparseable).
+
+    Called before parsing, so that such a query gets this reason rather than a syntax error.
 
     Raises:
         QueryError: the query writes a file on the database server.
     """
     found = tokens(sql)
-    for token, after in zip(found, found[1:]):
+    for token, after in itertools.pairwise(found):
         if token.token_type == TokenType.INTO and after.text.upper() in ("OUTFILE", "DUMPFILE"):
             raise QueryError(f"refused: SELECT ... INTO {after.text.upper()} writes a file")
 
 
-def _check_statement(tree: exp.Expression, where: str) -> None:
+def _check_statement(tree: exp.Expr, where: str) -> None:
     if isinstance(tree, exp.Set):
         _check_set(tree, where)
         return
@@ -115,7 +118,7 @@ def _check_statement(tree: exp.Expression, where: str) -> None:
         _check_node(node, where)
 
 
-def _check_node(node: exp.Expression, where: str) -> None:
+def _check_node(node: exp.Expr, where: str) -> None:
     if isinstance(node, _WRITES):
         raise QueryError(f"refused: {where} contains {_kind(node)}; this command only reads")
     if isinstance(node, exp.PropertyEQ):
@@ -140,7 +143,7 @@ def _check_set(tree: exp.Set, where: str) -> None:
             _check_node(node, where)
 
 
-def _kind(node: exp.Expression) -> str:
+def _kind(node: exp.Expr) -> str:
     if isinstance(node, exp.Command):
         return str(node.this).upper()
     if isinstance(node, exp.Into):

@@ -37,7 +37,7 @@ _TEXT_FUNCTIONS = (
 )
 
 
-def lower_identifiers(tree: exp.Expression) -> None:
+def lower_identifiers(tree: exp.Expr) -> None:
     """Make every identifier lower case and quoted, in place."""
     for node in tree.find_all(exp.Identifier):
         node.set("this", node.name.lower())
@@ -71,7 +71,7 @@ def owners(name: str, tables: dict[str, str]) -> int:
     return sum(1 for table in set(tables.values()) if name.lower() in _STORAGE[table])
 
 
-def is_text(node: exp.Expression, tables: dict[str, str]) -> bool:
+def is_text(node: exp.Expr, tables: dict[str, str]) -> bool:
     """Whether an expression is text (Open Dental's text compares case-insensitively)."""
     if isinstance(node, exp.Paren):
         return is_text(node.this, tables)
@@ -94,7 +94,7 @@ def is_text(node: exp.Expression, tables: dict[str, str]) -> bool:
     return False
 
 
-def output_names(tree: exp.Expression) -> list[str] | None:
+def output_names(tree: exp.Expr) -> list[str] | None:
     """The column headers MySQL shows for a read, or None when a `*` leaves them to the database."""
     select = tree.this if isinstance(tree, exp.Subquery) else tree
     while isinstance(select, exp.SetOperation):

@@ -47,7 +47,7 @@ def as_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
     def line(values: Sequence[str]) -> str:
         return "  ".join(
-            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric)
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
         ).rstrip()
 
     out = [line(list(headers)), "  ".join("-" * w for w in widths)]
@@ -69,7 +69,7 @@ def _json_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, Decimal):
-        # A JSON number: whole amounts as integers, others as the nearest double (exact to the cent).
+        # A JSON number: whole amounts as integers, others the nearest double (exact to the cent).
         return int(value) if value == value.to_integral_value() else float(value)
     return cell(value)
 
@@ -77,5 +77,7 @@ def _json_value(value: Any) -> Any:
 def as_json(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A JSON array of objects, one per row, keyed by header."""
     return json.dumps(
-        [dict(zip(headers, map(_json_value, row))) for row in rows], ensure_ascii=False, indent=1
+        [dict(zip(headers, map(_json_value, row), strict=True)) for row in rows],
+        ensure_ascii=False,
+        indent=1,
     )

@@ -13,10 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlglot
-from sqlglot import exp
+from sqlglot import Token, TokenType, exp
 from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
-from sqlglot.tokens import Token, TokenType
 
 from etl.query.errors import QueryError
 
@@ -30,13 +29,14 @@ class OdMySQL(MySQL):
     ('%H:%i' came back as '%H:%M', which MySQL reads as a month name).
     """
 
-    class Parser(MySQL.Parser):
+    class Parser(MySQL.Parser):  # type: ignore[misc, valid-type]
         """MySQL's parser with DATE_FORMAT left as a plain call."""
 
-        FUNCTIONS = {
+        FUNCTIONS = {  # noqa: RUF012 (sqlglot's own class attribute)
             **MySQL.Parser.FUNCTIONS,
             "DATE_FORMAT": lambda args: exp.Anonymous(this="DATE_FORMAT", expressions=args),
         }
+
 
 _TEXT_TOKENS = {
     TokenType.STRING,
@@ -83,7 +83,7 @@ def tokens(sql: str) -> list[Token]:
         raise QueryError(f"cannot read this query as MySQL: {str(exc).splitlines()[0]}") from None
 
 
-def statements(sql: str) -> list[exp.Expression]:
+def statements(sql: str) -> list[exp.Expr]:
     """Each statement of a MySQL script as a sqlglot tree.
 
     Raises:

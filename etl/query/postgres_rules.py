@@ -19,19 +19,19 @@ _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeE
 _CONDITIONS = (exp.Predicate, exp.Connector, exp.Not, exp.Boolean)
 
 
-def _upper(node: exp.Expression) -> exp.Expression:
+def _upper(node: exp.Expr) -> exp.Expr:
     return exp.Upper(this=node.copy())
 
 
-def _tables_of(node: exp.Expression) -> dict[str, str]:
+def _tables_of(node: exp.Expr) -> dict[str, str]:
     select = node if isinstance(node, exp.Select) else node.parent_select
     return select_tables(select) if isinstance(select, exp.Select) else {}
 
 
-def fold_case(tree: exp.Expression) -> exp.Expression:
+def fold_case(tree: exp.Expr) -> exp.Expr:
     """Compare, order and group text without regard to case, as Open Dental's collation does."""
 
-    def fold(node: exp.Expression) -> exp.Expression:
+    def fold(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Like):
             return exp.ILike(this=node.this, expression=node.expression)
         tables = _tables_of(node)
@@ -89,7 +89,7 @@ def _fold_order_and_group(select: exp.Select) -> None:
             ordered.set("this", _upper(target))
 
 
-def _wants_condition(node: exp.Expression) -> bool:
+def _wants_condition(node: exp.Expr) -> bool:
     """Whether the place a node stands in needs a truth value."""
     parent = node.parent
     while isinstance(parent, exp.Paren):
@@ -104,13 +104,13 @@ def _wants_condition(node: exp.Expression) -> bool:
     return False
 
 
-def _inner(node: exp.Expression) -> exp.Expression:
+def _inner(node: exp.Expr) -> exp.Expr:
     while isinstance(node, exp.Paren):
         node = node.this
     return node
 
 
-def integer_truth(tree: exp.Expression) -> exp.Expression:
+def integer_truth(tree: exp.Expr) -> exp.Expr:
     """Numbers as conditions become `<> 0`; conditions as values become 0/1 integers."""
     for node in reversed(list(tree.walk())):
         if node.parent is None or isinstance(node.parent, exp.Paren):

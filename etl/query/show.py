@@ -12,7 +12,7 @@ from etl.query.errors import QueryError
 _PLAIN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 
 
-def _table_name(tree: exp.Expression) -> str:
+def _table_name(tree: exp.Expr) -> str:
     target = tree.this if isinstance(tree, exp.Describe) else tree.args.get("target")
     name = target.name if isinstance(target, (exp.Table, exp.Identifier)) else ""
     if not _PLAIN.match(name):
@@ -20,7 +20,7 @@ def _table_name(tree: exp.Expression) -> str:
     return name.lower()
 
 
-def listing(tree: exp.Expression, target: str) -> str:
+def listing(tree: exp.Expr, target: str) -> str:
     """The SELECT that answers a SHOW or DESCRIBE on the target database."""
     if isinstance(tree, exp.Show) and str(tree.this).upper() == "TABLES":
         if target == "sqlite":
@@ -33,6 +33,7 @@ def listing(tree: exp.Expression, target: str) -> str:
     if target == "sqlite":
         return f"SELECT name AS field, type FROM pragma_table_info('{table}') ORDER BY cid"
     return (
-        "SELECT column_name AS field, data_type AS type FROM information_schema.columns "
-        f"WHERE table_schema = current_schema() AND table_name = '{table}' ORDER BY ordinal_position"
+        "SELECT column_name AS field, data_type AS type FROM information_schema.columns"
+        f" WHERE table_schema = current_schema() AND table_name = '{table}'"
+        " ORDER BY ordinal_position"
     )

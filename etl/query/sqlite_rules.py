@@ -21,14 +21,14 @@ _TEXT_COMPARED = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSaf
 _COMPARED = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.Between, exp.In)
 
 
-def _is_datetime_column(node: exp.Expression) -> bool:
+def _is_datetime_column(node: exp.Expr) -> bool:
     if not isinstance(node, exp.Column):
         return False
     select = node.parent_select
     return isinstance(select, exp.Select) and storage(node, select_tables(select)) == "DateT"
 
 
-def _widen(node: exp.Expression) -> None:
+def _widen(node: exp.Expr) -> None:
     """A date compared with a date-time, made a date-time as MySQL does (midnight)."""
     if _is_datetime_column(node):
         return
@@ -40,7 +40,7 @@ def _widen(node: exp.Expression) -> None:
         node.replace(exp.Anonymous(this="DATETIME", expressions=[node.copy()]))
 
 
-def midnight_dates(tree: exp.Expression) -> exp.Expression:
+def midnight_dates(tree: exp.Expr) -> exp.Expr:
     """Date-only literals compared with DATETIME columns, written as MySQL reads them."""
     for node in list(tree.find_all(*_COMPARED)):
         operands = [node.this, *([node.expression] if node.expression else [])]
@@ -53,12 +53,12 @@ def midnight_dates(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-def _tables(node: exp.Expression) -> dict[str, str]:
+def _tables(node: exp.Expr) -> dict[str, str]:
     select = node.parent_select
     return select_tables(select) if isinstance(select, exp.Select) else {}
 
 
-def nocase_text(tree: exp.Expression) -> exp.Expression:
+def nocase_text(tree: exp.Expr) -> exp.Expr:
     """Text compared without a column (CONCAT(...) = 'x', 'abc' = 'ABC') gets COLLATE NOCASE.
 
     The mirror's text columns are NOCASE already; an expression's result is not.

@@ -75,7 +75,7 @@ def translate(sql: str, target: str, compat_schema: str = DEFAULT_SCHEMA) -> Tra
     return Translation((text,), tuple(headers) if headers else None)
 
 
-def _for_mysql(sql: str, trees: list[exp.Expression]) -> Translation:
+def _for_mysql(sql: str, trees: list[exp.Expr]) -> Translation:
     substitute(trees)  # MySQL reads an unset @name as NULL: refused on every database alike
     texts = split_text(lower_names(sql))
     if len(texts) != len(trees):
@@ -86,7 +86,7 @@ def _for_mysql(sql: str, trees: list[exp.Expression]) -> Translation:
     return Translation(tuple(kept), tuple(headers) if headers else None)
 
 
-def _rewrite(tree: exp.Expression, target: str, compat_schema: str) -> exp.Expression:
+def _rewrite(tree: exp.Expr, target: str, compat_schema: str) -> exp.Expr:
     for select in list(tree.find_all(exp.Select)):
         grouping.resolve_output_names(select)
     tree = functions_map.normalise(tree)

@@ -16,7 +16,7 @@ def _name(parameter: exp.Parameter) -> str:
     return parameter.name.lower()
 
 
-def substitute(statements: list[exp.Expression]) -> list[exp.Expression]:
+def substitute(statements: list[exp.Expr]) -> list[exp.Expr]:
     """The read statements, with every `@name` replaced by the value SET before it.
 
     Args:
@@ -28,8 +28,8 @@ def substitute(statements: list[exp.Expression]) -> list[exp.Expression]:
     Raises:
         QueryError: a variable is used before (or without) being set.
     """
-    values: dict[str, exp.Expression] = {}
-    reads: list[exp.Expression] = []
+    values: dict[str, exp.Expr] = {}
+    reads: list[exp.Expr] = []
     for tree in statements:
         if isinstance(tree, exp.Set):
             for item in tree.expressions:
@@ -40,8 +40,8 @@ def substitute(statements: list[exp.Expression]) -> list[exp.Expression]:
     return reads
 
 
-def _replace(tree: exp.Expression, values: dict[str, exp.Expression]) -> exp.Expression:
-    def swap(node: exp.Expression) -> exp.Expression:
+def _replace(tree: exp.Expr, values: dict[str, exp.Expr]) -> exp.Expr:
+    def swap(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Parameter):
             value = values.get(_name(node))
             if value is None:
