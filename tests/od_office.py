@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData
 
+from etl.catalog.od_types import span_text
 from etl.catalog.opendental import OD_TABLES, no_value, od_table
 
 TABLES = (
@@ -537,6 +538,8 @@ def comparable(value: Any) -> Any:
         return round(float(value), 2) + 0.0
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S") if value.year >= 1000 else value.isoformat(" ")
-    if isinstance(value, (dt.date, dt.time, dt.timedelta)):
+    if isinstance(value, dt.timedelta):
+        return span_text(value)
+    if isinstance(value, (dt.date, dt.time)):
         return str(value)
     return value

@@ -272,7 +272,7 @@ def test_sqlite_stores_open_dentals_text_forms(tmp_path: Path) -> None:
             text("SELECT timedisplayed1, otimehours, adjust, typeof(clockeventnum) FROM clockevent")
         ).one()
     engine.dispose()
-    assert tuple(stored) == ("0001-01-01 00:00:00", "-1:30:00", "838:59:59", "integer")
+    assert tuple(stored) == ("0001-01-01 00:00:00", "-01:30:00", "838:59:59", "integer")
 
 
 def test_unknown_table_is_a_key_error() -> None:

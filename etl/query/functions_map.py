@@ -104,6 +104,15 @@ def normalise(tree: exp.Expr) -> exp.Expr:
     return bottom_up(tree, step)
 
 
+def _whole_number_cast(node: exp.Cast) -> bool:
+    """CAST(number AS SIGNED): MySQL rounds (577.5 -> 578) where the others cut or round to even."""
+    inner = node.this.unnest()
+    if isinstance(inner, (exp.Predicate, exp.Connector, exp.Not)):
+        return False  # a truth value made 0/1 (postgres_rules.integer_truth)
+    integer = node.to.is_type(*exp.DataType.INTEGER_TYPES)
+    return integer and not (isinstance(inner, exp.Literal) and inner.is_string)
+
+
 def _sqlite_group_concat(node: exp.GroupConcat) -> exp.Expr:
     value = node.this
     key: exp.Expr = exp.Null()
@@ -164,6 +173,9 @@ def to_sqlite(tree: exp.Expr) -> exp.Expr:
             exp.Concat: "CONCAT",
             exp.NumberToStr: "MYSQL_FORMAT",
         }
+        if isinstance(node, exp.Cast) and _whole_number_cast(node):
+            node.set("this", exp.Round(this=node.this))
+            return node
         for kind, name in simple.items():
             if type(node) is kind:
                 return _call(name, *[arg for arg in node.iter_expressions()])
@@ -218,6 +230,10 @@ def to_postgres(tree: exp.Expr, schema: str) -> exp.Expr:
             return _call(f"{schema}.concat", *[_text(arg) for arg in node.expressions])
         elif isinstance(node, exp.GroupConcat):
             _cast_group_value(node)
+        elif isinstance(node, exp.NumberToStr):
+            return _call(f"{schema}.format", node.this, node.args["format"])
+        elif isinstance(node, exp.Cast) and _whole_number_cast(node):
+            node.set("this", exp.Round(this=exp.Cast(this=node.this, to=exp.DataType.build("NUMERIC"))))
         elif isinstance(node, exp.Round) and node.args.get("decimals") is not None:
             node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("NUMERIC")))
         elif type(node) in _PG_DATE_PARTS:

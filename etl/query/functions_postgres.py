@@ -90,6 +90,12 @@ CREATE OR REPLACE FUNCTION {s}.last_day(d timestamp) RETURNS date
     AS $$ SELECT (date_trunc('month', d) + interval '1 month - 1 day')::date $$;
 CREATE OR REPLACE FUNCTION {s}.round(x double precision, places integer) RETURNS numeric
     LANGUAGE sql IMMUTABLE AS $$ SELECT round(x::numeric, places) $$;
+CREATE OR REPLACE FUNCTION {s}.format(x numeric, places integer) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(round(x, greatest(places, 0)), 'FM999,999,999,999,999,990'
+        || CASE WHEN places > 0 THEN '.' || repeat('0', places) ELSE '' END) $$;
+CREATE OR REPLACE FUNCTION {s}.format(x double precision, places integer) RETURNS text
+    LANGUAGE sql IMMUTABLE AS $$ SELECT {s}.format(x::numeric, places) $$;
 CREATE OR REPLACE FUNCTION {s}.concat(VARIADIC parts text[]) RETURNS text
     LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN array_position(parts, NULL) IS NULL THEN array_to_string(parts, '') END $$;
