@@ -199,3 +199,17 @@ def test_query_from_nowhere_is_one_line(tmp_path: Path) -> None:
         from etl.query.execute import target_of
 
         target_of("not a url")
+
+
+def test_missing_postgres_functions_are_named(tmp_path: Path) -> None:
+    """On PostgreSQL without the MySQL functions, the one line says how to get them."""
+    with mirror_url("postgresql", tmp_path) as url:
+        code, _, err = _run(url, "SELECT DATE_FORMAT('2024-01-02', '%Y') AS y")
+    assert code == 2
+    assert "odmirror_mysql" in err and "`odmirror init` creates them" in err
+
+
+def test_error_text_is_one_safe_line() -> None:
+    """A server message with newlines and control characters prints as one bounded line."""
+    message = str(QueryError("bad\nthing\x1b[31m" + "x" * 1000))
+    assert "\n" not in message and "\x1b" not in message and len(message) <= 300

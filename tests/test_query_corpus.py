@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from etl.query.execute import run_query
-from etl.query.functions_postgres import create_compat_functions
-from tests.mariadb import fresh_mariadb, fresh_postgres
+from tests.mariadb import compat_functions, fresh_mariadb, fresh_postgres
 from tests.od_office import Office, comparable, load
 
 QUERIES = sorted((Path(__file__).parent / "data" / "od_queries").glob("*.sql"))
@@ -39,16 +38,16 @@ def mirrors(
     """The office on each database: name -> (URL, PostgreSQL function schema)."""
     sqlite_url = f"sqlite:///{tmp_path_factory.mktemp('corpus') / 'mirror.db'}"
     found: dict[str, tuple[str, str]] = {"sqlite": (sqlite_url, "")}
-    with fresh_mariadb() as mysql_url, fresh_postgres() as pg_url:
-        schema = pg_url.rsplit("%3D", 1)[1]
+    with (
+        fresh_mariadb() as mysql_url,
+        fresh_postgres() as pg_url,
+        compat_functions(pg_url) as schema,
+    ):
         found["mariadb"] = (mysql_url, "")
         found["postgresql"] = (pg_url, schema)
         for url, _ in found.values():
             engine = create_engine(url)
             load(engine, office)
-            if url == pg_url:
-                with engine.begin() as conn:
-                    create_compat_functions(conn, schema)
             engine.dispose()
         yield found
 

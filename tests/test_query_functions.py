@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 
 from etl.query.execute import run_query
 from etl.query.functions_postgres import compat_sql, create_compat_functions
-from tests.mariadb import fresh_mariadb, fresh_postgres
+from tests.mariadb import compat_functions, fresh_mariadb, fresh_postgres
 from tests.od_office import comparable
 
 EXPRESSIONS = [
@@ -74,12 +74,11 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tupl
     """An empty database of each kind (PostgreSQL with the functions): name -> (URL, schema)."""
     path = tmp_path_factory.mktemp("functions") / "empty.db"
     sqlite3.connect(path).close()
-    with fresh_mariadb() as mysql_url, fresh_postgres() as pg_url:
-        schema = pg_url.rsplit("%3D", 1)[1]
-        engine = create_engine(pg_url)
-        with engine.begin() as conn:
-            create_compat_functions(conn, schema)
-        engine.dispose()
+    with (
+        fresh_mariadb() as mysql_url,
+        fresh_postgres() as pg_url,
+        compat_functions(pg_url) as schema,
+    ):
         yield {
             "sqlite": (f"sqlite:///{path}", ""),
             "postgresql": (pg_url, schema),
@@ -116,7 +115,7 @@ def test_function_answers_as_mariadb(
 def test_compat_functions_serve_pasted_sql(engines: dict[str, tuple[str, str]]) -> None:
     """With the schema on the search path, MySQL-style calls run as written in a BI tool."""
     url, schema = engines["postgresql"]
-    engine = create_engine(url.replace(f"%3D{schema}", f"%3D{schema},public"))
+    engine = create_engine(f"{url}%2C{schema}")
     pasted = (
         "SELECT CURDATE() = CURRENT_DATE, DATE_FORMAT('2024-03-05 14:07:09', '%M %e, %Y'),"
         " IFNULL(NULL::int, 0), IF(1, 'yes', 'no'), DATEDIFF('2024-03-01', '2024-02-01'),"

@@ -12,5 +12,6 @@ class QueryError(Exception):
     """
 
     def __init__(self, message: str) -> None:
-        line = " ".join(str(message).split())
+        # Server messages may hold anything: control characters become "?", length is bounded.
+        line = "".join(c if c.isprintable() else "?" for c in " ".join(str(message).split()))
         super().__init__(line if len(line) <= _MAX else line[: _MAX - 3] + "...")

@@ -82,11 +82,11 @@ def run_query(
             names = tuple(column[0] for column in cursor.description or ())
             rows = cursor.fetchmany(max_rows + 1)
     except (sqlite3.Error, SQLAlchemyError, OSError) as exc:
-        raise QueryError(f"the database refused the query: {_first_line(exc)}") from None
+        raise _refused(exc, compat_schema) from None
     except Exception as exc:  # the drivers' own errors (psycopg, pymysql) have no common base
         if type(exc).__module__.split(".")[0] not in ("psycopg", "pymysql"):
             raise
-        raise QueryError(f"the database refused the query: {_first_line(exc)}") from None
+        raise _refused(exc, compat_schema) from None
     return QueryResult(
         translation,
         _headers(translation, names),
@@ -95,9 +95,12 @@ def run_query(
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+def _refused(exc: BaseException, compat_schema: str) -> QueryError:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    if compat_schema in line:
+        line += " (PostgreSQL's MySQL functions are missing: `odmirror init` creates them)"
+    return QueryError(f"the database refused the query: {line}")
 
 
 def _headers(translation: Translation, names: Sequence[str]) -> tuple[str, ...]:

@@ -212,6 +212,9 @@ def to_postgres(tree: exp.Expr, schema: str) -> exp.Expr:
             return _call(
                 f"{schema}.date_format", _date_argument(node.this, "SECOND"), _mysql_format(node)
             )
+        if _is_date_format(node):
+            moment, pattern = node.expressions
+            return _call(f"{schema}.date_format", _date_argument(moment, "SECOND"), pattern)
         if isinstance(node, (exp.DateAdd, exp.DateSub)):
             amount, unit = _interval(node)
             step_interval = exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this=unit))
@@ -233,7 +236,9 @@ def to_postgres(tree: exp.Expr, schema: str) -> exp.Expr:
         elif isinstance(node, exp.NumberToStr):
             return _call(f"{schema}.format", node.this, node.args["format"])
         elif isinstance(node, exp.Cast) and _whole_number_cast(node):
-            node.set("this", exp.Round(this=exp.Cast(this=node.this, to=exp.DataType.build("NUMERIC"))))
+            node.set(
+                "this", exp.Round(this=exp.Cast(this=node.this, to=exp.DataType.build("NUMERIC")))
+            )
         elif isinstance(node, exp.Round) and node.args.get("decimals") is not None:
             node.set("this", exp.Cast(this=node.this, to=exp.DataType.build("NUMERIC")))
         elif type(node) in _PG_DATE_PARTS:
