@@ -22,7 +22,14 @@ from tests.od_office import Office, comparable, load
 
 QUERIES = sorted((Path(__file__).parent / "data" / "od_queries").glob("*.sql"))
 # Queries that cannot give MariaDB's answer on a database, with the reason (checked: strict).
-EXPECTED_TO_DIFFER: dict[tuple[str, str], str] = {}
+_ACCENTS = "accents: utf8_general_ci has 'é' = 'e'; SQLite's NOCASE and PostgreSQL's UPPER() do not"
+EXPECTED_TO_DIFFER: dict[tuple[str, str], str] = {
+    ("67_count_distinct_last_names", "postgresql"): (
+        "COUNT(DISTINCT text) counts 'Smith' and 'smith' apart on PostgreSQL (not rewritten)"
+    ),
+    ("68_accent_insensitive_name", "sqlite"): _ACCENTS,
+    ("68_accent_insensitive_name", "postgresql"): _ACCENTS,
+}
 
 
 @pytest.fixture(scope="module")

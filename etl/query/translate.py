@@ -14,7 +14,15 @@ from dataclasses import dataclass
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from etl.query import functions_map, grouping, postgres_rules, show, sqlite_rules
+from etl.query import (
+    calls_postgres,
+    calls_sqlite,
+    functions_map,
+    grouping,
+    postgres_rules,
+    show,
+    sqlite_rules,
+)
 from etl.query.errors import QueryError
 from etl.query.functions_postgres import DEFAULT_SCHEMA
 from etl.query.guard import check_reads, refuse_file_writes
@@ -95,10 +103,10 @@ def _rewrite(tree: exp.Expr, target: str, compat_schema: str) -> exp.Expr:
         for select in list(tree.find_all(exp.Select)):
             grouping.loosen_group_by(select)
         tree = postgres_rules.integer_truth(tree)
-        tree = functions_map.to_postgres(tree, compat_schema)
+        tree = calls_postgres.to_postgres(tree, compat_schema)
     else:
         tree = sqlite_rules.midnight_dates(tree)
         tree = sqlite_rules.nocase_text(tree)
-        tree = functions_map.to_sqlite(tree)
+        tree = calls_sqlite.to_sqlite(tree)
     lower_identifiers(tree)
     return tree
