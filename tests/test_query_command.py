@@ -15,8 +15,8 @@ from sqlalchemy import MetaData, create_engine, select
 
 from etl.catalog.opendental import od_table
 from etl.query import command
+from etl.query.connect import open_read_only
 from etl.query.errors import QueryError
-from etl.query.execute import open_read_only
 from tests.mariadb import DATABASES, mirror_url
 
 PATIENTS = [
@@ -126,8 +126,8 @@ def test_writes_are_refused(mirror: str) -> None:
 
 def test_connection_cannot_write(mirror: str) -> None:
     """Past the guard, the database itself refuses: the connection is read-only."""
-    with pytest.raises(Exception) as caught, open_read_only(mirror) as cursor:
-        cursor.execute("DELETE FROM patient")
+    with pytest.raises(Exception) as caught, open_read_only(mirror) as session:
+        session.cursor.execute("DELETE FROM patient")
     assert "read" in str(caught.value).lower()
     assert len(_stored(mirror)) == 3
 
@@ -196,7 +196,7 @@ def test_query_from_nowhere_is_one_line(tmp_path: Path) -> None:
     assert "not both" in _run(url, "SELECT 1", "--file", "x.sql")[2]
     assert "no SQLite mirror" in _run(url, "SELECT 1")[2]
     with pytest.raises(QueryError, match="not a database URL"):
-        from etl.query.execute import target_of
+        from etl.query.connect import target_of
 
         target_of("not a url")
 
