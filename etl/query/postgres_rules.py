@@ -3,8 +3,9 @@
 - Text compares case-insensitively on Open Dental (`*_general_ci`): LIKE becomes ILIKE; `=`, `<>`,
   `<`..., IN between text become comparisons of UPPER() (general_ci sorts by upper case too);
   ORDER BY and GROUP BY of text use UPPER(); SELECT DISTINCT over text becomes a GROUP BY.
+  COUNT(DISTINCT text) counts UPPER(). LIKE also reads numbers and dates as text, as MySQL does.
   Known gaps: accents (general_ci has 'é' = 'e') and trailing spaces (PAD SPACE) still count on
-  PostgreSQL; UNION (which removes duplicates) and COUNT(DISTINCT text) stay case-sensitive.
+  PostgreSQL; UNION (which removes duplicates) stays case-sensitive.
 - MySQL's truth values are integers: a number where a condition is expected (`WHERE IsHidden`,
   `IF(IsNew, ...)`) becomes `<> 0`; a condition used as a value (`SUM(IsNew=1)`) becomes 0/1.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from etl.query.functions_map import as_text
 from etl.query.names import is_text, select_tables
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ)
@@ -32,10 +34,18 @@ def fold_case(tree: exp.Expr) -> exp.Expr:
     """Compare, order and group text without regard to case, as Open Dental's collation does."""
 
     def fold(node: exp.Expr) -> exp.Expr:
-        if isinstance(node, exp.Like):
-            return exp.ILike(this=node.this, expression=node.expression)
         tables = _tables_of(node)
-        if isinstance(node, _COMPARISONS):
+        if isinstance(node, exp.Like):
+            # MySQL's LIKE also takes numbers and dates (ProcDate LIKE '2024%'), as text.
+            subject = node.this if is_text(node.this, tables) else as_text(node.this)
+            return exp.ILike(this=subject, expression=node.expression)
+        if isinstance(node, exp.Count) and isinstance(node.this, exp.Distinct):
+            distinct = node.this
+            distinct.set(
+                "expressions",
+                [_upper(e) if is_text(e, tables) else e for e in distinct.expressions],
+            )
+        elif isinstance(node, _COMPARISONS):
             left, right = node.this, node.expression
             if is_text(left, tables) and is_text(right, tables):
                 node.set("this", _upper(left))
