@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, func, select, text
 
-from etl.block import blocks_of
-from etl.classify import LoadCounts
-from etl.load import save_blocks, save_rows
-from etl.resources import PATIENTS, RESOURCES
-from etl.schema import make_engine
-from etl.transform import map_record
+from etl.catalog.resources import PATIENTS, RESOURCES
+from etl.mapping.block import blocks_of
+from etl.mapping.record import map_record
+from etl.mirror.classify import LoadCounts
+from etl.mirror.engine import make_engine
+from etl.mirror.upsert import save_blocks, save_rows
 from tests.conftest import load_json
 from tests.test_transform import VENDOR_ROW
 
@@ -211,6 +211,7 @@ def test_a_key_another_writer_adds_before_the_write_is_updated_not_lost(engine: 
     assert [stored(engine, n)["lname"] for n in (1, 2, 3)] == ["New1", "New2", "New3"]
 
 
+@pytest.mark.usefixtures("fast_paths_on")
 def test_rows_the_mirror_does_not_hold_skip_the_upsert(engine: Engine) -> None:
     # COPY on PostgreSQL; on SQLite an INSERT whose conflicts do nothing (the upsert's DO UPDATE
     # costs 9% more CPU even where no key conflicts).

@@ -10,8 +10,11 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Engine as EngineClass
 
-from etl.pipeline import Prefetch
+from etl.sync.fast_prefetch import Prefetch
 from tests.test_sync import assert_mirror_matches, office_clock, sync
+
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
 
 
 def test_items_arrive_in_order_and_all_of_them() -> None:

@@ -1,0 +1,1 @@
+"""The database seam: engine, schema, upserts, bookkeeping, lock, views, indexes (dialects here)."""
