@@ -1,7 +1,8 @@
 """`odmirror query`: the command line around `etl.query.execute.run_query`.
 
-Wiring in etl/cli.py: `query_command.add_parser(commands)` beside the other commands, and a
-handler that calls `query_command.run(args, settings.database.url)`.
+Wiring in etl/cli.py: `query_command.add_parser(commands, parents=[common])` beside the other
+commands, with a handler that calls `query_command.run(args, settings.database.url)`. Importing
+this module is cheap: sqlglot and the database drivers load when the command runs.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from etl.query.errors import QueryError
-from etl.query.execute import DEFAULT_MAX_ROWS, QueryResult, run_query
-from etl.query.output import as_csv, as_json, as_table
-from etl.query.parse import MAX_QUERY_CHARS
+from etl.query.functions_postgres import DEFAULT_SCHEMA
+from etl.query.limits import DEFAULT_MAX_ROWS, MAX_QUERY_CHARS
+
+if TYPE_CHECKING:
+    from etl.query.execute import QueryResult
 
 HELP = "run a query written for Open Dental (MySQL) on the mirror, read-only"
 
@@ -71,6 +74,8 @@ def _read_query(args: argparse.Namespace, stdin: TextIO) -> str:
 
 def render(result: QueryResult, args: argparse.Namespace) -> str:
     """The result as the options ask: table, CSV or JSON, with the SQL first if --show-sql."""
+    from etl.query.output import as_csv, as_json, as_table
+
     if args.csv:
         body = as_csv(result.headers, result.rows)
     elif args.json:
@@ -89,13 +94,25 @@ def run(
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
     stdin: TextIO | None = None,
+    compat_schema: str = DEFAULT_SCHEMA,
 ) -> int:
-    """Run `odmirror query`; 0 when rows were shown, 2 with one line on stderr otherwise."""
+    """Run `odmirror query`; 0 when rows were shown, 2 with one line on stderr otherwise.
+
+    Args:
+        args: the parsed `query` arguments (see `add_parser`).
+        database_url: the mirror's SQLAlchemy URL (`database.url`).
+        stdout: where rows go (standard output by default).
+        stderr: where the error line and the "rows were cut" line go.
+        stdin: where a query is read when no argument or file gives one.
+        compat_schema: PostgreSQL's schema of MySQL functions (`functions_postgres`).
+    """
+    # sqlglot and the drivers load here, not when the CLI builds its parser.
+    from etl.query.execute import run_query
+
     out, err = stdout or sys.stdout, stderr or sys.stderr
     try:
-        result = run_query(
-            database_url, _read_query(args, stdin or sys.stdin), max_rows=args.max_rows
-        )
+        sql = _read_query(args, stdin or sys.stdin)
+        result = run_query(database_url, sql, max_rows=args.max_rows, compat_schema=compat_schema)
     except QueryError as exc:
         print(f"odmirror: error: {exc}", file=err)
         return 2

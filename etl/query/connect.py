@@ -27,9 +27,7 @@ from sqlalchemy.pool import NullPool
 
 from etl.query import functions_sqlite
 from etl.query.errors import QueryError
-
-DEFAULT_TIMEOUT_SECONDS = 300
-CONNECT_TIMEOUT_SECONDS = 10
+from etl.query.limits import CONNECT_TIMEOUT_SECONDS, DEFAULT_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,12 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl.query.connect import DEFAULT_TIMEOUT_SECONDS, open_read_only, target_of
+from etl.query.connect import open_read_only, target_of
 from etl.query.errors import QueryError
 from etl.query.functions_postgres import DEFAULT_SCHEMA
+from etl.query.limits import DEFAULT_MAX_ROWS, DEFAULT_TIMEOUT_SECONDS
 from etl.query.names import database_header
 from etl.query.translate import Translation, translate
-
-DEFAULT_MAX_ROWS = 10_000
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,7 @@ from sqlglot.dialects.mysql import MySQL
 from sqlglot.errors import SqlglotError
 
 from etl.query.errors import QueryError
-
-MAX_QUERY_CHARS = 200_000
+from etl.query.limits import MAX_QUERY_CHARS
 
 
 class OdMySQL(MySQL):
