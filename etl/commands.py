@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from etl import logs
@@ -70,12 +71,30 @@ def _init_one(target: Target) -> str:
     try:
         upgrade(engine)
         revision = current_revision(engine)
+        notes = _extras(engine, target.settings)
     finally:
         engine.dispose()
     if target.schema is None:
-        return f"mirror schema ready at revision {revision} in {safe_url(url)}"
+        return f"mirror schema ready at revision {revision} in {safe_url(url)}{notes}"
     shown = safe_url(str(make_url(url).difference_update_query(["options"])))
-    return f"mirror schema ready at revision {revision} in schema {target.schema} of {shown}"
+    where = f"in schema {target.schema} of {shown}"
+    return f"mirror schema ready at revision {revision} {where}{notes}"
+
+
+def _extras(engine: Engine, settings: Settings) -> str:
+    """Make what init adds beside the tables; the lines to show about it."""
+    from etl.mirror.kpi_views import create_kpi_views
+    from etl.query.functions_postgres import create_compat_functions
+
+    lines = []
+    with engine.begin() as conn:
+        skipped = create_kpi_views(conn)
+    lines += [f"KPI view {name} not made: {why}" for name, why in skipped.items()]
+    if engine.dialect.name == "postgresql" and settings.database.mysql_functions:
+        with engine.begin() as conn:
+            create_compat_functions(conn)
+        lines.append("MySQL-compatible functions ready in schema odmirror_mysql")
+    return "".join(f"\n{line}" for line in lines)
 
 
 def sync_mirrors(

@@ -272,7 +272,7 @@ def test_sqlite_stores_open_dentals_text_forms(tmp_path: Path) -> None:
             text("SELECT timedisplayed1, otimehours, adjust, typeof(clockeventnum) FROM clockevent")
         ).one()
     engine.dispose()
-    assert tuple(stored) == ("0001-01-01 00:00:00", "-1:30:00", "838:59:59", "integer")
+    assert tuple(stored) == ("0001-01-01 00:00:00", "-01:30:00", "838:59:59", "integer")
 
 
 def test_unknown_table_is_a_key_error() -> None:
@@ -280,3 +280,21 @@ def test_unknown_table_is_a_key_error() -> None:
     with pytest.raises(KeyError):
         od_table("nosuchtable", MetaData())
     assert od_table("ProcedureLog", MetaData()).name == "procedurelog"
+
+
+def test_exact_money_is_where_the_mirror_kept_it() -> None:
+    """EXACT_MONEY names the Open Dental columns today's mirror models keep as NUMERIC."""
+    from sqlalchemy import Float, Numeric
+
+    import etl.catalog.tables  # noqa: F401 (registers the models)
+    from etl.catalog.base import Base
+
+    numeric = {
+        (table.name, column.name)
+        for table in Base.metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, Numeric)
+        and not isinstance(column.type, Float)
+        and table.name in OD_TABLES
+    }
+    assert numeric == set(EXACT_MONEY)

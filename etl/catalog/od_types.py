@@ -16,7 +16,7 @@ not obvious:
   as Open Dental shows them; times of day likewise ("08:30:00").
 - TSpan (a C# TimeSpan in a MySQL TIME column) may be negative or exceed 24 hours (MySQL's TIME
   runs -838:59:59 to 838:59:59): TIME on MySQL, INTERVAL on PostgreSQL (its TIME stops at
-  24:00:00), text "[-]H:MM:SS" on SQLite; Python sees a `timedelta` on all three.
+  24:00:00), text "[-]HH:MM:SS" on SQLite; Python sees a `timedelta` on all three.
 - Money: see `etl.catalog.opendental` (exact NUMERIC where the mirror had it, else DOUBLE).
 """
 
@@ -50,12 +50,12 @@ def _on_mysql(base: TypeEngine[Any], mysql_type: TypeEngine[Any]) -> TypeEngine[
     return base.with_variant(mysql_type, *_MYSQL)
 
 
-def _span_text(value: dt.timedelta) -> str:
-    """A timedelta as MySQL prints a TIME: "-1:30:00", "838:59:59" (whole seconds)."""
+def span_text(value: dt.timedelta) -> str:
+    """A timedelta as MySQL prints a TIME: "-01:30:00", "838:59:59" (whole seconds)."""
     seconds = int(value.total_seconds())
     sign = "-" if seconds < 0 else ""
     hours, rest = divmod(abs(seconds), 3600)
-    return f"{sign}{hours}:{rest // 60:02d}:{rest % 60:02d}"
+    return f"{sign}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
 
 
 class _MysqlSpan(mysql.TIME):
@@ -84,7 +84,7 @@ class TimeSpan(TypeDecorator[dt.timedelta]):
         """Text on SQLite; the drivers take a `timedelta` as it is."""
         if value is None or dialect.name != "sqlite":
             return value
-        return _span_text(value)
+        return span_text(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.timedelta | None:
         """A `timedelta` from any of the three."""

@@ -36,6 +36,9 @@ class DatabaseSettings:
     url: str
     #: PostgreSQL schema of the views that union all practices (only with `practices:`).
     group_schema: str = "odmirror_group"
+    #: PostgreSQL: `odmirror init` creates the schema odmirror_mysql of MySQL-compatible
+    #: functions (CURDATE, DATE_FORMAT, IFNULL, ...) that Open Dental's queries use.
+    mysql_functions: bool = True
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ def check_value(dotted: str, kind: Any, value: Any, source: str, env: dict[str, 
         value = _expand(dotted, value, source, env)
     if kind == "tuple[str, ...]":
         return _as_names(dotted, value, source)
+    if kind == "bool":
+        return _as_flag(dotted, value, source)
     if kind == "str | None" and isinstance(value, str) and not value.strip():
         return None  # an optional key set to "" (say by an environment variable) is unset
     if kind == "str | None" and not isinstance(value, str):
@@ -82,6 +84,17 @@ def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
     except ConfigError as exc:
         raise ConfigError(f"{source}: '{dotted}': {exc}") from None
     return tuple(r.name for r in chosen)
+
+
+def _as_flag(dotted: str, value: Any, source: str) -> bool:
+    # YAML's true/false, or the text an environment variable gives.
+    if isinstance(value, bool):
+        return value
+    words = {"true": True, "yes": True, "on": True, "1": True,
+             "false": False, "no": False, "off": False, "0": False}  # fmt: skip
+    if isinstance(value, str) and value.strip().lower() in words:
+        return words[value.strip().lower()]
+    raise ConfigError(f"{source}: '{dotted}' must be true or false, not {value!r}")
 
 
 def _as_str(dotted: str, value: Any, source: str) -> str:
