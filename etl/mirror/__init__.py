@@ -1,0 +1,1 @@
+"""The mirror database: its views and what is made on it."""
