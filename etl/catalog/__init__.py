@@ -1,0 +1,1 @@
+"""The mirror's catalog: which tables it holds and how they are declared."""
