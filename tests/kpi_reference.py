@@ -42,7 +42,7 @@ def _total(rows: Iterable[tuple[tuple[Any, ...], Decimal]]) -> Totals:
 
 
 def _fee(proc: Row) -> Decimal:
-    return dec(proc["procfee"]) * (proc["unitqty"] + proc["baseunits"])
+    return dec(proc["procfee"]) * int(proc["unitqty"] + proc["baseunits"])
 
 
 def production(practice: Practice) -> Totals:
@@ -65,7 +65,9 @@ def scheduled_production(practice: Practice) -> Totals:
     for cp in practice["claimproc"]:
         counted = cp["status"] == 8 or (cp["status"] == 6 and subtract_ppo)
         if counted and (cp["writeoffest"] != -1 or cp["writeoffestoverride"] != -1):
-            chosen = cp["writeoffestoverride"] if cp["writeoffestoverride"] != -1 else cp["writeoffest"]
+            chosen = (
+                cp["writeoffestoverride"] if cp["writeoffestoverride"] != -1 else cp["writeoffest"]
+            )
             estimates[cp["procnum"]] += dec(chosen)
     scheduled = {a["aptnum"]: a for a in practice["appointment"] if a["aptstatus"] == 1}
     rows = []
@@ -100,8 +102,10 @@ def writeoffs(practice: Practice) -> Totals:
         elif mode == "1" and cp["status"] in (0, 1, 4):
             rows.append(((cp["procdate"], *where), dec(cp["writeoff"])))
         elif mode == "2" and cp["status"] in (0, 1, 4):
-            original = [Decimal(0) if s["writeoff"] == -1 else dec(s["writeoff"])
-                        for s in snapshots[cp["claimprocnum"]]]  # fmt: skip
+            original = [
+                Decimal(0) if s["writeoff"] == -1 else dec(s["writeoff"])
+                for s in snapshots[cp["claimprocnum"]]
+            ]
             for snap, amount in zip(snapshots[cp["claimprocnum"]], original, strict=True):
                 rows.append(((_day(snap["datetentry"]), *where), amount))
             if cp["status"] in (1, 4):
@@ -213,7 +217,9 @@ def insurance_outstanding(practice: Practice, today: date) -> dict[int, tuple[in
         if claim["plannum"] not in plans:
             continue
         days = (today - claim["datesent"]).days
-        bucket = "0-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
+        bucket = (
+            "0-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
+        )
         result[claim["claimnum"]] = (days, bucket)
     return result
 
@@ -231,7 +237,10 @@ def recalls(practice: Practice, today: date) -> dict[int, tuple[int, int, int, i
             continue
         scheduled = int(recall["datescheduled"].year >= 1880)
         result[recall["recallnum"]] = (
-            patient["priprov"], patient["clinicnum"], scheduled, int(recall["datedue"] < today)
+            patient["priprov"],
+            patient["clinicnum"],
+            scheduled,
+            int(recall["datedue"] < today),
         )
     return result
 
@@ -242,7 +251,9 @@ def new_patients(practice: Practice) -> dict[int, tuple[date, int | None]]:
     for proc in practice["procedurelog"]:
         if proc["procstatus"] == 2:
             seen = first.get(proc["patnum"])
-            first[proc["patnum"]] = proc["procdate"] if seen is None else min(seen, proc["procdate"])
+            first[proc["patnum"]] = (
+                proc["procdate"] if seen is None else min(seen, proc["procdate"])
+            )
     referrals = sorted(
         (r for r in practice["refattach"] if r["reftype"] == 1),
         key=lambda r: (r["itemorder"], r["refattachnum"]),
@@ -273,7 +284,8 @@ def schedule_utilization(practice: Practice) -> dict[tuple[int, date], tuple[int
         minutes[key][0] = covered
     for apt in practice["appointment"]:
         if apt["aptstatus"] in (1, 2):
-            prov = apt["provhyg"] if apt["ishygiene"] == 1 and apt["provhyg"] != 0 else apt["provnum"]
+            prov = (
+                apt["provhyg"] if apt["ishygiene"] == 1 and apt["provhyg"] != 0 else apt["provnum"]
+            )
             minutes[(prov, _day(apt["aptdatetime"]))][1] += len(apt["pattern"]) * 5
     return {key: (v[0], v[1]) for key, v in minutes.items()}
-

@@ -79,7 +79,9 @@ def load_practice(engine: Engine, practice: Practice) -> None:
 
 
 @pytest.fixture(scope="module", params=DATABASES)
-def office(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
+def office(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Office]:
     """The practice loaded with its KPI views, once per database for the whole module."""
     with mirror_url(request.param, tmp_path_factory.mktemp("kpi")) as url:
         engine = create_engine(url)
@@ -129,9 +131,15 @@ def test_every_view_exists_answers_and_drops(office: Office) -> None:
 
 
 def test_money_views_have_plain_bi_columns(office: Office) -> None:
-    for name in ("kpi_production", "kpi_adjustments", "kpi_writeoffs", "kpi_net_production",
-                 "kpi_patient_collections", "kpi_insurance_collections",
-                 "kpi_scheduled_production"):  # fmt: skip
+    for name in (
+        "kpi_production",
+        "kpi_adjustments",
+        "kpi_writeoffs",
+        "kpi_net_production",
+        "kpi_patient_collections",
+        "kpi_insurance_collections",
+        "kpi_scheduled_production",
+    ):
         with office.engine.connect() as conn:
             columns = list(conn.execute(text(f"SELECT * FROM {name} LIMIT 1")).keys())
         assert {"day", "month", "provnum", "clinicnum", "amount"} <= set(columns), name
@@ -199,9 +207,7 @@ def test_patient_collections_match(office: Office) -> None:
 
 
 def test_insurance_collections_match(office: Office) -> None:
-    assert by_day(office, "kpi_insurance_collections") == ref.insurance_collections(
-        office.practice
-    )
+    assert by_day(office, "kpi_insurance_collections") == ref.insurance_collections(office.practice)
 
 
 def test_ar_aging_matches(office: Office) -> None:
@@ -228,7 +234,9 @@ def test_ar_aging_is_unknown_under_other_payment_plan_rules(office: Office) -> N
 
 
 def test_insurance_outstanding_matches(office: Office) -> None:
-    rows = office.rows("SELECT claimnum, days_since_sent, age_bucket FROM kpi_insurance_outstanding")
+    rows = office.rows(
+        "SELECT claimnum, days_since_sent, age_bucket FROM kpi_insurance_outstanding"
+    )
     got = {claim: (days, bucket) for claim, days, bucket in rows}
     expected = ref.insurance_outstanding(office.practice, office.today)
     assert {b for _, b in expected.values()} == {"0-30", "31-60", "61-90", "90+"}
@@ -236,7 +244,9 @@ def test_insurance_outstanding_matches(office: Office) -> None:
 
 
 def test_recalls_match(office: Office) -> None:
-    rows = office.rows("SELECT recallnum, provnum, clinicnum, is_scheduled, is_overdue FROM kpi_recalls")
+    rows = office.rows(
+        "SELECT recallnum, provnum, clinicnum, is_scheduled, is_overdue FROM kpi_recalls"
+    )
     got = {r[0]: tuple(r[1:]) for r in rows}
     expected = ref.recalls(office.practice, office.today)
     assert {v[2:] for v in expected.values()} == {(0, 0), (0, 1), (1, 0), (1, 1)}
@@ -293,8 +303,12 @@ def test_practice_is_stored_as_open_dental_stores_it(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'od.db'}")
     load_practice(engine, practice)
     with engine.connect() as conn:
-        blank = conn.execute(text("SELECT datesent, claimstatus FROM claim WHERE claimstatus = 'U'")).first()
-        cp = conn.execute(text("SELECT writeoffestoverride, ispartial FROM claimproc, claimpayment LIMIT 1")).first()
+        blank = conn.execute(
+            text("SELECT datesent, claimstatus FROM claim WHERE claimstatus = 'U'")
+        ).first()
+        cp = conn.execute(
+            text("SELECT writeoffestoverride, ispartial FROM claimproc, claimpayment LIMIT 1")
+        ).first()
     engine.dispose()
     assert blank == ("0001-01-01", "U")
     assert cp is not None and cp[0] == -1.0

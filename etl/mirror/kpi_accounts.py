@@ -103,7 +103,8 @@ def insurance_outstanding(d: KpiDialect) -> str:
         "SELECT c.claimnum, c.patnum, c.clinicnum, c.provtreat AS provnum, ca.carriername,"
         " c.claimtype, c.dateservice, c.datesent, c.datesentorig, c.claimfee, c.inspayest,"
         f" {d.days_since('c.datesent')} AS days_since_sent FROM claim c"
-        " JOIN insplan ip ON ip.plannum = c.plannum JOIN carrier ca ON ca.carriernum = ip.carriernum"
+        " JOIN insplan ip ON ip.plannum = c.plannum"
+        " JOIN carrier ca ON ca.carriernum = ip.carriernum"
         " WHERE UPPER(c.claimstatus) = 'S' AND LOWER(c.claimtype) <> 'preauth'"
     )
     return (

@@ -97,7 +97,9 @@ def pref(name: str, default: str) -> str:
 
 
 # Paysplit unearned types hidden from income (definition category 29 with an ItemValue).
-HIDDEN_UNEARNED = "(SELECT hd.defnum FROM definition hd WHERE hd.category = 29 AND hd.itemvalue <> '')"
+HIDDEN_UNEARNED = (
+    "(SELECT hd.defnum FROM definition hd WHERE hd.category = 29 AND hd.itemvalue <> '')"
+)
 
 
 def kpi_view_sql(dialect_name: str) -> dict[str, str]:
@@ -109,7 +111,7 @@ def kpi_view_sql(dialect_name: str) -> dict[str, str]:
     Returns:
         View name -> SELECT text.
     """
-    from etl.mirror import kpi_accounts, kpi_money  # noqa: PLC0415 - they import KpiDialect
+    from etl.mirror import kpi_accounts, kpi_money
 
     dialect = DIALECTS.get(dialect_name)
     if dialect is None:
