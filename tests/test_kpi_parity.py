@@ -28,6 +28,7 @@ TODAY_SQL = {
     "sqlite": "SELECT date('now', 'localtime')",
     "postgresql": "SELECT CURRENT_DATE",
     "mysql": "SELECT CURDATE()",
+    "mariadb": "SELECT CURDATE()",
 }
 
 
@@ -290,25 +291,70 @@ def test_schedule_utilization_matches(office: Office) -> None:
 
 def test_overlapping_schedule_blocks_count_once(office: Office) -> None:
     # Provider 2 works 08:00-14:00 and 12:00-16:00: eight hours, not ten.
+    open_blocks: dict[date, int] = {}
+    for s in office.practice["schedule"]:
+        if s["provnum"] == 2 and s["schedtype"] == 1 and s["status"] == 0:
+            open_blocks[s["scheddate"]] = open_blocks.get(s["scheddate"], 0) + 1
+    both = {day for day, count in open_blocks.items() if count == 2}
     rows = office.rows(
-        "SELECT DISTINCT scheduled_minutes FROM kpi_schedule_utilization"
-        " WHERE provnum = 2 AND scheduled_minutes > 0"
+        "SELECT day, scheduled_minutes FROM kpi_schedule_utilization WHERE provnum = 2"
     )
-    assert {int(r[0]) for r in rows} == {480}
+    minutes = {as_date(day): int(m) for day, m in rows if as_date(day) in both}
+    assert len(minutes) == len(both) > 20
+    assert set(minutes.values()) == {480}
 
 
 def test_practice_is_stored_as_open_dental_stores_it(tmp_path: Path) -> None:
-    practice = make_practice(SEED, date(2026, 12, 7), patients=120)
-    assert practice == make_practice(SEED, date(2026, 12, 7), patients=120)
+    practice = make_practice(SEED, date(2026, 12, 7))
+    assert practice == make_practice(SEED, date(2026, 12, 7))
+    payments = {p["paynum"]: p["payamt"] for p in practice["payment"]}
+    for paynum, amount in payments.items():
+        splits = [s["splitamt"] for s in practice["paysplit"] if s["paynum"] == paynum]
+        assert round(sum(splits), 2) == amount, paynum
     engine = create_engine(f"sqlite:///{tmp_path / 'od.db'}")
     load_practice(engine, practice)
     with engine.connect() as conn:
-        blank = conn.execute(
-            text("SELECT datesent, claimstatus FROM claim WHERE claimstatus = 'U'")
+        unsent = conn.execute(
+            text(
+                "SELECT datesent, datereceived, claimtype FROM claim"
+                " WHERE claimstatus IN ('U', 'W', 'H')"
+            )
         ).first()
-        cp = conn.execute(
-            text("SELECT writeoffestoverride, ispartial FROM claimproc, claimpayment LIMIT 1")
-        ).first()
+        estimates = conn.execute(
+            text(
+                "SELECT DISTINCT claimnum, writeoffestoverride = -1 FROM claimproc WHERE status = 6"
+            )
+        ).all()
+        flags = conn.execute(text("SELECT DISTINCT ishygiene FROM appointment")).all()
     engine.dispose()
-    assert blank == ("0001-01-01", "U")
-    assert cp is not None and cp[0] == -1.0
+    assert unsent == ("0001-01-01", "0001-01-01", "P")
+    assert set(estimates) == {(0, 0), (0, 1)}
+    assert sorted(flags) == [(0,), (1,)]
+
+
+DATE_INDEXES = {
+    "kpi_production": ("procedurelog", "procdate"),
+    "kpi_adjustments": ("adjustment", "adjdate"),
+    "kpi_patient_collections": ("paysplit", "datepay"),
+    "kpi_writeoffs": ("claimproc", "datecp"),
+    "kpi_net_production": ("procedurelog", "procdate"),
+}
+
+
+def test_day_filters_reach_the_tables_date_indexes(office: Office) -> None:
+    dialect = office.engine.dialect.name
+    explain = "EXPLAIN QUERY PLAN" if dialect == "sqlite" else "EXPLAIN"
+    with office.engine.begin() as conn:
+        for table, column in set(DATE_INDEXES.values()):
+            conn.execute(text(f"CREATE INDEX IF NOT EXISTS kx_{column} ON {table} ({column})"))
+    for view, (_, column) in DATE_INDEXES.items():
+        with office.engine.begin() as conn:
+            if dialect == "postgresql":  # the test tables are small enough to scan whole
+                conn.execute(text("SET LOCAL enable_seqscan = off"))
+            plan = conn.execute(
+                text(
+                    f"{explain} SELECT SUM(amount) FROM {view}"
+                    " WHERE day >= '2026-03-01' AND day < '2026-04-01'"
+                )
+            ).all()
+        assert f"kx_{column}" in str(plan), view

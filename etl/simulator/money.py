@@ -151,6 +151,7 @@ class _Office(Claims, Ledger, Calendar):
             self.patient_history(patient, plan)
 
     def patient_history(self, patient: Row, plan: int) -> None:
+        """Visits from a first visit up to today, maybe one booked ahead, recalls, referrals."""
         visit = self.today - timedelta(days=self.rng.randint(5, 420))
         first = True
         while visit <= self.today and patient["patstatus"] in (0, 2):
@@ -161,11 +162,6 @@ class _Office(Claims, Ledger, Calendar):
             self.booked_visit(patient, plan)
         self.recalls(patient)
         self.referrals(patient)
-
-    def weekday(self, day: date) -> date:
-        while day.weekday() >= 5:
-            day += timedelta(days=1)
-        return day
 
     def appointment(self, patient: Row, day: date, status: int, hygiene: bool) -> Row:
         """An appointment on a free slot of an operatory of the patient's clinic."""
@@ -195,6 +191,7 @@ class _Office(Claims, Ledger, Calendar):
     def procedure(
         self, patient: Row, apt: Row | None, code: tuple[str, float], status: int, day: date
     ) -> Row:
+        """A procedure, on an appointment or not; hygiene codes go to the hygienist."""
         hygiene = code[0] == "D1110" and apt is not None and apt["provhyg"]
         units = 2 if code[0] == "D4341" and self.chance(0.5) else 1
         return self.add(
@@ -216,11 +213,13 @@ class _Office(Claims, Ledger, Calendar):
         )
 
     def codes(self, hygiene: bool) -> list[tuple[str, float]]:
+        """The codes done at a hygiene visit or a treatment visit."""
         if hygiene:
             return [c for c in HYGIENE_CODES if c[0] != "D0274" or self.chance(0.4)]
         return self.rng.sample(TREATMENT_CODES, self.rng.randint(1, 2))
 
     def past_visit(self, patient: Row, plan: int, day: date, first: bool) -> None:
+        """A visit up to today: completed (billed, paid), broken, left scheduled, unscheduled."""
         day = self.weekday(day)
         if day > self.today:
             return
@@ -244,6 +243,7 @@ class _Office(Claims, Ledger, Calendar):
             self.adjustment(patient, proc, ADJ_DISCOUNT, -round(proc["procfee"] * 0.1, 2), day)
 
     def booked_visit(self, patient: Row, plan: int) -> None:
+        """A visit booked ahead, its procedures planned, with insurance estimates."""
         day = self.weekday(self.today + timedelta(days=self.rng.randint(0, 45)))
         hygiene = self.chance(0.6)
         apt = self.appointment(patient, day, 1, hygiene)

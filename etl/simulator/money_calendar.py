@@ -16,6 +16,7 @@ class Calendar(RowMaker):
     """Recalls and referrals per patient; schedules for the whole office."""
 
     def recalls(self, patient: Row) -> None:
+        """Recalls of each type the patient has: due dates around today, some scheduled."""
         if patient["patstatus"] not in (0, 2) and not self.chance(0.3):
             return
         for kind, p in ((1, 0.95), (2, 0.15), (3, 0.1)):
@@ -43,6 +44,7 @@ class Calendar(RowMaker):
             )
 
     def referrals(self, patient: Row) -> None:
+        """Referral attachments, "referred from" mostly, in Open Dental's item order."""
         for order in range(self.rng.choices((0, 1, 2), (65, 28, 7))[0]):
             self.add(
                 "refattach",
@@ -78,6 +80,7 @@ class Calendar(RowMaker):
     def schedule(
         self, day: date, kind: int, prov: int, start: int, stop: int, status: int, **values: Any
     ) -> None:
+        """A schedule row; provider schedules get their operatory."""
         fields = {"blockouttype": 0, "employeenum": 0, "clinicnum": 0, "note": "", **values}
         row = self.add(
             "schedule",

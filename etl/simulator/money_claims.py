@@ -38,6 +38,7 @@ class Claims(RowMaker):
     def claimproc(
         self, patient: Row, proc: Row | None, plan: int, status: int, **values: Any
     ) -> Row:
+        """A claimproc with Open Dental's blanks (-1 overrides, 0 keys) unless given."""
         defaults: Row = {
             "procnum": proc["procnum"] if proc else 0,
             "patnum": patient["patnum"],
@@ -72,6 +73,7 @@ class Claims(RowMaker):
         return self.claim(patient, plan, procs, day)
 
     def claim(self, patient: Row, plan: int, procs: list[Row], day: date) -> float:
+        """A claim for one visit: unsent, sent, or received and paid; returns insurance's share."""
         age = (self.today - day).days
         sent = day + timedelta(days=self.rng.randint(0, 3))
         paid = day + timedelta(days=self.rng.randint(12, 50))
@@ -152,6 +154,7 @@ class Claims(RowMaker):
         return estimate + writeoff
 
     def supplemental(self, patient: Row, plan: int, claim: Row, proc: Row, paid: date) -> None:
+        """A supplemental payment on a paid claim, on a later check."""
         later = paid + timedelta(days=self.rng.randint(10, 40))
         if later > self.today:
             return
@@ -168,6 +171,7 @@ class Claims(RowMaker):
         self.pay_on_check(line, plan, later, claim["clinicnum"])
 
     def pay_on_check(self, line: Row, plan: int, day: date, clinic: int) -> None:
+        """Attach a paid claimproc to the carrier's check of that day."""
         carrier = {PLAN_PPO: 1, PLAN_PERCENT: 2}.get(plan, 99)
         check = self.checks.get((carrier, day))
         if check is None:

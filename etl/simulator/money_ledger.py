@@ -34,14 +34,24 @@ class Ledger(RowMaker):
             self.split(payment, patient, part, proc["provnum"], proc["procnum"])
             left = round(left - part, 2)
         self.split(payment, patient, left, procs[-1]["provnum"], procs[-1]["procnum"])
+        if self.chance(0.03):  # a discount recorded as a split, which is not income
+            discount = self.payment(patient, day, 5.0)
+            self.split(
+                discount, patient, 5.0, procs[0]["provnum"], procs[0]["procnum"], isdiscount=1
+            )
+        refunded = day + timedelta(days=self.rng.randint(3, 20))
+        if self.chance(0.02) and refunded <= self.today:
+            back = -round(share / 2, 2)
+            self.split(self.payment(patient, refunded, back), patient, back, procs[0]["provnum"], 0)
         if self.chance(0.07):
             self.prepay(patient, day)
 
-    def payment(self, patient: Row, day: date, amount: float, pay_type: int = 0) -> Row:
+    def payment(self, patient: Row, day: date, amount: float, pay_type: int | None = None) -> Row:
+        """A payment by the patient's guarantor; PayType 0 is an income transfer."""
         return self.add(
             "payment",
             "paynum",
-            paytype=pay_type or self.rng.choice(PAY_TYPES),
+            paytype=self.rng.choice(PAY_TYPES) if pay_type is None else pay_type,
             paydate=day,
             payamt=amount,
             patnum=patient["guarantor"],
@@ -60,6 +70,7 @@ class Ledger(RowMaker):
         unearned: int = 0,
         **values: Any,
     ) -> Row:
+        """A paysplit of a payment (provider, procedure, unearned type as given)."""
         fields: Row = {
             "splitamt": amount,
             "patnum": patient["patnum"],
@@ -84,13 +95,13 @@ class Ledger(RowMaker):
         moved = day + timedelta(days=self.rng.randint(1, 30))
         if kind == PREPAYMENT and moved <= self.today and self.chance(0.5):
             transfer = self.payment(patient, moved, 0.0, pay_type=0)
-            transfer["paytype"] = 0
             self.split(transfer, patient, -amount, 0, 0, PREPAYMENT)
             self.split(transfer, patient, amount, patient["priprov"], 0)
 
     def adjustment(
         self, patient: Row, proc: Row | None, kind: int, amount: float, day: date
     ) -> None:
+        """An adjustment, attached to a procedure or to the account."""
         self.add(
             "adjustment",
             "adjnum",
@@ -106,6 +117,7 @@ class Ledger(RowMaker):
         )
 
     def payment_plan(self, patient: Row) -> None:
+        """A payment plan with its completed amount, monthly charges and the payments on it."""
         start = self.today - timedelta(days=self.rng.randint(60, 300))
         plan = self.add(
             "payplan",
