@@ -358,3 +358,20 @@ def test_day_filters_reach_the_tables_date_indexes(office: Office) -> None:
                 )
             ).all()
         assert f"kx_{column}" in str(plan), view
+
+
+def test_views_over_missing_tables_are_not_made(tmp_path: Path) -> None:
+    practice = make_practice(SEED, date(2026, 12, 7), patients=60)
+    del practice["claimsnapshot"], practice["recall"]
+    engine = create_engine(f"sqlite:///{tmp_path / 'partial.db'}")
+    load_practice(engine, practice)
+    with engine.begin() as conn:
+        skipped = create_kpi_views(conn)
+    made = set(inspect(engine).get_view_names())
+    engine.dispose()
+    assert skipped == {
+        "kpi_writeoffs": ["claimsnapshot"],
+        "kpi_net_production": ["kpi_writeoffs"],
+        "kpi_recalls": ["recall"],
+    }
+    assert made == set(kpi_view_names()) - set(skipped)

@@ -18,10 +18,13 @@ nowhere else. The views read Open Dental's tables by their lower-case names and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
+
+from etl.catalog.opendental import OD_TABLES
 
 
 @dataclass(frozen=True)
@@ -125,15 +128,38 @@ def kpi_view_names() -> list[str]:
     return list(kpi_view_sql("sqlite"))
 
 
-def create_kpi_views(conn: Connection) -> None:
-    """Make (or remake) every KPI view on the connection's database.
+_TABLE_REF = re.compile(r"\b(?:FROM|JOIN) ([a-z_]+)\b")
+
+
+def tables_read(select: str) -> set[str]:
+    """The Open Dental tables and KPI views a view's SELECT reads."""
+    names = set(_TABLE_REF.findall(select))
+    return {n for n in names if n in OD_TABLES or n.startswith("kpi_")}
+
+
+def create_kpi_views(conn: Connection) -> dict[str, list[str]]:
+    """Make (or remake) every KPI view whose tables the mirror has.
+
+    A view over a table the mirror lacks (claimsnapshot is read only in query mode) is not made:
+    without it the view would answer, but wrongly.
 
     Args:
         conn: An open connection; the caller commits.
+
+    Returns:
+        The views not made, each with the tables (or views) it misses; empty when all were made.
     """
     drop_kpi_views(conn)
+    present = set(inspect(conn).get_table_names())
+    skipped: dict[str, list[str]] = {}
     for name, select in kpi_view_sql(conn.dialect.name).items():
+        missing = sorted(tables_read(select) - present)
+        if missing:
+            skipped[name] = missing
+            continue
         conn.execute(text(f"CREATE VIEW {name} AS {select}"))
+        present.add(name)
+    return skipped
 
 
 def drop_kpi_views(conn: Connection) -> None:
