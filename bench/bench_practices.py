@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from etl.config import settings_from_dict
+from etl.config.load import settings_from_dict
 from etl.group_commands import init_group, sync_group
 from etl.simulator import Simulator, SimulatorConfig
 from etl.simulator.group import OfficeGroup

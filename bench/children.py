@@ -16,14 +16,14 @@ from typing import Any
 import requests
 from sqlalchemy import make_url
 
+from etl.api.client import ApiClient
+from etl.catalog.resources import PATIENTS
 from etl.cli import finish
-from etl.client import ApiClient
-from etl.config import ApiSettings
-from etl.load import upsert_statement
-from etl.resources import PATIENTS
-from etl.schema import make_engine
+from etl.config.settings import ApiSettings
+from etl.mapping.record import map_record
+from etl.mirror.engine import make_engine
+from etl.mirror.upsert import upsert_statement
 from etl.simulator import SimulatorConfig
-from etl.transform import map_record
 
 KEYS = SimulatorConfig()
 AUTH = f"ODFHIR {KEYS.developer_key}/{KEYS.customer_key}"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from etl.schema import make_engine, upgrade
+from etl.mirror.engine import make_engine, upgrade
 from etl.simulator import SimulatorConfig
 
 KEYS = SimulatorConfig()

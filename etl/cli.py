@@ -18,10 +18,18 @@ from typing import NoReturn
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl import __version__, logs
-from etl.config import Settings, load_settings
+from etl.config.load import load_settings
+from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested, stop_on_signals
 from etl.errors import OdMirrorError
-from etl.schema import check_schema, current_revision, describe, make_engine, safe_url, upgrade
+from etl.mirror.engine import (
+    check_schema,
+    current_revision,
+    describe,
+    make_engine,
+    safe_url,
+    upgrade,
+)
 
 log = logging.getLogger("odmirror")
 DESCRIPTION = "Keep a SQL mirror of an Open Dental practice."
@@ -154,7 +162,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 def cmd_sync(args: argparse.Namespace) -> None:
     """One sync run; SIGTERM or Ctrl-C stops it after the page in flight."""
-    from etl.sync import run_sync
+    from etl.sync.run import run_sync
 
     settings, control = _settings(args), RunControl()
     try:

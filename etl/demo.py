@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import inspect, text
 
-from etl.config import ApiSettings, DatabaseSettings, Settings, SyncSettings
+from etl.catalog.resources import RESOURCES
+from etl.config.settings import ApiSettings, DatabaseSettings, Settings, SyncSettings
 from etl.errors import OdMirrorError
-from etl.resources import RESOURCES
-from etl.schema import make_engine, upgrade
+from etl.mirror.engine import make_engine, upgrade
 from etl.simulator import OfficeClock, Simulator, SimulatorConfig
-from etl.sync import run_sync
+from etl.sync.run import run_sync
 
 MARKER = "odmirror_demo"
 OFFICE_TZ = "America/Chicago"

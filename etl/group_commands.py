@@ -8,18 +8,19 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy.engine import make_url
 
-from etl.config import Settings
+from etl.config.settings import Settings
+from etl.config.targets import Target, targets
 from etl.control import RunControl, StopRequested
-from etl.practices import (
-    Target,
-    api_client,
+from etl.mirror.engine import (
+    check_schema,
     create_schema,
-    raise_failures,
-    run_each,
-    targets,
+    current_revision,
+    make_engine,
+    safe_url,
+    upgrade,
 )
-from etl.schema import check_schema, current_revision, make_engine, safe_url, upgrade
-from etl.state import RunResult
+from etl.sync.group import api_client, raise_failures, run_each
+from etl.sync.state import RunResult
 
 log = logging.getLogger("odmirror")
 Print = Callable[[str], None]
@@ -40,7 +41,7 @@ def init_group(
     Raises:
         PracticesFailedError: after the views, if any practice failed (each reported by `err`).
     """
-    from etl.group_views import refresh
+    from etl.mirror.group_views import refresh
 
     outcomes = run_each(targets(settings, only), _init_one, parallel=False)
     for outcome in outcomes:
@@ -51,7 +52,7 @@ def init_group(
 
 
 def _init_one(target: Target) -> str:
-    create_schema(target)
+    create_schema(target.settings.database.url, target.schema)
     url = target.settings.database.url
     engine = make_engine(url)
     try:
@@ -83,7 +84,7 @@ def sync_group(
         StopRequested: a stop was asked for; each practice saved the page it had in flight.
         PracticesFailedError: if any practice failed (each reported by `err` on its own line).
     """
-    from etl.sync import run_sync
+    from etl.sync.run import run_sync
 
     control = control or RunControl()
 

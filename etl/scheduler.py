@@ -12,14 +12,14 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from etl.config import Settings
+from etl.config.operations import parse_duration, schedule_period, schedule_trigger, timezone
+from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested, shield_thread, stop_on_signals
 from etl.errors import OdMirrorError
-from etl.lock import MirrorLocked
 from etl.logs import progress_bar
-from etl.operations import parse_duration, schedule_period, schedule_trigger, timezone
-from etl.state import RunResult
-from etl.sync import run_sync
+from etl.mirror.lock import MirrorLocked
+from etl.sync.run import run_sync
+from etl.sync.state import RunResult
 
 log = logging.getLogger(__name__)
 JOB_ID = "odmirror-sync"

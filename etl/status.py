@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from etl import rejects, state
-from etl.config import Settings
-from etl.models import SyncRun, SyncState
-from etl.operations import max_age
-from etl.resources import Resource, select_resources
+from etl.catalog.resources import Resource, select_resources
+from etl.config.operations import max_age
+from etl.config.settings import Settings
+from etl.mirror import rejects
+from etl.mirror.bookkeeping import SyncRun, SyncState
+from etl.sync import state
 
 OK, FAILED, STALE = 0, 3, 4
 _RUN_FIELDS = (

@@ -11,11 +11,13 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Engine
 
-from etl.config import load_settings
-from etl.models import Base
-from etl.practices import migration_url
-from etl.schema import VERSION_TABLE, make_engine
-from etl.views import create_views, drop_views
+import etl.catalog.tables
+import etl.mirror.bookkeeping  # noqa: F401  (and odmirror's own)
+from etl.catalog.base import Base
+from etl.config.load import load_settings
+from etl.config.targets import migration_url
+from etl.mirror.engine import VERSION_TABLE, make_engine
+from etl.mirror.views import create_views, drop_views
 
 config = context.config
 target_metadata = Base.metadata

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl.schema import make_engine, upgrade
+from etl.mirror.engine import make_engine, upgrade
 
 DATA = Path(__file__).parent / "data"
 PG_URL = os.environ.get("ODMIRROR_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -95,7 +95,7 @@ def make_sim() -> Iterator[Any]:
 
 def settings_for(sim: Any, db_url: str, **api: Any) -> Any:
     """Settings that point at a simulator and a test database (no pacing unless asked)."""
-    from etl.config import ApiSettings, DatabaseSettings, Settings, SyncSettings
+    from etl.config.settings import ApiSettings, DatabaseSettings, Settings, SyncSettings
 
     values: dict[str, Any] = {
         "base_url": sim.base_url,

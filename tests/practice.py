@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from etl.client import ApiClient
-from etl.resources import RESOURCES, Resource
+from etl.api.client import ApiClient
+from etl.catalog.resources import RESOURCES, Resource
+from etl.mapping.record import map_record
 from etl.simulator import OfficeClock
-from etl.state import RunResult
-from etl.sync import run_sync
-from etl.transform import map_record
+from etl.sync.run import run_sync
+from etl.sync.state import RunResult
 from tests.conftest import settings_for
 
 OFFICE_START = dt.datetime(2031, 3, 14, 9, 26, 53)

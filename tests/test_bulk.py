@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Date, DateTime, create_engine
 from sqlalchemy.dialects import sqlite
 
-from etl import bulk
-from etl.block import Block
-from etl.resources import RESOURCES
+from etl.catalog.resources import RESOURCES
+from etl.mapping.block import Block
+from etl.mirror import fast_copy
 
 SQLITE = create_engine("sqlite://").dialect
 DATED = sorted(
@@ -40,7 +40,7 @@ def test_sqlite_dates_are_the_text_sqlalchemy_writes(column: Column[Any], values
     process = column.type._cached_bind_processor(SQLITE)
     assert process is not None
     expected = [process(value) for value in values]
-    convert = bulk._converter(SQLITE, column)
+    convert = fast_copy._converter(SQLITE, column)
     assert convert is not None and convert(values) == expected
 
 
@@ -49,7 +49,7 @@ def test_every_kind_of_sqlite_date_column_takes_the_short_way() -> None:
     for _, column in DATED:
         impl = column.type.dialect_impl(SQLITE)
         assert isinstance(impl, sqlite.DATE | sqlite.DATETIME), column
-        assert bulk._ISO.get(getattr(impl, "_storage_format", "")), column
+        assert fast_copy._ISO.get(getattr(impl, "_storage_format", "")), column
 
 
 def test_driver_values_take_each_row_in_order_with_constants_in_place() -> None:
@@ -57,7 +57,7 @@ def test_driver_values_take_each_row_in_order_with_constants_in_place() -> None:
     block = Block(("patnum", "birthdate"), [[1, 2], [dt.date(2001, 2, 3), None]])
     synced = dt.datetime(2030, 1, 2, 3, 4, 5)
     with create_engine("sqlite://").connect() as conn:
-        values = bulk.driver_values(
+        values = fast_copy.driver_values(
             conn, table, ["patnum", "odmirror_synced_at", "birthdate"], block,
             {"odmirror_synced_at": synced},
         )  # fmt: skip

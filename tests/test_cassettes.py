@@ -22,12 +22,13 @@ import vcr
 import yaml
 from sqlalchemy import Engine
 
-from etl import sent, state
-from etl.client import ApiClient
+from etl.api import stamping
+from etl.api.client import ApiClient
+from etl.catalog.resources import RESOURCES
 from etl.errors import AuthError, OfficeUnreachableError
-from etl.resources import RESOURCES
 from etl.simulator import OfficeClock, Simulator, vendor_example_patient
-from etl.sync import run_sync
+from etl.sync import state
+from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.practice import expected, sync
 from tests.practice import mirror as mirror_of
@@ -334,7 +335,7 @@ def test_recording_a_cassette_reaches_the_server_and_keeps_the_stamps(tmp_path: 
         recorder = vcr.VCR(record_mode="all", filter_headers=["authorization"])
         with recorder.use_cassette(str(cassette)), ApiClient(settings_for(sim, "").api) as client:
             pages = list(client.pages("/patients/Simple"))
-        stamped = sent.sent_at()
+        stamped = stamping.sent_at()
     finally:
         sim.stop()
     assert [len(page.rows) for page in pages] == [3]

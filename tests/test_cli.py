@@ -14,10 +14,10 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from etl import state
+from etl.catalog.resources import PATIENTS
 from etl.cli import main
-from etl.resources import PATIENTS
-from etl.schema import make_engine
+from etl.mirror.engine import make_engine
+from etl.sync import state
 
 ROOT = Path(__file__).resolve().parent.parent
 

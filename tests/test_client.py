@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from requests import PreparedRequest, Response
 
-from etl.client import ApiClient
-from etl.config import ApiSettings
+from etl.api.client import ApiClient
+from etl.config.settings import ApiSettings
 from etl.errors import ApiError, AuthError, OfficeUnreachableError
 
 DEV, CUST = "NFF6i0KrXrxDkZHt", "VzkmZEaUWOjnQX2z"

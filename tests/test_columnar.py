@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from etl.block import newest_per_key
-from etl.columnar import map_page
-from etl.pii import DEFAULT_POLICY, DROP, HMAC, KEEP, PiiPolicy
-from etl.resources import PATIENTS, RESOURCES, FieldSpec, Resource
+from etl.catalog.resources import PATIENTS, RESOURCES, FieldSpec, Resource
+from etl.mapping.block import newest_per_key
+from etl.mapping.fast_page import map_page
+from etl.mapping.pii import DEFAULT_POLICY, DROP, HMAC, KEEP, PiiPolicy
+from etl.mapping.record import RejectedRecord, map_record
 from etl.simulator.data import make_many_patients
-from etl.transform import RejectedRecord, map_record
 from tests.test_decode_fast import VALUES
 
 POLICIES = [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from etl.config import load_settings
+from etl.config.load import load_settings
 from etl.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
-from etl import state
 from etl.cli import main
-from etl.schema import make_engine
+from etl.mirror.engine import make_engine
+from etl.sync import state
 from tests.conftest import PG_URL
 from tests.test_cli import write_config
 from tests.test_sync import assert_mirror_matches, office_clock

@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.decode import Invalid, decode
-from etl.decoders import decoder_for
-from etl.resources import RESOURCES, FieldSpec
+from etl.catalog.resources import RESOURCES, FieldSpec
+from etl.mapping.fast_decoders import decoder_for
+from etl.mapping.values import Invalid, decode
 
 SPECS = sorted(
     {spec for resource in RESOURCES.values() for spec in resource.fields},

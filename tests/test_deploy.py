@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
-from etl.lock import LOCKED_EXIT_CODE, mirror_lock
+from etl.mirror.lock import LOCKED_EXIT_CODE, mirror_lock
 from tests.test_cli import _keys, count, write_config  # noqa: F401 - _keys: autouse
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"

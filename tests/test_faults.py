@@ -16,14 +16,14 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from sqlalchemy import Engine
 
-from etl import state
-from etl.client import ApiClient
-from etl.config import ApiSettings
+from etl.api.client import ApiClient
+from etl.config.settings import ApiSettings
 from etl.errors import ApiError
-from etl.pipeline import DEFAULT_DEPTH
 from etl.scheduler import SyncJob
 from etl.simulator.server import OFFICE_DOWN
-from etl.sync import run_sync
+from etl.sync import state
+from etl.sync.fast_prefetch import DEFAULT_DEPTH
+from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, mirror, office_clock, sync
 

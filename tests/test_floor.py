@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from etl.client import ApiClient
+from etl.api.client import ApiClient
 from etl.control import RunControl
-from etl.sync import run_sync
+from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, office_clock, sync
 

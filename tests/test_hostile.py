@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from etl import rejects, state, status
+from etl import status
+from etl.catalog.resources import PATIENTS
 from etl.errors import ApiError
-from etl.models import Rejected
-from etl.resources import PATIENTS
-from etl.sync import run_sync
-from etl.transform import map_record
+from etl.mapping.record import map_record
+from etl.mirror import rejects
+from etl.mirror.bookkeeping import Rejected
+from etl.sync import state
+from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_faults import (
     Reply,

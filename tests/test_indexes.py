@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import Engine, insert, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import indexes
+from etl.catalog.resources import PATIENTS
 from etl.control import RunControl, StopRequested
 from etl.errors import DatabaseError, OdMirrorError
-from etl.resources import PATIENTS
-from etl.sync import run_sync
+from etl.mirror import fast_indexes
+from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, mirror, office_clock, sync
 
@@ -112,13 +112,13 @@ def test_an_index_that_cannot_be_made_after_the_first_page_fails_the_run_not_the
     ],
 )
 def test_cheap_to_keep(values: list[tuple[Any, ...]], cheap: bool) -> None:
-    assert indexes.cheap_to_keep(values) is cheap
+    assert fast_indexes.cheap_to_keep(values) is cheap
 
 
 def test_keep_cheap_makes_none_on_sqlite_and_the_cheap_ones_on_postgresql(
     engine: Engine,
 ) -> None:
-    deferred = indexes.defer(engine, PATIENTS.table, empty=True)
+    deferred = fast_indexes.defer(engine, PATIENTS.table, empty=True)
     rows = [
         {"patnum": n, "guarantor": n, "patstatus": n % 3, "clinicnum": n, "datetstamp": None}
         for n in range(1, 101)
@@ -126,13 +126,13 @@ def test_keep_cheap_makes_none_on_sqlite_and_the_cheap_ones_on_postgresql(
     rows.reverse()  # written in falling order: the clinic is not in the order written
     with engine.begin() as conn:
         conn.execute(insert(PATIENTS.table), rows)
-    left = indexes.keep_cheap(engine, deferred)
+    left = fast_indexes.keep_cheap(engine, deferred)
     if engine.dialect.name == "sqlite":
         assert left == deferred and present(engine) == set()
     else:  # all 100 NULL: one value; the guarantor in falling order too
         assert {i.name for i in left} == {"ix_patient_guarantor", "ix_patient_clinicnum"}
         assert present(engine) == {"ix_patient_patstatus", "ix_patient_datetstamp"}
-    indexes.build(engine, left)
+    fast_indexes.build(engine, left)
     assert present(engine) == MODEL
 
 
@@ -172,7 +172,7 @@ def test_those_a_killed_load_left_missing_are_made_before_the_next_run_writes(
 ) -> None:
     sim = make_sim(450, clock=office_clock())
     # A run started on the empty table, committed a row, and was killed.
-    assert indexes.defer(engine, PATIENTS.table, empty=True)
+    assert fast_indexes.defer(engine, PATIENTS.table, empty=True)
     with engine.begin() as conn:
         conn.execute(insert(PATIENTS.table).values(patnum=1, lname="Partial"))
     assert present(engine) == set()
@@ -186,22 +186,22 @@ def test_those_a_killed_load_left_missing_are_made_before_the_next_run_writes(
 def test_on_a_table_with_rows_nothing_is_dropped(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(insert(PATIENTS.table).values(patnum=1))
-    assert indexes.defer(engine, PATIENTS.table, empty=False) == []
+    assert fast_indexes.defer(engine, PATIENTS.table, empty=False) == []
     assert present(engine) == MODEL
 
 
 def test_a_build_that_fails_meanwhile_is_raised_once_the_body_is_done(engine: Engine) -> None:
-    deferred = indexes.defer(engine, PATIENTS.table, empty=True)
+    deferred = fast_indexes.defer(engine, PATIENTS.table, empty=True)
     with engine.begin() as conn:  # the name is taken: CREATE INDEX fails
         conn.execute(text("CREATE TABLE ix_patient_guarantor (x integer)"))
     done: list[bool] = []
     with (
         pytest.raises(SQLAlchemyError, match="ix_patient_guarantor"),
-        indexes.built_meanwhile(engine, deferred),
+        fast_indexes.built_meanwhile(engine, deferred),
     ):
         done.append(True)
     assert done == [True]
-    with pytest.raises(ZeroDivisionError), indexes.built_meanwhile(engine, deferred):
+    with pytest.raises(ZeroDivisionError), fast_indexes.built_meanwhile(engine, deferred):
         print(1 / 0)  # the body's own error is the one raised
 
 
@@ -210,7 +210,7 @@ def test_a_reader_that_holds_the_table_never_holds_up_the_load(
 ) -> None:
     # A BI tool's open transaction that read the table: on PostgreSQL DROP INDEX would wait
     # for it to end; the load waits LOCK_WAIT, then keeps the indexes. WAL SQLite lets it drop.
-    monkeypatch.setattr(indexes, "LOCK_WAIT", "100ms")
+    monkeypatch.setattr(fast_indexes, "LOCK_WAIT", "100ms")
     sim = make_sim(250, clock=office_clock())
     during = seen_at_request(sim, engine, 1)
     with engine.connect() as reader, reader.begin():

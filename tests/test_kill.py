@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, inspect, select
 
-from etl import state
+from etl.catalog.resources import PATIENTS
 from etl.cli import main
-from etl.models import SyncRun
-from etl.resources import PATIENTS
-from etl.schema import make_engine
+from etl.mirror.bookkeeping import SyncRun
+from etl.mirror.engine import make_engine
+from etl.sync import state
 from tests.test_cli import spawn, write_config
 from tests.test_sync import assert_mirror_matches, office_clock
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, func, select, text
 
-from etl.block import blocks_of
-from etl.classify import LoadCounts
-from etl.load import save_blocks, save_rows
-from etl.resources import PATIENTS, RESOURCES
-from etl.schema import make_engine
-from etl.transform import map_record
+from etl.catalog.resources import PATIENTS, RESOURCES
+from etl.mapping.block import blocks_of
+from etl.mapping.record import map_record
+from etl.mirror.classify import LoadCounts
+from etl.mirror.engine import make_engine
+from etl.mirror.upsert import save_blocks, save_rows
 from tests.conftest import load_json
 from tests.test_transform import VENDOR_ROW
 

@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from etl.lock import LOCKED_EXIT_CODE, MirrorLocked, advisory_key, lock_path, mirror_lock
-from etl.schema import make_engine
+from etl.mirror.engine import make_engine
+from etl.mirror.lock import LOCKED_EXIT_CODE, MirrorLocked, advisory_key, lock_path, mirror_lock
 from tests.conftest import PG_URL, _require_postgres
 from tests.test_cli import _keys, count, initialised, run_cli, spawn  # noqa: F401 - _keys: autouse
 
 HOLD = """
 import sys
 import uuid
-from etl.lock import mirror_lock
+from etl.mirror.lock import mirror_lock
 with mirror_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()

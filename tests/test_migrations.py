@@ -13,10 +13,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, Table, inspect
 
-from etl import indexes
-from etl.models import Base
-from etl.resources import RESOURCES
-from etl.schema import VERSION_TABLE, alembic_config, current_revision, head_revision, upgrade
+from etl.catalog.base import Base
+from etl.catalog.resources import RESOURCES
+from etl.mirror import fast_indexes
+from etl.mirror.engine import (
+    VERSION_TABLE,
+    alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +64,7 @@ def test_alembic_upgrade_head_from_the_repo_reads_our_config(tmp_path: Path) -> 
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    from etl.schema import make_engine
+    from etl.mirror.engine import make_engine
 
     engine = make_engine(f"sqlite:///{db}")
     assert current_revision(engine) == head_revision()
@@ -100,7 +106,7 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine, killed: bool) -> No
     assert any(model.values())
     if killed:
         for table in mirrored_tables():
-            indexes.defer(engine, table, empty=True)  # what a first load does before its pages
+            fast_indexes.defer(engine, table, empty=True)  # what a first load does before its pages
         assert secondary_indexes(engine) == {name: set() for name in model}
     else:
         assert secondary_indexes(engine) == model

@@ -10,9 +10,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from etl.cli import main
-from etl.config import load_settings
+from etl.config.load import load_settings
+from etl.config.operations import max_age, parse_duration, schedule_trigger
 from etl.errors import ConfigError
-from etl.operations import max_age, parse_duration, schedule_trigger
 from tests.test_config import GOOD, _keys, write  # noqa: F401 - _keys: autouse
 
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.timezone.utc)

@@ -18,16 +18,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from etl import rejects
+from etl.catalog.resources import PATIENTS
 from etl.cli import main
-from etl.config import settings_from_dict
+from etl.config.load import settings_from_dict
 from etl.errors import ConfigError
-from etl.models import Rejected
-from etl.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
-from etl.resources import PATIENTS
-from etl.schema import make_engine, mask_password, safe_url
-from etl.sync import run_sync
-from etl.transform import map_record
+from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy, policy_from_config
+from etl.mapping.record import map_record
+from etl.mirror import rejects
+from etl.mirror.bookkeeping import Rejected
+from etl.mirror.engine import make_engine, mask_password, safe_url
+from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_cli import write_config
 from tests.test_faults import Scripted, one_page

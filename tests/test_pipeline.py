@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Engine as EngineClass
 
-from etl.pipeline import Prefetch
+from etl.sync.fast_prefetch import Prefetch
 from tests.test_sync import assert_mirror_matches, office_clock, sync
 
 

@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from etl.cli import main
-from etl.config import load_settings
+from etl.config.load import load_settings
+from etl.config.targets import practice_url, targets
 from etl.errors import ApiError, ConfigError
-from etl.practices import practice_url, run_each, targets
-from etl.schema import current_revision, head_revision, make_engine
+from etl.mirror.engine import current_revision, head_revision, make_engine
+from etl.sync.group import run_each
 from tests.test_practices import KEYS, Group, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def test_log_lines_name_their_practice(tmp_path: Path, caplog: pytest.LogCapture
     assert not any(key in repr(settings) for key in KEYS.values())
 
     def work(target: Any) -> int:
-        logging.getLogger("etl.sync").warning("a warning")
+        logging.getLogger("etl.sync.run").warning("a warning")
         if target.name == "south":
             raise ApiError("south is down")
         if target.name == "east":

@@ -19,15 +19,15 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, text
 
-from etl import state
 from etl.cli import main
-from etl.config import load_settings
-from etl.group_views import mirrored_tables
-from etl.practices import practice_url
+from etl.config.load import load_settings
+from etl.config.targets import practice_url
+from etl.mirror.engine import make_engine
+from etl.mirror.group_views import mirrored_tables
 from etl.scheduler import SyncJob
-from etl.schema import make_engine
 from etl.simulator import Simulator, SimulatorConfig
 from etl.simulator.group import OfficeGroup
+from etl.sync import state
 from tests.conftest import PG_URL, _require_postgres
 from tests.test_sync import assert_mirror_matches
 

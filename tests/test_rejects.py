@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from etl import rejects, state, status
+from etl import status
 from etl.control import RunControl, StopRequested
 from etl.errors import OdMirrorError
-from etl.models import Rejected
-from etl.seen import SeenKeys
-from etl.sync import run_sync
+from etl.mirror import rejects
+from etl.mirror.bookkeeping import Rejected
+from etl.sync import state
+from etl.sync.run import run_sync
+from etl.sync.seen import SeenKeys
 from tests.conftest import settings_for
 from tests.test_sync import mirror, office_clock, sync
 
@@ -69,7 +71,7 @@ def test_a_problem_fixed_in_open_dental_is_removed_by_the_next_run(
     (shown,) = status.collect(engine, settings).resources
     assert shown.problems == rejects.RejectCounts(0, 1)
     later(sim, 5, Birthdate=FIXED)
-    with caplog.at_level(logging.INFO, logger="etl.sync"):
+    with caplog.at_level(logging.INFO, logger="etl.sync.run"):
         second = sync(sim, engine)
     assert (second.mode, second.stats.unique, second.stats.set_aside) == ("incremental", 1, 0)
     assert mirror(engine)[5]["birthdate"].isoformat() == FIXED

@@ -11,14 +11,15 @@ import yaml
 from sqlalchemy import BigInteger, Engine, MetaData, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from etl import state
+from etl.catalog.base import Extra, Timestamp
+from etl.catalog.resources import RESOURCES, Resource, select_resources
 from etl.cli import main
-from etl.config import settings_from_dict
+from etl.config.load import settings_from_dict
+from etl.config.settings import DEFAULT_RESOURCES
 from etl.errors import ConfigError
-from etl.models import Extra, Timestamp
-from etl.resources import DEFAULT_RESOURCES, RESOURCES, Resource, select_resources
+from etl.mapping.record import map_record
 from etl.simulator.tables import Table
-from etl.transform import map_record
+from etl.sync import state
 from tests.conftest import load_json
 from tests.practice import ALL, assert_mirrors, mirror, office_clock, sync, url_of
 

@@ -17,10 +17,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine
 
-from etl.config import ScheduleSettings, Settings
+from etl.config.operations import schedule_period
+from etl.config.settings import ScheduleSettings, Settings
 from etl.control import RunControl
-from etl.lock import mirror_lock
-from etl.operations import schedule_period
+from etl.mirror.lock import mirror_lock
 from etl.scheduler import JOB_ID, MISFIRE_GRACE_SECONDS, Backoff, SyncJob, build_scheduler
 from tests.conftest import settings_for
 from tests.test_sync import mirror

@@ -14,15 +14,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from etl import state
+from etl.catalog.resources import PATIENTS
+from etl.config.targets import Target
 from etl.control import RunControl, StopRequested
-from etl.pipeline import Prefetch
-from etl.practices import Target, run_each
-from etl.resources import PATIENTS
+from etl.mapping.record import map_record
+from etl.mirror.engine import make_engine
 from etl.scheduler import SyncJob
-from etl.schema import make_engine
-from etl.sync import run_sync
-from etl.transform import map_record
+from etl.sync import state
+from etl.sync.fast_prefetch import Prefetch
+from etl.sync.group import run_each
+from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_cli import _keys, initialised, main, spawn  # noqa: F401 - _keys: autouse
 from tests.test_sync import assert_mirror_matches, mirror

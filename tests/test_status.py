@@ -14,9 +14,9 @@ from sqlalchemy import update
 
 from etl import status
 from etl.cli import main
-from etl.config import load_settings
-from etl.models import SyncState
-from etl.schema import make_engine
+from etl.config.load import load_settings
+from etl.mirror.bookkeeping import SyncState
+from etl.mirror.engine import make_engine
 from tests.test_cli import _keys, initialised  # noqa: F401 - _keys: the test keys, autouse
 
 

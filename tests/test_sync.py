@@ -8,16 +8,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from etl import state
-from etl.client import ApiClient
+from etl.api.client import ApiClient
+from etl.catalog.resources import PATIENTS
 from etl.errors import ApiError, AuthError
-from etl.models import SyncRun
-from etl.resources import PATIENTS
+from etl.mapping.record import map_record
+from etl.mirror.bookkeeping import SyncRun
 from etl.simulator import OfficeClock
 from etl.simulator.store import ORDERS
-from etl.state import RunResult
-from etl.sync import run_sync, window_start
-from etl.transform import map_record
+from etl.sync import state
+from etl.sync.run import run_sync, window_start
+from etl.sync.state import RunResult
 from tests.conftest import settings_for
 
 # An office clock far from this machine's: another zone, another year.

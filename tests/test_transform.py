@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
-from etl.load import save_rows
-from etl.resources import PATIENTS
-from etl.transform import NOT_DATA, RejectedRecord, clean_text, map_record, sanitize_json
+from etl.catalog.resources import PATIENTS
+from etl.mapping.record import NOT_DATA, RejectedRecord, clean_text, map_record, sanitize_json
+from etl.mirror.upsert import save_rows
 from tests.conftest import load_json
 
 VENDOR_ROW: dict[str, Any] = {

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from etl.classify import LoadCounts
-from etl.load import save_rows
-from etl.resources import PATIENTS
-from etl.schema import make_engine, upgrade
-from etl.transform import map_record
+from etl.catalog.resources import PATIENTS
+from etl.mapping.record import map_record
+from etl.mirror.classify import LoadCounts
+from etl.mirror.engine import make_engine, upgrade
+from etl.mirror.upsert import save_rows
 from tests.test_load import stored
 
 SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)

@@ -8,12 +8,12 @@ from typing import Any
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from etl.resources import RESOURCES
-from etl.schema import alembic_config, upgrade
+from etl.catalog.resources import RESOURCES
+from etl.catalog.tables.clinical import PROC_STATUS
+from etl.catalog.tables.schedule import APT_STATUS
+from etl.mirror.engine import alembic_config, upgrade
+from etl.mirror.views import view_names
 from etl.simulator import OfficeClock
-from etl.tables.clinical import PROC_STATUS
-from etl.tables.schedule import APT_STATUS
-from etl.views import view_names
 from tests.practice import sync
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from etl import wal
-from etl.load import save_rows
-from etl.resources import PATIENTS
-from etl.schema import make_engine, upgrade
-from etl.transform import map_record
+from etl.catalog.resources import PATIENTS
+from etl.mapping.record import map_record
+from etl.mirror import fast_checkpoints
+from etl.mirror.engine import make_engine, upgrade
+from etl.mirror.upsert import save_rows
 
 SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)
 
@@ -41,7 +41,7 @@ def test_a_saved_page_reaches_the_database_file_on_the_checkpoint_thread(tmp_pat
     engine = make_engine(f"sqlite:///{path}")
     upgrade(engine)
     save_rows(engine, PATIENTS, patients(50), SYNCED)
-    wal.join(engine)
+    fast_checkpoints.join(engine)
     # The pool keeps its connections open: SQLite's checkpoint on closing the last one has not
     # run, and the log is far below the automatic threshold.
     assert rows_in_file_alone(path, tmp_path) == 50
@@ -55,10 +55,10 @@ def test_the_automatic_checkpoint_stays_as_a_safety_net(tmp_path: Path) -> None:
     try:
         with in_file.connect() as conn:
             autocheckpoint = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-        assert autocheckpoint == wal.AUTOCHECKPOINT_PAGES
+        assert autocheckpoint == fast_checkpoints.AUTOCHECKPOINT_PAGES
         upgrade(in_memory)  # no file to checkpoint: no checkpointer, saving works as before
         save_rows(in_memory, PATIENTS, patients(3), SYNCED)
-        wal.after_commit(in_memory)
+        fast_checkpoints.after_commit(in_memory)
         with in_memory.connect() as conn:
             assert conn.exec_driver_sql("SELECT count(*) FROM patient").scalar() == 3
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
@@ -75,9 +75,9 @@ def test_checkpoints_begin_at_most_once_a_gap_and_a_failed_one_is_logged(
     gap: float,
     checkpoints: int,
 ) -> None:
-    monkeypatch.setattr(wal, "MIN_GAP", gap)
-    checkpointer = wal.Checkpointer(str(tmp_path / "no such directory" / "mirror.db"))
-    with caplog.at_level(logging.DEBUG, logger="etl.wal"):
+    monkeypatch.setattr(fast_checkpoints, "MIN_GAP", gap)
+    checkpointer = fast_checkpoints.Checkpointer(str(tmp_path / "no such directory" / "mirror.db"))
+    with caplog.at_level(logging.DEBUG, logger="etl.mirror.fast_checkpoints"):
         for _ in range(2):
             checkpointer.kick()
             checkpointer.join()

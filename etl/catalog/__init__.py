@@ -1,1 +1,1 @@
-"""The mirror's catalog: which tables it holds and how they are declared."""
+"""What is mirrored: Open Dental's tables as declarations, and the API resources that fill them."""

@@ -1,1 +1,1 @@
-"""The mirror database: its views and what is made on it."""
+"""The database seam: engine, schema, upserts, bookkeeping, lock, views, indexes (dialects here)."""

@@ -1,0 +1,1 @@
+"""Settings: the YAML config, environment overrides, one office or a group."""

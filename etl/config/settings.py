@@ -1,0 +1,87 @@
+"""The typed settings odmirror runs with, one frozen dataclass per config section.
+
+etl.config reads them from the YAML file; a field's annotation (a string, under
+`from __future__ import annotations`) is also what the config's value check expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from etl.config.practices import PracticeSettings
+from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
+
+#: What `sync.resources` means when the config does not say: the patient mirror, as before.
+#: The other tables are opt-in, so an upgrade never starts pulling new kinds of data unasked.
+DEFAULT_RESOURCES = ("patients",)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Where the Open Dental API is and how hard we may use it."""
+
+    base_url: str
+    developer_key: str = field(repr=False)
+    customer_key: str = field(repr=False)
+    page_size: int = 100
+    min_request_interval: float = 5.0
+    timeout: float = 60.0
+    max_retries: int = 5
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """The mirror database."""
+
+    url: str
+    #: PostgreSQL schema of the views that union all practices (only with `practices:`).
+    group_schema: str = "odmirror_group"
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """How incremental runs overlap and how often `odmirror run` syncs."""
+
+    overlap_seconds: int = 60
+    interval_minutes: float = 15.0
+    resources: tuple[str, ...] = DEFAULT_RESOURCES
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When `odmirror run` syncs: `every` (15m, 2h) or a crontab line; neither means
+    every `sync.interval_minutes`. Repeated failures wait longer, up to `backoff_max`."""
+
+    every: str | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+    backoff_max: str = "4h"
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """When `odmirror status` calls the mirror stale (default: two schedule periods)."""
+
+    max_age: str | None = None
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How odmirror logs: `text` for people, `json` (one object a line) for collectors."""
+
+    format: str = "text"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything odmirror needs to run."""
+
+    api: ApiSettings
+    database: DatabaseSettings
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    pii: PiiPolicy = DEFAULT_POLICY
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    status: StatusSettings = field(default_factory=StatusSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    #: A dental group's practices (etl/practice_config.py); empty for a single practice.
+    practices: tuple[PracticeSettings, ...] = ()

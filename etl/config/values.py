@@ -1,0 +1,124 @@
+"""One config value: ${VAR} expansion, then its type, range and form checked."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from etl.catalog.resources import select_resources
+from etl.errors import ConfigError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: Keys copied from a template or left blank: refused, so a run never starts with them.
+_PLACEHOLDER = re.compile(r"(?i)your[\w -]*|<[^>]*>|x{4,}|changeme|placeholder|\.{3}|\*+")
+_LIMITS: dict[str, tuple[float, float]] = {
+    "api.page_size": (1, 10_000),
+    "api.min_request_interval": (0, 3600),
+    "api.timeout": (0.001, 3600),
+    "api.max_retries": (0, 20),
+    "sync.overlap_seconds": (0, 86_400),
+    "sync.interval_minutes": (0.01, 10_080),
+}
+
+
+def check_value(dotted: str, kind: Any, value: Any, source: str, env: dict[str, str]) -> Any:
+    """One config value, ${VAR} expanded, checked and converted to its field's type.
+
+    Args:
+        dotted: the key, like `api.page_size`.
+        kind: the field's annotation, as text (`int`, `str | None`, `tuple[str, ...]`, ...).
+        value: the value as YAML or the environment gave it.
+        source: the config file's name, for the messages.
+        env: the environment, for ${VAR}.
+
+    Returns:
+        The value to store in the settings.
+
+    Raises:
+        ConfigError: naming the file and the key.
+    """
+    if isinstance(value, str):
+        value = _expand(dotted, value, source, env)
+    if kind == "tuple[str, ...]":
+        return _as_names(dotted, value, source)
+    if kind == "str | None" and isinstance(value, str) and not value.strip():
+        return None  # an optional key set to "" (say by an environment variable) is unset
+    if kind == "str | None" and not isinstance(value, str):
+        raise ConfigError(f"{source}: '{dotted}' must be text, like 15m or \"0 2 * * *\"")
+    if kind in ("str", "str | None"):
+        result: Any = _as_str(dotted, value, source)
+        _refuse_placeholder(dotted, result, source)
+    else:
+        result = _as_number(dotted, kind, value, source)
+        low, high = _LIMITS[dotted]
+        if not low <= result <= high:
+            raise ConfigError(f"{source}: '{dotted}' must be between {low:g} and {high:g}")
+    _check_url(dotted, result, source)
+    return result
+
+
+def _expand(dotted: str, value: str, source: str, env: dict[str, str]) -> str:
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env and env[name] != "":
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{source}: '{dotted}' uses ${{{name}}}, which is not set")
+
+    return _VAR.sub(substitute, value)
+
+
+def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
+    # A YAML list, or "a, b" (as an environment variable gives it).
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{source}: '{dotted}' must be a list of names")
+    try:
+        chosen = select_resources(items)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: '{dotted}': {exc}") from None
+    return tuple(r.name for r in chosen)
+
+
+def _as_str(dotted: str, value: Any, source: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{source}: '{dotted}' must be a non-empty string")
+    return value.strip()
+
+
+def _refuse_placeholder(dotted: str, value: str, source: str) -> None:
+    if dotted.endswith("_key") and _PLACEHOLDER.fullmatch(value):
+        raise ConfigError(
+            f"{source}: '{dotted}' is a placeholder, not a key: put the real key in the "
+            "environment (see config.example.yaml)"
+        )
+
+
+def _as_number(dotted: str, kind: Any, value: Any, source: str) -> float | int:
+    wanted = "an integer" if kind == "int" else "a number"
+    if isinstance(value, bool):
+        raise ConfigError(f"{source}: '{dotted}' must be {wanted}, not {value!r}")
+    try:
+        number = float(value) if kind == "float" else int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: '{dotted}' must be {wanted}, not {value!r}") from None
+    if isinstance(value, float) and kind == "int" and value != int(value):
+        raise ConfigError(f"{source}: '{dotted}' must be {wanted}, not {value!r}")
+    return number
+
+
+def _check_url(dotted: str, value: Any, source: str) -> None:
+    if dotted == "api.base_url" and not re.match(r"https?://[^/\s]+", str(value)):
+        raise ConfigError(f"{source}: '{dotted}' must start with http:// or https://")
+    if dotted == "database.url":
+        try:
+            make_url(str(value)).port  # noqa: B018 - a port that is not a number raises here
+        except (ArgumentError, ValueError):
+            raise ConfigError(
+                f"{source}: '{dotted}' is not a database URL "
+                "(e.g. sqlite:///mirror.db or postgresql+psycopg://user@host/db)"
+            ) from None

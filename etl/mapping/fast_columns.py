@@ -1,0 +1,166 @@
+"""Decode a whole column of a page for the short path (etl.columnar).
+
+A plain column (all text, all whole numbers, all known enum names, all ISO dates) is taken by a
+few C-level calls: a join, a min and max, a lookup, a regex. Any other is decoded value by value,
+and a value the short path does not take becomes `SLOW`: its record then goes to map_record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from itertools import count
+from typing import Any
+
+from etl.catalog.resources import FieldSpec
+from etl.mapping.fast_decoders import DATE_SHAPE, MOMENT_SHAPE, decoder_for
+from etl.mapping.pii import DROP, HMAC, KEEP, PiiPolicy
+from etl.mapping.values import Invalid, clean_text
+
+SLOW = object()  # a value the short path does not take: its record goes through map_record
+SLOW_MADE = count()  # moves on each time a decoder gives SLOW (next() is atomic)
+_LO, _HI = -(2**63), 2**63
+_MEMO_SIZE = 4096  # dates remembered a column: enough for those that repeat; memory flat in N
+Column = Callable[[Sequence[Any]], list[Any]]
+_SHAPES = {  # a whole column of ASCII dates (or moments), one a line
+    kind: re.compile(rf"(?:{shape}\n)*{shape}")
+    for kind, shape in (("date", DATE_SHAPE), ("datetime", MOMENT_SHAPE))
+}
+
+
+def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
+    """How the short path decodes a whole column of this field under this PHI action."""
+    if action == DROP:
+        return lambda col: [None] * len(col)  # erases what an earlier policy let in
+    if action == HMAC:
+        return lambda col: _text([policy.digest(v) for v in col])
+    assert action == KEEP
+    one = decoder_for(spec)
+    if spec.kind == "text":
+        return _whole(_plain_text, _text)
+    if spec.kind == "int":
+        return _whole(_plain_ints, _int_column(one))
+    if spec.kind == "bool":
+        return lambda col: [v if v is True or v is False else _try(one, v) for v in col]
+    if spec.kind == "enum":
+        codes = _codes(spec.enum)
+        return _whole(
+            functools.partial(_plain_enums, codes),
+            lambda col: [codes[v] if type(v) is str and v in codes else _try(one, v) for v in col],
+        )
+    if spec.kind in ("date", "datetime"):
+        return _whole(functools.partial(_plain_dates, spec.kind), _memo_column(one))
+    if spec.kind == "decimal":
+        # Well inside the range decode() takes (below 10**14), a float's repr is the very text
+        # decode() turns into a Decimal.
+        return lambda col: [
+            Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
+        ]
+    return lambda col: [_try(one, v) for v in col]
+
+
+def _whole(plain: Callable[[Sequence[Any]], list[Any] | None], each: Column) -> Column:
+    """A column decoded whole by `plain` (a few C calls) if it can, else value by value."""
+
+    def column(col: Sequence[Any]) -> list[Any]:
+        decoded = plain(col)
+        return each(col) if decoded is None else decoded
+
+    return column
+
+
+def only(col: Sequence[Any], kind: type) -> bool:
+    """Whether every value of the column has exactly this type."""
+    return set(map(type, col)) == {kind}
+
+
+# A page is decoded JSON: its only text type is str, so a join that takes the whole column
+# proves every value is text, without a type() call a value.
+def _plain_text(col: Sequence[Any]) -> list[Any] | None:
+    try:
+        joined = "".join(col)
+    except TypeError:
+        return None
+    return list(col) if joined.isascii() and "\x00" not in joined else None
+
+
+def _plain_ints(col: Sequence[Any]) -> list[Any] | None:
+    return list(col) if only(col, int) and min(col) >= _LO and max(col) < _HI else None
+
+
+def _plain_enums(codes: dict[str, int], col: Sequence[Any]) -> list[Any] | None:
+    try:  # the codes' keys are all text: any other value is not found
+        return list(map(codes.__getitem__, col))
+    except (KeyError, TypeError):
+        return None
+
+
+def _plain_dates(kind: str, col: Sequence[Any]) -> list[Any] | None:
+    # One regex over the column joined by newlines (which no date has) checks every value's
+    # shape; then fromisoformat parses them in C. Years 0 and 1 are the API's "no date".
+    try:
+        joined = "\n".join(col)
+    except TypeError:
+        return None
+    if _SHAPES[kind].fullmatch(joined) is None:
+        return None
+    parse = dt.date.fromisoformat if kind == "date" else dt.datetime.fromisoformat
+    try:
+        return [None if v < "0002" else parse(v) for v in col]
+    except ValueError:  # not a day of the calendar: the value's own path says so
+        return None
+
+
+def _text(col: Sequence[Any]) -> list[Any]:
+    # A text value that had to be cleaned is reported by map_record: not the short path.
+    return [
+        v
+        if type(v) is str and ((v.isascii() and "\x00" not in v) or clean_text(v) is v)
+        else _off_text(v)
+        for v in col
+    ]
+
+
+def _int_column(one: Callable[[Any], Any]) -> Column:
+    return lambda col: [v if type(v) is int and _LO <= v < _HI else _try(one, v) for v in col]
+
+
+def _memo_column(one: Callable[[Any], Any]) -> Column:
+    # Dates repeat across rows (no-date, a day's appointments, change times).
+    memo: dict[str, Any] = {}
+
+    def miss(value: Any) -> Any:
+        decoded = _try(one, value)
+        if type(value) is str and decoded is not SLOW:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[value] = decoded
+        return decoded
+
+    return lambda col: [memo[v] if type(v) is str and v in memo else miss(v) for v in col]
+
+
+def _codes(names: tuple[str, ...]) -> dict[str, int]:
+    codes: dict[str, int] = {}
+    for code, name in enumerate(names):
+        codes.setdefault(name, code)  # names.index(): the first one
+    return codes
+
+
+def _try(decoder: Callable[[Any], Any], value: Any) -> Any:
+    try:
+        return decoder(value)
+    except Invalid:
+        return _slow()
+
+
+def _off_text(value: Any) -> Any:
+    return None if value is None else _slow()
+
+
+def _slow() -> object:
+    next(SLOW_MADE)  # map_page then looks for it: most pages have none
+    return SLOW

@@ -1,0 +1,133 @@
+"""Group views: for every mirrored table, one view over all practices with a `practice` column.
+
+PostgreSQL: views in one shared schema (`database.group_schema`), each a UNION ALL of the
+practices' schemas, recreated by `odmirror init`. SQLite keeps no view across files, so there
+`odmirror init` writes a script that ATTACHes every practice's file to a session and creates
+TEMP views in it: `.read` it in sqlite3, or `executescript` it in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlalchemy import Table, text
+from sqlalchemy.engine import make_url
+
+from etl.catalog.base import Base
+from etl.config.practices import PLACEHOLDER
+from etl.config.settings import Settings
+from etl.config.targets import Target
+from etl.errors import DatabaseError
+from etl.mirror.engine import current_revision, head_revision, make_engine
+
+#: The column each group view adds: the name of the practice a row comes from.
+PRACTICE_COLUMN = "practice"
+
+
+def mirrored_tables() -> list[Table]:
+    """Every table of the mirror's metadata, without odmirror's own bookkeeping."""
+    return [t for t in Base.metadata.sorted_tables if not t.name.startswith("odmirror_")]
+
+
+def union_sql(table: Table, names: Sequence[str], quote: Callable[[str], str]) -> str:
+    """SELECT the table's columns from each practice's schema, UNION ALL, practice first."""
+    columns = ", ".join(quote(column.name) for column in table.columns)
+    return "\nUNION ALL\n".join(
+        f"SELECT CAST('{name}' AS TEXT) AS {PRACTICE_COLUMN}, {columns} "
+        f"FROM {quote(name)}.{quote(table.name)}"
+        for name in names
+    )
+
+
+def ready(chosen: Sequence[Target]) -> list[str]:
+    """The practices whose mirror is at this version's schema (the others would break a view)."""
+    head = head_revision()
+    names = []
+    for target in chosen:
+        url = make_url(target.settings.database.url)
+        if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+            continue  # not initialised; connecting would create an empty file
+        engine = make_engine(target.settings.database.url)
+        try:
+            if current_revision(engine) == head:
+                names.append(target.name)
+        finally:
+            engine.dispose()
+    return names
+
+
+def refresh(settings: Settings, chosen: Sequence[Target]) -> str:
+    """Recreate the group views over the practices that are ready; returns a line to show."""
+    names = ready(chosen)
+    missing = [t.name for t in chosen if t.name not in names]
+    left_out = f"; left out (run `odmirror init`): {', '.join(missing)}" if missing else ""
+    if not names:
+        return f"group views: none, no practice is initialised{left_out}"
+    if settings.database.url.startswith("sqlite"):
+        path = write_sqlite_script(settings, chosen, names)
+        where = f"SQLite script {path} (.read it in a session)"
+    else:
+        create_postgres_views(settings, names)
+        where = f"schema {settings.database.group_schema}"
+    return f"group views: {where} over {', '.join(names)}{left_out}"
+
+
+def create_postgres_views(settings: Settings, names: Sequence[str]) -> None:
+    """(Re)create one view per mirrored table in the group schema, in one transaction."""
+    engine = make_engine(settings.database.url)
+    try:
+        with engine.begin() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            group = quote(settings.database.group_schema)
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {group}"))
+            for table in mirrored_tables():
+                view = f"{group}.{quote(table.name)}"
+                # Dropped, not replaced: a column added in the middle would refuse REPLACE. A
+                # user's own view on ours makes the drop fail, which says so, rather than vanish.
+                conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
+                conn.execute(text(f"CREATE VIEW {view} AS\n{union_sql(table, names, quote)}"))
+    finally:
+        engine.dispose()
+
+
+def sqlite_script_path(settings: Settings) -> Path:
+    """Where the SQLite group script goes: the practice file name with the group's, in .sql."""
+    database = make_url(settings.database.url).database or ""
+    return Path(database.replace(PLACEHOLDER, settings.database.group_schema)).with_suffix(".sql")
+
+
+def sqlite_script(files: Sequence[tuple[str, Path]]) -> str:
+    """The script that attaches each (practice, file) and creates the TEMP group views."""
+
+    def quote(name: str) -> str:
+        return f'"{name}"'
+
+    lines = [
+        "-- odmirror group views, written by `odmirror init`: read it into a SQLite session.",
+        "-- SQLite attaches at most 10 files to a session unless built with a higher limit.",
+    ]
+    for name, path in files:
+        literal = str(path.resolve()).replace("'", "''")
+        lines.append(f"ATTACH DATABASE '{literal}' AS {quote(name)};")
+    names = [name for name, _ in files]
+    for table in mirrored_tables():
+        body = union_sql(table, names, quote)
+        lines.append(f"CREATE TEMP VIEW {quote(table.name)} AS\n{body};")
+    return "\n".join(lines) + "\n"
+
+
+def write_sqlite_script(settings: Settings, chosen: Sequence[Target], names: Sequence[str]) -> Path:
+    """Write the SQLite group script over the named practices; returns its path."""
+    files = [
+        (t.name, Path(make_url(t.settings.database.url).database or ""))
+        for t in chosen
+        if t.name in names
+    ]
+    path = sqlite_script_path(settings)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(sqlite_script(files), encoding="utf-8")
+    except OSError as exc:
+        raise DatabaseError(f"cannot write the group views script {path}: {exc.strerror}") from None
+    return path.resolve()

@@ -1,0 +1,1 @@
+"""One run: cursor, fetch, map, save, removals, bookkeeping; one office is a group of one."""

@@ -1,0 +1,103 @@
+"""Rows that left Open Dental: hard deletions listed by a history feed, and rows that a table
+pulled whole no longer returns.
+
+Both run only after a resource's pull completed, so a failed or cut-short pull never removes
+or marks anything.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, delete, or_, update
+
+from etl.api.client import ApiClient
+from etl.catalog.resources import Resource
+from etl.mapping.record import Invalid, decode, parse_server_time
+from etl.mirror.lookup import chunked
+
+_CHUNK = 500
+
+
+def deleted_keys(client: ApiClient, resource: Resource) -> dict[int, dt.datetime | None]:
+    """The keys the resource's deletion feed lists, with the latest deletion time of each.
+
+    Raises:
+        ApiError: the feed cannot be read.
+    """
+    feed = resource.deletions
+    assert feed is not None
+    spec = resource.by_key[resource.key]
+    found: dict[int, dt.datetime | None] = {}
+    for page in client.pages(feed.path, dict(feed.params)):
+        for row in page.rows:
+            # A server that ignored the filter must not make a "Changed" row delete anything.
+            if not isinstance(row, dict) or any(
+                name in row and str(row[name]) != value for name, value in feed.params.items()
+            ):
+                continue
+            key = _key(spec, row.get(feed.key))
+            if key is None:
+                continue
+            stamp = parse_server_time(row.get(feed.stamp)) if feed.stamp else None
+            found[key] = _later(found.get(key, stamp), stamp)
+    return found
+
+
+def _key(spec: Any, value: Any) -> int | None:
+    try:
+        key = decode(spec, value)
+    except Invalid:
+        return None
+    return key if isinstance(key, int) and key > 0 else None
+
+
+def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    if a is None or b is None:
+        return None  # no time: delete whatever the mirror holds
+    return max(a, b)
+
+
+def delete_rows(engine: Engine, resource: Resource, keys: dict[int, dt.datetime | None]) -> int:
+    """Delete the listed rows; a row changed after its deletion time (not the same row) stays.
+
+    Returns:
+        How many rows the mirror dropped.
+    """
+    table, key = resource.table, resource.table.c[resource.key_column]
+    stmt = delete(table).where(key == bindparam("k"))
+    guard = resource.cursor_column
+    if guard is not None:
+        column = table.c[guard]
+        stmt = stmt.where(or_(bindparam("s").is_(None), column.is_(None), column <= bindparam("s")))
+    removed = 0
+    with engine.begin() as conn:
+        for k, s in keys.items():  # one by one: each needs its own row count, and they are few
+            removed += conn.execute(stmt, {"k": k, "s": s}).rowcount
+    return removed
+
+
+def mark_missing(
+    engine: Engine, resource: Resource, present: Iterable[Any], now: dt.datetime
+) -> tuple[int, int]:
+    """Stamp `odmirror_gone_at` on rows a complete pull did not return; clear it on those it did.
+
+    Returns:
+        (rows newly marked gone, rows that came back).
+    """
+    table = resource.table
+    key, gone = table.c[resource.key_column], table.c["odmirror_gone_at"]
+    keys = sorted(set(present))
+    with engine.begin() as conn:
+        back = 0
+        for chunk in chunked(keys, _CHUNK):
+            back += conn.execute(
+                update(table).where(and_(key.in_(chunk), gone.is_not(None))).values({gone: None})
+            ).rowcount
+        marked = update(table).where(gone.is_(None))
+        if keys:
+            marked = marked.where(key.not_in(keys))
+        count = conn.execute(marked.values({gone: now})).rowcount
+    return count, back

@@ -1,0 +1,202 @@
+"""One resource's run: pull what changed since the cursor, save it page by page, move the cursor.
+
+The run reads every pass the resource needs (etl.seen.ShownValues), saves each page as it comes
+(etl.saver), records the run's row, and leaves the cursor where etl.cursor says it may go.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, Index
+from sqlalchemy.exc import SQLAlchemyError
+
+from etl import fast_paths
+from etl.api.client import ApiClient, Page
+from etl.api.paginator import OffsetPaginator
+from etl.catalog.resources import Resource
+from etl.control import RunControl, StopRequested
+from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
+from etl.mirror import fast_indexes, rejects
+from etl.mirror.upsert import has_rows
+from etl.sync import removals, state
+from etl.sync.cursor import RunCursor, window_start
+from etl.sync.fast_prefetch import Prefetch
+from etl.sync.saver import PageSaver
+from etl.sync.seen import ShownValues
+
+# The run's warnings keep the logger name they always had (JSON logs show it).
+log = logging.getLogger("etl.sync.run")
+
+
+class ResourceSync:
+    """Pull one resource into the mirror once.
+
+    Args:
+        engine: the mirror.
+        client: the API session.
+        resource: what to pull.
+        overlap: how far before the cursor to ask again.
+        full: ignore the cursor and pull everything.
+        pii: the PHI policy applied to every record before it is stored.
+        control: stop request and progress hook.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: ApiClient,
+        resource: Resource,
+        overlap: dt.timedelta,
+        full: bool = False,
+        pii: PiiPolicy = DEFAULT_POLICY,
+        control: RunControl | None = None,
+    ) -> None:
+        self.engine, self.client, self.resource = engine, client, resource
+        self.overlap, self.full = overlap, full
+        self.control = control or RunControl()
+        self.stats = state.RunStats()
+        self.shown = ShownValues(resource.passes)
+        self.notes: list[str] = []
+        self.saver = PageSaver(engine, resource, pii, self.stats)
+        self.run_cursor = RunCursor(
+            client, resource, self.shown, self.saver.stamps, self.saver.save, self._note
+        )
+        self.deferred: list[Index] = []  # its indexes, to build when the rows are in
+        self.sampled = False  # whether the first page has shown which are cheap to keep
+
+    def run(self) -> state.RunResult:
+        """Run once; the run row records success or the error, and errors propagate."""
+        self.control.check()  # a stop asked for during an earlier resource: do not start
+        began = time.monotonic()
+        cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
+        mode = "full" if cursor is None else "incremental"
+        run_id = self.saver.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
+        requests_before = self.client.requests_made
+        try:
+            self.saver.fresh = not has_rows(self.engine, self.resource.table)
+            # The plain twin keeps the indexes (defer on a table said not to be empty).
+            deferring = self.saver.fresh and fast_paths.enabled("deferred_indexes")
+            self.deferred = fast_indexes.defer(self.engine, self.resource.table, deferring)
+            new_cursor = self._pull_all(cursor)
+        except StopRequested:
+            self._build_anyway()
+            self.stats.requests = self.client.requests_made - requests_before
+            state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
+            raise
+        except BaseException as exc:
+            self._build_anyway()
+            self.stats.requests = self.client.requests_made - requests_before
+            self._record_failure(run_id, exc)
+            raise
+        self.stats.requests = self.client.requests_made - requests_before
+        self._succeed(run_id, new_cursor)
+        shown = new_cursor or cursor
+        return state.RunResult(
+            self.resource.name,
+            mode,
+            self.stats,
+            time.monotonic() - began,
+            shown,
+            new_cursor is not None,
+            self.notes,
+        )
+
+    def _build_anyway(self) -> None:
+        # The run has failed: its error is what the user must see, not a second one.
+        try:
+            fast_indexes.build(self.engine, self.deferred)
+        except SQLAlchemyError:
+            log.warning("could not build the indexes of %s; the next run will", self.resource.name)
+
+    def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
+        since = window_start(cursor, self.overlap) if cursor is not None else None
+        self._pull(since)
+        # The last requests (Deleted rows, change checks) wait for the API: the indexes a first
+        # load deferred are built meanwhile.
+        with fast_indexes.built_meanwhile(self.engine, self.deferred):
+            self._after_pull()
+            return self.run_cursor.new_cursor(self.stats.fetched)
+
+    def _after_pull(self) -> None:
+        # Only after every pass completed: a failed pull has raised before this point.
+        resource, now = self.resource, state.utcnow()
+        if resource.deletions is not None:
+            gone = removals.delete_rows(
+                self.engine, resource, removals.deleted_keys(self.client, resource)
+            )
+            if gone:
+                self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
+        if resource.mark_missing and resource.cursor_param is None:
+            marked, back = removals.mark_missing(self.engine, resource, self.saver.stamps, now)
+            if marked or back:
+                self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
+
+    def _succeed(self, run_id: int, new_cursor: dt.datetime | None) -> None:
+        # Problems the run resolved go in the transaction that records its success: a failed
+        # or stopped run, or one whose end is not recorded, removes none.
+        with self.engine.begin() as conn:
+            resolved = rejects.clear_resolved(conn, self.resource.name, run_id, self.saver.seen)
+            if resolved:
+                problems = "problem" if resolved == 1 else "problems"
+                self.notes.append(
+                    f"{resolved} earlier {problems} no longer seen, removed from odmirror_rejected"
+                )
+                log.info("%s: %s", self.resource.name, self.notes[-1])
+            note = "; ".join(self.notes) or None
+            state.close_run(conn, run_id, self.stats, new_cursor=new_cursor, note=note)
+
+    def _pull(self, since: dt.datetime | None) -> None:
+        pages_of = Prefetch if fast_paths.enabled("prefetch") else contextlib.nullcontext
+        with pages_of(self._pages(since)) as pages:
+            for _filters, number, page in pages:
+                self.run_cursor.saw_page(number, page)
+                self._save(page)
+                self.control.report(
+                    self.resource.name, self.stats.fetched, self.client.requests_made
+                )
+                self.control.check()  # between pages: the page just saved is committed
+
+    def _pages(self, since: dt.datetime | None) -> Iterator[tuple[dict[str, str], int, Page]]:
+        """The pages of every pass still needed, each with its pass and number (fetch thread).
+
+        A pass starts as soon as the one before has been read, while its pages are still being
+        written: whether it is needed depends only on the plain list's pages.
+        """
+        for filters in self.shown.needed():
+            params: dict[str, Any] = dict(filters)
+            if since is not None and self.resource.cursor_param:
+                params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
+            paging = OffsetPaginator(
+                self.client.settings.page_size, self.resource.name, self.resource.key
+            )
+            pages = self.client.pages(self.resource.path, params, paging)
+            for number, page in enumerate(pages):
+                if not filters:
+                    self.shown.note(page.rows)
+                yield filters, number, page
+
+    def _save(self, page: Page) -> int:
+        self.run_cursor.track(page)
+        new = self.saver.save(page)
+        if self.deferred and not self.sampled:
+            self.sampled = True  # the first page of a first load: the only rows in the table
+            self.deferred = fast_indexes.keep_cheap(self.engine, self.deferred)
+        return new
+
+    def _note(self, text: str) -> None:
+        self.notes.append(text)
+        log.warning("%s: %s", self.resource.name, text)
+
+    def _record_failure(self, run_id: int, exc: BaseException) -> None:
+        message = str(exc) if str(exc) else exc.__class__.__name__
+        try:
+            with self.engine.begin() as conn:
+                state.close_run(conn, run_id, self.stats, error=message)
+        except SQLAlchemyError:
+            log.warning("could not record the failed run in the mirror database")

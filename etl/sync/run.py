@@ -1,0 +1,76 @@
+"""Bring a mirror up to date once: every chosen resource in turn, under the mirror's lock.
+
+Each resource's run is etl.resource_sync.ResourceSync; where it starts reading and where its
+cursor moves (and why the cursor is the server's time) is etl.cursor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from etl.api.client import ApiClient
+from etl.catalog.resources import select_resources
+from etl.config.settings import Settings
+from etl.control import RunControl
+from etl.errors import DatabaseError
+from etl.mirror.engine import check_schema, describe, make_engine
+from etl.mirror.lock import mirror_lock
+from etl.sync import state
+from etl.sync.cursor import window_start
+from etl.sync.resource import ResourceSync
+
+__all__ = ["ResourceSync", "run_sync", "window_start"]
+
+
+def run_sync(
+    settings: Settings,
+    full: bool = False,
+    client: ApiClient | None = None,
+    control: RunControl | None = None,
+    resources: Sequence[str] | None = None,
+) -> list[state.RunResult]:
+    """Bring every enabled resource of the mirror up to date once.
+
+    Args:
+        settings: the config.
+        full: ignore the cursors and pull everything.
+        client: an API session to use (default: a new one from settings.api).
+        control: stop request and progress hook; a stop raises StopRequested after the page
+            in flight is committed, with the run recorded as interrupted.
+        resources: the names to sync (default: the config's `sync.resources`).
+
+    Returns:
+        One result per resource.
+
+    Raises:
+        OdMirrorError: a one-line reason; the mirror keeps what earlier pages committed.
+        MirrorLocked: another process is syncing this mirror.
+    """
+    chosen = select_resources(settings.sync.resources if resources is None else resources)
+    engine = make_engine(settings.database.url)
+    overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
+    try:
+        check_schema(engine)
+        with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
+            _pace_after_last_run(engine, api)
+            return [
+                ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
+                for resource in chosen
+            ]
+    except SQLAlchemyError as exc:
+        raise DatabaseError(describe(exc, settings.database.url)) from None
+    finally:
+        engine.dispose()
+
+
+def _pace_after_last_run(engine: Engine, api: ApiClient) -> None:
+    # The throttle counts every request with our keys, a previous process's too: a run that
+    # starts right after another waits out the interval from its end (recorded to the second).
+    last = state.last_active(engine)
+    if last is not None:
+        since = (state.utcnow() - last).total_seconds()
+        api.not_before(api.settings.min_request_interval + 1.0 - since)
