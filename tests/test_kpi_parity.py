@@ -90,7 +90,7 @@ def office(
         practice = make_practice(SEED, today)
         load_practice(engine, practice)
         with engine.begin() as conn:
-            create_kpi_views(conn)
+            assert create_kpi_views(conn) == {}
         yield Office(engine, practice, today)
         engine.dispose()
 
@@ -370,8 +370,28 @@ def test_views_over_missing_tables_are_not_made(tmp_path: Path) -> None:
     made = set(inspect(engine).get_view_names())
     engine.dispose()
     assert skipped == {
-        "kpi_writeoffs": ["claimsnapshot"],
-        "kpi_net_production": ["kpi_writeoffs"],
-        "kpi_recalls": ["recall"],
+        "kpi_writeoffs": "needs claimsnapshot",
+        "kpi_net_production": "needs kpi_writeoffs",
+        "kpi_recalls": "needs recall",
     }
     assert made == set(kpi_view_names()) - set(skipped)
+
+
+@pytest.mark.parametrize("kind", DATABASES)
+def test_view_over_a_missing_column_is_not_made_and_others_are(kind: str, tmp_path: Path) -> None:
+    with mirror_url(kind, tmp_path) as url:
+        engine = create_engine(url)
+        load_practice(engine, make_practice(SEED, date(2026, 12, 7), patients=60))
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE procedurelog DROP COLUMN discountplanamt"))
+        with engine.begin() as conn:
+            skipped = create_kpi_views(conn)
+        made = set(inspect(engine).get_view_names())
+        with engine.connect() as conn:
+            produced = conn.execute(text("SELECT COUNT(*) FROM kpi_net_production")).scalar()
+        engine.dispose()
+    assert list(skipped) == ["kpi_scheduled_production"]
+    assert skipped["kpi_scheduled_production"].startswith("the database refused it: ")
+    assert "discountplanamt" in skipped["kpi_scheduled_production"].lower()
+    assert made == set(kpi_view_names()) - {"kpi_scheduled_production"}
+    assert produced

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 from etl.catalog.opendental import OD_TABLES
 
@@ -137,29 +140,48 @@ def tables_read(select: str) -> set[str]:
     return {n for n in names if n in OD_TABLES or n.startswith("kpi_")}
 
 
-def create_kpi_views(conn: Connection) -> dict[str, list[str]]:
-    """Make (or remake) every KPI view whose tables the mirror has.
+def create_kpi_views(conn: Connection) -> dict[str, str]:
+    """Make (or remake) every KPI view the mirror can answer.
 
-    A view over a table the mirror lacks (claimsnapshot is read only in query mode) is not made:
-    without it the view would answer, but wrongly.
+    A view over a table or column the mirror lacks (claimsnapshot is read only in query mode,
+    some endpoints omit columns) is not made, and says why: without its data it would answer
+    wrongly. The others are made all the same.
 
     Args:
         conn: An open connection; the caller commits.
 
     Returns:
-        The views not made, each with the tables (or views) it misses; empty when all were made.
+        The views not made, each with one line saying why; empty when all were made.
     """
     drop_kpi_views(conn)
     present = set(inspect(conn).get_table_names())
-    skipped: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}
     for name, select in kpi_view_sql(conn.dialect.name).items():
         missing = sorted(tables_read(select) - present)
-        if missing:
-            skipped[name] = missing
-            continue
-        conn.execute(text(f"CREATE VIEW {name} AS {select}"))
-        present.add(name)
+        refusal = f"needs {', '.join(missing)}" if missing else _create(conn, name, select)
+        if refusal:
+            skipped[name] = refusal
+        else:
+            present.add(name)
     return skipped
+
+
+def _create(conn: Connection, name: str, select: str) -> str | None:
+    """Create one view and read it once; the database's refusal as one cut line, else None."""
+    # A failed statement spoils a PostgreSQL transaction unless it ran in a savepoint; SQLite
+    # makes a view over a missing column and refuses only when it is read; MySQL commits DDL.
+    guard: AbstractContextManager[Any] = (
+        conn.begin_nested() if conn.dialect.name == "postgresql" else nullcontext()
+    )
+    try:
+        with guard:
+            conn.execute(text(f"CREATE VIEW {name} AS {select}"))
+            conn.execute(text(f"SELECT * FROM {name} WHERE 1 = 0"))
+    except DBAPIError as exc:
+        conn.execute(text(f"DROP VIEW IF EXISTS {name}"))
+        detail = " ".join(str(exc.orig).split())
+        return f"the database refused it: {detail[:200]!r}"
+    return None
 
 
 def drop_kpi_views(conn: Connection) -> None:
