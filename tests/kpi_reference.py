@@ -227,11 +227,18 @@ def insurance_outstanding(practice: Practice, today: date) -> dict[int, tuple[in
 def recalls(practice: Practice, today: date) -> dict[int, tuple[int, int, int, int]]:
     """recallnum -> (provnum, clinicnum, is scheduled, is overdue) of the recall list."""
     shown = [t for t in _pref(practice, "RecallTypesShowingInList", "").split(",") if t]
+    subtract_ins = _pref(practice, "BalancesDontSubtractIns", "0").lower() not in ("1", "true")
     patients = {p["patnum"]: p for p in practice["patient"]}
     result = {}
     for recall in practice["recall"]:
         patient = patients.get(recall["patnum"])
         if patient is None or patient["patstatus"] != 0 or recall["isdisabled"]:
+            continue
+        guarantor = patients.get(patient["guarantor"])
+        if guarantor is None or recall["disableuntildate"] > today:
+            continue
+        family = dec(guarantor["baltotal"]) - (dec(guarantor["insest"]) if subtract_ins else 0)
+        if recall["disableuntilbalance"] > 0 and family > dec(recall["disableuntilbalance"]):
             continue
         if recall["datedue"].year < 1880 or (shown and str(recall["recalltypenum"]) not in shown):
             continue

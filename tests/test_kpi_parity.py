@@ -251,6 +251,11 @@ def test_recalls_match(office: Office) -> None:
     got = {r[0]: tuple(r[1:]) for r in rows}
     expected = ref.recalls(office.practice, office.today)
     assert {v[2:] for v in expected.values()} == {(0, 0), (0, 1), (1, 0), (1, 1)}
+    listed = [r for r in office.practice["recall"] if r["recallnum"] in expected]
+    unlisted = [r for r in office.practice["recall"] if r["recallnum"] not in expected]
+    assert any(r["disableuntildate"] > office.today for r in unlisted)
+    assert any(r["disableuntilbalance"] > 0 for r in unlisted)
+    assert any(r["disableuntilbalance"] > 0 for r in listed)
     assert got == expected
 
 

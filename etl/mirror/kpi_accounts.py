@@ -14,9 +14,12 @@
   plan and carrier exist (Reports/RpOutstandingIns.cs), aged from DateSent in days (`age_bucket`
   '0-30', '31-60', '61-90', '90+').
 - `kpi_recalls`: recalls due (DateDue set) that are not disabled, of patients with PatStatus 0,
-  of the recall types the office lists (preference RecallTypesShowingInList; empty = all), from
-  Data Interface/Recalls.cs GetRecallList; `is_scheduled` = DateScheduled set, `is_overdue` =
-  DateDue before today; provider and clinic are the patient's.
+  of the recall types the office lists (preference RecallTypesShowingInList; empty = all), not
+  disabled until a later date, nor until the family balance (the guarantor's BalTotal less
+  InsEst, as Open Dental stored them) falls below DisableUntilBalance, from Data
+  Interface/Recalls.cs GetRecallList (its reminder filters serve calling lists and are left
+  out); `is_scheduled` = DateScheduled set, `is_overdue` = DateDue before today; provider and
+  clinic are the patient's.
 - `kpi_new_patients`: one row per patient, dated the first completed procedure; provider and
   clinic the patient's; `referralnum` the first "referred from" (RefType 1, lowest ItemOrder).
 - `kpi_schedule_utilization`: per provider and day, the minutes of provider schedules (SchedType
@@ -120,14 +123,20 @@ def recalls(d: KpiDialect) -> str:
     wrapped = d.concat("','", shown, "','")
     pattern = d.concat("'%,'", d.as_text("r.recalltypenum"), "',%'")
     listed = f"{wrapped} LIKE {pattern}"
+    # Open Dental's family balance for "disabled until the balance is below": the guarantor's
+    # stored BalTotal, less InsEst unless the office says balances do not subtract insurance.
+    no_ins = f"LOWER({pref('BalancesDontSubtractIns', '0')}) IN ('1', 'true')"
+    balance = f"(gu.baltotal - CASE WHEN {no_ins} THEN 0 ELSE gu.insest END)"
     return (
         f"SELECT r.recallnum, r.patnum, pt.guarantor, pt.priprov AS provnum, pt.clinicnum,"
         f" r.recalltypenum, r.datedue AS day, {d.month('r.datedue')} AS month, r.datescheduled,"
         " CASE WHEN r.datescheduled > '1880-01-01' THEN 1 ELSE 0 END AS is_scheduled,"
         f" CASE WHEN r.datedue < {d.today} THEN 1 ELSE 0 END AS is_overdue"
         " FROM recall r JOIN patient pt ON pt.patnum = r.patnum"
+        " JOIN patient gu ON gu.patnum = pt.guarantor"
         " WHERE r.isdisabled = 0 AND pt.patstatus = 0 AND r.datedue > '1880-01-01'"
-        f" AND ({shown} = '' OR {listed})"
+        f" AND ({shown} = '' OR {listed}) AND r.disableuntildate <= {d.today}"
+        f" AND NOT (r.disableuntilbalance > 0 AND {balance} > r.disableuntilbalance)"
     )
 
 

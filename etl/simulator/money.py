@@ -144,6 +144,8 @@ class _Office(Claims, Ledger, Calendar):
                 priprov=self.rng.choice(DENTISTS),
                 guarantor=guarantor,
                 birthdate=NO_DATE,
+                baltotal=0.0 if guarantor else self.rng.choice((0.0, 0.0, 85.5, 420.0, 1210.75)),
+                insest=0.0 if guarantor else self.rng.choice((0.0, 0.0, 40.0, 300.0)),
                 datefirstvisit=NO_DATE,
             )
             guarantor = guarantor or patient["patnum"]

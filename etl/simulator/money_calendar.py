@@ -26,6 +26,7 @@ class Calendar(RowMaker):
             due = NO_DATE if self.chance(0.03) else due
             booked = due != NO_DATE and self.chance(0.5 if due >= self.today else 0.15)
             scheduled = self.weekday(max(due, self.today)) if booked else NO_DATE
+            far = self.today + timedelta(days=self.rng.randint(1, 90))
             self.add(
                 "recall",
                 "recallnum",
@@ -37,8 +38,8 @@ class Calendar(RowMaker):
                 recallstatus=0,
                 isdisabled=int(self.chance(0.04)),
                 recalltypenum=kind,
-                disableuntilbalance=0.0,
-                disableuntildate=NO_DATE,
+                disableuntilbalance=self.rng.choice((0.0,) * 12 + (100.0, 500.0)),
+                disableuntildate=self.rng.choice((NO_DATE,) * 15 + (self.today, far)),
                 datescheduled=scheduled,
                 priority=0,
             )
