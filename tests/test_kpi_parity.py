@@ -400,3 +400,31 @@ def test_view_over_a_missing_column_is_not_made_and_others_are(kind: str, tmp_pa
     assert "discountplanamt" in skipped["kpi_scheduled_production"].lower()
     assert made == set(kpi_view_names()) - {"kpi_scheduled_production"}
     assert produced
+
+
+def test_views_read_the_boolean_flags_of_older_mirror_tables(tmp_path: Path) -> None:
+    # Mirrors made before the Open Dental catalog keep some flags as PostgreSQL BOOLEAN.
+    practice = make_practice(SEED, date(2026, 12, 7), patients=80)
+    with mirror_url("postgresql", tmp_path) as url:
+        engine = create_engine(url)
+        load_practice(engine, practice)
+        with engine.begin() as conn:
+            for table, column in (("appointment", "ishygiene"), ("paysplit", "isdiscount"),
+                                  ("recall", "isdisabled")):  # fmt: skip
+                conn.execute(
+                    text(
+                        f"ALTER TABLE {table} ALTER COLUMN {column} TYPE BOOLEAN"
+                        f" USING {column} <> 0"
+                    )
+                )
+            assert create_kpi_views(conn) == {}
+        office = Office(engine, practice, _today(engine))
+        utilization = office.rows(
+            "SELECT provnum, day, scheduled_minutes, booked_minutes FROM kpi_schedule_utilization"
+        )
+        collections = by_day(office, "kpi_patient_collections")
+        engine.dispose()
+    got = {(p, as_date(d)): (int(s), int(b)) for p, d, s, b in utilization}
+    assert got == ref.schedule_utilization(practice)
+    expected = {k: earned for k, (earned, _) in ref.patient_collections(practice).items()}
+    assert collections == expected

@@ -134,7 +134,7 @@ def recalls(d: KpiDialect) -> str:
         f" CASE WHEN r.datedue < {d.today} THEN 1 ELSE 0 END AS is_overdue"
         " FROM recall r JOIN patient pt ON pt.patnum = r.patnum"
         " JOIN patient gu ON gu.patnum = pt.guarantor"
-        " WHERE r.isdisabled = 0 AND pt.patstatus = 0 AND r.datedue > '1880-01-01'"
+        f" WHERE {d.flag('r.isdisabled')} = 0 AND pt.patstatus = 0 AND r.datedue > '1880-01-01'"
         f" AND ({shown} = '' OR {listed}) AND r.disableuntildate <= {d.today}"
         f" AND NOT (r.disableuntilbalance > 0 AND {balance} > r.disableuntilbalance)"
     )
@@ -176,7 +176,8 @@ def schedule_utilization(d: KpiDialect) -> str:
         f" FROM ({islands}) g GROUP BY provnum, scheddate, island"
     )
     booked = (
-        "SELECT CASE WHEN ap.ishygiene = 1 AND ap.provhyg <> 0 THEN ap.provhyg ELSE ap.provnum END,"
+        f"SELECT CASE WHEN {d.flag('ap.ishygiene')} = 1 AND ap.provhyg <> 0"
+        " THEN ap.provhyg ELSE ap.provnum END,"
         f" {d.day('ap.aptdatetime')}, 0, {d.length('ap.pattern')} * 5 FROM appointment ap"
         " WHERE ap.aptstatus IN (1, 2)"
     )

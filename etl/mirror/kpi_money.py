@@ -127,7 +127,7 @@ def patient_collections(d: KpiDialect) -> str:
         f" {d.month('ps.datepay')} AS month, ps.provnum, ps.clinicnum, ps.unearnedtype,"
         " CASE WHEN ps.unearnedtype = 0 THEN ps.splitamt ELSE 0 END AS amount,"
         " CASE WHEN ps.unearnedtype <> 0 THEN ps.splitamt ELSE 0 END AS unearned_amount"
-        " FROM paysplit ps WHERE ps.isdiscount = 0"
+        f" FROM paysplit ps WHERE {d.flag('ps.isdiscount')} = 0"
         f" AND ps.unearnedtype NOT IN {HIDDEN_UNEARNED}"
     )
 

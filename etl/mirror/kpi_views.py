@@ -44,6 +44,8 @@ class KpiDialect:
     concat: Callable[..., str]
     length: Callable[[str], str]
     as_text: Callable[[str], str]
+    # A 0/1 flag as an integer: Open Dental's tinyint, or a BOOLEAN in older mirror tables.
+    flag: Callable[[str], str]
 
 
 _SQLITE_TODAY = "date('now', 'localtime')"
@@ -62,6 +64,7 @@ DIALECTS = {
         concat=lambda *parts: "(" + " || ".join(parts) + ")",
         length=lambda x: f"length({x})",
         as_text=lambda x: f"CAST({x} AS TEXT)",
+        flag=lambda x: x,
     ),
     "postgresql": KpiDialect(
         today="CURRENT_DATE",
@@ -77,6 +80,7 @@ DIALECTS = {
         concat=lambda *parts: "CONCAT(" + ", ".join(parts) + ")",
         length=lambda x: f"char_length({x})",
         as_text=lambda x: f"CAST({x} AS TEXT)",
+        flag=lambda x: f"CAST({x} AS INTEGER)",
     ),
     "mysql": KpiDialect(
         today="CURDATE()",
@@ -89,6 +93,7 @@ DIALECTS = {
         concat=lambda *parts: "CONCAT(" + ", ".join(parts) + ")",
         length=lambda x: f"CHAR_LENGTH({x})",
         as_text=lambda x: f"CAST({x} AS CHAR)",
+        flag=lambda x: x,
     ),
 }
 DIALECTS["mariadb"] = DIALECTS["mysql"]
