@@ -87,7 +87,7 @@ def office(
     with mirror_url(request.param, tmp_path_factory.mktemp("kpi")) as url:
         engine = create_engine(url)
         today = _today(engine)
-        practice = make_practice(SEED, today)
+        practice = make_practice(SEED, today, patients=900)
         load_practice(engine, practice)
         with engine.begin() as conn:
             assert create_kpi_views(conn) == {}

@@ -240,7 +240,7 @@ class _Office(Claims, Ledger, Calendar):
         fees = sum(p["procfee"] * (p["unitqty"] + p["baseunits"]) for p in procs)
         insurance = self.insure(patient, plan, procs, day)
         self.patient_pays(patient, procs, round(fees - insurance, 2), day)
-        if self.chance(0.08):
+        if self.chance(0.2):
             proc = self.rng.choice(procs)
             self.adjustment(patient, proc, ADJ_DISCOUNT, -round(proc["procfee"] * 0.1, 2), day)
 
@@ -262,9 +262,10 @@ class _Office(Claims, Ledger, Calendar):
         """Office-wide rows: schedules, finance charges, payment plans, odd claimprocs."""
         self.schedules()
         guarantors = [p for p in self.rows["patient"] if p["patnum"] == p["guarantor"]]
-        for patient in self.rng.sample(guarantors, min(40, len(guarantors))):
-            first = self.today.replace(day=1) - timedelta(days=30 * self.rng.randint(0, 5))
-            self.adjustment(patient, None, ADJ_FINANCE, self.money(1, 25), first.replace(day=1))
+        for patient in self.rng.sample(guarantors, min(60, len(guarantors))):
+            for months_ago in range(self.rng.randint(1, 8)):  # monthly finance charges
+                first = self.today.replace(day=1) - timedelta(days=30 * months_ago)
+                self.adjustment(patient, None, ADJ_FINANCE, self.money(1, 25), first.replace(day=1))
         for patient in self.rng.sample(guarantors, min(8, len(guarantors))):
             self.adjustment(
                 patient,
