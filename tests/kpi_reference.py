@@ -206,8 +206,8 @@ def ar_aging(practice: Practice, today: date) -> dict[int, tuple[Decimal, ...]]:
     return result
 
 
-def insurance_outstanding(practice: Practice, today: date) -> dict[int, tuple[int, str]]:
-    """claimnum -> (days since sent, age bucket) of sent claims with a plan and carrier."""
+def insurance_outstanding(practice: Practice, today: date) -> dict[int, tuple[int, int, str]]:
+    """claimnum -> (days since sent, since service, age bucket) of sent claims with a carrier."""
     carriers = {c["carriernum"] for c in practice["carrier"]}
     plans = {p["plannum"] for p in practice["insplan"] if p["carriernum"] in carriers}
     result = {}
@@ -220,7 +220,7 @@ def insurance_outstanding(practice: Practice, today: date) -> dict[int, tuple[in
         bucket = (
             "0-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else "90+"
         )
-        result[claim["claimnum"]] = (days, bucket)
+        result[claim["claimnum"]] = (days, (today - claim["dateservice"]).days, bucket)
     return result
 
 

@@ -236,11 +236,12 @@ def test_ar_aging_is_unknown_under_other_payment_plan_rules(office: Office) -> N
 
 def test_insurance_outstanding_matches(office: Office) -> None:
     rows = office.rows(
-        "SELECT claimnum, days_since_sent, age_bucket FROM kpi_insurance_outstanding"
+        "SELECT claimnum, days_since_sent, days_since_service, age_bucket"
+        " FROM kpi_insurance_outstanding"
     )
-    got = {claim: (days, bucket) for claim, days, bucket in rows}
+    got = {claim: (int(sent), int(service), bucket) for claim, sent, service, bucket in rows}
     expected = ref.insurance_outstanding(office.practice, office.today)
-    assert {b for _, b in expected.values()} == {"0-30", "31-60", "61-90", "90+"}
+    assert {b for _, _, b in expected.values()} == {"0-30", "31-60", "61-90", "90+"}
     assert got == expected
 
 

@@ -12,7 +12,7 @@
   the amounts are NULL (unknown), never a different answer.
 - `kpi_insurance_outstanding`: sent claims (ClaimStatus 'S') other than preauthorizations whose
   plan and carrier exist (Reports/RpOutstandingIns.cs), aged from DateSent in days (`age_bucket`
-  '0-30', '31-60', '61-90', '90+').
+  '0-30', '31-60', '61-90', '90+'); `days_since_service` for those who age from the visit.
 - `kpi_recalls`: recalls due (DateDue set) that are not disabled, of patients with PatStatus 0,
   of the recall types the office lists (preference RecallTypesShowingInList; empty = all), not
   disabled until a later date, nor until the family balance (the guarantor's BalTotal less
@@ -105,7 +105,8 @@ def insurance_outstanding(d: KpiDialect) -> str:
     inner = (
         "SELECT c.claimnum, c.patnum, c.clinicnum, c.provtreat AS provnum, ca.carriername,"
         " c.claimtype, c.dateservice, c.datesent, c.datesentorig, c.claimfee, c.inspayest,"
-        f" {d.days_since('c.datesent')} AS days_since_sent FROM claim c"
+        f" {d.days_since('c.datesent')} AS days_since_sent,"
+        f" {d.days_since('c.dateservice')} AS days_since_service FROM claim c"
         " JOIN insplan ip ON ip.plannum = c.plannum"
         " JOIN carrier ca ON ca.carriernum = ip.carriernum"
         " WHERE UPPER(c.claimstatus) = 'S' AND LOWER(c.claimtype) <> 'preauth'"
