@@ -8,75 +8,16 @@ Dental's report arithmetic in Python from the same rows without SQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from pathlib import Path
-from typing import Any
+from datetime import date
 
 import pytest
-from sqlalchemy import Engine, MetaData, create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, text
 
-from etl.catalog.opendental import no_value, od_table
 from etl.mirror.kpi_views import create_kpi_views, drop_kpi_views, kpi_view_names
-from etl.simulator.money import Practice, make_practice
+from etl.simulator.money import make_practice
 from tests import kpi_reference as ref
+from tests.kpi_db import SEED, Office, as_date, by_day, cents, db_today, load_practice
 from tests.mariadb import DATABASES, mirror_url
-
-SEED = 2403
-TODAY_SQL = {
-    "sqlite": "SELECT date('now', 'localtime')",
-    "postgresql": "SELECT CURRENT_DATE",
-    "mysql": "SELECT CURDATE()",
-    "mariadb": "SELECT CURDATE()",
-}
-
-
-@dataclass
-class Office:
-    """A loaded practice: its database, its rows, and the database's current date."""
-
-    engine: Engine
-    practice: Practice
-    today: date
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        with self.engine.connect() as conn:
-            return [tuple(r) for r in conn.execute(text(sql))]
-
-    def set_pref(self, name: str, value: str) -> None:
-        """Change a report setting in the database and in the reference's rows."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                text("UPDATE preference SET valuestring = :v WHERE prefname = :n"),
-                {"v": value, "n": name},
-            )
-        for pref in self.practice["preference"]:
-            if pref["prefname"] == name:
-                pref["valuestring"] = value
-
-
-def _today(engine: Engine) -> date:
-    with engine.connect() as conn:
-        value = conn.execute(text(TODAY_SQL[engine.dialect.name])).scalar_one()
-    return as_date(value)
-
-
-def load_practice(engine: Engine, practice: Practice) -> None:
-    """Create the practice's Open Dental tables and insert every row, blanks filled as OD does."""
-    metadata = MetaData()
-    tables = {name: od_table(name, metadata) for name in practice}
-    metadata.create_all(engine)
-    with engine.begin() as conn:
-        for name, rows in practice.items():
-            columns = tables[name].columns
-            full = [
-                {c.name: row.get(c.name, no_value(c.info["od_storage"])) for c in columns}
-                for row in rows
-            ]
-            unknown = {key for row in rows for key in row} - set(columns.keys())
-            assert not unknown, f"{name} has no columns {unknown}"
-            conn.execute(tables[name].insert(), full)
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -86,36 +27,13 @@ def office(
     """The practice loaded with its KPI views, once per database for the whole module."""
     with mirror_url(request.param, tmp_path_factory.mktemp("kpi")) as url:
         engine = create_engine(url)
-        today = _today(engine)
+        today = db_today(engine)
         practice = make_practice(SEED, today, patients=900)
         load_practice(engine, practice)
         with engine.begin() as conn:
             assert create_kpi_views(conn) == {}
         yield Office(engine, practice, today)
         engine.dispose()
-
-
-def as_date(value: Any) -> date:
-    """A DATE as each driver returns it through a view (SQLite: text) as a `date`."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value)[:10])
-
-
-def cents(value: Any) -> Decimal:
-    """A summed amount (float, Decimal or None) to the cent."""
-    return Decimal(repr(round(float(value or 0), 2))).quantize(ref.CENT)
-
-
-def by_day(office: Office, view: str, amount: str = "amount") -> dict[tuple[Any, ...], Decimal]:
-    """The view's amount summed by day, provider and clinic."""
-    sql = (
-        f"SELECT day, provnum, clinicnum, SUM({amount}) FROM {view}"
-        " GROUP BY day, provnum, clinicnum"
-    )
-    return {(as_date(d), p, c): cents(a) for d, p, c, a in office.rows(sql)}
 
 
 def test_every_view_exists_answers_and_drops(office: Office) -> None:
@@ -310,34 +228,6 @@ def test_overlapping_schedule_blocks_count_once(office: Office) -> None:
     assert set(minutes.values()) == {480}
 
 
-def test_practice_is_stored_as_open_dental_stores_it(tmp_path: Path) -> None:
-    practice = make_practice(SEED, date(2026, 12, 7))
-    assert practice == make_practice(SEED, date(2026, 12, 7))
-    payments = {p["paynum"]: p["payamt"] for p in practice["payment"]}
-    for paynum, amount in payments.items():
-        splits = [s["splitamt"] for s in practice["paysplit"] if s["paynum"] == paynum]
-        assert round(sum(splits), 2) == amount, paynum
-    engine = create_engine(f"sqlite:///{tmp_path / 'od.db'}")
-    load_practice(engine, practice)
-    with engine.connect() as conn:
-        unsent = conn.execute(
-            text(
-                "SELECT datesent, datereceived, claimtype FROM claim"
-                " WHERE claimstatus IN ('U', 'W', 'H')"
-            )
-        ).first()
-        estimates = conn.execute(
-            text(
-                "SELECT DISTINCT claimnum, writeoffestoverride = -1 FROM claimproc WHERE status = 6"
-            )
-        ).all()
-        flags = conn.execute(text("SELECT DISTINCT ishygiene FROM appointment")).all()
-    engine.dispose()
-    assert unsent == ("0001-01-01", "0001-01-01", "P")
-    assert set(estimates) == {(0, 0), (0, 1)}
-    assert sorted(flags) == [(0,), (1,)]
-
-
 DATE_INDEXES = {
     "kpi_production": ("procedurelog", "procdate"),
     "kpi_adjustments": ("adjustment", "adjdate"),
@@ -364,68 +254,3 @@ def test_day_filters_reach_the_tables_date_indexes(office: Office) -> None:
                 )
             ).all()
         assert f"kx_{column}" in str(plan), view
-
-
-def test_views_over_missing_tables_are_not_made(tmp_path: Path) -> None:
-    practice = make_practice(SEED, date(2026, 12, 7), patients=60)
-    del practice["claimsnapshot"], practice["recall"]
-    engine = create_engine(f"sqlite:///{tmp_path / 'partial.db'}")
-    load_practice(engine, practice)
-    with engine.begin() as conn:
-        skipped = create_kpi_views(conn)
-    made = set(inspect(engine).get_view_names())
-    engine.dispose()
-    assert skipped == {
-        "kpi_writeoffs": "needs claimsnapshot",
-        "kpi_net_production": "needs kpi_writeoffs",
-        "kpi_recalls": "needs recall",
-    }
-    assert made == set(kpi_view_names()) - set(skipped)
-
-
-@pytest.mark.parametrize("kind", DATABASES)
-def test_view_over_a_missing_column_is_not_made_and_others_are(kind: str, tmp_path: Path) -> None:
-    with mirror_url(kind, tmp_path) as url:
-        engine = create_engine(url)
-        load_practice(engine, make_practice(SEED, date(2026, 12, 7), patients=60))
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE procedurelog DROP COLUMN discountplanamt"))
-        with engine.begin() as conn:
-            skipped = create_kpi_views(conn)
-        made = set(inspect(engine).get_view_names())
-        with engine.connect() as conn:
-            produced = conn.execute(text("SELECT COUNT(*) FROM kpi_net_production")).scalar()
-        engine.dispose()
-    assert list(skipped) == ["kpi_scheduled_production"]
-    assert skipped["kpi_scheduled_production"].startswith("the database refused it: ")
-    assert "discountplanamt" in skipped["kpi_scheduled_production"].lower()
-    assert made == set(kpi_view_names()) - {"kpi_scheduled_production"}
-    assert produced
-
-
-def test_views_read_the_boolean_flags_of_older_mirror_tables(tmp_path: Path) -> None:
-    # Mirrors made before the Open Dental catalog keep some flags as PostgreSQL BOOLEAN.
-    practice = make_practice(SEED, date(2026, 12, 7), patients=80)
-    with mirror_url("postgresql", tmp_path) as url:
-        engine = create_engine(url)
-        load_practice(engine, practice)
-        with engine.begin() as conn:
-            for table, column in (("appointment", "ishygiene"), ("paysplit", "isdiscount"),
-                                  ("recall", "isdisabled")):  # fmt: skip
-                conn.execute(
-                    text(
-                        f"ALTER TABLE {table} ALTER COLUMN {column} TYPE BOOLEAN"
-                        f" USING {column} <> 0"
-                    )
-                )
-            assert create_kpi_views(conn) == {}
-        office = Office(engine, practice, _today(engine))
-        utilization = office.rows(
-            "SELECT provnum, day, scheduled_minutes, booked_minutes FROM kpi_schedule_utilization"
-        )
-        collections = by_day(office, "kpi_patient_collections")
-        engine.dispose()
-    got = {(p, as_date(d)): (int(s), int(b)) for p, d, s, b in utilization}
-    assert got == ref.schedule_utilization(practice)
-    expected = {k: earned for k, (earned, _) in ref.patient_collections(practice).items()}
-    assert collections == expected
