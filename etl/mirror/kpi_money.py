@@ -11,7 +11,7 @@ the monthly and annual Production and Income report):
   fee minus write-off estimates (WriteOffEstOverride unless -1, else WriteOffEst) of claimprocs
   Status 8 (CapEstimate) always and Status 6 (Estimate) only when the preference
   ReportPandIschedProdSubtractsWO is on. `discount` is -(Discount + DiscountPlanAmt), which the
-  report adds to that day's adjustments.
+  report adds to that day's adjustments (NULL when the mirror lacks the discount columns).
 - `kpi_adjustments`: every adjustment, signed AdjAmt, dated AdjDate.
 - `kpi_writeoffs`: insurance write-offs dated by the preference
   ReportsPPOwriteoffDefaultToProcDate: 0 (insurance pay date) claimprocs Status 1, 4 dated
@@ -54,8 +54,11 @@ def production(d: KpiDialect) -> str:
     )
 
 
-def scheduled_production(d: KpiDialect) -> str:
-    """Treatment-planned procedures on scheduled appointments, less write-off estimates."""
+def scheduled_production(d: KpiDialect, discounts: bool = True) -> str:
+    """Treatment-planned procedures on scheduled appointments, less write-off estimates.
+
+    Without `discounts` (the REST procedurelogs omit DiscountPlanAmt) `discount` is NULL.
+    """
     subtracts_ppo = f"LOWER({pref('ReportPandIschedProdSubtractsWO', '0')}) IN ('1', 'true')"
     estimate = (
         "COALESCE((SELECT SUM(CASE WHEN ce.writeoffestoverride <> -1"
@@ -64,11 +67,14 @@ def scheduled_production(d: KpiDialect) -> str:
         " AND (ce.writeoffest <> -1 OR ce.writeoffestoverride <> -1)"
         f" AND (ce.status = 8 OR (ce.status = 6 AND {subtracts_ppo}))), 0)"
     )
+    # CASE without a match: a NULL that PostgreSQL types as a number.
+    discount = (
+        "-(pl.discount + pl.discountplanamt)" if discounts else "CASE WHEN 1 = 0 THEN 0.0 END"
+    )
     inner = (
         f"SELECT pl.procnum, ap.aptnum, ap.patnum, {d.day('ap.aptdatetime')} AS day,"
         f" pl.provnum, ap.clinicnum, {_FEE} AS fee, {estimate} AS writeoff_estimate,"
-        " -(pl.discount + pl.discountplanamt) AS discount"
-        " FROM appointment ap"
+        f" {discount} AS discount FROM appointment ap"
         " JOIN procedurelog pl ON pl.aptnum = ap.aptnum AND pl.procstatus = 1"
         " WHERE ap.aptstatus = 1"
     )
@@ -151,4 +157,9 @@ VIEWS: dict[str, Callable[[KpiDialect], str]] = {
     "kpi_net_production": net_production,
     "kpi_patient_collections": patient_collections,
     "kpi_insurance_collections": insurance_collections,
+}
+
+# A second way to make a view when the database refuses the first for a missing column.
+FALLBACKS: dict[str, Callable[[KpiDialect], str]] = {
+    "kpi_scheduled_production": lambda d: scheduled_production(d, discounts=False),
 }

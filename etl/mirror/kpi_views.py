@@ -148,9 +148,10 @@ def tables_read(select: str) -> set[str]:
 def create_kpi_views(conn: Connection) -> dict[str, str]:
     """Make (or remake) every KPI view the mirror can answer.
 
-    A view over a table or column the mirror lacks (claimsnapshot is read only in query mode,
-    some endpoints omit columns) is not made, and says why: without its data it would answer
-    wrongly. The others are made all the same.
+    A view over a table the mirror lacks (claimsnapshot is read only in query mode), or over a
+    column it lacks, is not made, and says why: without its data it would answer wrongly. A
+    view with a second way to be made (scheduled production without the discount columns the
+    REST procedurelogs omit, `discount` then NULL) is made that way. The others are made.
 
     Args:
         conn: An open connection; the caller commits.
@@ -158,12 +159,22 @@ def create_kpi_views(conn: Connection) -> dict[str, str]:
     Returns:
         The views not made, each with one line saying why; empty when all were made.
     """
+    from etl.mirror.kpi_money import FALLBACKS  # kpi_money imports this module
+
+    selects = kpi_view_sql(conn.dialect.name)
+    dialect = DIALECTS[conn.dialect.name]
     drop_kpi_views(conn)
     present = set(inspect(conn).get_table_names())
     skipped: dict[str, str] = {}
-    for name, select in kpi_view_sql(conn.dialect.name).items():
+    for name, select in selects.items():
         missing = sorted(tables_read(select) - present)
-        refusal = f"needs {', '.join(missing)}" if missing else _create(conn, name, select)
+        if missing:
+            skipped[name] = f"needs {', '.join(missing)}"
+            continue
+        refusal = _create(conn, name, select)
+        fallback = FALLBACKS.get(name)
+        if refusal and fallback is not None and _create(conn, name, fallback(dialect)) is None:
+            refusal = None
         if refusal:
             skipped[name] = refusal
         else:
