@@ -89,7 +89,9 @@ def _extras(engine: Engine, settings: Settings) -> str:
     lines = []
     with engine.begin() as conn:
         skipped = create_kpi_views(conn)
-    lines += [f"KPI view {name} not made: {why}" for name, why in skipped.items()]
+    if skipped:  # one line: most are missing until their tables are mirrored
+        why = "; ".join(f"{name} ({reason})" for name, reason in skipped.items())
+        lines.append(f"KPI views not made, their data is not in the mirror: {why}")
     if engine.dialect.name == "postgresql" and settings.database.mysql_functions:
         with engine.begin() as conn:
             create_compat_functions(conn)

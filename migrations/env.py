@@ -17,6 +17,7 @@ from etl.catalog.base import Base
 from etl.config.load import load_settings
 from etl.config.targets import migration_url
 from etl.mirror.engine import VERSION_TABLE, make_engine
+from etl.mirror.kpi_views import create_kpi_views, drop_kpi_views
 from etl.mirror.views import create_views, drop_views
 
 config = context.config
@@ -64,9 +65,11 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             # Views stand in the way of SQLite's batch table rebuilds: drop them first, and make
             # them again over whatever tables the target revision has.
+            drop_kpi_views(connection)  # before the tables' views: SQLite batch rebuilds
             drop_views(connection)
             context.run_migrations()
             create_views(connection)
+            create_kpi_views(connection)  # those whose tables the mirror has at this revision
         connection.commit()
 
 
