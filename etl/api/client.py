@@ -32,6 +32,10 @@ PACING_SLACK = 0.02
 PACING_SLACK_SECONDS = 0.02
 _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
 _JSON = msgspec.json.Decoder()
+#: Failures worth another try that urllib3 retries for GET only (504 is the caller's to handle).
+_RETRY_OTHERS = frozenset({429, 500, 502, 503})
+#: Turns a failure status into the error to raise: (path, response, secrets) -> error.
+ErrorMapper = Callable[[str, requests.Response, tuple[str, ...]], ApiError]
 
 
 class _Transient(Exception):
@@ -112,23 +116,54 @@ class ApiClient:
         Raises:
             ApiError: (or a subclass) with a message that says what to fix.
         """
+        return self._with_retries(lambda: self._send_once("GET", path, params))
+
+    def put(self, path: str, body: Any, errors: ErrorMapper = status_error) -> Any:
+        """PUT a JSON body to an endpoint (a read, such as ShortQuery) and return its JSON.
+
+        Paced like GET; a 429 or a 500/502/503 is tried again like GET (urllib3 retries GET
+        only); 504 is not: the caller asks for less instead (etl.api.short_query).
+
+        Args:
+            path: the endpoint.
+            body: what to send, as JSON.
+            errors: turns a failure status into the error to raise.
+
+        Raises:
+            ApiError: (or a subclass) with a message that says what to fix.
+        """
+        return self._with_retries(lambda: self._send_once("PUT", path, None, body, errors))
+
+    def _with_retries(self, send: Callable[[], Any]) -> Any:
         for attempt in itertools.count():
             try:
-                return self._get_once(path, params)
+                return send()
             except _Transient as exc:
                 if attempt >= self.settings.max_retries:
                     raise exc.error from None
                 self._sleep(self._backoff(attempt))
         raise AssertionError("unreachable")
 
-    def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: Any = None,
+        errors: ErrorMapper = status_error,
+    ) -> Any:
         # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
         self._pace()
         stamping.expect(self._monotonic)
         response: requests.Response | None = None
         try:
-            response = self.session.get(
-                self._url(path), params=params or {}, timeout=self.settings.timeout, stream=True
+            response = self.session.request(
+                method,
+                self._url(path),
+                params=params or {},
+                json=body,
+                timeout=self.settings.timeout,
+                stream=True,
             )
             # The body in one read, as requests keeps it: its own reading takes 10 kB at a time,
             # a hundred calls through three libraries for a page of 1000 patients (measured:
@@ -151,7 +186,9 @@ class ApiClient:
             said = explanation(response, self._secrets())
             message = f"the API kept throttling us (400) after {tries} tries{said}"
             raise _Transient(ApiError(message))
-        return self._decode(path, response)
+        if method != "GET" and response.status_code in _RETRY_OTHERS:
+            raise _Transient(errors(path, response, self._secrets()))
+        return self._decode(path, response, errors)
 
     def not_before(self, seconds: float) -> None:
         """Send the next request no sooner than `seconds` from now (at most the interval)."""
@@ -224,9 +261,11 @@ class ApiClient:
                 rows,
             )
 
-    def _decode(self, path: str, response: requests.Response) -> Any:
+    def _decode(
+        self, path: str, response: requests.Response, errors: ErrorMapper = status_error
+    ) -> Any:
         if response.status_code >= 300:
-            raise status_error(path, response, self._secrets())
+            raise errors(path, response, self._secrets())
         # msgspec parses a page several times faster than the json module and gives the same
         # values (integers of any size too). What it refuses (NaN, a lone surrogate, a UTF-8 BOM)
         # the json module reads; a body in another charset, requests decodes as its header says.

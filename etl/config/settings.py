@@ -27,6 +27,8 @@ class ApiSettings:
     min_request_interval: float = 5.0
     timeout: float = 60.0
     max_retries: int = 5
+    #: SQL through ShortQuery (Queries permission): auto (ask once, remember), on or off.
+    queries: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class SyncSettings:
     overlap_seconds: int = 60
     interval_minutes: float = 15.0
     resources: tuple[str, ...] = DEFAULT_RESOURCES
+    #: Open Dental tables read with SQL (query mode, etl.sync.query_mode), any of its 458.
+    tables: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from etl.simulator.clock import OfficeClock, format_datetime
 from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
 from etl.simulator.http import Reply, Serving
+from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.practice import fill_practice
 from etl.simulator.query import QueryError, parse_simple_query
 from etl.simulator.store import PatientStore
@@ -33,6 +34,7 @@ OFFICE_DOWN = (
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 _PATIENTS = re.compile(r"/api/v1/patients/([^/]+)/?", re.IGNORECASE)
+_SHORT_QUERY = re.compile(r"/api/v1/queries/ShortQuery/?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Simulator(Serving):
         self.store = PatientStore(self.clock, patients)
         # The other endpoints (appointments, claims, ...) are served once fill_practice() ran.
         self.tables: Tables | None = None
+        #: The office database that ShortQuery reads (etl.simulator.office_db), once enabled.
+        self.office_db: OfficeDatabase | None = None
         self._seed = seed
         self.office_online = True
         self.requests: list[RequestLog] = []
@@ -124,11 +128,13 @@ class Simulator(Serving):
         with self._lock:
             self._faults.extend([fault] * count)
 
-    def _answer(self, method: str, target: str, authorization: str | None) -> Reply | None:
+    def _answer(
+        self, method: str, target: str, authorization: str | None, body: bytes = b""
+    ) -> Reply | None:
         """Answer one request (called by the HTTP handler); None means drop the connection."""
         url = urlsplit(target)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
-        log = RequestLog(method, url.path, query, authorization, 0, time.monotonic())
+        log = RequestLog(method, url.path, query, authorization, 0, time.monotonic(), body=body)
         with self._lock:
             self.requests.append(log)
             fault = self._faults.popleft() if self._faults else None
@@ -181,6 +187,10 @@ class Simulator(Serving):
         return self._error(self.config.throttle_status, text, headers)
 
     def _route(self, log: RequestLog) -> Reply:
+        if log.method == "PUT" and _SHORT_QUERY.fullmatch(log.path) and self.office_db:
+            status, payload = self.office_db.answer(log.body)
+            log.rows = len(payload) if isinstance(payload, list) else 0
+            return self._json(payload) if status == 200 else self._error(status, str(payload))
         match = _PATIENTS.fullmatch(log.path)
         if log.method == "GET" and match is None and self.tables is not None:
             return self._other(log, self.tables)
