@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
 
 from etl.api.client import ApiClient
 from etl.api.paginator import KeysetPaginator
 from etl.api.short_query import QueryNotAllowed, QueryRefused, office_now, short_query
-from etl.catalog.opendental import OD_TABLES
+from etl.catalog.opendental import OD_TABLES, od_table
 from etl.catalog.query_tables import query_resource, query_table
 from etl.config.load import settings_from_dict
 from etl.errors import ApiError, ConfigError
@@ -27,6 +27,7 @@ from etl.sync.query_detect import remembered
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult
 from tests.conftest import settings_for
+from tests.mariadb import fresh_mariadb
 
 START = dt.datetime(2026, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
@@ -282,3 +283,31 @@ def test_a_query_resource_maps_enum_codes_as_integers() -> None:
         False,
     )
     assert query_resource("recalltype").mark_missing
+
+
+def test_the_keyset_sql_pages_a_real_mariadb_table_once_through() -> None:
+    # The SQL goes to the office's own MySQL/MariaDB: run it there, many rows on one stamp.
+    columns = {c.name.lower(): c.name for c in OD_TABLES["claimproc"]}
+    with fresh_mariadb() as url:
+        office = create_engine(url)
+        table = od_table("claimproc", MetaData())
+        table.metadata.create_all(office)
+        stamps = [dt.datetime(2026, 3, 1, 8, 0, 0)] * 230 + [dt.datetime(2026, 3, 1, 8, 0, 1)] * 20
+        with office.begin() as conn:
+            conn.execute(insert(table), [{"claimprocnum": k, "secdatetedit": s} for k, s in
+                                         zip(range(250, 0, -1), stamps, strict=True)])  # fmt: skip
+        read: list[int] = []
+        since, until = dt.datetime(2026, 3, 1, 7, 59, 0), dt.datetime(2026, 3, 1, 8, 0, 1)
+        paging = KeysetPaginator("claimproc", "ClaimProcNum", "SecDateTEdit", since, until)
+        with office.connect() as conn:
+            while paging.has_next_page:
+                found = conn.exec_driver_sql(paging.sql()).mappings().all()
+                rows: list[dict[str, Any]] = [
+                    {columns[k]: v.isoformat(sep="T") if isinstance(v, dt.datetime) else v
+                     for k, v in row.items()}
+                    for row in found
+                ]  # fmt: skip
+                read += [row["ClaimProcNum"] for row in rows]
+                paging.update_state(rows)
+        office.dispose()
+    assert read == sorted(range(21, 251))  # the rows at `until` wait for the next run
