@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
+from etl.catalog.query_tables import query_resource
 from etl.catalog.resources import Resource, select_resources
 from etl.clock_watch import clock_problems
 from etl.config.operations import max_age
@@ -101,11 +102,17 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
     with Session(engine) as session:
         resources = [
             _resource_status(session, resource, saved.get(resource.name), now, limit)
-            for resource in select_resources(settings.sync.resources)
+            for resource in _chosen(settings)
         ]
     for res in resources:
         res.problems = flaws.get(res.name, res.problems)
     return MirrorStatus(now, limit, resources)
+
+
+def _chosen(settings: Settings) -> list[Resource]:
+    # The endpoints' resources, then the tables read with SQL (query mode).
+    tables = [query_resource(name) for name in settings.sync.tables]
+    return [*select_resources(settings.sync.resources), *tables]
 
 
 def _resource_status(
@@ -115,7 +122,9 @@ def _resource_status(
     now: dt.datetime,
     limit: dt.timedelta,
 ) -> ResourceStatus:
-    rows = session.scalar(select(func.count()).select_from(resource.table)) or 0
+    # A query-mode table is created by its first run: none yet is no row yet.
+    exists = inspect(session.connection()).has_table(resource.table.name)
+    rows = (session.scalar(select(func.count()).select_from(resource.table)) or 0) if exists else 0
     runs = _runs(session, select(SyncRun).where(SyncRun.resource == resource.name))
     success = entry.last_success_at if entry else None
     cursor = entry.cursor if entry else None

@@ -23,6 +23,7 @@ from etl.simulator import OfficeClock, Simulator
 from etl.simulator.clock import format_datetime
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.office_rows import office_rows
+from etl.status import collect, text_lines
 from etl.sync.query_detect import remembered
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult
@@ -170,10 +171,14 @@ def test_a_tier_without_queries_is_asked_once_and_the_endpoints_go_on(
     office.requests.clear()
     assert [r.resource for r in _sync(office, engine, ("claimproc",))] == ["patients"]
     assert _sql_sent(office) == []  # remembered: not asked again
-    with engine.connect() as conn:
-        assert not conn.execute(
-            text("SELECT COUNT(*) FROM odmirror_sync_run WHERE resource = 'claimproc'")
-        ).scalar()
+    settings = settings_for(office, engine.url.render_as_string(hide_password=False))
+    tables = dataclasses.replace(settings.sync, tables=("claimproc",))
+    lines = text_lines(collect(engine, dataclasses.replace(settings, sync=tables)))
+    assert lines[2] == "claimproc: 0 rows; never synced"  # status names it, and why
+    assert lines[3].endswith(
+        "failed: skipped: the office's API tier does not allow SQL queries; "
+        "fetched 0, inserted 0, updated 0, rejected 0; 0 requests"
+    )
 
 
 def test_a_tier_with_queries_is_remembered_as_such(office: Simulator, engine: Engine) -> None:

@@ -153,6 +153,8 @@ def sync_tables(
         return []
     if not queries_allowed(engine, client, settings.api.queries):
         log.warning("sync.tables skipped (%s): the office does not allow SQL", ", ".join(names))
+        for name in names:  # so that `odmirror status` shows each table and why
+            _record_skip(engine, name, "skipped: the office's API tier does not allow SQL queries")
         return []
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     results = []
@@ -165,3 +167,9 @@ def sync_tables(
         except (QueryNotAllowed, QueryRefused) as exc:
             log.warning("%s skipped: %s", name, exc)
     return results
+
+
+def _record_skip(engine: Engine, name: str, why: str) -> None:
+    run_id = state.start_run(engine, name, "full", None)
+    with engine.begin() as conn:
+        state.close_run(conn, run_id, state.RunStats(), error=why)
