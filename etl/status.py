@@ -54,6 +54,9 @@ class ResourceStatus:
     last_finished: SyncRun | None
     problems: rejects.RejectCounts = field(default_factory=rejects.RejectCounts)
     clock: list[str] = field(default_factory=list)
+    #: Open Dental's columns its endpoint does not send, and how many columns the table has.
+    not_sent: tuple[str, ...] = ()
+    od_columns: int = 0
 
     @property
     def failed(self) -> bool:
@@ -129,6 +132,8 @@ def _resource_status(
         last_run=runs[0] if runs else None,
         last_finished=next((r for r in runs if r.status != "running"), None),
         clock=clock_problems(resource.name, cursor, runs, now, limit, moves),
+        not_sent=resource.columns_not_sent,
+        od_columns=sum("od_storage" in c.info for c in resource.table.columns),
     )
 
 
@@ -163,7 +168,16 @@ def _resource_line(res: ResourceStatus) -> str:
 
     return (
         f"{res.name}: {res.rows} rows; last success {res.last_success_at} UTC "
-        f"({_age(res.age)} ago); cursor {cursor} office time{kept}"
+        f"({_age(res.age)} ago); cursor {cursor} office time{kept}{_not_sent(res)}"
+    )
+
+
+def _not_sent(res: ResourceStatus) -> str:
+    if not res.not_sent:
+        return ""
+    return (
+        f"; {len(res.not_sent)} of {res.od_columns} Open Dental columns not sent by the endpoint"
+        " (NULL; --json names them)"
     )
 
 
@@ -207,6 +221,7 @@ def _resource_json(res: ResourceStatus) -> dict[str, Any]:
         "age_seconds": int(res.age.total_seconds()) if res.age is not None else None,
         "rejected": res.problems.rejected,
         "set_aside": res.problems.set_aside,
+        "columns_not_sent": list(res.not_sent),
         "last_run": last_run,
     }
 
