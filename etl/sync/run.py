@@ -56,6 +56,8 @@ def run_sync(
     try:
         check_schema(engine)
         with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
+            if control is not None:
+                api.stop_with(control.stop)  # a stop ends waits and the request in flight
             _pace_after_last_run(engine, api)
             return [
                 ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
