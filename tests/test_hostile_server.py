@@ -1,0 +1,288 @@
+"""Hostile servers (issue 19): trickled and silent answers, stops during waits, gzip bombs and huge
+pages, JSON nested thousands deep, endless full pages, answers that are not JSON, and plain http
+to Open Dental. Real servers on loopback (tests/hostile_server.py, tests/test_faults.py), the real
+`odmirror sync` in a child process where a signal or the process's memory is what is tested."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import Engine
+
+from etl.api.client import ApiClient
+from etl.cli import main
+from etl.config.load import settings_from_dict
+from etl.config.settings import ApiSettings
+from etl.errors import ApiError, ConfigError
+from etl.mirror.engine import make_engine
+from etl.sync import state
+from etl.sync.run import run_sync
+from tests import hostile_server as hs
+from tests.conftest import settings_for
+from tests.test_faults import Reply, client, patients
+from tests.test_sync import mirror
+
+pytestmark = pytest.mark.reliability
+
+KEYS = {"developer_key": "NFF6i0KrXrxDkZHt", "customer_key": "VzkmZEaUWOjnQX2z"}
+STOPPED = "odmirror: sync stopped on request; the pages read so far are saved"
+
+
+@pytest.fixture
+def hostile() -> Iterator[Any]:
+    """Start hostile servers; all are stopped after the test."""
+    servers: list[hs.Hostile] = []
+
+    def start(behave: hs.Behaviour) -> hs.Hostile:
+        servers.append(hs.Hostile(behave))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def write_config(tmp_path: Path, base_url: str, db_url: str, **api: Any) -> str:
+    """A config for this server and database, with the schema created; returns its path."""
+    values = {"base_url": base_url, **KEYS, "min_request_interval": 0, "max_retries": 2, **api}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"api": values, "database": {"url": db_url}}), "utf-8")
+    assert main(["init", "--config", str(path)]) == 0
+    return str(path)
+
+
+def sync_process(config: str, cwd: Path) -> subprocess.Popen[str]:
+    """`python -m etl sync` in the background, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "etl", "sync", "--config", config],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(proc: subprocess.Popen[str], within: float) -> tuple[int, str]:
+    """The process's exit code and stderr; it must end within `within` seconds."""
+    try:
+        _out, err = proc.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail(f"the sync did not end within {within} s of the signal")
+    return proc.returncode, err
+
+
+# --- Time: a deadline for a whole answer ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "behave", [hs.silent, hs.trickle_headers, hs.trickle_body], ids=lambda b: b.__name__
+)
+def test_an_answer_that_never_finishes_ends_at_the_deadline(hostile: Any, behave: Any) -> None:
+    """Without the deadline the silent server holds each try for the 30 s read timeout, and the
+    trickles (a byte every 0.2 s) hold it for ever: no single read waits long enough to fail."""
+    server = hostile(behave)
+    settings = ApiSettings(
+        server.base_url, **KEYS, timeout=30, response_deadline=1, max_retries=1,
+        min_request_interval=0,
+    )  # fmt: skip
+    with ApiClient(settings, backoff_factor=0.01) as api, pytest.raises(ApiError) as info:
+        api.get("patients/Simple")
+    port = server.base_url.split(":")[2].split("/")[0]
+    assert str(info.value) == (
+        f"the API at 127.0.0.1:{port} did not finish an answer within 1 s "
+        "(api.response_deadline; 2 tries)"
+    )
+    assert server.requests == 2
+
+
+# --- Time: a stop ends the run within seconds, whatever the network does ------------------------
+
+
+@pytest.mark.parametrize(
+    "behave", [hs.silent, hs.trickle_headers, hs.trickle_body, hs.unavailable],
+    ids=lambda b: b.__name__,
+)  # fmt: skip
+def test_sigterm_ends_a_sync_stuck_on_the_network_at_once(
+    tmp_path: Path, db_url: str, hostile: Any, behave: Any
+) -> None:
+    """SIGTERM while the answer is awaited (or, for the 503, while its Retry-After of 100 s is
+    waited out): the process exits 0 within seconds, and the run is recorded as interrupted.
+    Before, it waited for the answer (the 60 s timeout, or for ever) and for every retry."""
+    server = hostile(behave)
+    config = write_config(tmp_path, server.base_url, db_url, timeout=60, max_retries=5)
+    proc = sync_process(config, tmp_path)
+    stop = lambda _n: os.kill(proc.pid, signal.SIGTERM)  # noqa: E731
+    if behave is hs.unavailable:
+        server.on_answered = stop  # the 503 sent: while its Retry-After is waited out
+    else:
+        server.on_request = stop
+    code, err = finish(proc, within=15)
+    assert code == 0, err
+    assert err.splitlines()[-1] == STOPPED and "Traceback" not in err
+    assert server.requests == 1, "no request after the stop"
+    engine = make_engine(db_url)
+    try:
+        (run,) = state.latest_runs(engine)
+        assert (run.status, run.note, run.rows_fetched) == (
+            "interrupted",
+            "stopped on request (signal)",
+            0,
+        )
+        assert run.finished_at is not None and state.get_cursor(engine, "patients") is None
+    finally:
+        engine.dispose()
+
+
+# --- Size: a cap on one answer, checked while it is read ----------------------------------------
+
+
+def peak_rss_mib(config: str, cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run `python -m etl sync` as the only child of a fresh process; its peak RSS and result."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "done = subprocess.run([sys.executable, '-m', 'etl', 'sync', '--config', sys.argv[1]])\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(done.returncode)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, config],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return int(result.stdout.split()[-1]) / 1024, result
+
+
+@pytest.mark.parametrize(
+    ("behave", "what"),
+    [(hs.gzip_bomb(3072), "a gzip bomb (3 MB inflating to 3 GiB)"), (hs.endless_page(200), "a 200 MiB page")],
+    ids=["gzip-bomb", "200-MiB-page"],
+)  # fmt: skip
+def test_a_huge_answer_ends_the_run_in_one_line_within_300_mib(
+    tmp_path: Path, hostile: Any, behave: Any, what: str
+) -> None:
+    """Before, the bomb was inflated whole (MemoryError after about 3 GB) and the page took 1 GB."""
+    server = hostile(behave)
+    config = write_config(tmp_path, server.base_url, f"sqlite:///{tmp_path / 'mirror.db'}")
+    rss, result = peak_rss_mib(config, tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [
+        "odmirror: error: the API sent more than 16 MiB for one page of patients/Simple: lower "
+        "api.page_size, or raise api.max_response_mb if its rows are that large"
+    ], what
+    assert server.requests == 1, "not retried: the same page would come again"
+    assert rss < 300, f"{what}: peak RSS {rss:.0f} MiB"
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading(scripted: Any) -> None:
+    server = scripted(lambda _q: (200, [{"PatNum": 1, "Note": "x" * 2 * hs.MIB}], False))
+    with client(server, max_response_mb=1) as api, pytest.raises(ApiError, match="more than 1 MiB"):
+        api.get("patients/Simple")
+    assert len(server.queries) == 1
+
+
+def test_json_nested_thousands_deep_is_a_bad_answer(scripted: Any, engine: Engine) -> None:
+    """Before: RecursionError, a traceback."""
+    server = scripted(lambda _q: (200, "[" * 100_000 + "]" * 100_000, False))
+    settings = settings_for(server, engine.url.render_as_string(hide_password=False))
+    with pytest.raises(ApiError) as info:
+        run_sync(settings, client=client(server))
+    assert str(info.value) == "unexpected answer from patients/Simple: JSON nested too deep"
+    assert len(server.queries) == 1
+    (run,) = state.latest_runs(engine)
+    assert (run.status, run.error) == ("failed", str(info.value))
+
+
+# --- Endless full pages -------------------------------------------------------------------------
+
+
+def test_endless_full_pages_stop_at_the_page_ceiling(scripted: Any, engine: Engine) -> None:
+    """A server that always sends a full page of new patients: before, the run never ended."""
+
+    def script(query: dict[str, str]) -> Reply:
+        return 200, patients(int(query.get("Offset", "0")) + 1, 100), False
+
+    server = scripted(script)
+    settings = settings_for(server, engine.url.render_as_string(hide_password=False))
+    with pytest.raises(ApiError) as info:
+        run_sync(settings, client=client(server, max_pages=5))
+    assert str(info.value) == (
+        "the API sent 5 full pages of patients and more were due: the ceiling is api.max_pages "
+        "(5); stopping"
+    )
+    assert len(server.queries) == 5
+    assert sorted(mirror(engine)) == list(range(1, 501)), "the pages read are kept"
+    assert state.get_cursor(engine, "patients") is None
+
+
+# --- Transport: answers that are not JSON, plain http to the vendor ----------------------------
+
+
+@pytest.mark.parametrize("bad", ["<html><body>Proxy error</body></html>", ""], ids=["html", "empty"])
+def test_a_200_that_is_not_json_is_retried(scripted: Any, engine: Engine, bad: str) -> None:
+    """README: "an answer that is not JSON, or cut short | retried". Before, the run failed."""
+    answers = iter([bad])
+
+    def script(query: dict[str, str]) -> Reply:
+        first = "PatStatus" not in query and query.get("Offset", "0") == "0"
+        if first:
+            return 200, next(answers, patients(1, 30)), False
+        return 200, [], False
+
+    server = scripted(script)
+    settings = settings_for(server, engine.url.render_as_string(hide_password=False))
+    (result,) = run_sync(settings, client=client(server))
+    assert result.stats.inserted == 30 and sorted(mirror(engine)) == list(range(1, 31))
+    assert [r.status for r in state.latest_runs(engine)] == ["success"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.opendental.com/api/v1", "http://API.OpenDental.com./api/v1",
+     "http://api.opendental.com:80/api/v1"],
+)  # fmt: skip
+def test_plain_http_to_open_dental_is_refused_before_any_request(tmp_path: Path, url: str) -> None:
+    db = tmp_path / "mirror.db"
+    path = tmp_path / "config.yaml"
+    config = {"api": {"base_url": url, **KEYS}, "database": {"url": f"sqlite:///{db}"}}
+    path.write_text(yaml.safe_dump(config), "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "etl", "sync", "--config", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"odmirror: error: {path}: 'api.base_url' is plain http to Open Dental's servers, which "
+        "would send the keys in clear: use https://api.opendental.com/api/v1"
+    ]
+    assert not db.exists(), "nothing was done"
+    with pytest.raises(ApiError, match="plain http to Open Dental's servers"):
+        ApiClient(ApiSettings(url, **KEYS))  # settings made in code are refused too
+
+
+def test_plain_http_stays_allowed_for_an_office_api_service() -> None:
+    for url in ("http://10.0.2.5:30223/api/v1", "http://odserver:30222/api/v1"):
+        raw = {"api": {"base_url": url, **KEYS}, "database": {"url": "sqlite://"}}
+        assert settings_from_dict(raw).api.base_url == url
+    group = {
+        "api": {"base_url": "https://api.opendental.com/api/v1", "developer_key": "NFF6i0KrXrxDkZHt"},
+        "database": {"url": "sqlite:///m_{practice}.db"},
+        "practices": [{"name": "north", "customer_key": "VzkmZEaUWOjnQX2z",
+                       "base_url": "http://www.opendental.com/api/v1"}],
+    }  # fmt: skip
+    with pytest.raises(ConfigError, match=r"'practices\[1\].base_url' is plain http"):
+        settings_from_dict(group)
