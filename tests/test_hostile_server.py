@@ -32,7 +32,8 @@ from tests.test_sync import mirror
 
 pytestmark = pytest.mark.reliability
 
-KEYS = {"developer_key": "NFF6i0KrXrxDkZHt", "customer_key": "VzkmZEaUWOjnQX2z"}
+DEV, CUST = "NFF6i0KrXrxDkZHt", "VzkmZEaUWOjnQX2z"  # Open Dental's published test keys
+KEYS = {"developer_key": DEV, "customer_key": CUST}
 STOPPED = "odmirror: sync stopped on request; the pages read so far are saved"
 
 
@@ -91,10 +92,8 @@ def test_an_answer_that_never_finishes_ends_at_the_deadline(hostile: Any, behave
     """Without the deadline the silent server holds each try for the 30 s read timeout, and the
     trickles (a byte every 0.2 s) hold it for ever: no single read waits long enough to fail."""
     server = hostile(behave)
-    settings = ApiSettings(
-        server.base_url, **KEYS, timeout=30, response_deadline=1, max_retries=1,
-        min_request_interval=0,
-    )  # fmt: skip
+    timeouts = {"timeout": 30, "response_deadline": 1, "min_request_interval": 0}
+    settings = ApiSettings(server.base_url, DEV, CUST, max_retries=1, **timeouts)
     with ApiClient(settings, backoff_factor=0.01) as api, pytest.raises(ApiError) as info:
         api.get("patients/Simple")
     port = server.base_url.split(":")[2].split("/")[0]
@@ -108,10 +107,10 @@ def test_an_answer_that_never_finishes_ends_at_the_deadline(hostile: Any, behave
 # --- Time: a stop ends the run within seconds, whatever the network does ------------------------
 
 
-@pytest.mark.parametrize(
-    "behave", [hs.silent, hs.trickle_headers, hs.trickle_body, hs.unavailable],
-    ids=lambda b: b.__name__,
-)  # fmt: skip
+STUCK = [hs.silent, hs.trickle_headers, hs.trickle_body, hs.unavailable]
+
+
+@pytest.mark.parametrize("behave", STUCK, ids=lambda b: b.__name__)
 def test_sigterm_ends_a_sync_stuck_on_the_network_at_once(
     tmp_path: Path, db_url: str, hostile: Any, behave: Any
 ) -> None:
@@ -164,11 +163,13 @@ def peak_rss_mib(config: str, cwd: Path) -> tuple[float, subprocess.CompletedPro
     return int(result.stdout.split()[-1]) / 1024, result
 
 
-@pytest.mark.parametrize(
-    ("behave", "what"),
-    [(hs.gzip_bomb(3072), "a gzip bomb (3 MB inflating to 3 GiB)"), (hs.endless_page(200), "a 200 MiB page")],
-    ids=["gzip-bomb", "200-MiB-page"],
-)  # fmt: skip
+HUGE = [
+    (hs.gzip_bomb(3072), "a gzip bomb (3 MB inflating to 3 GiB)"),
+    (hs.endless_page(200), "a 200 MiB page"),
+]
+
+
+@pytest.mark.parametrize(("behave", "what"), HUGE, ids=["gzip-bomb", "200-MiB-page"])
 def test_a_huge_answer_ends_the_run_in_one_line_within_300_mib(
     tmp_path: Path, hostile: Any, behave: Any, what: str
 ) -> None:
@@ -229,7 +230,9 @@ def test_endless_full_pages_stop_at_the_page_ceiling(scripted: Any, engine: Engi
 # --- Transport: answers that are not JSON, plain http to the vendor ----------------------------
 
 
-@pytest.mark.parametrize("bad", ["<html><body>Proxy error</body></html>", ""], ids=["html", "empty"])
+@pytest.mark.parametrize(
+    "bad", ["<html><body>Proxy error</body></html>", ""], ids=["html", "empty"]
+)
 def test_a_200_that_is_not_json_is_retried(scripted: Any, engine: Engine, bad: str) -> None:
     """README: "an answer that is not JSON, or cut short | retried". Before, the run failed."""
     answers = iter([bad])
@@ -247,11 +250,14 @@ def test_a_200_that_is_not_json_is_retried(scripted: Any, engine: Engine, bad: s
     assert [r.status for r in state.latest_runs(engine)] == ["success"]
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["http://api.opendental.com/api/v1", "http://API.OpenDental.com./api/v1",
-     "http://api.opendental.com:80/api/v1"],
-)  # fmt: skip
+VENDOR_IN_CLEAR = [
+    "http://api.opendental.com/api/v1",
+    "http://API.OpenDental.com./api/v1",
+    "http://api.opendental.com:80/api/v1",
+]
+
+
+@pytest.mark.parametrize("url", VENDOR_IN_CLEAR)
 def test_plain_http_to_open_dental_is_refused_before_any_request(tmp_path: Path, url: str) -> None:
     db = tmp_path / "mirror.db"
     path = tmp_path / "config.yaml"
@@ -271,18 +277,18 @@ def test_plain_http_to_open_dental_is_refused_before_any_request(tmp_path: Path,
     ]
     assert not db.exists(), "nothing was done"
     with pytest.raises(ApiError, match="plain http to Open Dental's servers"):
-        ApiClient(ApiSettings(url, **KEYS))  # settings made in code are refused too
+        ApiClient(ApiSettings(url, DEV, CUST))  # settings made in code are refused too
 
 
 def test_plain_http_stays_allowed_for_an_office_api_service() -> None:
     for url in ("http://10.0.2.5:30223/api/v1", "http://odserver:30222/api/v1"):
         raw = {"api": {"base_url": url, **KEYS}, "database": {"url": "sqlite://"}}
         assert settings_from_dict(raw).api.base_url == url
+    practice = {"name": "north", "customer_key": CUST, "base_url": "http://www.opendental.com/"}
     group = {
-        "api": {"base_url": "https://api.opendental.com/api/v1", "developer_key": "NFF6i0KrXrxDkZHt"},
+        "api": {"base_url": "https://api.opendental.com/api/v1", "developer_key": DEV},
         "database": {"url": "sqlite:///m_{practice}.db"},
-        "practices": [{"name": "north", "customer_key": "VzkmZEaUWOjnQX2z",
-                       "base_url": "http://www.opendental.com/api/v1"}],
-    }  # fmt: skip
+        "practices": [practice],
+    }
     with pytest.raises(ConfigError, match=r"'practices\[1\].base_url' is plain http"):
         settings_from_dict(group)
