@@ -113,6 +113,16 @@ def gzip_bomb(inflated_mib: int) -> Behaviour:
     return behave
 
 
+def tiny_values(total_mib: int) -> Behaviour:
+    """A page of `total_mib` MiB of empty objects (`[{},{},...]`), its length declared."""
+    body = b"[" + b"{}," * (total_mib * MIB // 3 - 1) + b"{}]"
+
+    def behave(sock: socket.socket, _n: int, _closing: threading.Event) -> None:
+        sock.sendall(head(Content_Length=len(body)) + body)
+
+    return behave
+
+
 def endless_page(total_mib: int) -> Behaviour:
     """A chunked JSON array of patients, `total_mib` long, with no declared length."""
     row = b'{"PatNum": 1, "LName": "Endless", "DateTStamp": "2030-05-01 08:00:00"},'

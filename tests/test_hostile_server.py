@@ -163,25 +163,29 @@ def peak_rss_mib(config: str, cwd: Path) -> tuple[float, subprocess.CompletedPro
     return int(result.stdout.split()[-1]) / 1024, result
 
 
-HUGE = [
-    (hs.gzip_bomb(3072), "a gzip bomb (3 MB inflating to 3 GiB)"),
-    (hs.endless_page(200), "a 200 MiB page"),
-]
+TOO_LARGE = (
+    "the API sent more than 16 MiB for one page of patients/Simple: lower api.page_size, or "
+    "raise api.max_response_mb if its rows are that large"
+)
+TOO_MANY = "unexpected answer from patients/Simple: more than 2,000,000 values in one page"
+HUGE = {
+    "gzip-bomb": (hs.gzip_bomb(3072), "a gzip bomb (3 MB inflating to 3 GiB)", TOO_LARGE),
+    "200-MiB-page": (hs.endless_page(200), "a 200 MiB page, chunked", TOO_LARGE),
+    "15-MiB-of-{}": (hs.tiny_values(15), "15 MiB of {} (400 MB parsed)", TOO_MANY),
+}
 
 
-@pytest.mark.parametrize(("behave", "what"), HUGE, ids=["gzip-bomb", "200-MiB-page"])
+@pytest.mark.parametrize(("behave", "what", "message"), HUGE.values(), ids=HUGE.keys())
 def test_a_huge_answer_ends_the_run_in_one_line_within_300_mib(
-    tmp_path: Path, hostile: Any, behave: Any, what: str
+    tmp_path: Path, hostile: Any, behave: Any, what: str, message: str
 ) -> None:
-    """Before, the bomb was inflated whole (MemoryError after about 3 GB) and the page took 1 GB."""
+    """Before, the bomb was inflated whole (MemoryError after about 3 GB), the page took 1 GB,
+    and the empty objects, under the size cap, 400 MB once parsed."""
     server = hostile(behave)
     config = write_config(tmp_path, server.base_url, f"sqlite:///{tmp_path / 'mirror.db'}")
     rss, result = peak_rss_mib(config, tmp_path)
     assert result.returncode == 1, result.stderr
-    assert result.stderr.splitlines() == [
-        "odmirror: error: the API sent more than 16 MiB for one page of patients/Simple: lower "
-        "api.page_size, or raise api.max_response_mb if its rows are that large"
-    ], what
+    assert result.stderr.splitlines() == [f"odmirror: error: {message}"], what
     assert server.requests == 1, "not retried: the same page would come again"
     assert rss < 300, f"{what}: peak RSS {rss:.0f} MiB"
 

@@ -287,6 +287,9 @@ class ApiClient:
             return body.parse_json(response.content, response.json)
         except body.TooDeep:
             raise ApiError(f"unexpected answer from {path}: JSON nested too deep") from None
+        except body.TooMany:
+            many = f"more than {body.MAX_VALUES:,} values in one page"
+            raise ApiError(f"unexpected answer from {path}: {many}") from None
         except ValueError:
             # An HTML page from a proxy, an empty body: a passing fault, like a cut connection.
             raise _Transient(ApiError(f"unexpected answer from {path}: not JSON")) from None
