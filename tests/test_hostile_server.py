@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,10 @@ from etl.api.client import ApiClient
 from etl.cli import main
 from etl.config.load import settings_from_dict
 from etl.config.settings import ApiSettings
+from etl.control import RunControl, StopRequested
 from etl.errors import ApiError, ConfigError
 from etl.mirror.engine import make_engine
-from etl.sync import state
+from etl.sync import fast_prefetch, state
 from etl.sync.run import run_sync
 from tests import hostile_server as hs
 from tests.conftest import settings_for
@@ -296,3 +298,72 @@ def test_plain_http_stays_allowed_for_an_office_api_service() -> None:
     }
     with pytest.raises(ConfigError, match=r"'practices\[1\].base_url' is plain http"):
         settings_from_dict(group)
+
+
+# --- Stops: a second Ctrl-C, `odmirror run`, a fetch thread that does not end --------------------
+
+
+def test_a_second_ctrl_c_records_the_run_as_interrupted(engine: Engine, make_sim: Any) -> None:
+    """KeyboardInterrupt (the second Ctrl-C) mid-run: before, the run row said failed."""
+    sim = make_sim(300)
+
+    def second_ctrl_c(_resource: str, fetched: int, _requests: int) -> None:
+        if fetched >= 100:
+            raise KeyboardInterrupt
+
+    settings = settings_for(sim, engine.url.render_as_string(hide_password=False))
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(settings, control=RunControl(progress=second_ctrl_c))
+    (run,) = state.latest_runs(engine)
+    assert (run.status, run.note, run.error) == (
+        "interrupted",
+        "stopped on request (Ctrl-C, at once)",
+        None,
+    )
+    assert run.rows_fetched >= 100 and state.get_cursor(engine, "patients") is None
+
+
+def test_sigterm_ends_odmirror_run_stuck_on_a_silent_server(tmp_path: Path, hostile: Any) -> None:
+    server = hostile(hs.silent)
+    config = write_config(tmp_path, server.base_url, f"sqlite:///{tmp_path / 'mirror.db'}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etl", "run", "--config", config],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    server.on_request = lambda _n: os.kill(proc.pid, signal.SIGTERM)
+    code, err = finish(proc, within=15)
+    assert code == 0, err
+    assert "run stopped on request; the pages saved so far are kept" in err
+    assert err.splitlines()[-1].endswith("INFO stopped") and "Traceback" not in err
+    engine = make_engine(f"sqlite:///{tmp_path / 'mirror.db'}")
+    try:
+        assert [r.status for r in state.latest_runs(engine)] == ["interrupted"]
+    finally:
+        engine.dispose()
+
+
+def test_leaving_prefetch_on_an_error_does_not_wait_for_a_stuck_fetch(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fetch thread stuck where nothing can end it (a connection still being made): the reader
+    leaving on a stop waits ABANDON_AFTER, not for the network."""
+    monkeypatch.setattr(fast_prefetch, "ABANDON_AFTER", 0.2)
+    release = threading.Event()
+
+    def stuck() -> Iterator[int]:
+        yield 1
+        release.wait(60)  # the network, holding the fetch thread
+        yield 2
+
+    prefetch = fast_prefetch.Prefetch(stuck())
+    try:
+        with pytest.raises(StopRequested), prefetch as pages:
+            for _page in pages:
+                raise StopRequested("stopped on request")
+        assert prefetch._thread.is_alive(), "left behind, a daemon"
+        assert "the fetch thread did not end in 0.2 s; not waiting for it" in caplog.text
+    finally:
+        release.set()
