@@ -7,6 +7,7 @@ import contextlib
 import gzip
 import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +27,7 @@ class Hostile:
     the answer has been sent.
     """
 
-    def __init__(self, behave: Behaviour) -> None:
+    def __init__(self, behave: Behaviour, tls: ssl.SSLContext | None = None) -> None:
         self.closing = threading.Event()
         self.requests = 0
         self.on_request: Callable[[int], None] | None = None
@@ -38,6 +39,8 @@ class Hostile:
                 sock: socket.socket = self.request
                 sock.settimeout(10)  # a client that sends nothing does not hold a thread
                 with contextlib.suppress(OSError):
+                    if tls is not None:
+                        sock = tls.wrap_socket(sock, server_side=True)
                     if not _read_head(sock):
                         return
                     with lock:
@@ -52,7 +55,8 @@ class Hostile:
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1"
+        scheme = "https" if tls else "http"
+        self.base_url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/api/v1"
 
     def stop(self) -> None:
         """End every connection's behaviour and the server."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -106,15 +107,45 @@ def test_an_answer_that_never_finishes_ends_at_the_deadline(hostile: Any, behave
     assert server.requests == 2
 
 
+def test_the_deadline_ends_a_trickle_over_tls(
+    hostile: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watchdog shuts the socket under an SSL socket too (a self-signed certificate)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    server = hs.Hostile(hs.trickle_body, tls)
+    try:
+        settings = ApiSettings(server.base_url, DEV, CUST, max_retries=0, response_deadline=1)
+        with ApiClient(settings) as api, pytest.raises(ApiError, match="within 1 s"):
+            api.get("patients/Simple")
+        assert server.requests == 1
+    finally:
+        server.stop()
+
+
 # --- Time: a stop ends the run within seconds, whatever the network does ------------------------
 
 
-STUCK = [hs.silent, hs.trickle_headers, hs.trickle_body, hs.unavailable]
+STUCK = {
+    "silent": (hs.silent, signal.SIGTERM),
+    "silent-ctrl-c": (hs.silent, signal.SIGINT),
+    "trickled-headers": (hs.trickle_headers, signal.SIGTERM),
+    "trickled-body": (hs.trickle_body, signal.SIGTERM),
+    "503-retry-after-100": (hs.unavailable, signal.SIGTERM),
+}
 
 
-@pytest.mark.parametrize("behave", STUCK, ids=lambda b: b.__name__)
-def test_sigterm_ends_a_sync_stuck_on_the_network_at_once(
-    tmp_path: Path, db_url: str, hostile: Any, behave: Any
+@pytest.mark.parametrize(("behave", "signum"), STUCK.values(), ids=STUCK.keys())
+def test_a_stop_ends_a_sync_stuck_on_the_network_at_once(
+    tmp_path: Path, db_url: str, hostile: Any, behave: Any, signum: int
 ) -> None:
     """SIGTERM while the answer is awaited (or, for the 503, while its Retry-After of 100 s is
     waited out): the process exits 0 within seconds, and the run is recorded as interrupted.
@@ -122,7 +153,7 @@ def test_sigterm_ends_a_sync_stuck_on_the_network_at_once(
     server = hostile(behave)
     config = write_config(tmp_path, server.base_url, db_url, timeout=60, max_retries=5)
     proc = sync_process(config, tmp_path)
-    stop = lambda _n: os.kill(proc.pid, signal.SIGTERM)  # noqa: E731
+    stop = lambda _n: os.kill(proc.pid, signum)  # noqa: E731
     if behave is hs.unavailable:
         server.on_answered = stop  # the 503 sent: while its Retry-After is waited out
     else:
