@@ -149,37 +149,11 @@ class ApiClient:
         # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
         self._pace()
         stamping.expect(self._monotonic)
-        response: requests.Response | None = None
         with self._watchdog.watch(self.settings.response_deadline) as watch:
-            try:
-                response = self.session.get(
-                    self._url(path), params=params or {}, timeout=self.settings.timeout, stream=True
-                )
-                # The body in as few reads as its size allows, as requests keeps it: requests'
-                # own reading takes 10 kB at a time, a hundred calls through three libraries for
-                # a page of 1000 patients (measured: 1.5 ms of CPU a page more).
-                response._content = body.read_body(response, self._max_bytes())
-            except body.TooLarge:
-                self.requests_made += 1
-                raise too_large_error(path, self.settings) from None
-            except (
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError,
-            ):
-                self.requests_made += 1
-                tries = self.settings.max_retries + 1
-                broke = ApiError(f"the API broke off its answers ({tries} tries)")
-                raise self._ended(watch, _Transient(broke)) from None
-            except requests.RequestException as exc:
-                self.requests_made += 1
-                raise self._ended(watch, transport_error(exc, self.settings)) from None
-            finally:
-                self._schedule_next(response)
+            response = self._fetch(path, params, watch)
         self.requests_made += attempts(response)
-        if watch.cut:
-            # Ended by the watchdog, and what had come looked whole (no length declared).
-            tries = self.settings.max_retries + 1
-            raise self._ended(watch, _Transient(ApiError(f"the API broke off ({tries} tries)")))
+        if watch.cut:  # the watchdog ended it, and what had come looked whole (no length said)
+            raise self._ended(watch, _Transient(overdue_error(self.settings)))
         if response.status_code == 400 and _THROTTLED.search(response.text):
             # The vendor does not say how it refuses an over-throttle request; a 400 that says
             # so is waited out like a 429.
@@ -188,6 +162,31 @@ class ApiClient:
             message = f"the API kept throttling us (400) after {tries} tries{said}"
             raise _Transient(ApiError(message))
         return self._decode(path, response)
+
+    def _fetch(self, path: str, params: dict[str, Any] | None, watch: Watch) -> requests.Response:
+        response: requests.Response | None = None
+        try:
+            response = self.session.get(
+                self._url(path), params=params or {}, timeout=self.settings.timeout, stream=True
+            )
+            # The body in as few reads as its size allows, as requests keeps it: requests' own
+            # reading takes 10 kB at a time, a hundred calls through three libraries for a page
+            # of 1000 patients (measured: 1.5 ms of CPU a page more).
+            response._content = body.read_body(response, self._max_bytes())
+            return response
+        except body.TooLarge:
+            self.requests_made += 1
+            raise too_large_error(path, self.settings) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            self.requests_made += 1
+            tries = self.settings.max_retries + 1
+            broke = ApiError(f"the API broke off its answers ({tries} tries)")
+            raise self._ended(watch, _Transient(broke)) from None
+        except requests.RequestException as exc:
+            self.requests_made += 1
+            raise self._ended(watch, transport_error(exc, self.settings)) from None
+        finally:
+            self._schedule_next(response)
 
     def _ended(self, watch: Watch, error: Exception) -> Exception:
         """What to raise for a failed try: a stop if one was asked, else why the try ended."""
