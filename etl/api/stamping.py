@@ -1,4 +1,5 @@
-"""When a request left: an HTTP adapter whose connections note the time their bytes were sent.
+"""When a request left: an HTTP adapter whose connections note the time their bytes were sent
+(and tell a watcher, etl.api.deadline, which connection a request is about to be sent on).
 
 The Remote API's throttle counts from when a request reaches the server. Our clock reading
 before a request can be tens of milliseconds earlier than its bytes leaving: other threads
