@@ -6,8 +6,8 @@ takes the machine's memory. The body is read in chunks, inflated at most a chunk
 
 Within the cap, what a body costs once parsed depends on how many values it holds: 16 MiB of
 `{},{},...` is 5.6 million objects, 400 MB of Python objects (measured), while a page of 1000
-patients is about 60,000 values. A large body is therefore refused when it holds more than
-MAX_VALUES values, which keeps a parsed page under about 150 MB.
+patients (about 1 MB) holds about 50,000 values. A large body is therefore refused when it
+holds more than MAX_VALUES values, which keeps a parsed page under about 150 MB.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import msgspec
 import requests
 
 MIB = 1024 * 1024
-#: The size of each read while counting: a page of 1000 patients (about 1.5 MB) in two reads.
+#: The size of each read while counting: a page of 1000 patients (about 1 MB) in one or two.
 CHUNK_BYTES = MIB
 #: Bodies larger than this have their values counted before they are parsed (a comma a
 #: value, commas inside strings too: an over-count). Smaller ones cannot hold enough to matter,
