@@ -136,8 +136,8 @@ def _count(value: str) -> int:
     return number
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(getattr(args, "config", None))
+def _settings(args: argparse.Namespace, need_keys: bool = True) -> Settings:
+    settings = load_settings(getattr(args, "config", None), need_keys)
     logs.setup(args.command, getattr(args, "verbose", False), settings.log.format)
     logs.REDACTOR.add_secrets(settings.api.developer_key, settings.api.customer_key)
     logs.REDACTOR.add_secrets(*(practice.customer_key for practice in settings.practices))
@@ -145,8 +145,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_init(args: argparse.Namespace) -> None:
-    """Create or upgrade the mirror schema."""
-    settings = _settings(args)
+    """Create or upgrade the mirror schema (the database alone: no API key needed)."""
+    settings = _settings(args, need_keys=False)
     if settings.practices or args.practice:
         from etl.group_commands import init_group
 
@@ -212,11 +212,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     """How fresh the mirror is; the exit code tells a monitor (see etl/status.py)."""
     from etl import status
 
-    settings = _settings(args)
+    settings = _settings(args, need_keys=False)
     if settings.practices:
         from etl.group_commands import status_group
 
-        return status_group(settings)
+        return status_group(settings, as_json=args.json)
     engine = make_engine(settings.database.url)
     try:
         check_schema(engine)

@@ -110,7 +110,9 @@ class SyncJob:
 
     def _sync(self, started: dt.datetime) -> bool | None:
         try:
-            for result in self.runner(self.settings, self.control):
+            results = self.runner(self.settings, self.control)
+            # A group's runner has logged each result already, with its practice's name.
+            for result in [] if self.settings.practices else results:
                 log.info("%s", result.summary())
         except MirrorLocked as exc:
             log.warning("run skipped: %s", exc)
