@@ -16,10 +16,10 @@ import msgspec
 import requests
 
 from etl import __version__
-from etl.api import stamping
+from etl.api import observe, stamping
 from etl.api.errors import explanation, status_error, transport_error
 from etl.api.paginator import OffsetPaginator, Paginator
-from etl.api.retries import attempts, make_retry
+from etl.api.retries import attempts, log_retry, make_retry
 from etl.config.settings import ApiSettings
 from etl.errors import ApiError
 
@@ -37,9 +37,9 @@ _JSON = msgspec.json.Decoder()
 class _Transient(Exception):
     """A failure worth another try; carries the error to raise when tries run out."""
 
-    def __init__(self, error: ApiError) -> None:
+    def __init__(self, error: ApiError, status: int | None = None) -> None:
         super().__init__(str(error))
-        self.error = error
+        self.error, self.status = error, status
 
 
 @dataclass
@@ -116,9 +116,12 @@ class ApiClient:
             try:
                 return self._get_once(path, params)
             except _Transient as exc:
+                observe.count(self.settings.customer_key, observe.RETRY, exc.status)
                 if attempt >= self.settings.max_retries:
                     raise exc.error from None
-                self._sleep(self._backoff(attempt))
+                wait = self._backoff(attempt)
+                log_retry(f"GET {path}: {exc}", attempt + 2, self.settings.max_retries + 1, wait)
+                self._sleep(wait)
         raise AssertionError("unreachable")
 
     def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
@@ -136,21 +139,24 @@ class ApiClient:
             response._content = b"".join(response.iter_content(None))
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             self.requests_made += 1
+            observe.count(self.settings.customer_key, observe.REQUEST, None)
             tries = self.settings.max_retries + 1
             raise _Transient(ApiError(f"the API broke off its answers ({tries} tries)")) from None
         except requests.RequestException as exc:
             self.requests_made += 1
+            observe.count(self.settings.customer_key, observe.REQUEST, None)
             raise transport_error(exc, self.settings) from None
         finally:
             self._schedule_next(response)
         self.requests_made += attempts(response)
+        observe.count(self.settings.customer_key, observe.REQUEST, response.status_code)
         if response.status_code == 400 and _THROTTLED.search(response.text):
             # The vendor does not say how it refuses an over-throttle request; a 400 that says
             # so is waited out like a 429.
             tries = self.settings.max_retries + 1
             said = explanation(response, self._secrets())
             message = f"the API kept throttling us (400) after {tries} tries{said}"
-            raise _Transient(ApiError(message))
+            raise _Transient(ApiError(message), response.status_code)
         return self._decode(path, response)
 
     def not_before(self, seconds: float) -> None:
