@@ -45,13 +45,14 @@ def init_group(
     Raises:
         PracticesFailedError: after the views, if any practice failed (each reported by `err`).
     """
-    from etl.mirror.group_views import refresh
+    from etl.mirror.group_views import refresh, release
 
+    grants = release(settings)  # the group views hold the practices' views: out of the way
     outcomes = run_each(targets(settings, only), _init_one, parallel=False)
     for outcome in outcomes:
         if outcome.value is not None:
             out(f"{outcome.name}: {outcome.value}")
-    out(refresh(settings, targets(settings)))
+    out(refresh(settings, targets(settings), grants))
     raise_failures(outcomes, err)
 
 

@@ -22,7 +22,7 @@ from etl.config.settings import Settings
 from etl.config.targets import Target
 from etl.errors import DatabaseError
 from etl.mirror.engine import current_revision, head_revision, make_engine
-from etl.mirror.grants import grants_kept
+from etl.mirror.grants import Grant, give_grants, grants_kept, read_grants
 from etl.mirror.views import view_names
 
 #: The column each group view adds: the name of the practice a row comes from.
@@ -74,8 +74,30 @@ def ready(chosen: Sequence[Target]) -> list[str]:
     return names
 
 
-def refresh(settings: Settings, chosen: Sequence[Target]) -> str:
-    """Recreate the group views over the practices that are ready; returns a line to show."""
+def release(settings: Settings) -> list[Grant]:
+    """Drop the PostgreSQL group views before the practices are upgraded, and return their
+    grants for `refresh` to give again: a group view holds the practices' tables and views,
+    which a practice's upgrade drops and recreates. Nothing to do on SQLite (TEMP views)."""
+    if settings.database.url.startswith("sqlite"):
+        return []
+    engine = make_engine(settings.database.url)
+    schema = settings.database.group_schema
+    try:
+        with engine.begin() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            names = [t.name for t in mirrored_tables()] + view_names()
+            grants = read_grants(conn, names, schema)
+            if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema}).scalar():
+                for view in names:
+                    conn.execute(text(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(view)}"))
+            return grants
+    finally:
+        engine.dispose()
+
+
+def refresh(settings: Settings, chosen: Sequence[Target], grants: Sequence[Grant] = ()) -> str:
+    """Recreate the group views over the practices that are ready, with their grants (and
+    `grants`, from `release`); returns a line to show."""
     names = ready(chosen)
     missing = [t.name for t in chosen if t.name not in names]
     left_out = f"; left out (run `odmirror init`): {', '.join(missing)}" if missing else ""
@@ -85,13 +107,16 @@ def refresh(settings: Settings, chosen: Sequence[Target]) -> str:
         path = write_sqlite_script(settings, chosen, names)
         where = f"SQLite script {path} (.read it in a session)"
     else:
-        create_postgres_views(settings, names)
+        create_postgres_views(settings, names, grants)
         where = f"schema {settings.database.group_schema}"
     return f"group views: {where} over {', '.join(names)}{left_out}"
 
 
-def create_postgres_views(settings: Settings, names: Sequence[str]) -> None:
-    """(Re)create the group views in the group schema, in one transaction, grants kept."""
+def create_postgres_views(
+    settings: Settings, names: Sequence[str], grants: Sequence[Grant] = ()
+) -> None:
+    """(Re)create the group views in the group schema, in one transaction, grants kept (and
+    `grants` given)."""
     engine = make_engine(settings.database.url)
     schema = settings.database.group_schema
     try:
@@ -106,6 +131,7 @@ def create_postgres_views(settings: Settings, names: Sequence[str]) -> None:
                     conn.execute(text(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(view)}"))
                 for view, body in bodies.items():
                     conn.execute(text(f"CREATE VIEW {quote(schema)}.{quote(view)} AS\n{body}"))
+            give_grants(conn, grants, schema)
     finally:
         engine.dispose()
 
