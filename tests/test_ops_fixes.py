@@ -31,13 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(params=["sqlite", "postgresql"])
 def group(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Group]:
     """tests/test_practices.py's: where a group mirrors, on each database."""
-    yield from practices.group.__wrapped__(request, tmp_path)
+    yield from practices.group.__wrapped__(request, tmp_path)  # type: ignore[attr-defined]
 
 
 @pytest.fixture
 def offices() -> Iterator[Offices]:
     """tests/test_practices.py's: three offices behind one API address."""
-    yield from practices.offices.__wrapped__()
+    yield from practices.offices.__wrapped__()  # type: ignore[attr-defined]
 
 
 def test_status_json_on_a_group_is_one_document_with_every_practice(
