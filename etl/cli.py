@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import __version__, logs
+from etl import check, init_config, installed_version, logs
 from etl.config.load import load_settings
 from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested, stop_on_signals
@@ -100,8 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     parser = argparse.ArgumentParser(prog="odmirror", description=DESCRIPTION, parents=[common])
-    parser.add_argument("--version", action="version", version=f"odmirror {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check.add_parser(commands, common)
+    init_config.add_parser(commands, common)
     for name, handler, text in (
         ("init", cmd_init, "create or upgrade the mirror schema"),
         ("sync", cmd_sync, "pull what changed since the last run (all of it the first time)"),
@@ -127,6 +129,13 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--db", type=Path, default=Path("odmirror-demo.db"))
             sub.add_argument("--patients", type=_count, default=3000)
     return parser
+
+
+class _Version(argparse.Action):
+    # The installed package's version, read only when asked for (etl.installed_version).
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(f"odmirror {installed_version()}")
+        parser.exit()
 
 
 def _count(value: str) -> int:

@@ -40,6 +40,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "log": LogSettings,
     "metrics": MetricsSettings,
 }
+#: Each flat section of the config, by name, with its settings class.
+SECTIONS = _SECTIONS
 #: What stands for an API key that a command does not need (init and status touch only the
 #: database): it is never sent, since those commands make no request.
 NOT_NEEDED = "(not needed)"
@@ -53,13 +55,16 @@ def config_path(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get("ODMIRROR_CONFIG") or DEFAULT_PATH)
 
 
-def load_settings(path: str | Path | None = None, need_keys: bool = True) -> Settings:
+def load_settings(
+    path: str | Path | None = None, need_keys: bool = True, warn_env: bool = True
+) -> Settings:
     """Read, expand, override and validate the YAML config; warn of unknown ODMIRROR_ variables.
 
     Args:
         path: the file; None means `config_path()`.
         need_keys: False for a command that only touches the database: API keys that are
             missing, unset or placeholders are then stood in for by NOT_NEEDED.
+        warn_env: log a warning for each ODMIRROR_ variable that is none odmirror reads.
 
     Returns:
         The validated settings.
@@ -70,7 +75,8 @@ def load_settings(path: str | Path | None = None, need_keys: bool = True) -> Set
     file = config_path(str(path) if path else None)
     raw = _read_yaml(file)
     settings = settings_from_dict(raw, str(file), os.environ, need_keys)
-    warn_unknown(os.environ, known_names(_SECTIONS, [settings.pii.secret_env]))
+    if warn_env:
+        warn_unknown(os.environ, known_names(_SECTIONS, [settings.pii.secret_env]))
     return settings
 
 
