@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from etl.api.probe import throttle_text
+from etl.api.probe import THROTTLE_TIERS, throttle_text
 from etl.check_mirror import clock_text
 from etl.cli import main
 from etl.config.settings import ApiSettings
@@ -215,3 +215,15 @@ def test_the_office_clock_is_its_zone_and_its_skew() -> None:
         "office clock 2026-12-06 21:00:03 (UTC-06:00, 3 s ahead of this machine's clock)"
     )
     assert clock_text(None, now).startswith("office clock not told")
+
+
+def test_the_docs_agree_on_min_request_interval() -> None:
+    root = Path(__file__).resolve().parent.parent
+    example = (root / "config.example.yaml").read_text(encoding="utf-8")
+    comment = example[: example.index("  min_request_interval:")].rsplit("\n\n", 1)[-1]
+    readme = " ".join((root / "README.md").read_text(encoding="utf-8").split())
+    said = "starts min_request_interval after the one before was sent"
+    assert said in " ".join(comment.replace("#", " ").split())
+    assert said.replace("min_request_interval", "`min_request_interval`") in readme
+    for seconds, who in THROTTLE_TIERS:
+        assert f"{seconds:.1f} with" in comment and who.split()[-1] in comment
