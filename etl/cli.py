@@ -187,13 +187,24 @@ def cmd_sync(args: argparse.Namespace) -> None:
     except StopRequested:
         print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)
         return
+    finally:
+        _export_metrics(settings)  # a failed run's figures too: the alerts are about those
     for result in results:
         fields = {"resource": result.resource, "mode": result.mode, **asdict(result.stats)}
         print(logs.summary_line(result.summary(), fields))
 
 
+def _export_metrics(settings: Settings) -> None:
+    # The textfile and the Pushgateway of a one-shot sync (etl/metrics.py); off unless set.
+    if settings.metrics.textfile or settings.metrics.pushgateway:
+        from etl.metrics import export
+
+        export(settings)
+
+
 def cmd_run(args: argparse.Namespace) -> None:
-    """Sync on a schedule."""
+    """Sync on a schedule, serving /metrics and /healthz if `metrics.port` is set."""
+    from etl.health import serving
     from etl.scheduler import run_forever
 
     settings = _settings(args)
@@ -201,13 +212,14 @@ def cmd_run(args: argparse.Namespace) -> None:
         from etl.group_commands import check_group
 
         check_group(settings)
-        return run_forever(settings)
-    engine = make_engine(settings.database.url)
-    try:
-        check_schema(engine)  # fail now, not at the first tick
-    finally:
-        engine.dispose()
-    run_forever(settings)
+    else:
+        engine = make_engine(settings.database.url)
+        try:
+            check_schema(engine)  # fail now, not at the first tick
+        finally:
+            engine.dispose()
+    with serving(settings):
+        run_forever(settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
