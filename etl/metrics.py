@@ -102,30 +102,23 @@ def read_figures(engine: Engine, resources: tuple[str, ...]) -> dict[str, Resour
         for name, note in conn.execute(notes):
             if name in found and (match := _REMOVED.search(note or "")):
                 found[name].totals["removed"] += int(match.group(1))
-        for saved, started in conn.execute(
-            select(SyncState, SyncRun.started_at).outerjoin(
-                SyncRun, SyncRun.id == SyncState.last_run_id
-            )
-        ):
-            if saved.resource in found:
-                figures = found[saved.resource]
-                figures.last_success = saved.last_success_at
-                figures.cursor_set_at = started if saved.cursor is not None else None
-        for (run,) in conn.execute(select(SyncRun).where(SyncRun.id.in_(latest))):
-            _last_run(found, run)
+        state = select(
+            SyncState.resource, SyncState.cursor, SyncState.last_success_at, SyncRun.started_at
+        ).outerjoin(SyncRun, SyncRun.id == SyncState.last_run_id)
+        for name, cursor, success, started in conn.execute(state):
+            if name in found:
+                found[name].last_success = success
+                found[name].cursor_set_at = started if cursor is not None else None
+        runs = select(SyncRun.resource, SyncRun.status, SyncRun.started_at, SyncRun.finished_at)
+        for name, status, started, finished in conn.execute(runs.where(SyncRun.id.in_(latest))):
+            if name in found:
+                found[name].last_ok = status == "success"
+                if finished is not None:
+                    found[name].last_seconds = (finished - started).total_seconds()
     for name, counts in rejects.count_by_resource(engine).items():
         if name in found:
             found[name].on_record = counts.rejected + counts.set_aside
     return found
-
-
-def _last_run(found: dict[str, ResourceFigures], run: SyncRun) -> None:
-    figures = found.get(run.resource)
-    if figures is None:
-        return
-    figures.last_ok = run.status == "success"
-    if run.finished_at is not None:
-        figures.last_seconds = (run.finished_at - run.started_at).total_seconds()
 
 
 def _epoch(moment: dt.datetime) -> float:
