@@ -227,3 +227,38 @@ def test_the_docs_agree_on_min_request_interval() -> None:
     assert said.replace("min_request_interval", "`min_request_interval`") in readme
     for seconds, who in THROTTLE_TIERS:
         assert f"{seconds:.1f} with" in comment and who.split()[-1] in comment
+
+
+def test_a_group_is_checked_practice_by_practice(
+    tmp_path: Path, offices: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.test_practices import KEYS, Group, three
+
+    group = Group(f"sqlite:///{tmp_path / 'mirror_{practice}.db'}", "", "everyone")
+    config = three(tmp_path, group, offices)
+    assert main(["init", "--config", config, "--practice", "north"]) == 0
+    capsys.readouterr()
+    code, lines = check(config, capsys)
+    assert code == 1
+    assert lines[:3] == [
+        f"ok   config: {config} is valid (3 practices)",
+        "ok   environment: every ODMIRROR_ variable set is one odmirror reads",
+        "ok   keys: the developer key and 3 customer keys are set (no placeholders)",
+    ]
+    for name in KEYS:
+        assert any(
+            line.startswith(f"ok   {name}: api: {offices.base_url} answers") for line in lines
+        )
+    assert [line for line in lines if line.startswith("FAIL")] == [
+        f"FAIL {name}: database: no mirror at {tmp_path}/mirror_{name}.db: run `odmirror init` "
+        "(or check database.url)"
+        for name in ("south", "east")
+    ]
+
+
+@pytest.fixture
+def offices() -> Any:
+    """tests/test_practices.py's: three offices behind one API address."""
+    from tests import test_practices
+
+    yield from test_practices.offices.__wrapped__()  # type: ignore[attr-defined]

@@ -273,3 +273,16 @@ def _env(**api: str) -> dict[str, str]:
     overrides = {f"ODMIRROR_API_{key.upper()}": value for key, value in api.items()}
     base = {k: v for k, v in os.environ.items() if not k.startswith("ODMIRROR_")}
     return {**base, **keys, **overrides}
+
+
+def test_a_groups_init_needs_no_customer_keys(
+    tmp_path: Path, offices: Offices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    group = Group(f"sqlite:///{tmp_path / 'mirror_{practice}.db'}", "", "everyone")
+    listed = [{"name": short, "customer_key": f"${{OD_KEY_{short.upper()}}}"} for short in KEYS]
+    config = practices.write_config(tmp_path, group, offices.base_url, listed)
+    for short in KEYS:
+        monkeypatch.delenv(f"OD_KEY_{short.upper()}", raising=False)
+    assert main(["init", "--config", config]) == 0
+    assert all((tmp_path / f"mirror_{short}.db").is_file() for short in KEYS)
+    assert main(["sync", "--config", config]) == 2  # a sync needs them
