@@ -3,7 +3,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-plain lint bench clean
+
+# The tests that sync into a mirror, run again with every fast path off (etl/fast_paths.py).
+MIRROR_TESTS := tests/test_sync.py tests/test_load.py tests/test_resources.py \
+	tests/test_practices.py tests/test_cassettes.py tests/test_hostile.py tests/test_rejects.py \
+	tests/test_pii.py tests/test_faults.py tests/test_db_loss.py tests/test_views.py \
+	tests/test_floor.py tests/test_fast_paths.py
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +22,9 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/pytest
+
+test-plain: $(BIN)/.installed
+	ODMIRROR_PLAIN=all $(BIN)/pytest $(MIRROR_TESTS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check etl tests migrations bench

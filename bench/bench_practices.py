@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from etl.commands import init_mirrors, sync_mirrors
 from etl.config.load import settings_from_dict
-from etl.group_commands import init_group, sync_group
 from etl.simulator import Simulator, SimulatorConfig
 from etl.simulator.group import OfficeGroup
 
@@ -48,9 +48,9 @@ def _run(count: int, args: argparse.Namespace) -> tuple[float, int]:
     sims = [Simulator(args.patients, _with_key(config, n), seed=n) for n in range(1, count + 1)]
     with OfficeGroup(sims) as front, tempfile.TemporaryDirectory() as tmp:
         settings = settings_from_dict(_config(front.base_url, sims, Path(tmp), args.interval))
-        init_group(settings, out=_quiet)
+        init_mirrors(settings, out=_quiet)
         started = time.perf_counter()
-        sync_group(settings, out=_quiet)
+        sync_mirrors(settings, out=_quiet)
         seconds = time.perf_counter() - started
     return seconds, sum(len(sim.requests) for sim in sims)
 

@@ -6,7 +6,6 @@ import datetime as dt
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,8 +13,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import logs
 from etl.api.probe import probe, throttle_text
+from etl.check import Finding, cut
 from etl.errors import OdMirrorError
 from etl.mirror.engine import current_revision, describe, head_revision, make_engine, safe_url
 from etl.mirror.lock import MirrorLocked, mirror_lock
@@ -26,24 +25,6 @@ if TYPE_CHECKING:
 
 #: Less free space than this on a SQLite mirror's disk fails the check.
 MIN_FREE_BYTES = 1 << 30
-#: Outside text (server and database errors) is cut to this many characters.
-DETAIL_MAX = 300
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check's outcome: `ok` None means it was not made (an earlier check failed)."""
-
-    check: str
-    ok: bool | None
-    detail: str
-    practice: str | None = None
-
-    def line(self) -> str:
-        """The text line: `ok`, `FAIL` or `skip`, the practice, the check, what was found."""
-        mark = {True: "ok", False: "FAIL", None: "skip"}[self.ok]
-        where = f"{self.practice}: " if self.practice else ""
-        return f"{mark:4} {where}{self.check}: {self.detail}"
 
 
 def api_findings(settings: Settings, practice: str | None) -> Iterator[Finding]:
@@ -148,9 +129,3 @@ def failure(exc: Exception) -> str:
     """An error's one line, fit to show: secrets and quoted values hidden, cut short."""
     text = str(exc) if isinstance(exc, OdMirrorError) else f"{type(exc).__name__}: {exc}"
     return cut(text)
-
-
-def cut(text: str) -> str:
-    """Outside text made one line to show: secrets and quoted values hidden, cut short."""
-    line = " ".join(logs.REDACTOR.scrub(text).split())
-    return line if len(line) <= DETAIL_MAX else line[: DETAIL_MAX - 3] + "..."

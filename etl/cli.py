@@ -11,7 +11,6 @@ import os
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
@@ -21,14 +20,13 @@ from etl import check, init_config, installed_version, logs
 from etl.config.load import load_settings
 from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested, stop_on_signals
-from etl.errors import OdMirrorError
+from etl.errors import ConfigError, OdMirrorError
 from etl.mirror.engine import (
     check_schema,
     current_revision,
     describe,
     make_engine,
     safe_url,
-    upgrade,
 )
 
 log = logging.getLogger("odmirror")
@@ -154,44 +152,26 @@ def _settings(args: argparse.Namespace, need_keys: bool = True) -> Settings:
 
 
 def cmd_init(args: argparse.Namespace) -> None:
-    """Create or upgrade the mirror schema (the database alone: no API key needed)."""
-    settings = _settings(args, need_keys=False)
-    if settings.practices or args.practice:
-        from etl.group_commands import init_group
+    """Create or upgrade the mirror schema (each practice's, for a group); no API key needed."""
+    from etl.commands import init_mirrors
 
-        return init_group(settings, args.practice)
-    engine = make_engine(settings.database.url)
-    try:
-        upgrade(engine)
-        revision = current_revision(engine)
-    finally:
-        engine.dispose()
-    print(f"mirror schema ready at revision {revision} in {safe_url(settings.database.url)}")
+    init_mirrors(_settings(args, need_keys=False), args.practice)
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
     """One sync run; SIGTERM or Ctrl-C stops it after the page in flight."""
-    from etl.sync.run import run_sync
+    from etl.commands import sync_mirrors
 
     settings, control = _settings(args), RunControl()
     try:
         with stop_on_signals(control.stop), logs.progress_bar(control):
-            if settings.practices or args.practice:
-                from etl.group_commands import sync_group
-
-                sync_group(
-                    settings, args.full, args.practice, control=control, resources=args.resource
-                )
-                return
-            results = run_sync(settings, full=args.full, control=control, resources=args.resource)
+            sync_mirrors(
+                settings, args.full, args.practice, control=control, resources=args.resource
+            )
     except StopRequested:
         print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)
-        return
     finally:
         _export_metrics(settings)  # a failed run's figures too: the alerts are about those
-    for result in results:
-        fields = {"resource": result.resource, "mode": result.mode, **asdict(result.stats)}
-        print(logs.summary_line(result.summary(), fields))
 
 
 def _export_metrics(settings: Settings) -> None:
@@ -204,28 +184,24 @@ def _export_metrics(settings: Settings) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """Sync on a schedule, serving /metrics and /healthz if `metrics.port` is set."""
+    from etl.commands import check_mirrors
     from etl.health import serving
     from etl.scheduler import run_forever
 
     settings = _settings(args)
-    if settings.practices:
-        from etl.group_commands import check_group
-
-        check_group(settings)
-    else:
-        engine = make_engine(settings.database.url)
-        try:
-            check_schema(engine)  # fail now, not at the first tick
-        finally:
-            engine.dispose()
+    check_mirrors(settings)  # fail now, not at the first tick
     with serving(settings):
         run_forever(settings)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     """The demo: no keys, no config."""
-    from etl.demo import run_demo
-
+    try:
+        from etl.demo import run_demo
+    except ModuleNotFoundError as exc:  # the simulator's fake data needs the demo extra
+        raise ConfigError(
+            f"the demo needs {exc.name}: pip install 'odmirror[demo]' (make demo does)"
+        ) from None
     run_demo(args.db, args.patients)
 
 
@@ -235,7 +211,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = _settings(args, need_keys=False)
     if settings.practices:
-        from etl.group_commands import status_group
+        from etl.commands import status_group
 
         return status_group(settings, as_json=args.json)
     engine = make_engine(settings.database.url)

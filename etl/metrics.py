@@ -68,13 +68,13 @@ class Office:
 
 
 def offices(settings: Settings) -> list[Office]:
-    """The office of the config, or each practice of a group."""
-    if not settings.practices:
-        api, url = settings.api, settings.database.url
-        return [Office(SINGLE_OFFICE, url, settings.sync.resources, api.customer_key)]
+    """The office of the config (named SINGLE_OFFICE), or each practice of a group."""
     return [
         Office(
-            t.name, t.settings.database.url, settings.sync.resources, t.settings.api.customer_key
+            t.name or SINGLE_OFFICE,
+            t.settings.database.url,
+            t.settings.sync.resources,
+            t.settings.api.customer_key,
         )
         for t in targets(settings)
     ]

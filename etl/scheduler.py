@@ -12,13 +12,13 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecution
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from etl.commands import scheduled_sync
 from etl.config.operations import parse_duration, schedule_period, schedule_trigger, timezone
 from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested, shield_thread, stop_on_signals
 from etl.errors import OdMirrorError
 from etl.logs import progress_bar
 from etl.mirror.lock import MirrorLocked
-from etl.sync.run import run_sync
 from etl.sync.state import RunResult
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class SyncJob:
         runner: Runner | None = None,
     ) -> None:
         self.settings, self.control, self.clock = settings, control or RunControl(), clock
-        self.runner: Runner = runner or _default_runner(settings)
+        self.runner: Runner = runner or scheduled_sync
         trigger = schedule_trigger(settings)
         cap = parse_duration(settings.schedule.backoff_max)
         self.backoff = Backoff(schedule_period(trigger, clock()), cap)
@@ -110,10 +110,7 @@ class SyncJob:
 
     def _sync(self, started: dt.datetime) -> bool | None:
         try:
-            results = self.runner(self.settings, self.control)
-            # A group's runner has logged each result already, with its practice's name.
-            for result in [] if self.settings.practices else results:
-                log.info("%s", result.summary())
+            self.runner(self.settings, self.control)  # it logs each result
         except MirrorLocked as exc:
             log.warning("run skipped: %s", exc)
             return None
@@ -135,14 +132,6 @@ class SyncJob:
         later = f"; next try not before {when:%Y-%m-%d %H:%M} UTC" if when else ""
         failures = self.backoff.failures
         log.error("sync failed (%d in a row): %s%s", failures, reason, later, exc_info=exc)
-
-
-def _default_runner(settings: Settings) -> Runner:
-    if settings.practices:
-        from etl.group_commands import group_runner
-
-        return group_runner
-    return lambda s, c: run_sync(s, control=c)
 
 
 def build_scheduler(

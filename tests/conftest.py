@@ -77,6 +77,12 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def fast_paths_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the tests of a fast path itself: on even when ODMIRROR_PLAIN turns the others off."""
+    monkeypatch.delenv("ODMIRROR_PLAIN", raising=False)
+
+
+@pytest.fixture
 def make_sim() -> Iterator[Any]:
     """Start simulators on loopback; all are stopped after the test."""
     from etl.simulator import Simulator, SimulatorConfig

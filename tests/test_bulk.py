@@ -15,6 +15,9 @@ from etl.catalog.resources import RESOURCES
 from etl.mapping.block import Block
 from etl.mirror import fast_copy
 
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
+
 SQLITE = create_engine("sqlite://").dialect
 DATED = sorted(
     {

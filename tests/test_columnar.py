@@ -20,6 +20,9 @@ from etl.mapping.record import RejectedRecord, map_record
 from etl.simulator.data import make_many_patients
 from tests.test_decode_fast import VALUES
 
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
+
 POLICIES = [
     DEFAULT_POLICY,
     PiiPolicy(MappingProxyType({"SSN": KEEP})),

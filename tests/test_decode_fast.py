@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from etl.catalog.resources import RESOURCES, FieldSpec
 from etl.mapping.fast_decoders import decoder_for
 from etl.mapping.values import Invalid, decode
+
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
 
 SPECS = sorted(
     {spec for resource in RESOURCES.values() for spec in resource.fields},

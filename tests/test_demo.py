@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,20 @@ def test_demo_never_overwrites_another_file(
     assert "is not a demo mirror" in capsys.readouterr().err
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT name FROM sqlite_master").fetchall() == [("patient",)]
+
+
+def test_without_the_demo_extra_the_demo_says_what_to_install(tmp_path: Path) -> None:
+    # Faker is the demo's only extra package: block it, as on an install without [demo].
+    code = (
+        "import sys; sys.modules['faker'] = None\n"
+        "from etl.cli import main\n"
+        f"sys.exit(main(['demo', '--db', {str(tmp_path / 'demo.db')!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "odmirror: error: the demo needs faker: pip install 'odmirror[demo]' (make demo does)"
+    ]
+    assert not (tmp_path / "demo.db").exists()

@@ -20,6 +20,9 @@ from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, mirror, office_clock, sync
 
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
+
 MODEL = {index.name for index in PATIENTS.table.indexes}
 # The synthetic patients' status, guarantor (the family's head) and clinic: in order or few.
 CHEAP = {"ix_patient_patstatus", "ix_patient_guarantor", "ix_patient_clinicnum"}

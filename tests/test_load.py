@@ -211,6 +211,7 @@ def test_a_key_another_writer_adds_before_the_write_is_updated_not_lost(engine: 
     assert [stored(engine, n)["lname"] for n in (1, 2, 3)] == ["New1", "New2", "New3"]
 
 
+@pytest.mark.usefixtures("fast_paths_on")
 def test_rows_the_mirror_does_not_hold_skip_the_upsert(engine: Engine) -> None:
     # COPY on PostgreSQL; on SQLite an INSERT whose conflicts do nothing (the upsert's DO UPDATE
     # costs 9% more CPU even where no key conflicts).

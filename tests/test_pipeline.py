@@ -13,6 +13,9 @@ from sqlalchemy.engine import Engine as EngineClass
 from etl.sync.fast_prefetch import Prefetch
 from tests.test_sync import assert_mirror_matches, office_clock, sync
 
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
+
 
 def test_items_arrive_in_order_and_all_of_them() -> None:
     with Prefetch(iter(range(1000)), depth=3) as items:

@@ -18,6 +18,9 @@ from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows
 from tests.test_load import stored
 
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
+
 SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)
 OLD, NEW = "2024-05-01 12:00:00", "2024-05-02 08:30:00"
 

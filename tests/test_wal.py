@@ -17,6 +17,9 @@ from etl.mirror import fast_checkpoints
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows
 
+# Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
+pytestmark = pytest.mark.usefixtures("fast_paths_on")
+
 SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)
 
 

@@ -24,13 +24,15 @@ _SEARCH_PATH = re.compile(r"(?:-c\s*|--)search_path=\S*")
 class Target:
     """One practice's mirror.
 
+    A config without `practices:` is a group of one: a single target without a name.
+
     Attributes:
-        name: the practice.
+        name: the practice, or None for the one office of a config without `practices:`.
         settings: its own settings (its keys, its API address, its database URL).
         schema: its PostgreSQL schema, or None on SQLite (a file of its own).
     """
 
-    name: str
+    name: str | None
     settings: Settings
     schema: str | None
 
@@ -47,13 +49,15 @@ def practice_url(url: str, name: str) -> str:
 
 
 def targets(settings: Settings, only: str | None = None) -> list[Target]:
-    """The practices of the config (or just `only`), each with its own settings.
+    """The mirrors of the config: each practice (or just `only`), or the one office.
 
     Raises:
-        ConfigError: `only` names no practice, or the config lists none.
+        ConfigError: `only` names no practice, or is given and the config lists none.
     """
     if not settings.practices:
-        raise ConfigError("--practice needs a `practices:` list in the config")
+        if only is not None:
+            raise ConfigError("--practice needs a `practices:` list in the config")
+        return [Target(None, settings, None)]
     chosen = [p for p in settings.practices if only in (None, p.name)]
     if not chosen:
         known = ", ".join(p.name for p in settings.practices)

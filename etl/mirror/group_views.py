@@ -68,7 +68,7 @@ def ready(chosen: Sequence[Target]) -> list[str]:
         engine = make_engine(target.settings.database.url)
         try:
             if current_revision(engine) == head:
-                names.append(target.name)
+                names.append(str(target.name))
         finally:
             engine.dispose()
     return names
@@ -99,7 +99,7 @@ def refresh(settings: Settings, chosen: Sequence[Target], grants: Sequence[Grant
     """Recreate the group views over the practices that are ready, with their grants (and
     `grants`, from `release`); returns a line to show."""
     names = ready(chosen)
-    missing = [t.name for t in chosen if t.name not in names]
+    missing = [str(t.name) for t in chosen if t.name not in names]
     left_out = f"; left out (run `odmirror init`): {', '.join(missing)}" if missing else ""
     if not names:
         return f"group views: none, no practice is initialised{left_out}"
@@ -171,7 +171,7 @@ def sqlite_script(files: Sequence[tuple[str, Path]]) -> str:
 def write_sqlite_script(settings: Settings, chosen: Sequence[Target], names: Sequence[str]) -> Path:
     """Write the SQLite group script over the named practices; returns its path."""
     files = [
-        (t.name, Path(make_url(t.settings.database.url).database or ""))
+        (str(t.name), Path(make_url(t.settings.database.url).database or ""))
         for t in chosen
         if t.name in names
     ]

@@ -42,7 +42,7 @@ class PracticesFailedError(OdMirrorError):
 class Outcome(Generic[T]):
     """What a piece of work gave for one practice: a value, or a one-line error."""
 
-    name: str
+    name: str | None
     value: T | None = None
     error: str | None = None
 
@@ -56,9 +56,14 @@ def run_each(
     records made meanwhile start with the practice's name. On Ctrl-C the practices' API
     sessions (see `api_client`) stop at their next request, then KeyboardInterrupt goes on.
 
+    The one office of a config without `practices:` (a target without a name) is worked on
+    here, on this thread, and its error is the caller's: it has no others to protect.
+
     Returns:
         One outcome per practice, in the order given.
     """
+    if len(chosen) == 1 and chosen[0].name is None:
+        return [Outcome(None, value=work(chosen[0]))]
     threads = min(MAX_THREADS, len(chosen)) if parallel else 1
     stop = threading.Event()
     pool = ThreadPoolExecutor(threads, "odmirror-practice", initializer=shield_thread)
@@ -113,7 +118,7 @@ def raise_failures(outcomes: Sequence[Outcome[T]], report: Callable[[str], None]
     for outcome in failed:
         report(f"practice {outcome.name}: {outcome.error}")
     if failed:
-        names = ", ".join(o.name for o in failed)
+        names = ", ".join(str(o.name) for o in failed)
         raise PracticesFailedError(f"{len(failed)} of {len(outcomes)} practices failed: {names}")
 
 

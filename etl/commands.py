@@ -1,4 +1,9 @@
-"""`odmirror init` and `odmirror sync` for a dental group: every practice, or one."""
+"""What `odmirror init`, `sync`, `run` and `status` do, for every mirror of the config.
+
+One office is a group of one (etl.config.targets): the same code serves both. A group's lines
+start with the practice's name and each practice fails on its own; the one office of a config
+without `practices:` prints its lines as they are, and its error is the command's.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,12 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from etl import logs
 from etl.config.settings import Settings
 from etl.config.targets import Target, targets
 from etl.control import RunControl, StopRequested
@@ -34,12 +41,16 @@ def _stderr(line: str) -> None:
     print(f"odmirror: error: {line}", file=sys.stderr)
 
 
-def init_group(
+def _named(name: str | None, line: str) -> str:
+    return line if name is None else f"{name}: {line}"
+
+
+def init_mirrors(
     settings: Settings, only: str | None = None, out: Print = print, err: Print = _stderr
 ) -> None:
-    """Create or upgrade each practice's mirror, then recreate the group views.
+    """Create or upgrade each mirror; for a group, then recreate the group views.
 
-    Practices are initialised one after another (Alembic's context is process-wide), each
+    Mirrors are initialised one after another (Alembic's context is process-wide), each
     failure on its own; the group views cover every practice whose mirror is ready.
 
     Raises:
@@ -47,12 +58,15 @@ def init_group(
     """
     from etl.mirror.group_views import refresh, release
 
-    grants = release(settings)  # the group views hold the practices' views: out of the way
+    # The group views hold the practices' views, which an upgrade recreates: out of the way,
+    # their grants kept to be given again.
+    grants = release(settings) if settings.practices else []
     outcomes = run_each(targets(settings, only), _init_one, parallel=False)
     for outcome in outcomes:
         if outcome.value is not None:
-            out(f"{outcome.name}: {outcome.value}")
-    out(refresh(settings, targets(settings), grants))
+            out(_named(outcome.name, outcome.value))
+    if settings.practices:
+        out(refresh(settings, targets(settings), grants))
     raise_failures(outcomes, err)
 
 
@@ -71,7 +85,7 @@ def _init_one(target: Target) -> str:
     return f"mirror schema ready at revision {revision} in schema {target.schema} of {shown}"
 
 
-def sync_group(
+def sync_mirrors(
     settings: Settings,
     full: bool = False,
     only: str | None = None,
@@ -79,15 +93,20 @@ def sync_group(
     err: Print = _stderr,
     control: RunControl | None = None,
     resources: Sequence[str] | None = None,
+    json_lines: bool = True,
 ) -> list[RunResult]:
-    """Sync every practice (or `only`) at once; print each one's results as `name: summary`.
+    """Sync every mirror (or the practice `only`) at once; print each result's summary.
+
+    With `json_lines` a summary is a JSON object when logs are JSON lines (for stdout; a
+    logger given as `out` formats its own records).
 
     Returns:
-        Every practice's results.
+        Every mirror's results.
 
     Raises:
-        StopRequested: a stop was asked for; each practice saved the page it had in flight.
+        StopRequested: a stop was asked for; each mirror saved the page it had in flight.
         PracticesFailedError: if any practice failed (each reported by `err` on its own line).
+        OdMirrorError: the one office of a config without `practices:` failed.
     """
     from etl.sync.run import run_sync
 
@@ -102,18 +121,22 @@ def sync_group(
 
     began = time.monotonic()
     outcomes = run_each(targets(settings, only), sync_one)
-    results = [result for outcome in outcomes for result in outcome.value or []]
     for outcome in outcomes:
         for result in outcome.value or []:
-            out(f"{outcome.name}: {result.summary()}")
-    out(total_line(outcomes, time.monotonic() - began))
+            fields = {"resource": result.resource, "mode": result.mode, **asdict(result.stats)}
+            if outcome.name is not None:
+                fields["practice"] = outcome.name
+            line = _named(outcome.name, result.summary())
+            out(logs.summary_line(line, fields) if json_lines else line)
+    if settings.practices:
+        out(total_line(outcomes, time.monotonic() - began))
     raise_failures(outcomes, err)
     control.check()
-    return results
+    return [result for outcome in outcomes for result in outcome.value or []]
 
 
 def total_line(outcomes: Sequence[Outcome[list[RunResult]]], seconds: float) -> str:
-    """The group run's last line: practices that succeeded and failed, rows and requests."""
+    """A group run's last line: practices that succeeded and failed, rows and requests."""
     results = [result for outcome in outcomes for result in outcome.value or []]
     failed = sum(outcome.error is not None for outcome in outcomes)
     fetched = sum(r.stats.fetched for r in results)
@@ -181,11 +204,12 @@ def _group_document(outcomes: Sequence[Outcome[tuple[int, list[str], dict[str, A
     return {"status": verdict, "exit_code": worst, "practices": practices}
 
 
-def check_group(settings: Settings) -> None:
-    """Refuse to start `odmirror run` unless every practice's mirror is at the current schema.
+def check_mirrors(settings: Settings) -> None:
+    """Refuse to start `odmirror run` unless every mirror is at the current schema.
 
     Raises:
         PracticesFailedError: naming each practice to initialise (each reported on stderr).
+        SchemaError: the one office's mirror is not at the current schema.
     """
 
     def check(target: Target) -> None:
@@ -198,10 +222,11 @@ def check_group(settings: Settings) -> None:
     raise_failures(run_each(targets(settings), check), _stderr)
 
 
-def group_runner(settings: Settings, control: RunControl) -> list[RunResult]:
-    """The scheduled job's sync for a group: every practice, logged one line each.
+def scheduled_sync(settings: Settings, control: RunControl) -> list[RunResult]:
+    """The scheduled job's sync: every mirror, each result logged once.
 
     Raises:
         PracticesFailedError: some practices failed (each logged on its own line).
+        OdMirrorError: the one office of a config without `practices:` failed.
     """
-    return sync_group(settings, out=log.info, err=log.error, control=control)
+    return sync_mirrors(settings, out=log.info, err=log.error, control=control, json_lines=False)
