@@ -23,7 +23,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, push_to_gateway, write_to_textfile
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -82,43 +82,59 @@ def offices(settings: Settings) -> list[Office]:
 
 def read_figures(engine: Engine, resources: tuple[str, ...]) -> dict[str, ResourceFigures]:
     """The figures of each resource, from the mirror's bookkeeping."""
-    names = [r.name for r in select_resources(resources)]
-    found = {name: ResourceFigures() for name in names}
+    found = {r.name: ResourceFigures() for r in select_resources(resources)}
+    with engine.connect() as conn:
+        _read_totals(conn, found)
+        _read_state(conn, found)
+        _read_last_runs(conn, found)
+    for name, counts in rejects.count_by_resource(engine).items():
+        if name in found:
+            found[name].on_record = counts.rejected + counts.set_aside
+    return found
+
+
+def _read_totals(conn: Connection, found: dict[str, ResourceFigures]) -> None:
     sums = select(
         SyncRun.resource,
         func.sum(SyncRun.rows_inserted),
         func.sum(SyncRun.rows_updated),
         func.sum(SyncRun.rows_rejected),
     ).group_by(SyncRun.resource)
+    for name, inserted, updated, rejected in conn.execute(sums):
+        if name in found:
+            totals = found[name].totals
+            totals.update(inserted=inserted or 0, updated=updated or 0, rejected=rejected or 0)
+    # Rows removed are counted in the run's note only (etl/sync/resource.py).
     notes = select(SyncRun.resource, SyncRun.note).where(SyncRun.note.like("%deleted in Open%"))
+    for name, note in conn.execute(notes):
+        if name in found and (match := _REMOVED.search(note or "")):
+            found[name].totals["removed"] += int(match.group(1))
+
+
+def _read_state(conn: Connection, found: dict[str, ResourceFigures]) -> None:
+    # The cursor is the office's clock when the run that set it began (its cursor_after): the
+    # cursor is as far behind the office's clock now as that start is behind this machine's.
+    setter = and_(SyncRun.resource == SyncState.resource, SyncRun.cursor_after == SyncState.cursor)
+    state = (
+        select(SyncState.resource, SyncState.last_success_at, func.min(SyncRun.started_at))
+        .outerjoin(SyncRun, setter)
+        .group_by(SyncState.resource, SyncState.last_success_at)
+    )
+    for name, success, cursor_set_at in conn.execute(state):
+        if name in found:
+            found[name].last_success, found[name].cursor_set_at = success, cursor_set_at
+
+
+def _read_last_runs(conn: Connection, found: dict[str, ResourceFigures]) -> None:
     # Each resource's latest run that ended (not running, not interrupted on request).
     ended = SyncRun.status.in_(("success", "failed"))
     latest = select(func.max(SyncRun.id)).where(ended).group_by(SyncRun.resource)
-    with engine.connect() as conn:
-        for name, inserted, updated, rejected in conn.execute(sums):
-            if name in found:
-                totals = found[name].totals
-                totals.update(inserted=inserted or 0, updated=updated or 0, rejected=rejected or 0)
-        for name, note in conn.execute(notes):
-            if name in found and (match := _REMOVED.search(note or "")):
-                found[name].totals["removed"] += int(match.group(1))
-        state = select(
-            SyncState.resource, SyncState.cursor, SyncState.last_success_at, SyncRun.started_at
-        ).outerjoin(SyncRun, SyncRun.id == SyncState.last_run_id)
-        for name, cursor, success, started in conn.execute(state):
-            if name in found:
-                found[name].last_success = success
-                found[name].cursor_set_at = started if cursor is not None else None
-        runs = select(SyncRun.resource, SyncRun.status, SyncRun.started_at, SyncRun.finished_at)
-        for name, status, started, finished in conn.execute(runs.where(SyncRun.id.in_(latest))):
-            if name in found:
-                found[name].last_ok = status == "success"
-                if finished is not None:
-                    found[name].last_seconds = (finished - started).total_seconds()
-    for name, counts in rejects.count_by_resource(engine).items():
+    runs = select(SyncRun.resource, SyncRun.status, SyncRun.started_at, SyncRun.finished_at)
+    for name, status, started, finished in conn.execute(runs.where(SyncRun.id.in_(latest))):
         if name in found:
-            found[name].on_record = counts.rejected + counts.set_aside
-    return found
+            found[name].last_ok = status == "success"
+            if finished is not None:
+                found[name].last_seconds = (finished - started).total_seconds()
 
 
 def _epoch(moment: dt.datetime) -> float:
