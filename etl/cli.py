@@ -113,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         if name == "sync":
             sub.add_argument("--full", action="store_true", help="ignore the cursor, pull all")
+            sub.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
             sub.add_argument(
                 "--resource",
                 action="append",
@@ -161,10 +162,14 @@ def cmd_init(args: argparse.Namespace) -> None:
 def cmd_sync(args: argparse.Namespace) -> None:
     """One sync run; SIGTERM or Ctrl-C stops it after the page in flight."""
     from etl.commands import sync_mirrors
+    from etl.progress import sync_progress
 
     settings, control = _settings(args), RunControl()
     try:
-        with stop_on_signals(control.stop), logs.progress_bar(control):
+        with (
+            stop_on_signals(control.stop),
+            sync_progress(settings, control, args.full, args.practice, args.quiet),
+        ):
             sync_mirrors(
                 settings, args.full, args.practice, control=control, resources=args.resource
             )
