@@ -1,4 +1,4 @@
-"""The `odmirror` command: init, sync, run, status, demo."""
+"""The `odmirror` command: init, sync, run, status, query, demo."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from etl.mirror.engine import (
     make_engine,
     safe_url,
 )
+from etl.query import command as query_command
 
 log = logging.getLogger("odmirror")
 DESCRIPTION = "Keep a SQL mirror of an Open Dental practice."
@@ -127,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
         if name == "demo":
             sub.add_argument("--db", type=Path, default=Path("odmirror-demo.db"))
             sub.add_argument("--patients", type=_count, default=3000)
+    query = query_command.add_parser(commands, parents=[common])
+    query.add_argument("--practice", metavar="NAME", help="the practice of a group to query")
+    query.set_defaults(handler=cmd_query)
     return parser
 
 
@@ -197,6 +201,18 @@ def cmd_run(args: argparse.Namespace) -> None:
     check_mirrors(settings)  # fail now, not at the first tick
     with serving(settings):
         run_forever(settings)
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    """A query written for Open Dental, run read-only on the mirror (etl/query/)."""
+    from etl.config.targets import targets
+
+    settings = _settings(args)
+    if settings.practices and args.practice is None:
+        names = ", ".join(p.name for p in settings.practices)
+        raise ConfigError(f"this config lists practices ({names}): say which with --practice")
+    target = targets(settings, args.practice)[0]
+    return query_command.run(args, target.settings.database.url)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from etl import logs
@@ -77,12 +78,32 @@ def _init_one(target: Target) -> str:
     try:
         upgrade(engine)
         revision = current_revision(engine)
+        notes = _extras(engine, target.settings)
     finally:
         engine.dispose()
     if target.schema is None:
-        return f"mirror schema ready at revision {revision} in {safe_url(url)}"
+        return f"mirror schema ready at revision {revision} in {safe_url(url)}{notes}"
     shown = safe_url(str(make_url(url).difference_update_query(["options"])))
-    return f"mirror schema ready at revision {revision} in schema {target.schema} of {shown}"
+    where = f"in schema {target.schema} of {shown}"
+    return f"mirror schema ready at revision {revision} {where}{notes}"
+
+
+def _extras(engine: Engine, settings: Settings) -> str:
+    """Make what init adds beside the tables; the lines to show about it."""
+    from etl.mirror.kpi_views import create_kpi_views
+    from etl.query.functions_postgres import create_compat_functions
+
+    lines = []
+    with engine.begin() as conn:
+        skipped = create_kpi_views(conn)
+    if skipped:  # one line: most are missing until their tables are mirrored
+        why = "; ".join(f"{name} ({reason})" for name, reason in skipped.items())
+        lines.append(f"KPI views not made, their data is not in the mirror: {why}")
+    if engine.dialect.name == "postgresql" and settings.database.mysql_functions:
+        with engine.begin() as conn:
+            create_compat_functions(conn)
+        lines.append("MySQL-compatible functions ready in schema odmirror_mysql")
+    return "".join(f"\n{line}" for line in lines)
 
 
 def sync_mirrors(

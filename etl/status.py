@@ -2,7 +2,8 @@
 
 Exit codes: 0 fresh and the last run of every resource succeeded (or was stopped on request);
 3 the last finished run of a resource failed but the mirror is still within `status.max_age`;
-4 the mirror is stale (older than `status.max_age`, or never synced).
+4 the mirror is stale (older than `status.max_age`, or never synced), or its office clock is in
+doubt (etl.clock_watch: a time no zone has, a jump, a cursor that stands still while rows change).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from etl.catalog.resources import Resource, select_resources
+from etl.clock_watch import clock_problems
 from etl.config.operations import max_age
 from etl.config.settings import Settings
 from etl.mirror import rejects
 from etl.mirror.bookkeeping import SyncRun, SyncState
+from etl.outside_text import shown
 from etl.sync import state
 from etl.wording import plural
 
@@ -53,11 +56,16 @@ class ResourceStatus:
     last_run: SyncRun | None
     last_finished: SyncRun | None
     problems: rejects.RejectCounts = field(default_factory=rejects.RejectCounts)
+    clock: list[str] = field(default_factory=list)
+    #: Open Dental's columns its endpoint does not send, and how many columns the table has.
+    not_sent: tuple[str, ...] = ()
+    od_columns: int = 0
 
     @property
     def failed(self) -> bool:
-        """Whether the last run that ended, failed."""
-        return self.last_finished is not None and self.last_finished.status == "failed"
+        """Whether the last run that ended, failed (or lost the mirror's lock)."""
+        ended = self.last_finished
+        return ended is not None and ended.status in ("failed", "lost-lock")
 
 
 @dataclass
@@ -80,11 +88,12 @@ class MirrorStatus:
                 )
             if res.failed:
                 found.append(f"the last run of {res.name} failed")
+            found += res.clock
         return found
 
     def exit_code(self) -> int:
-        """0 ok, 3 last run failed, 4 stale (stale wins)."""
-        if any(r.age is None or r.age > self.max_age for r in self.resources):
+        """0 ok, 3 last run failed, 4 stale or the office clock in doubt (stale wins)."""
+        if any(r.age is None or r.age > self.max_age or r.clock for r in self.resources):
             return STALE
         return FAILED if any(r.failed for r in self.resources) else OK
 
@@ -97,7 +106,7 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
     flaws = rejects.count_by_resource(engine)
     with Session(engine) as session:
         resources = [
-            _resource_status(session, resource, saved.get(resource.name), now)
+            _resource_status(session, resource, saved.get(resource.name), now, limit)
             for resource in select_resources(settings.sync.resources)
         ]
     for res in resources:
@@ -106,11 +115,17 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
 
 
 def _resource_status(
-    session: Session, resource: Resource, entry: SyncState | None, now: dt.datetime
+    session: Session,
+    resource: Resource,
+    entry: SyncState | None,
+    now: dt.datetime,
+    limit: dt.timedelta,
 ) -> ResourceStatus:
     rows = session.scalar(select(func.count()).select_from(resource.table)) or 0
     runs = _runs(session, select(SyncRun).where(SyncRun.resource == resource.name))
     success = entry.last_success_at if entry else None
+    cursor = entry.cursor if entry else None
+    moves = resource.cursor_param is not None
     return ResourceStatus(
         name=resource.name,
         rows=int(rows),
@@ -119,6 +134,9 @@ def _resource_status(
         age=max(now - success, dt.timedelta(0)) if success else None,
         last_run=runs[0] if runs else None,
         last_finished=next((r for r in runs if r.status != "running"), None),
+        clock=clock_problems(resource.name, cursor, runs, now, limit, moves),
+        not_sent=resource.columns_not_sent,
+        od_columns=sum("od_storage" in c.info for c in resource.table.columns),
     )
 
 
@@ -154,12 +172,22 @@ def _resource_line(res: ResourceStatus) -> str:
 
     return (
         f"{res.name}: {plural(res.rows, 'row')}; last success {res.last_success_at} UTC "
-        f"({_age(res.age)} ago); {cursor}{kept}"
+        f"({_age(res.age)} ago); {cursor}{kept}{_not_sent(res)}"
+    )
+
+
+def _not_sent(res: ResourceStatus) -> str:
+    if not res.not_sent:
+        return ""
+    return (
+        f"; {len(res.not_sent)} of {res.od_columns} Open Dental columns not sent by the endpoint"
+        " (NULL; --json names them)"
     )
 
 
 def _run_line(run: SyncRun) -> str:
-    outcome = f"{run.status}: {run.error}" if run.error else run.status
+    # Escaped again: a mirror written by an earlier version may hold raw server text.
+    outcome = f"{run.status}: {shown(run.error, state.ERROR_LIMIT)}" if run.error else run.status
     ended = f", finished {run.finished_at} UTC" if run.finished_at else ""
     return (
         f"#{run.id} {run.mode} started {run.started_at} UTC{ended}: {outcome}; "
@@ -201,6 +229,7 @@ def _resource_json(res: ResourceStatus) -> dict[str, Any]:
         "age_seconds": int(res.age.total_seconds()) if res.age is not None else None,
         "rejected": res.problems.rejected,
         "set_aside": res.problems.set_aside,
+        "columns_not_sent": list(res.not_sent),
         "last_run": last_run,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +13,7 @@ from urllib3.util.retry import Retry
 
 from etl.api import observe
 from etl.config.settings import ApiSettings
+from etl.control import StopRequested
 
 log = logging.getLogger("odmirror.api")
 
@@ -33,9 +35,12 @@ class PacedRetry(Retry):
 
     urllib3 retries the first failure at once; on a throttled key that would itself break the
     throttle. A Retry-After longer than RETRY_AFTER_MAX is cut short so a run stays bounded.
+    Every wait ends at once when `stop` is set, raising StopRequested (systemd's stop timeout
+    is 90 s; the retries of one request can wait longer than that).
     """
 
     min_backoff: float = 0.0
+    stop: threading.Event | None = None
     #: How many tries a request gets in all, for the "attempt n of m" of the retry log.
     tries: int = 1
     #: The session's customer key: what observe counts retries by (never shown).
@@ -44,24 +49,30 @@ class PacedRetry(Retry):
     def new(self, **kw: Any) -> PacedRetry:
         retry = super().new(**kw)
         assert isinstance(retry, PacedRetry)
-        retry.min_backoff, retry.tries = self.min_backoff, self.tries
-        retry.customer_key = self.customer_key
+        retry.min_backoff, retry.stop = self.min_backoff, self.stop
+        retry.tries, retry.customer_key = self.tries, self.customer_key
         return retry
 
     def sleep(self, response: Any = None) -> None:
-        """Wait before the next try, and say so as it happens: a server that does not answer
-        is not minutes of silence."""
+        """Wait before the next try as urllib3 would, and say so as it happens (a server that
+        does not answer is not minutes of silence), unless a stop is asked for meanwhile.
+
+        Raises:
+            StopRequested: the stop event was set before or during the wait.
+        """
         wait = None
         if self.respect_retry_after_header and response is not None:
             wait = self.get_retry_after(response)
         if wait is None:
             wait = self.get_backoff_time()
         last = self.history[-1] if self.history else None
-        status = last.status if last is not None else None
-        observe.count(self.customer_key, observe.RETRY, status)
+        observe.count(self.customer_key, observe.RETRY, last.status if last else None)
         log_retry(_failure(last), len(self.history) + 1, self.tries, wait)
-        if wait > 0:
-            time.sleep(wait)
+        if self.stop is None:
+            if wait > 0:
+                time.sleep(wait)
+        elif self.stop.wait(wait):
+            raise StopRequested("stopped on request")
 
     def get_backoff_time(self) -> float:
         return max(self.min_backoff, super().get_backoff_time())
@@ -73,11 +84,13 @@ class PacedRetry(Retry):
         return min(RETRY_AFTER_MAX, max(self.min_backoff, seconds))
 
 
-def make_retry(settings: ApiSettings, backoff_factor: float = 1.0) -> PacedRetry:
+def make_retry(
+    settings: ApiSettings, backoff_factor: float = 1.0, stop: threading.Event | None = None
+) -> PacedRetry:
     """The retry policy: bounded count, exponential backoff with jitter, Retry-After honoured.
 
     Waits grow as backoff_factor * 2**n seconds (plus up to backoff_factor of jitter), capped at
-    a minute, and are never shorter than the throttle interval.
+    a minute, and are never shorter than the throttle interval; `stop` ends any of them.
     """
     retry = PacedRetry(
         total=settings.max_retries,
@@ -93,7 +106,7 @@ def make_retry(settings: ApiSettings, backoff_factor: float = 1.0) -> PacedRetry
         respect_retry_after_header=True,
         raise_on_status=False,
     )
-    retry.min_backoff = settings.min_request_interval
+    retry.min_backoff, retry.stop = settings.min_request_interval, stop
     retry.tries, retry.customer_key = settings.max_retries + 1, settings.customer_key
     return retry
 

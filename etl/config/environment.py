@@ -19,7 +19,7 @@ from etl.fast_paths import PLAIN_ENV
 log = logging.getLogger("odmirror")
 PREFIX = "ODMIRROR_"
 #: Variables odmirror reads that are no config key (ODMIRROR_TEST_PG_URL: the test suite's).
-OTHER_NAMES = ("ODMIRROR_CONFIG", PLAIN_ENV, "ODMIRROR_TEST_PG_URL")
+OTHER_NAMES = ("ODMIRROR_CONFIG", PLAIN_ENV, "ODMIRROR_TEST_PG_URL", "ODMIRROR_TEST_MYSQL_URL")
 
 
 def override_name(section: str, key: str) -> str:

@@ -27,6 +27,12 @@ class ApiSettings:
     min_request_interval: float = 5.0
     timeout: float = 60.0
     max_retries: int = 5
+    #: Seconds one try may take from its request sent to its answer's last byte.
+    response_deadline: float = 90.0
+    #: The most one answer may hold once decoded (gzip inflated), in MiB.
+    max_response_mb: float = 16.0
+    #: The most pages one list may take in one run.
+    max_pages: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,9 @@ class DatabaseSettings:
     url: str
     #: PostgreSQL schema of the views that union all practices (only with `practices:`).
     group_schema: str = "odmirror_group"
+    #: PostgreSQL: `odmirror init` creates the schema odmirror_mysql of MySQL-compatible
+    #: functions (CURDATE, DATE_FORMAT, IFNULL, ...) that Open Dental's queries use.
+    mysql_functions: bool = True
 
 
 @dataclass(frozen=True)

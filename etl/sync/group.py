@@ -84,7 +84,10 @@ def current_practice() -> str | None:
 
 
 def api_client(api: ApiSettings) -> ApiClient:
-    """An API session that, inside `run_each`, stops (KeyboardInterrupt) when the group stops."""
+    """An API session that, inside `run_each`, stops (KeyboardInterrupt) when the group stops.
+
+    Its waits are the client's own, which a run's stop request ends (`ApiClient.stop_with`).
+    """
     stop = _stop.get() or threading.Event()
 
     def monotonic() -> float:
@@ -92,11 +95,7 @@ def api_client(api: ApiSettings) -> ApiClient:
             raise KeyboardInterrupt
         return time.monotonic()
 
-    def sleep(seconds: float) -> None:
-        if stop.wait(seconds):
-            raise KeyboardInterrupt
-
-    return ApiClient(api, monotonic=monotonic, sleep=sleep)
+    return ApiClient(api, monotonic=monotonic)
 
 
 def _guarded(work: Callable[[Target], T], target: Target, stop: threading.Event) -> Outcome[T]:
