@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from etl import __version__
-from etl.api import body, stamping
+from etl.api import body, observe, stamping
 from etl.api.deadline import Watch, Watchdog
 from etl.api.errors import (
     explanation,
@@ -25,7 +25,7 @@ from etl.api.errors import (
     transport_error,
 )
 from etl.api.paginator import OffsetPaginator, Paginator
-from etl.api.retries import attempts, make_retry
+from etl.api.retries import attempts, log_retry, make_retry
 from etl.config.endpoint import plain_http_to_vendor, refusal
 from etl.config.settings import ApiSettings
 from etl.control import StopRequested
@@ -44,9 +44,9 @@ _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
 class _Transient(Exception):
     """A failure worth another try; carries the error to raise when tries run out."""
 
-    def __init__(self, error: ApiError) -> None:
+    def __init__(self, error: ApiError, status: int | None = None) -> None:
         super().__init__(str(error))
-        self.error = error
+        self.error, self.status = error, status
 
 
 @dataclass
@@ -140,9 +140,12 @@ class ApiClient:
             try:
                 return self._get_once(path, params)
             except _Transient as exc:
+                observe.count(self.settings.customer_key, observe.RETRY, exc.status)
                 if attempt >= self.settings.max_retries:
                     raise exc.error from None
-                self._sleep(self._backoff(attempt))
+                wait = self._backoff(attempt)
+                log_retry(f"GET {path}: {exc}", attempt + 2, self.settings.max_retries + 1, wait)
+                self._sleep(wait)
         raise AssertionError("unreachable")
 
     def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
@@ -152,6 +155,7 @@ class ApiClient:
         with self._watchdog.watch(self.settings.response_deadline) as watch:
             response = self._fetch(path, params, watch)
         self.requests_made += attempts(response)
+        observe.count(self.settings.customer_key, observe.REQUEST, response.status_code)
         if watch.cut:  # the watchdog ended it, and what had come looked whole (no length said)
             raise self._ended(watch, _Transient(overdue_error(self.settings)))
         if response.status_code == 400 and _THROTTLED.search(response.text):
@@ -160,7 +164,7 @@ class ApiClient:
             tries = self.settings.max_retries + 1
             said = explanation(response, self._secrets())
             message = f"the API kept throttling us (400) after {tries} tries{said}"
-            raise _Transient(ApiError(message))
+            raise _Transient(ApiError(message), response.status_code)
         return self._decode(path, response)
 
     def _fetch(self, path: str, params: dict[str, Any] | None, watch: Watch) -> requests.Response:
@@ -176,14 +180,18 @@ class ApiClient:
             return response
         except body.TooLarge:
             self.requests_made += 1
+            status = response.status_code if response is not None else None
+            observe.count(self.settings.customer_key, observe.REQUEST, status)
             raise too_large_error(path, self.settings) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             self.requests_made += 1
+            observe.count(self.settings.customer_key, observe.REQUEST, None)
             tries = self.settings.max_retries + 1
             broke = ApiError(f"the API broke off its answers ({tries} tries)")
             raise self._ended(watch, _Transient(broke)) from None
         except requests.RequestException as exc:
             self.requests_made += 1
+            observe.count(self.settings.customer_key, observe.REQUEST, None)
             raise self._ended(watch, transport_error(exc, self.settings)) from None
         finally:
             self._schedule_next(response)

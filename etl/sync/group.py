@@ -78,6 +78,11 @@ def run_each(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def current_practice() -> str | None:
+    """The practice whose work runs on this thread (inside `run_each`), else None."""
+    return _current.get()
+
+
 def api_client(api: ApiSettings) -> ApiClient:
     """An API session that, inside `run_each`, stops (KeyboardInterrupt) when the group stops.
 
