@@ -159,7 +159,7 @@ def test_a_tier_without_queries_is_asked_once_and_the_endpoints_go_on(
     office: Simulator, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert office.office_db is not None
-    office.office_db.allowed = False
+    office.config.queries_allowed = False
     caplog.set_level(logging.WARNING)
     results = _sync(office, engine, ("claimproc",))
     assert [r.resource for r in results] == ["patients"]
@@ -256,6 +256,14 @@ def test_a_keyset_page_that_does_not_move_on_ends_paging() -> None:
     assert paging.sql().endswith("WHERE ClaimProcNum > 2 ORDER BY ClaimProcNum LIMIT 2")
     with pytest.raises(ApiError, match="does not move past the one before"):
         paging.update_state([{"ClaimProcNum": 1}, {"ClaimProcNum": 2}])
+
+
+def test_a_table_that_never_ends_stops_at_the_page_ceiling() -> None:
+    paging = KeysetPaginator("claimproc", "ClaimProcNum", limit=1, max_pages=3)
+    paging.update_state([{"ClaimProcNum": 1}])
+    paging.update_state([{"ClaimProcNum": 2}])
+    with pytest.raises(ApiError, match=r"the ceiling is api\.max_pages \(3\)"):
+        paging.update_state([{"ClaimProcNum": 3}])
 
 
 def test_the_config_names_open_dental_tables_and_the_query_mode(tmp_path: Any) -> None:

@@ -292,3 +292,12 @@ def test_enum_codes_are_open_dentals_own(resource: str, key: str) -> None:
     assert codes == OPEN_DENTAL_CODES[resource, key]
     row = map_record(RESOURCES[resource], {RESOURCES[resource].key: 1, key: "x"}).row
     assert row[spec.column] is None  # a word it does not know is no code at all
+
+
+def test_the_readme_lists_the_columns_each_endpoint_does_not_send() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for resource in RESOURCES.values():
+        missing = resource.columns_not_sent
+        total = sum("od_storage" in c.info for c in resource.table.columns)
+        line = f"| `{resource.table.name}` | {total - len(missing)} of {total} | "
+        assert line + (", ".join(missing) or "-") + " |" in readme, resource.name

@@ -77,6 +77,11 @@ class QueryResource(Resource):
         return query_table(self.table_name)
 
     @cached_property
+    def columns_not_sent(self) -> tuple[str, ...]:
+        """None: `SELECT *` sends every one of Open Dental's columns."""
+        return ()
+
+    @cached_property
     def fields(self) -> tuple[FieldSpec, ...]:
         """One FieldSpec per Open Dental column (derived text never comes by SQL)."""
         specs = (

@@ -5,7 +5,8 @@ held in an in-memory SQLite that runs the (MySQL-flavoured) SELECT after sqlglot
 Values are kept as Open Dental's MySQL holds them (integer enums and flags, "0001-01-01", '')
 and sent as ShortQuery sends them: dates and date-times as "yyyy-MM-ddTHH:mm:ss". As the real
 server does, it refuses anything but one SELECT with 401, answers at most 100 rows, and times
-out (504) a query of a table that asks for more rows a call than `timeout_rows`.
+out (504) a query of a table that asks for more rows a call than `timeout_rows`. (A key without
+the Queries permission is refused before, by the simulator's `config.queries_allowed`.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ ROW_CAP = 100
 _NO_VALUE = {"Date": "0001-01-01", "DateT": "0001-01-01 00:00:00", "Time": "00:00:00",
              "TSpan": "00:00:00", "String": "", "EnumAsString": "", "Double": 0.0,
              "Float": 0.0}  # fmt: skip
-NOT_ALLOWED = "Not authorized: this API key lacks the Queries permission."
 WRITES = "Command not allowed: only SELECT statements may be run."
 
 
@@ -41,8 +41,6 @@ class OfficeDatabase:
 
     def __init__(self, clock: OfficeClock, timeout_rows: int | None = None) -> None:
         self.clock, self.timeout_rows = clock, timeout_rows
-        #: False: the API tier lacks the Queries permission (every call 401).
-        self.allowed = True
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.create_function("NOW", 0, lambda: format_datetime(self.clock.now()))
         self._lock = threading.RLock()
@@ -97,8 +95,6 @@ class OfficeDatabase:
 
     def answer(self, body: bytes) -> tuple[int, Any]:
         """Answer one ShortQuery request body: (status, rows or the error text)."""
-        if not self.allowed:
-            return 401, NOT_ALLOWED
         try:
             sql = json.loads(body or b"{}").get("SqlCommand")
         except (ValueError, AttributeError):

@@ -187,10 +187,8 @@ class Simulator(Serving):
         return self._error(self.config.throttle_status, text, headers)
 
     def _route(self, log: RequestLog) -> Reply:
-        if log.method == "PUT" and _SHORT_QUERY.fullmatch(log.path) and self.office_db:
-            status, payload = self.office_db.answer(log.body)
-            log.rows = len(payload) if isinstance(payload, list) else 0
-            return self._json(payload) if status == 200 else self._error(status, str(payload))
+        if log.method == "PUT" and _SHORT_QUERY.fullmatch(log.path):
+            return self._short_query(log)
         match = _PATIENTS.fullmatch(log.path)
         if log.method == "GET" and match is None and self.tables is not None:
             return self._other(log, self.tables)
@@ -206,6 +204,15 @@ class Simulator(Serving):
             return self._error(404, "Patient not found.")
         log.rows = 1
         return self._json(row)
+
+    def _short_query(self, log: RequestLog) -> Reply:
+        if not self.config.queries_allowed:
+            return self._error(401, "This API key does not have permission to run queries.")
+        if self.office_db is None:
+            return self._json([{"1": 1}])  # no office database: only whether queries may run
+        status, payload = self.office_db.answer(log.body)
+        log.rows = len(payload) if isinstance(payload, list) else 0
+        return self._json(payload) if status == 200 else self._error(status, str(payload))
 
     def _other(self, log: RequestLog, tables: Tables) -> Reply:
         path = log.path.removeprefix("/api/v1/")

@@ -102,11 +102,12 @@ class QueryTableSync:
         until = short_query.office_now(self.client)
         self.stats.office_clock = until
         table, key, stamp = self.resource.table_name, self.resource.key, self.resource.cursor_field
+        ceiling = self.client.settings.max_pages
         if cursor is None or stamp is None:
-            paging = KeysetPaginator(table, key)
+            paging = KeysetPaginator(table, key, max_pages=ceiling)
         else:
             since = min(window_start(cursor, self.overlap), until)
-            paging = KeysetPaginator(table, key, stamp, since, until)
+            paging = KeysetPaginator(table, key, stamp, since, until, max_pages=ceiling)
         for page in short_query.pages(self.client, paging):
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
