@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, create_engine, insert, select, text
+from sqlalchemy import Engine, MetaData, create_engine, insert, select, text, update
 
 from etl.api.client import ApiClient
 from etl.api.paginator import KeysetPaginator
@@ -19,11 +19,13 @@ from etl.catalog.opendental import OD_TABLES, od_table
 from etl.catalog.query_tables import query_resource, query_table
 from etl.config.load import settings_from_dict
 from etl.errors import ApiError, ConfigError
+from etl.mirror.bookkeeping import SyncState
 from etl.simulator import OfficeClock, Simulator
 from etl.simulator.clock import format_datetime
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.office_rows import office_rows
 from etl.status import collect, text_lines
+from etl.sync import state
 from etl.sync.query_detect import remembered
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult
@@ -346,3 +348,35 @@ def test_a_throttled_query_is_asked_again(office: Simulator) -> None:
     with _client(office) as client:
         assert office_now(client) == START
     assert [r.status for r in office.requests] == [429, 200]
+
+
+def test_a_table_without_change_column_is_read_whole_on_its_cadence(
+    office: Simulator, engine: Engine
+) -> None:
+    assert office.office_db is not None
+    office.office_db.insert("recalltype", office_rows("recalltype", 3, START))
+    settings = settings_for(office, engine.url.render_as_string(hide_password=False))
+    sync = dataclasses.replace(settings.sync, tables=("recalltype",), whole_tables_every="3h")
+    settings = dataclasses.replace(
+        settings, sync=sync, status=dataclasses.replace(settings.status, max_age="30m")
+    )
+
+    def run() -> list[str]:
+        office.requests.clear()
+        with ApiClient(settings.api, backoff_factor=0.01) as client:
+            return [r.resource for r in run_sync(settings, client=client)]
+
+    def read_ago(hours: float) -> None:
+        then = state.utcnow() - dt.timedelta(hours=hours)
+        with engine.begin() as conn:
+            mark = update(SyncState).where(SyncState.resource == "recalltype")
+            conn.execute(mark.values(last_success_at=then))
+
+    assert run() == ["patients", "recalltype"]
+    read_ago(2)
+    assert run() == ["patients"] and _sql_sent(office) == []  # read 2 h ago: not yet due
+    assert collect(engine, settings).problems() == []  # its limit: 30m past its cadence
+    read_ago(4)
+    assert collect(engine, settings).problems() == ["recalltype last synced 4 h ago (limit 3 h)"]
+    assert run() == ["patients", "recalltype"]
+    assert _mirror(engine, "recalltype") == _source(office, "recalltype")

@@ -58,6 +58,9 @@ class SyncSettings:
     resources: tuple[str, ...] = DEFAULT_RESOURCES
     #: Open Dental tables read with SQL (query mode, etl.sync.query_mode), any of its 458.
     tables: tuple[str, ...] = ()
+    #: How often a table of `tables` without a change column is read whole (90m, 1d); None:
+    #: every run.
+    whole_tables_every: str | None = None
 
 
 @dataclass(frozen=True)

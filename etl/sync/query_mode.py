@@ -25,6 +25,7 @@ from etl.api.client import ApiClient
 from etl.api.paginator import KeysetPaginator
 from etl.api.short_query import QueryNotAllowed, QueryRefused
 from etl.catalog.query_tables import QueryResource, query_resource
+from etl.config.operations import parse_duration
 from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
@@ -160,14 +161,33 @@ def sync_tables(
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     results = []
     for name in names:
-        table = QueryTableSync(
-            engine, client, query_resource(name), overlap, full, settings.pii, control
-        )
+        resource = query_resource(name)
+        if not full and not due(engine, resource, settings):
+            log.info("%s: read whole less than %s ago, not yet due", name, whole_every(settings))
+            continue
+        table = QueryTableSync(engine, client, resource, overlap, full, settings.pii, control)
         try:
             results.append(table.run())
         except (QueryNotAllowed, QueryRefused) as exc:
             log.warning("%s skipped: %s", name, exc)
     return results
+
+
+def whole_every(settings: Settings) -> dt.timedelta | None:
+    """How often a table without a change column is read whole (None: every run)."""
+    every = settings.sync.whole_tables_every
+    return parse_duration(every) if every else None
+
+
+def due(engine: Engine, resource: QueryResource, settings: Settings) -> bool:
+    """Whether a table is to be read this run: always, unless it is read whole on a cadence
+    (`sync.whole_tables_every`) and its last success is more recent than that."""
+    every = whole_every(settings)
+    if resource.cursor_field is not None or every is None:
+        return True
+    saved = {s.resource: s.last_success_at for s in state.states(engine)}
+    last = saved.get(resource.name)
+    return last is None or state.utcnow() - last >= every
 
 
 def _record_skip(engine: Engine, name: str, why: str) -> None:
