@@ -289,8 +289,10 @@ def test_the_config_names_open_dental_tables_and_the_query_mode(tmp_path: Any) -
         settings_from_dict({**base, "api": {**base["api"], "queries": "maybe"}})
 
 
-def test_a_query_resource_maps_enum_codes_as_integers() -> None:
+def test_a_query_resource_maps_enum_codes_and_flags_as_integers() -> None:
     resource = query_resource("claimproc")
+    flag = next(f for f in resource.fields if f.key == "NoBillIns")
+    assert flag.kind == "int"
     status = next(f for f in resource.fields if f.key == "Status")
     assert (status.kind, resource.cursor_field, resource.mark_missing) == (
         "int",

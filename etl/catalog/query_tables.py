@@ -67,8 +67,8 @@ def _indexes(name: str) -> tuple[str, ...]:
 class QueryResource(Resource):
     """An Open Dental table read through ShortQuery: the resource the sync's saving takes.
 
-    Its values are the database's own: enum columns come as their integer codes, so they map
-    as integers (a code newer than the catalog's names is kept, not refused).
+    Its values are the database's own: enum and flag columns come as integers and map as
+    integers (a code newer than the catalog's names is kept, not refused).
     """
 
     @property
@@ -93,7 +93,9 @@ class QueryResource(Resource):
 
 
 def _raw(spec: FieldSpec) -> FieldSpec:
-    return FieldSpec(spec.key, spec.column, "int") if spec.kind == "enum" else spec
+    # The database's own integers: an enum code newer than the catalog, a tinyint flag that
+    # holds 2, are what Open Dental stores, kept as they are.
+    return FieldSpec(spec.key, spec.column, "int") if spec.kind in ("enum", "bool") else spec
 
 
 def query_resource(name: str) -> QueryResource:
