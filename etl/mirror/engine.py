@@ -19,7 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 import etl
 from etl import fast_paths
 from etl.errors import DatabaseError, SchemaError
-from etl.mirror import fast_checkpoints
+from etl.mirror import fast_checkpoints, mysql
 
 #: Alembic's own table, named so nobody takes it for one of Open Dental's.
 VERSION_TABLE = "odmirror_alembic_version"
@@ -84,14 +84,20 @@ def make_engine(url: str) -> Engine:
         backend, _port = parsed.get_backend_name(), parsed.port
     except (ArgumentError, ValueError) as exc:
         raise DatabaseError(mask_password(f"invalid database URL: {exc}", url)) from None
-    if backend not in ("postgresql", "sqlite"):
-        raise DatabaseError(f"odmirror mirrors into PostgreSQL or SQLite, not {backend}")
+    if backend not in ("postgresql", "sqlite", *mysql.NAMES):
+        raise DatabaseError(
+            f"odmirror mirrors into PostgreSQL, MySQL, MariaDB or SQLite, not {backend}"
+        )
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if mysql.is_mysql(backend):
+        options["connect_args"] = mysql.connect_args()
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, **options)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
         raise DatabaseError(
             mask_password(
-                f"no driver for {safe_url(url)} ({exc}); for PostgreSQL install odmirror[postgres]",
+                f"no driver for {safe_url(url)} ({exc}); for PostgreSQL install "
+                "odmirror[postgres], for MySQL or MariaDB odmirror[mysql]",
                 url,
             )
         ) from None
@@ -99,6 +105,8 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(
             mask_password(f"invalid database URL {safe_url(url)}: {exc}", url)
         ) from None
+    if mysql.is_mysql(engine.dialect.name):
+        mysql.configure(engine)
     if engine.dialect.name == "sqlite":
         in_file = _plain_file(parsed) and fast_paths.enabled("checkpoints")
         event.listen(engine, "do_connect", lambda *_: _create_private(parsed))
