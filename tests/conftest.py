@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh mirror on SQLite and on PostgreSQL for every test that asks."""
+"""Shared fixtures: a fresh mirror on SQLite, PostgreSQL and MariaDB for every test that asks."""
 
 from __future__ import annotations
 
@@ -48,11 +48,18 @@ def _require_postgres() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database: a SQLite file, or a fresh schema on the test PostgreSQL server."""
+    """An empty database: a SQLite file, a fresh schema on the test PostgreSQL server, or a
+    fresh database on the test MariaDB server (tests/mariadb.py)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    if request.param == "mysql":
+        from tests.mariadb import fresh_mariadb  # it imports this module
+
+        with fresh_mariadb() as url:
+            yield url
         return
     _require_postgres()
     schema = f"odm_{uuid.uuid4().hex[:12]}"

@@ -107,6 +107,13 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine, killed: bool) -> No
     if killed:
         for table in mirrored_tables():
             fast_indexes.defer(engine, table, empty=True)  # what a first load does before its pages
+        if engine.dialect.name == "mysql":
+            # MySQL takes the plain twin and keeps them; drop them to downgrade without them.
+            assert secondary_indexes(engine) == model
+            with engine.begin() as conn:
+                for table in mirrored_tables():
+                    for index in table.indexes:
+                        index.drop(conn)
         assert secondary_indexes(engine) == {name: set() for name in model}
     else:
         assert secondary_indexes(engine) == model

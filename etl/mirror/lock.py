@@ -4,6 +4,8 @@
   key is derived from the database name and the mirror's schema (`current_schema()`), so two
   mirrors in one database do not block each other. A killed process's session ends, and the
   server drops the lock with it.
+- MySQL / MariaDB: GET_LOCK on a connection of its own held for the run (etl.mirror.mysql_lock);
+  the server releases it when that session ends.
 - SQLite: `flock` on a sidecar file `<db>.lock`. The kernel releases it when the process dies.
   Not on the database file itself: on NFS, Linux emulates `flock` with the same byte-range
   locks SQLite takes, and the two would collide.
@@ -24,6 +26,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from etl.errors import OdMirrorError
+from etl.mirror import mysql_lock
 
 #: EX_TEMPFAIL from sysexits.h: try again later.
 LOCKED_EXIT_CODE = 75
@@ -52,6 +55,15 @@ def mirror_lock(url: str) -> Iterator[None]:
         MirrorLocked: another process holds it (one line; exit code 75).
     """
     backend = make_url(url).get_backend_name()
+    if backend in ("mysql", "mariadb"):
+        with mysql_lock.held(url) as holder:
+            if holder is not None:
+                raise MirrorLocked(
+                    f"another odmirror is syncing this mirror ({holder}): "
+                    "this run is skipped, try again later"
+                )
+            yield
+        return
     holder = _postgres_lock if backend == "postgresql" else _sqlite_lock
     with holder(url):
         yield
