@@ -65,7 +65,7 @@ DIALECTS["mariadb"] = DIALECTS["mysql"]
 # Extra columns and joins per table: (select expressions, joins).
 _EXTRAS: dict[str, Callable[[Dialect], tuple[list[str], list[str]]]] = {
     "patient": lambda d: (
-        [f"{d.age('t.birthdate')} AS age", f"{d.month('t.datefirstvisit')} AS first_visit_month",
+        [f"{_age(d, 't.birthdate')} AS age", f"{d.month('t.datefirstvisit')} AS first_visit_month",
          f"{d.name('p')} AS priprov_name", "c.description AS clinic_description"],
         ["LEFT JOIN provider p ON p.provnum = t.priprov",
          "LEFT JOIN clinic c ON c.clinicnum = t.clinicnum"],
@@ -96,6 +96,11 @@ _EXTRAS: dict[str, Callable[[Dialect], tuple[list[str], list[str]]]] = {
         ["LEFT JOIN provider p ON p.provnum = t.provtreat"],
     ),
 }  # fmt: skip
+
+
+def _age(d: Dialect, born: str) -> str:
+    # Born after today: no age (the databases would disagree on a negative one, and it is none).
+    return f"CASE WHEN {born} > CURRENT_DATE THEN NULL ELSE {d.age(born)} END"
 
 
 def _no_extras(_dialect: Dialect) -> tuple[list[str], list[str]]:
