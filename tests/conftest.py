@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +49,26 @@ def _require_postgres() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+#: The databases a mirror test runs on; a test of a fast path, on those that have it.
+DATABASES = ("sqlite", "postgresql", "mysql")
+FAST_PATH_DATABASES = ("sqlite", "postgresql")  # MySQL always takes the plain twins
+
+
+@pytest.fixture(params=DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, a fresh schema on the test PostgreSQL server, or a
     fresh database on the test MariaDB server (tests/mariadb.py)."""
-    if request.param == "sqlite":
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of one kind of `DATABASES`, removed after; yields its URL."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'mirror.db'}"
         return
-    if request.param == "mysql":
+    if kind == "mysql":
         from tests.mariadb import fresh_mariadb  # it imports this module
 
         with fresh_mariadb() as url:
