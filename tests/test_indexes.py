@@ -32,6 +32,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with empty_database(request.param, tmp_path) as url:
         yield url
 
+
 MODEL = {index.name for index in PATIENTS.table.indexes}
 # The synthetic patients' status, guarantor (the family's head) and clinic: in order or few.
 CHEAP = {"ix_patient_patstatus", "ix_patient_guarantor", "ix_patient_clinicnum"}

@@ -29,6 +29,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with empty_database(request.param, tmp_path) as url:
         yield url
 
+
 SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)
 OLD, NEW = "2024-05-01 12:00:00", "2024-05-02 08:30:00"
 

@@ -56,10 +56,10 @@ def mirror_lock(url: str) -> Iterator[None]:
     """
     backend = make_url(url).get_backend_name()
     if backend in ("mysql", "mariadb"):
-        with mysql_lock.held(url) as holder:
-            if holder is not None:
+        with mysql_lock.held(url) as busy:
+            if busy is not None:
                 raise MirrorLocked(
-                    f"another odmirror is syncing this mirror ({holder}): "
+                    f"another odmirror is syncing this mirror ({busy}): "
                     "this run is skipped, try again later"
                 )
             yield

@@ -29,8 +29,8 @@ from sqlalchemy import (
     and_,
     case,
     cast,
-    true,
     or_,
+    true,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.dialects.mysql.dml import Insert
@@ -64,8 +64,8 @@ def upsert_statement(
     assigned = [n for n in names if n not in keys]
     if not assigned:
         # Setting the key to itself writes nothing; INSERT IGNORE would also hide other errors.
-        first = next(iter(keys))
-        return stmt.on_duplicate_key_update({first: table.c[first]})
+        key = next(iter(keys))
+        return stmt.on_duplicate_key_update({key: table.c[key]})
     compared = [n for n in assigned if n not in UNCOMPARED]
     guarded = guard if guard in compared else None
     condition: ColumnElement[bool] = differs(table, stmt, compared)
@@ -84,9 +84,7 @@ def differs(table: Table, stmt: Insert, names: list[str]) -> ColumnElement[bool]
     """Whether the incoming row differs from the stored one in any named column (NULL-safe)."""
     if not names:
         return true()  # only uncompared columns: written as on the other databases
-    return or_(
-        *(_bytes(table.c[n]).is_distinct_from(_bytes(stmt.inserted[n])) for n in names)
-    )
+    return or_(*(_bytes(table.c[n]).is_distinct_from(_bytes(stmt.inserted[n])) for n in names))
 
 
 def _bytes(column: Any) -> Any:
