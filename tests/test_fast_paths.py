@@ -11,7 +11,6 @@ from sqlalchemy import Engine, create_engine, inspect
 from etl import fast_paths
 from etl.catalog.resources import RESOURCES
 from etl.mirror.engine import make_engine, upgrade
-from tests.mariadb import fresh_mariadb
 from tests.practice import ALL, mirror, office_clock, sync
 
 
@@ -53,10 +52,6 @@ def twin_url(db_url: str, tmp_path: Any) -> Iterator[str]:
     """A second empty database beside `db_url`: another SQLite file, or a sibling schema."""
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'plain.db'}"
-        return
-    if db_url.startswith("mysql"):  # both take the plain twins there: still the same mirror
-        with fresh_mariadb() as url:
-            yield url
         return
     schema = db_url.rsplit("%3D", 1)[1]
     sibling = f"{schema}_plain"

@@ -42,15 +42,11 @@ def count_writes(engine: Engine) -> None:
 
 
 def versions(engine: Engine) -> dict[int, tuple[Any, ...]]:
-    """Per row, what a write or a lock changes: xmin and xmax on PostgreSQL, a count on SQLite,
-    the write time on MySQL."""
+    """Per row, what a write or a lock changes: xmin and xmax on PostgreSQL, a count on SQLite."""
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
             # xmax too: ON CONFLICT locks a row it then does not update (a WAL record).
             query = text("SELECT patnum, xmin::text, xmax::text, odmirror_synced_at FROM patient")
-        elif engine.dialect.name == "mysql":
-            # MySQL fires UPDATE triggers on rows it leaves as they are: the write time tells.
-            query = text("SELECT patnum, odmirror_synced_at FROM patient")
         else:
             query = text("SELECT patnum, n FROM test_writes")
         return {row[0]: tuple(row[1:]) for row in conn.execute(query)}

@@ -6,8 +6,6 @@ right after it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,19 +17,11 @@ from etl.control import RunControl, StopRequested
 from etl.errors import DatabaseError, OdMirrorError
 from etl.mirror import fast_indexes
 from etl.sync.run import run_sync
-from tests.conftest import FAST_PATH_DATABASES, empty_database, settings_for
+from tests.conftest import settings_for
 from tests.test_sync import assert_mirror_matches, mirror, office_clock, sync
 
 # Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
 pytestmark = pytest.mark.usefixtures("fast_paths_on")
-
-
-@pytest.fixture(params=FAST_PATH_DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The databases that have this fast path (MySQL always takes its plain twin)."""
-    with empty_database(request.param, tmp_path) as url:
-        yield url
-
 
 MODEL = {index.name for index in PATIENTS.table.indexes}
 # The synthetic patients' status, guarantor (the family's head) and clinic: in order or few.

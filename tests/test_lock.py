@@ -22,6 +22,13 @@ from etl.mirror.lock import LOCKED_EXIT_CODE, MirrorLocked, advisory_key, lock_p
 from tests.conftest import PG_URL, _require_postgres
 from tests.test_cli import _keys, count, initialised, run_cli, spawn  # noqa: F401 - _keys: autouse
 
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
 HOLD = """
 import sys
 import uuid

@@ -24,6 +24,13 @@ from etl.mirror.engine import (
     upgrade,
 )
 
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -160,6 +160,13 @@ def test_mysql_upsert_writes_changes_its_collation_calls_equal(maria: Engine, ch
         assert conn.execute(text("SELECT COUNT(*) FROM patient WHERE LName = 'smith'")).scalar()
 
 
+def test_a_note_longer_than_mysql_text_is_stored_whole(maria: Engine) -> None:
+    note = "Ünpaid balance. " * 8000  # 128,000 characters: MySQL's TEXT would hold 64 KB
+    _save(maria, [_patient("Smith", None, famfinurgnote=note)])
+    with maria.connect() as conn:
+        assert conn.execute(text("SELECT famfinurgnote FROM patient")).scalar_one() == note
+
+
 def test_mysql_upsert_with_a_null_change_time_on_either_side_overwrites(maria: Engine) -> None:
     stamp = dt.datetime(2031, 1, 1, 8, 0, 0)
     _save(maria, [_patient("Smith", None)])

@@ -20,6 +20,12 @@ from etl.mirror.engine import make_engine
 from tests.test_cli import _keys, initialised  # noqa: F401 - _keys: the test keys, autouse
 
 
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
 def add_sections(config: str, **sections: Any) -> str:
     path = Path(config)
     document = yaml.safe_load(path.read_text(encoding="utf-8"))

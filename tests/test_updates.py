@@ -16,19 +16,10 @@ from etl.mapping.record import map_record
 from etl.mirror.classify import LoadCounts
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows
-from tests.conftest import FAST_PATH_DATABASES, empty_database
 from tests.test_load import stored
 
 # Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
 pytestmark = pytest.mark.usefixtures("fast_paths_on")
-
-
-@pytest.fixture(params=FAST_PATH_DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The databases that have this fast path (MySQL always takes its plain twin)."""
-    with empty_database(request.param, tmp_path) as url:
-        yield url
-
 
 SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)
 OLD, NEW = "2024-05-01 12:00:00", "2024-05-02 08:30:00"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
@@ -15,6 +16,12 @@ from etl.mirror.engine import alembic_config, upgrade
 from etl.mirror.views import view_names
 from etl.simulator import OfficeClock
 from tests.practice import sync
+
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
 
 
 def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:

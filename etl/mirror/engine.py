@@ -187,6 +187,8 @@ def current_revision(engine: Engine) -> str | None:
             context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
             return context.get_current_revision()
     except SQLAlchemyError as exc:
+        if mysql.unknown_database(exc):
+            return None  # a practice's MySQL database is made by `odmirror init`
         raise DatabaseError(describe(exc, str(engine.url))) from None
 
 
@@ -205,10 +207,12 @@ def check_schema(engine: Engine) -> None:
 
 
 def create_schema(url: str, schema: str | None) -> None:
-    """Create a practice's PostgreSQL schema if missing (None: a SQLite file, nothing to do)."""
+    """Create a practice's PostgreSQL schema or MySQL database if missing (None: a SQLite file)."""
     if schema is None:
         return
-    engine = make_engine(url)
+    # On MySQL the practice's URL names the database to create: connect to the server alone.
+    backend = make_url(url).get_backend_name()
+    engine = make_engine(mysql.server_url(url) if mysql.is_mysql(backend) else url)
     try:
         with engine.begin() as conn:
             quoted = conn.dialect.identifier_preparer.quote(schema)

@@ -1,9 +1,10 @@
 """Group views: for every mirrored table, one view over all practices with a `practice` column.
 
 PostgreSQL: views in one shared schema (`database.group_schema`), each a UNION ALL of the
-practices' schemas, recreated by `odmirror init`. SQLite keeps no view across files, so there
-`odmirror init` writes a script that ATTACHes every practice's file to a session and creates
-TEMP views in it: `.read` it in sqlite3, or `executescript` it in Python.
+practices' schemas, recreated by `odmirror init`; MySQL the same, its schemas being databases.
+SQLite keeps no view across files, so there `odmirror init` writes a script that ATTACHes every
+practice's file to a session and creates TEMP views in it: `.read` it in sqlite3, or
+`executescript` it in Python.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from etl.config.practices import PLACEHOLDER
 from etl.config.settings import Settings
 from etl.config.targets import Target
 from etl.errors import DatabaseError
+from etl.mirror import mysql
 from etl.mirror.engine import current_revision, head_revision, make_engine
 
 #: The column each group view adds: the name of the practice a row comes from.
@@ -30,11 +32,13 @@ def mirrored_tables() -> list[Table]:
     return [t for t in Base.metadata.sorted_tables if not t.name.startswith("odmirror_")]
 
 
-def union_sql(table: Table, names: Sequence[str], quote: Callable[[str], str]) -> str:
+def union_sql(
+    table: Table, names: Sequence[str], quote: Callable[[str], str], text_type: str = "TEXT"
+) -> str:
     """SELECT the table's columns from each practice's schema, UNION ALL, practice first."""
     columns = ", ".join(quote(column.name) for column in table.columns)
     return "\nUNION ALL\n".join(
-        f"SELECT CAST('{name}' AS TEXT) AS {PRACTICE_COLUMN}, {columns} "
+        f"SELECT CAST('{name}' AS {text_type}) AS {PRACTICE_COLUMN}, {columns} "
         f"FROM {quote(name)}.{quote(table.name)}"
         for name in names
     )
@@ -74,7 +78,8 @@ def refresh(settings: Settings, chosen: Sequence[Target]) -> str:
 
 
 def create_postgres_views(settings: Settings, names: Sequence[str]) -> None:
-    """(Re)create one view per mirrored table in the group schema, in one transaction."""
+    """(Re)create one view per mirrored table in the group schema (in one transaction, but on
+    MySQL, whose DDL commits itself)."""
     engine = make_engine(settings.database.url)
     try:
         with engine.begin() as conn:
@@ -86,9 +91,14 @@ def create_postgres_views(settings: Settings, names: Sequence[str]) -> None:
                 # Dropped, not replaced: a column added in the middle would refuse REPLACE. A
                 # user's own view on ours makes the drop fail, which says so, rather than vanish.
                 conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
-                conn.execute(text(f"CREATE VIEW {view} AS\n{union_sql(table, names, quote)}"))
+                union = union_sql(table, names, quote, _text_type(conn.dialect.name))
+                conn.execute(text(f"CREATE VIEW {view} AS\n{union}"))
     finally:
         engine.dispose()
+
+
+def _text_type(dialect: str) -> str:
+    return "CHAR" if mysql.is_mysql(dialect) else "TEXT"  # MySQL casts to CHAR, not TEXT
 
 
 def sqlite_script_path(settings: Settings) -> Path:

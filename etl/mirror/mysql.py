@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Text, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import TypeCompiler
 
@@ -26,6 +27,8 @@ NAMES = ("mysql", "mariadb")
 CHARSET, COLLATION = "utf8mb4", "utf8mb4_general_ci"
 #: Seconds to wait for the server to answer a new connection.
 CONNECT_TIMEOUT = 10
+#: ER_BAD_DB_ERROR: "Unknown database".
+ER_BAD_DB = 1049
 SQL_MODE = "STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 #: The secondary indexes of one table (etl.mirror.fast_indexes).
 INDEXES_SQL = (
@@ -45,6 +48,17 @@ def _longtext(_type: Text, _compiler: TypeCompiler, **_kw: Any) -> str:
 def is_mysql(dialect: str) -> bool:
     """Whether a dialect name (`engine.dialect.name`) is MySQL's or MariaDB's."""
     return dialect in NAMES
+
+
+def server_url(url: str) -> str:
+    """The URL without its database: the server, to create a practice's database on."""
+    return make_url(url).set(database="").render_as_string(hide_password=False)
+
+
+def unknown_database(exc: BaseException) -> bool:
+    """Whether a database error says the URL's database does not exist (MySQL error 1049)."""
+    args: tuple[Any, ...] = getattr(getattr(exc, "orig", None), "args", ())
+    return bool(args) and args[0] == ER_BAD_DB
 
 
 def connect_args() -> dict[str, Any]:
