@@ -8,6 +8,7 @@ its collation, its session settings, its character set, its GET_LOCK.
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, Table, create_engine, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DataError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateTable
 
 from etl.catalog.base import Base
@@ -255,6 +257,37 @@ def test_two_mirrors_on_one_mysql_server_do_not_block_each_other() -> None:
             pass
     assert len(lock_name("x" * 200)) <= 64
     assert lock_name("odm_a") != lock_name("odm_b")
+
+
+def test_the_mysql_lock_outlives_the_servers_wait_timeout() -> None:
+    # The lock's session is idle for the whole run: a server that ends idle sessions after
+    # wait_timeout (here 1 s, set for every session of the URL) must not end it.
+    with fresh_mariadb() as fresh:
+        url = f"{fresh}&init_command=SET SESSION wait_timeout %3D 1"
+        with mirror_lock(url):
+            # A session that went idle after the lock's did: once the server has ended it, the
+            # lock's session has been idle longer than the timeout.
+            sentinel = create_engine(url, poolclass=NullPool).connect()
+            session = sentinel.execute(text("SELECT CONNECTION_ID()")).scalar_one()
+            sentinel.commit()
+            _wait_until_gone(session)
+            with pytest.raises(MirrorLocked), mirror_lock(url):
+                pass  # pragma: no cover
+
+
+def _wait_until_gone(session: int) -> None:
+    admin = create_engine(MYSQL_URL, poolclass=NullPool)
+    query = text("SELECT COUNT(*) FROM information_schema.processlist WHERE id = :id")
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline:
+            with admin.connect() as conn:
+                if conn.execute(query, {"id": session}).scalar_one() == 0:
+                    return
+            time.sleep(0.05)  # polling the server for the session's end
+    finally:
+        admin.dispose()
+    raise AssertionError(f"the server did not end idle session {session}")
 
 
 def test_a_mysql_failure_is_one_line_without_the_password() -> None:
