@@ -17,7 +17,10 @@ from etl.errors import ConfigError
 #: In a SQLite `database.url`, replaced by each practice's name.
 PLACEHOLDER = "{practice}"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-_RESERVED = frozenset({"public", "information_schema", "main", "temp"})
+# PostgreSQL's and SQLite's own schemas, and MySQL's own databases (a practice is one there).
+_RESERVED = frozenset(
+    {"public", "information_schema", "main", "temp", "mysql", "performance_schema", "sys"}
+)
 _KEYS = ("name", "customer_key", "base_url")
 _UNUSED_KEY = "(per practice)"
 
