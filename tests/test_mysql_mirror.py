@@ -290,6 +290,23 @@ def _wait_until_gone(session: int) -> None:
     raise AssertionError(f"the server did not end idle session {session}")
 
 
+def test_a_mariadb_url_works_as_a_mysql_one() -> None:
+    with fresh_mariadb() as fresh:
+        url = fresh.replace("mysql+pymysql://", "mariadb+pymysql://", 1)
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            assert engine.dialect.name == "mariadb"
+            _save(engine, [_patient("Smith", dt.datetime(2031, 1, 1, 8, 0, 0))])
+            with mirror_lock(url), pytest.raises(MirrorLocked), mirror_lock(fresh):
+                pass  # pragma: no cover (the same lock, whichever the URL's name)
+            with engine.connect() as conn:
+                found = conn.execute(text("SELECT patnum, lname, age FROM patient_v")).all()
+            assert [tuple(row) for row in found] == [(7, "Smith", None)]
+        finally:
+            engine.dispose()
+
+
 def test_a_mysql_failure_is_one_line_without_the_password() -> None:
     engine = make_engine("mysql+pymysql://odm:s3cr%40t@127.0.0.1:1/mirror")
     with pytest.raises(DatabaseError) as caught:

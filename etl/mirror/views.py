@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Table, inspect
+from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import registry
 
 from etl.catalog.resources import RESOURCES
@@ -148,8 +149,13 @@ def view_select(table: Table, dialect: str, present: set[str] | None = None) -> 
 
 @functools.lru_cache(maxsize=8)
 def _quoter(dialect: str) -> Callable[[str], str]:
-    # A name the dialect reserves is quoted its way (patient.position on MySQL); others stay bare.
-    quote: Callable[[str], str] = registry.load(dialect)().identifier_preparer.quote
+    # A name the dialect reserves is quoted its way (patient.position on MariaDB); others stay
+    # bare. `mariadb://` URLs name a dialect that the registry gives as MySQL's, told apart.
+    if dialect == "mariadb":
+        made = mysql_dialect.dialect(is_mariadb=True)
+    else:
+        made = registry.load(dialect)()
+    quote: Callable[[str], str] = made.identifier_preparer.quote
     return quote
 
 
