@@ -2,7 +2,7 @@
 
 A MySQL mirror answers Open Dental's own SQL as Open Dental's server does, so its session is set
 to store what odmirror sends and to refuse what is wrong, never to adjust it quietly:
-- utf8mb4, so every character a note holds is kept (MySQL's "utf8" drops 4-byte ones);
+- utf8mb4, so every character a note holds is kept (MySQL's "utf8" has no 4-byte ones);
 - STRICT_TRANS_TABLES: a value too long or out of range is an error, not a cut or a clamp;
 - no NO_ZERO_DATE / NO_ZERO_IN_DATE: they are not needed ("0001-01-01", Open Dental's "no
   date", is no zero date) and a server that sets them must not refuse what Open Dental stores;
