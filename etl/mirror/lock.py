@@ -4,6 +4,8 @@
   key is derived from the database name and the mirror's schema (`current_schema()`), so two
   mirrors in one database do not block each other. A killed process's session ends, and the
   server drops the lock with it.
+- MySQL / MariaDB: GET_LOCK on a connection of its own held for the run (etl.mirror.mysql_lock);
+  the server releases it when that session ends.
 - SQLite: `flock` on a sidecar file `<db>.lock`. The kernel releases it when the process dies.
   Not on the database file itself: on NFS, Linux emulates `flock` with the same byte-range
   locks SQLite takes, and the two would collide.
@@ -31,6 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from etl.errors import OdMirrorError
+from etl.mirror import mysql_lock
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +121,16 @@ def mirror_lock(url: str) -> Iterator[HeldLock]:
     Raises:
         MirrorLocked: another process holds it (one line; exit code 75).
     """
-    if make_url(url).get_backend_name() == "postgresql":
+    backend = make_url(url).get_backend_name()
+    if backend in ("mysql", "mariadb"):
+        with mysql_lock.held(url) as busy:
+            if busy is not None:
+                raise MirrorLocked(
+                    f"another odmirror is syncing this mirror ({busy}): "
+                    "this run is skipped, try again later"
+                )
+            yield HeldLock()  # its session outlives wait_timeout (mysql_lock)
+    elif backend == "postgresql":
         with _postgres_lock(url) as held:
             yield held
     else:
