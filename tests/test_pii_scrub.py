@@ -115,8 +115,13 @@ def test_an_old_mirror_keeps_no_ssn_after_init_and_a_full_sync(
 ) -> None:
     db = tmp_path / "mirror.db"
     url = old_mirror(db)
+    # The endpoint sends its dates, "0001-01-01" for none: what the old mirror's NULL dates stood
+    # for (revision 0006 makes them so).
+    no_dates = dict.fromkeys(
+        ("Birthdate", "DateFirstVisit", "AdmitDate", "SecDateEntry"), "0001-01-01"
+    )
     api.lists[PATIENTS.path] = [
-        {"PatNum": n, "LName": f"Keptname{n}", "SSN": ssn, **STAMP}
+        {"PatNum": n, "LName": f"Keptname{n}", "SSN": ssn, **no_dates, **STAMP}
         for n, ssn in ((1, SSNS[0]), (2, SSNS[1]))
     ]
     path = write_config(tmp_path, api, url)

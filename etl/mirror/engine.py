@@ -209,7 +209,13 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise SchemaError unless the database is at this version's head revision."""
+    """Raise SchemaError unless the database is at this version's head revision.
+
+    A SQLite file that is not there is not created (connecting would make an empty one).
+    """
+    url, file = engine.url, engine.url.database or ""
+    if url.get_backend_name() == "sqlite" and _plain_file(url) and not Path(file).exists():
+        raise SchemaError(f"no mirror at {file}: run `odmirror init` (or check database.url)")
     current, head = current_revision(engine), head_revision()
     if current is None:
         raise SchemaError(

@@ -71,22 +71,33 @@ def upsert_statement(
     updates = {name: stmt.excluded[name] for name in names if name not in keys}
     if not updates:
         return stmt.on_conflict_do_nothing(index_elements=keys)
-    where = differs(table.c, stmt.excluded, [n for n in updates if n not in UNCOMPARED])
+    where = differs(table.c, stmt.excluded, [n for n in updates if n not in UNCOMPARED], dialect)
     if guard is not None and guard in names:
         column, incoming = table.c[guard], stmt.excluded[guard]
         where = and_(or_(column.is_(None), incoming.is_(None), incoming >= column), where)
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
 
-def differs(stored: Any, incoming: Any, names: list[str]) -> ColumnElement[bool]:
-    """Whether any of the named columns differ (NULL-safe) between two column collections."""
+def differs(
+    stored: Any, incoming: Any, names: list[str], dialect: str = "postgresql"
+) -> ColumnElement[bool]:
+    """Whether any of the named columns differ (NULL-safe) between two column collections.
+
+    Text compares byte for byte: on SQLite the mirror's text columns compare case-insensitively
+    (NOCASE, as Open Dental's collations do), and a name whose case alone changed must still be
+    written.
+    """
 
     # An unchanged row is not written at all: on PostgreSQL an UPDATE, even to the same values,
     # makes a new row version (a dead tuple and WAL). JSON has no equality on PostgreSQL, so it
     # is compared as text (the same dict always serialises the same way).
     def side(source: Any, name: str) -> ColumnElement[Any]:
         column = source[name]
-        return cast(column, Text) if isinstance(column.type, JSON) else column
+        if isinstance(column.type, JSON):
+            return cast(column, Text)
+        if dialect == "sqlite" and isinstance(column.type, Text):
+            return column.collate("BINARY")  # type: ignore[no-any-return]
+        return column  # type: ignore[no-any-return]
 
     return tuple_(*(side(stored, n) for n in names)).is_distinct_from(
         tuple_(*(side(incoming, n) for n in names))
