@@ -16,6 +16,7 @@ import etl.mirror.bookkeeping  # noqa: F401  (and odmirror's own)
 from etl.catalog.base import Base
 from etl.config.load import load_settings
 from etl.config.targets import migration_url
+from etl.mirror import mysql
 from etl.mirror.engine import VERSION_TABLE, make_engine
 from etl.mirror.grants import grants_kept
 from etl.mirror.kpi_views import create_kpi_views, drop_kpi_views, kpi_view_names
@@ -57,6 +58,8 @@ def run_migrations_online() -> None:
     """Run the migrations on a live connection."""
     engine = _engine()
     with engine.connect() as connection:
+        if mysql.is_mysql(connection.dialect.name):
+            mysql.use_utf8mb4(connection)
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

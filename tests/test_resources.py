@@ -24,6 +24,12 @@ from tests.practice import ALL, assert_mirrors, mirror, office_clock, sync, url_
 
 
 @pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
+@pytest.fixture
 def practice(make_sim: Any) -> Any:
     return make_sim(120, clock=office_clock()).fill_practice()
 

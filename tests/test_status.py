@@ -13,11 +13,18 @@ import yaml
 from sqlalchemy import update
 
 from etl import status
+from etl.catalog.resources import PATIENTS
 from etl.cli import main
 from etl.config.load import load_settings
 from etl.mirror.bookkeeping import SyncState
 from etl.mirror.engine import make_engine
 from tests.test_cli import _keys, initialised  # noqa: F401 - _keys: the test keys, autouse
+
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
 
 
 def add_sections(config: str, **sections: Any) -> str:
@@ -61,6 +68,7 @@ def test_never_synced_is_stale(
             "age_seconds": None,
             "rejected": 0,
             "set_aside": 0,
+            "columns_not_sent": list(PATIENTS.columns_not_sent),
             "last_run": None,
         }
     ]

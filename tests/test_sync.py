@@ -20,6 +20,13 @@ from etl.sync.run import run_sync, window_start
 from etl.sync.state import RunResult
 from tests.conftest import settings_for
 
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
 # An office clock far from this machine's: another zone, another year.
 OFFICE_START = dt.datetime(2025, 3, 14, 9, 26, 53)
 TABLE = PATIENTS.table

@@ -3,7 +3,7 @@
 The same for every readable `_v` view (etl/mirror/views.py), so a BI tool sees the labels and
 joins of the whole group. PostgreSQL: views in one shared schema (`database.group_schema`),
 each a UNION ALL of the practices' schemas, recreated by `odmirror init` with the grants they
-had. SQLite keeps no view across files, so there
+had; MySQL the same, its schemas being databases. SQLite keeps no view across files, so there
 `odmirror init` writes a script that ATTACHes every practice's file to a session and creates
 TEMP views in it: `.read` it in sqlite3, or `executescript` it in Python.
 """
@@ -21,6 +21,7 @@ from etl.config.practices import PLACEHOLDER
 from etl.config.settings import Settings
 from etl.config.targets import Target
 from etl.errors import DatabaseError
+from etl.mirror import mysql
 from etl.mirror.engine import current_revision, head_revision, make_engine
 from etl.mirror.grants import Grant, give_grants, grants_kept, read_grants
 from etl.mirror.views import view_names
@@ -34,24 +35,28 @@ def mirrored_tables() -> list[Table]:
     return [t for t in Base.metadata.sorted_tables if not t.name.startswith("odmirror_")]
 
 
-def union_sql(table: Table, names: Sequence[str], quote: Callable[[str], str]) -> str:
+def union_sql(
+    table: Table, names: Sequence[str], quote: Callable[[str], str], text_type: str = "TEXT"
+) -> str:
     """SELECT the table's columns from each practice's schema, UNION ALL, practice first."""
     columns = ", ".join(quote(column.name) for column in table.columns)
     return "\nUNION ALL\n".join(
-        f"SELECT CAST('{name}' AS TEXT) AS {PRACTICE_COLUMN}, {columns} "
+        f"SELECT CAST('{name}' AS {text_type}) AS {PRACTICE_COLUMN}, {columns} "
         f"FROM {quote(name)}.{quote(table.name)}"
         for name in names
     )
 
 
-def readable_union_sql(view: str, names: Sequence[str], quote: Callable[[str], str]) -> str:
+def readable_union_sql(
+    view: str, names: Sequence[str], quote: Callable[[str], str], text_type: str = "TEXT"
+) -> str:
     """SELECT a readable view's rows from each practice's schema, UNION ALL, practice first.
 
     The columns are the view's own (`*`): every practice is at the same revision (see
     `ready`), so their views have the same columns, in the same order.
     """
     return "\nUNION ALL\n".join(
-        f"SELECT CAST('{name}' AS TEXT) AS {PRACTICE_COLUMN}, v.* "
+        f"SELECT CAST('{name}' AS {text_type}) AS {PRACTICE_COLUMN}, v.* "
         f"FROM {quote(name)}.{quote(view)} v"
         for name in names
     )
@@ -115,15 +120,15 @@ def refresh(settings: Settings, chosen: Sequence[Target], grants: Sequence[Grant
 def create_postgres_views(
     settings: Settings, names: Sequence[str], grants: Sequence[Grant] = ()
 ) -> None:
-    """(Re)create the group views in the group schema, in one transaction, grants kept (and
-    `grants` given)."""
+    """(Re)create the group views in the group schema, in one transaction (but on MySQL, whose
+    DDL commits itself), grants kept (and `grants` given)."""
     engine = make_engine(settings.database.url)
     schema = settings.database.group_schema
     try:
         with engine.begin() as conn:
             quote = conn.dialect.identifier_preparer.quote
             conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
-            bodies = _view_bodies(names, quote)
+            bodies = _view_bodies(names, quote, _text_type(conn.dialect.name))
             with grants_kept(conn, list(bodies), schema):
                 # Dropped, not replaced: a column added in the middle would refuse REPLACE. A
                 # user's own view on ours makes the drop fail, which says so, rather than vanish.
@@ -136,12 +141,18 @@ def create_postgres_views(
         engine.dispose()
 
 
-def _view_bodies(names: Sequence[str], quote: Callable[[str], str]) -> dict[str, str]:
+def _view_bodies(
+    names: Sequence[str], quote: Callable[[str], str], text_type: str
+) -> dict[str, str]:
     # Each group view by name: the tables', then the readable views'.
-    bodies = {table.name: union_sql(table, names, quote) for table in mirrored_tables()}
+    bodies = {table.name: union_sql(table, names, quote, text_type) for table in mirrored_tables()}
     for view in view_names():
-        bodies[view] = readable_union_sql(view, names, quote)
+        bodies[view] = readable_union_sql(view, names, quote, text_type)
     return bodies
+
+
+def _text_type(dialect: str) -> str:
+    return "CHAR" if mysql.is_mysql(dialect) else "TEXT"  # MySQL casts to CHAR, not TEXT
 
 
 def sqlite_script_path(settings: Settings) -> Path:
@@ -163,7 +174,7 @@ def sqlite_script(files: Sequence[tuple[str, Path]]) -> str:
     for name, path in files:
         literal = str(path.resolve()).replace("'", "''")
         lines.append(f"ATTACH DATABASE '{literal}' AS {quote(name)};")
-    for view, body in _view_bodies([name for name, _ in files], quote).items():
+    for view, body in _view_bodies([name for name, _ in files], quote, "TEXT").items():
         lines.append(f"CREATE TEMP VIEW {quote(view)} AS\n{body};")
     return "\n".join(lines) + "\n"
 
