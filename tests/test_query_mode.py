@@ -37,6 +37,12 @@ SQL_PATH = "/api/v1/queries/ShortQuery"
 
 
 @pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
+@pytest.fixture
 def office(make_sim: Any) -> Simulator:
     """A simulator whose office database ShortQuery reads, on a clock that stands still."""
     sim: Simulator = make_sim(clock=OfficeClock(start=START))
