@@ -14,7 +14,7 @@ from typing import Any
 from etl.simulator import OfficeClock, Simulator, SimulatorConfig
 from etl.simulator.data import make_many_patients
 
-OFFICE_START = dt.datetime(2030, 1, 14, 10, 0, 0)
+OFFICE_START = dt.datetime(2025, 1, 14, 10, 0, 0)
 
 
 class SimProcess:

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from etl.control import RunControl
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+_CONTROL_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\u2028\u2029]")
 _PATTERNS = (
     (re.compile(r"ODFHIR\s+\S+", re.I), "ODFHIR ***"),
     # PostgreSQL quotes the offending value: `invalid input syntax for type bigint: "Smith"`.
@@ -57,7 +58,8 @@ class Redactor(logging.Filter):
         message = self.scrub(record.getMessage())
         record.msg, record.args = _CONTROL.sub(" ", message), None
         if record.exc_info and not record.exc_text:
-            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            trace = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = _CONTROL_BUT_NEWLINE.sub(" ", trace)  # no ESC nor BEL from outside
         return True
 
 

@@ -2,7 +2,8 @@
 
 Exit codes: 0 fresh and the last run of every resource succeeded (or was stopped on request);
 3 the last finished run of a resource failed but the mirror is still within `status.max_age`;
-4 the mirror is stale (older than `status.max_age`, or never synced).
+4 the mirror is stale (older than `status.max_age`, or never synced), or its office clock is in
+doubt (etl.clock_watch: a time no zone has, a jump, a cursor that stands still while rows change).
 """
 
 from __future__ import annotations
@@ -16,13 +17,18 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from etl.catalog.resources import Resource, select_resources
+from etl.clock_watch import clock_problems
 from etl.config.operations import max_age
 from etl.config.settings import Settings
 from etl.mirror import rejects
 from etl.mirror.bookkeeping import SyncRun, SyncState
+from etl.outside_text import shown
 from etl.sync import state
+from etl.wording import plural
 
 OK, FAILED, STALE = 0, 3, 4
+#: The word for each exit code, in the JSON answer.
+VERDICTS = {OK: "ok", FAILED: "failed", STALE: "stale"}
 _RUN_FIELDS = (
     "id",
     "mode",
@@ -50,11 +56,16 @@ class ResourceStatus:
     last_run: SyncRun | None
     last_finished: SyncRun | None
     problems: rejects.RejectCounts = field(default_factory=rejects.RejectCounts)
+    clock: list[str] = field(default_factory=list)
+    #: Open Dental's columns its endpoint does not send, and how many columns the table has.
+    not_sent: tuple[str, ...] = ()
+    od_columns: int = 0
 
     @property
     def failed(self) -> bool:
-        """Whether the last run that ended, failed."""
-        return self.last_finished is not None and self.last_finished.status == "failed"
+        """Whether the last run that ended, failed (or lost the mirror's lock)."""
+        ended = self.last_finished
+        return ended is not None and ended.status in ("failed", "lost-lock")
 
 
 @dataclass
@@ -77,11 +88,12 @@ class MirrorStatus:
                 )
             if res.failed:
                 found.append(f"the last run of {res.name} failed")
+            found += res.clock
         return found
 
     def exit_code(self) -> int:
-        """0 ok, 3 last run failed, 4 stale (stale wins)."""
-        if any(r.age is None or r.age > self.max_age for r in self.resources):
+        """0 ok, 3 last run failed, 4 stale or the office clock in doubt (stale wins)."""
+        if any(r.age is None or r.age > self.max_age or r.clock for r in self.resources):
             return STALE
         return FAILED if any(r.failed for r in self.resources) else OK
 
@@ -94,7 +106,7 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
     flaws = rejects.count_by_resource(engine)
     with Session(engine) as session:
         resources = [
-            _resource_status(session, resource, saved.get(resource.name), now)
+            _resource_status(session, resource, saved.get(resource.name), now, limit)
             for resource in select_resources(settings.sync.resources)
         ]
     for res in resources:
@@ -103,11 +115,17 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
 
 
 def _resource_status(
-    session: Session, resource: Resource, entry: SyncState | None, now: dt.datetime
+    session: Session,
+    resource: Resource,
+    entry: SyncState | None,
+    now: dt.datetime,
+    limit: dt.timedelta,
 ) -> ResourceStatus:
     rows = session.scalar(select(func.count()).select_from(resource.table)) or 0
     runs = _runs(session, select(SyncRun).where(SyncRun.resource == resource.name))
     success = entry.last_success_at if entry else None
+    cursor = entry.cursor if entry else None
+    moves = resource.cursor_param is not None
     return ResourceStatus(
         name=resource.name,
         rows=int(rows),
@@ -116,6 +134,9 @@ def _resource_status(
         age=max(now - success, dt.timedelta(0)) if success else None,
         last_run=runs[0] if runs else None,
         last_finished=next((r for r in runs if r.status != "running"), None),
+        clock=clock_problems(resource.name, cursor, runs, now, limit, moves),
+        not_sent=resource.columns_not_sent,
+        od_columns=sum("od_storage" in c.info for c in resource.table.columns),
     )
 
 
@@ -141,42 +162,57 @@ def text_lines(status: MirrorStatus) -> list[str]:
 
 def _resource_line(res: ResourceStatus) -> str:
     if res.last_success_at is None or res.age is None:
-        return f"{res.name}: {res.rows} rows; never synced"
-    cursor = res.cursor.strftime(state.TIME_FORMAT) if res.cursor else "none"
+        return f"{res.name}: {plural(res.rows, 'row')}; never synced"
+    # A resource read whole each time (no change filter) has no cursor.
+    cursor = f"cursor {res.cursor:{state.TIME_FORMAT}} office time" if res.cursor else "no cursor"
     flaws = res.problems
     kept = ""
     if flaws.rejected or flaws.set_aside:
         kept = f"; odmirror_rejected: {flaws.rejected} rejected, {flaws.set_aside} set aside"
 
     return (
-        f"{res.name}: {res.rows} rows; last success {res.last_success_at} UTC "
-        f"({_age(res.age)} ago); cursor {cursor} office time{kept}"
+        f"{res.name}: {plural(res.rows, 'row')}; last success {res.last_success_at} UTC "
+        f"({_age(res.age)} ago); {cursor}{kept}{_not_sent(res)}"
+    )
+
+
+def _not_sent(res: ResourceStatus) -> str:
+    if not res.not_sent:
+        return ""
+    return (
+        f"; {len(res.not_sent)} of {res.od_columns} Open Dental columns not sent by the endpoint"
+        " (NULL; --json names them)"
     )
 
 
 def _run_line(run: SyncRun) -> str:
-    outcome = f"{run.status}: {run.error}" if run.error else run.status
+    # Escaped again: a mirror written by an earlier version may hold raw server text.
+    outcome = f"{run.status}: {shown(run.error, state.ERROR_LIMIT)}" if run.error else run.status
     ended = f", finished {run.finished_at} UTC" if run.finished_at else ""
     return (
         f"#{run.id} {run.mode} started {run.started_at} UTC{ended}: {outcome}; "
         f"fetched {run.rows_fetched}, inserted {run.rows_inserted}, updated {run.rows_updated}, "
-        f"rejected {run.rows_rejected}; {run.requests} requests"
+        f"rejected {run.rows_rejected}; {plural(run.requests, 'request')}"
     )
 
 
 def as_json(status: MirrorStatus, mirror: str, schema: str | None) -> str:
     """The machine answer: one JSON document (times in UTC with Z, cursors in office time)."""
-    document = {
+    return json.dumps(as_document(status, mirror, schema), indent=2)
+
+
+def as_document(status: MirrorStatus, mirror: str, schema: str | None) -> dict[str, Any]:
+    """What `as_json` writes, as a dict (a group's answer holds one per practice)."""
+    return {
         "mirror": mirror,
         "schema_revision": schema,
         "checked_at": _utc(status.now),
         "max_age_seconds": int(status.max_age.total_seconds()),
-        "status": {OK: "ok", FAILED: "failed", STALE: "stale"}[status.exit_code()],
+        "status": VERDICTS[status.exit_code()],
         "exit_code": status.exit_code(),
         "problems": status.problems(),
         "resources": [_resource_json(r) for r in status.resources],
     }
-    return json.dumps(document, indent=2)
 
 
 def _resource_json(res: ResourceStatus) -> dict[str, Any]:
@@ -193,6 +229,7 @@ def _resource_json(res: ResourceStatus) -> dict[str, Any]:
         "age_seconds": int(res.age.total_seconds()) if res.age is not None else None,
         "rejected": res.problems.rejected,
         "set_aside": res.problems.set_aside,
+        "columns_not_sent": list(res.not_sent),
         "last_run": last_run,
     }
 

@@ -99,3 +99,21 @@ def mariadb_url() -> Iterator[str]:
     """A fresh, empty MariaDB database for one test."""
     with fresh_mariadb() as url:
         yield url
+
+
+@contextmanager
+def compat_functions(pg_url: str) -> Iterator[str]:
+    """PostgreSQL's MySQL functions in a schema of their own, off the search path (so a query
+    finds them only by the qualified names `odmirror query` writes); dropped on exit."""
+    from etl.query.functions_postgres import create_compat_functions
+
+    schema = pg_url.rsplit("%3D", 1)[1] + "_fn"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            create_compat_functions(conn, schema)
+        yield schema
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        admin.dispose()

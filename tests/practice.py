@@ -15,7 +15,7 @@ from etl.sync.run import run_sync
 from etl.sync.state import RunResult
 from tests.conftest import settings_for
 
-OFFICE_START = dt.datetime(2031, 3, 14, 9, 26, 53)
+OFFICE_START = dt.datetime(2025, 3, 14, 9, 26, 53)
 ALL = tuple(RESOURCES)
 
 

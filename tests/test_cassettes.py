@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from etl.api import stamping
 from etl.api.client import ApiClient
-from etl.catalog.resources import RESOURCES
+from etl.catalog.resources import RESOURCES, Resource
 from etl.errors import AuthError, OfficeUnreachableError
 from etl.simulator import OfficeClock, Simulator, vendor_example_patient
 from etl.sync import state
@@ -118,7 +118,7 @@ def synced(source: Source, engine: Engine) -> Any:
 def test_vendor_example_patient_replayed_into_the_mirror(engine: Engine, source: Source) -> None:
     result = synced(source, engine)
     assert result.stats.inserted == 1
-    assert mirror(engine) == {48: VENDOR_ROW}
+    assert mirror(engine) == {48: whole(RESOURCES["patients"], VENDOR_ROW)}
     assert state.get_cursor(engine, "patients") == RECORDED_AT
 
 
@@ -169,7 +169,9 @@ def recorded_rows(calls: list[tuple[str, dict[str, str], Any]], path: str) -> li
 
 
 # A few of the recorded records as the mirror must hold them, written out by hand: codes for the
-# enum names (README), exact amounts, dates, "0001-01-01 00:00:00" as NULL, unknown keys aside.
+# enum names (README), 0/1 flags, exact amounts, dates, "0001-01-01 00:00:00" kept as Open Dental
+# keeps it, a colour as its ARGB integer, unknown keys aside. The table's columns that are not
+# written out are NULL: the endpoint does not send them.
 APPOINTMENT_1 = {
     "aptnum": 1, "patnum": 1, "aptstatus": 2, "pattern": "//XXXX//", "confirmed": 21,
     "confirmed_name": "Appointment Confirmed", "timelocked": False, "op": 2, "note": "",
@@ -177,11 +179,13 @@ APPOINTMENT_1 = {
     "aptdatetime": dt.datetime(2024, 6, 14, 14, 20), "nextaptnum": 0, "unschedstatus": 0,
     "unschedstatus_name": "", "isnewpatient": False, "procdescript": "", "assistant": 0,
     "clinicnum": 0, "ishygiene": False, "datetstamp": dt.datetime(2025, 5, 15, 22, 8, 34),
-    "datetimearrived": None, "datetimeseated": None, "datetimedismissed": None,
-    "insplan1": 0, "insplan2": 0, "datetimeaskedtoarrive": None, "appointmenttypenum": 0,
+    "datetimearrived": dt.datetime(1, 1, 1), "datetimeseated": dt.datetime(1, 1, 1),
+    "datetimedismissed": dt.datetime(1, 1, 1), "coloroverride": 0,
+    "insplan1": 0, "insplan2": 0, "datetimeaskedtoarrive": dt.datetime(1, 1, 1),
+    "appointmenttypenum": 0,
     "secusernumentry": None, "secdatetentry": dt.datetime(2024, 12, 27, 0, 39, 47),
     "priority": 0, "patternsecondary": "", "itemorderplanned": None, "ismirrored": None,
-    "odmirror_extra": {"colorOverride": "0,0,0"},
+    "odmirror_extra": None,
 }  # fmt: skip
 PROCEDURELOG_1 = {
     "procnum": 1, "patnum": 1, "aptnum": 1, "procdate": dt.date(2024, 6, 14),
@@ -197,7 +201,8 @@ PROCEDURELOG_1 = {
 }  # fmt: skip
 CLAIM_1 = {
     "claimnum": 1, "patnum": 1, "dateservice": dt.date(2024, 6, 14),
-    "datesent": dt.date(2024, 6, 14), "claimstatus": "R", "datereceived": None, "plannum": 1,
+    "datesent": dt.date(2024, 6, 14), "claimstatus": "R", "datereceived": dt.date(1, 1, 1),
+    "plannum": 1,
     "provtreat": 1, "claimfee": Decimal("70.00"), "inspayest": Decimal("56.00"),
     "inspayamt": Decimal("0"), "dedapplied": Decimal("0"), "isprosthesis": "N",
     "priordate": None, "reasonunderpaid": None, "claimnote": None, "claimtype": "P",
@@ -212,9 +217,19 @@ TREATPLAN_1 = {
     "heading": "Active Treatment Plan", "note": "", "sigistopaz": None, "responsparty": 0,
     "docnum": 0, "tpstatus": 0, "secusernumentry": 1, "secdateentry": dt.date(2025, 6, 2),
     "secdatetedit": dt.datetime(2024, 5, 19, 23, 7, 13), "usernumpresenter": 0, "tptype": 0,
-    "datetsigned": None, "datetpracticesigned": None, "signaturetext": "",
+    "datetsigned": dt.datetime(1, 1, 1), "datetpracticesigned": dt.datetime(1, 1, 1),
+    "signaturetext": "",
     "signaturepracticetext": "", "odmirror_extra": None,
 }  # fmt: skip
+
+
+def whole(resource: Resource, written: dict[str, Any]) -> dict[str, Any]:
+    """A row as the mirror holds it: the columns written out, every other one NULL."""
+    unknown = {c.name: None for c in resource.table.columns if c.name != "odmirror_synced_at"}
+    assert set(written) <= set(unknown), set(written) - set(unknown)
+    return {**unknown, **written}
+
+
 PRACTICE_ROWS = {
     "patients": 3, "appointments": 3, "procedurelogs": 6, "providers": 5, "procedurecodes": 7,
     "claims": 1, "claimpayments": 1, "inssubs": 1, "treatplans": 1, "clinics": 3,
@@ -245,10 +260,9 @@ def test_a_recorded_practice_full_sync_mirrors_every_resource(
     # appointments: the list and the Deleted history; one page each for the others.
     assert requests == {name: 1 for name in RESOURCES} | {"patients": 3, "appointments": 2}
     assert len(calls) == sum(requests.values()) == 15
-    assert mirror_of(engine, RESOURCES["appointments"])[1] == APPOINTMENT_1
-    assert mirror_of(engine, RESOURCES["procedurelogs"])[1] == PROCEDURELOG_1
-    assert mirror_of(engine, RESOURCES["claims"])[1] == CLAIM_1
-    assert mirror_of(engine, RESOURCES["treatplans"])[1] == TREATPLAN_1
+    for name, row in (("appointments", APPOINTMENT_1), ("procedurelogs", PROCEDURELOG_1),
+                      ("claims", CLAIM_1), ("treatplans", TREATPLAN_1)):  # fmt: skip
+        assert mirror_of(engine, RESOURCES[name])[1] == whole(RESOURCES[name], row), name
     assert state.get_cursor(engine, "appointments") == RECORDED_AT
     # Claims send no serverDateTime: the newest SecDateTEdit recorded is the cursor.
     assert state.get_cursor(engine, "claims") == CLAIM_1["secdatetedit"]

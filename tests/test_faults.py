@@ -69,9 +69,9 @@ class Scripted:
         self.server.server_close()
 
 
-def patients(first: int, count: int, server_time: str | None = "2030-05-05 10:00:00") -> list[Any]:
+def patients(first: int, count: int, server_time: str | None = "2025-05-05 10:00:00") -> list[Any]:
     rows = [
-        {"PatNum": n, "LName": f"P{n}", "DateTStamp": "2030-05-01 08:00:00"}
+        {"PatNum": n, "LName": f"P{n}", "DateTStamp": "2025-05-01 08:00:00"}
         for n in range(first, first + count)
     ]
     if server_time:

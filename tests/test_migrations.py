@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, Table, inspect
+from sqlalchemy import Engine, Table, inspect, text
 
 from etl.catalog.base import Base
+from etl.catalog.opendental import SCHEMA_FILE
 from etl.catalog.resources import RESOURCES
+from etl.catalog.tables import MIRRORED, TABLES
 from etl.mirror import fast_indexes
 from etl.mirror.engine import (
     VERSION_TABLE,
@@ -127,3 +132,70 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine, killed: bool) -> No
 
     assert_downgrade_to_base_and_back(engine)
     assert secondary_indexes(engine) == model
+
+
+def test_every_mirrored_table_is_open_dental_s_own_columns_in_its_order(engine: Engine) -> None:
+    """The mirror, as the database shows it, diffed against Open Dental 24.3's schema file."""
+    schema = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+    for resource in RESOURCES.values():
+        name = resource.table.name
+        have = [c["name"] for c in inspect(engine).get_columns(name)]
+        od = [column.lower() for column, _storage, _enum in schema[name]]
+        assert have[: len(od)] == od, name
+        ours = set(have[len(od) :])
+        derived = set(MIRRORED[name].derived.values())
+        assert ours - derived <= {"odmirror_extra", "odmirror_synced_at", "odmirror_gone_at"}, name
+        assert not ours & set(od), name  # never one of Open Dental's names
+
+
+def test_the_previous_release_s_mirror_upgrades_to_open_dental_s_values(engine: Engine) -> None:
+    """A mirror as the release before 0004 wrote it (BOOLEAN, NULL for 0001-01-01, SQLite
+    times with a .000000 suffix), upgraded in place, then downgraded back."""
+    command.downgrade(alembic_config(engine), "0003")
+    sqlite = engine.dialect.name == "sqlite"
+    stamp = "2024-05-01 12:00:00" + (".000000" if sqlite else "")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO patient (patnum, lname, premed, birthdate, admitdate, datetstamp,"
+                " estbalance) VALUES (7, 'Smith', :premed, '1980-02-03', NULL, :stamp, 12.5)"
+            ),
+            {"premed": True, "stamp": stamp},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO appointment (aptnum, patnum, ishygiene, isnewpatient, ismirrored,"
+                " aptdatetime, datetimearrived) VALUES (3, 7, :no, :yes, NULL,"
+                " '2024-06-01 09:30:00', NULL)"
+            ),
+            {"no": False, "yes": True},
+        )
+    upgrade(engine)
+    patient = _row(engine, "SELECT * FROM patient WHERE patnum = 7")
+    assert (patient["premed"], patient["birthdate"], patient["admitdate"]) == (
+        1, dt.date(1980, 2, 3), dt.date(1, 1, 1))  # fmt: skip
+    assert patient["datetstamp"] == dt.datetime(2024, 5, 1, 12)
+    assert patient["bal_0_30"] is None and patient["billingtype"] is None  # not known yet
+    appointment = _row(engine, "SELECT * FROM appointment WHERE aptnum = 3")
+    assert (appointment["ishygiene"], appointment["isnewpatient"]) == (0, 1)
+    assert appointment["ismirrored"] is None
+    assert appointment["datetimearrived"] == dt.datetime(1, 1, 1)
+    assert appointment["aptdatetime"] == dt.datetime(2024, 6, 1, 9, 30)
+    # Back to the previous shape: flags as booleans again, "no date" as NULL.
+    command.downgrade(alembic_config(engine), "0003")
+    patient = _row(engine, "SELECT * FROM patient WHERE patnum = 7")
+    assert (bool(patient["premed"]), patient["admitdate"]) == (True, None)
+    assert "bal_0_30" not in patient and patient["lname"] == "Smith"
+    upgrade(engine)
+    assert _row(engine, "SELECT premed FROM patient WHERE patnum = 7") == {"premed": 1}
+
+
+def _row(engine: Engine, sql: str) -> dict[str, Any]:
+    """One row read through the mirror's own table types (dates as dates on SQLite too)."""
+    table = TABLES[sql.split("FROM ")[1].split()[0]] if "*" in sql else None
+    with engine.connect() as conn:
+        if table is None:
+            return dict(conn.execute(text(sql)).mappings().one())
+        names = [c["name"] for c in inspect(conn).get_columns(table.name)]
+        typed = text(sql).columns(*(table.c[n] for n in names if n in table.c))
+        return dict(conn.execute(typed).mappings().one())

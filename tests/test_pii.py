@@ -75,7 +75,8 @@ def test_default_policy_drops_ssn_and_keeps_the_rest() -> None:
 def test_fields_merge_over_the_default_and_can_keep_ssn() -> None:
     raw = {"fields": {"SSN": "keep", "Email": "drop", "Birthdate": "HMAC"}}
     policy = policy_from_config(raw, "c", {"ODMIRROR_PII_SECRET": SECRET})
-    assert dict(policy.fields) == {"SSN": "keep", "Email": "drop", "Birthdate": "hmac"}
+    # Held case-folded: a field matches in any case.
+    assert dict(policy.fields) == {"ssn": "keep", "email": "drop", "birthdate": "hmac"}
     assert policy.secret == SECRET.encode()
     assert SECRET not in repr(policy)
 
@@ -200,7 +201,7 @@ def test_a_reject_payload_follows_the_policy() -> None:
 
 def hostile_patients() -> list[dict[str, Any]]:
     """Records whose PHI must not leak, some good, some broken."""
-    base = {"DateTStamp": "2030-01-02 03:04:05", "serverDateTime": "2030-01-02 04:00:00"}
+    base = {"DateTStamp": "2025-01-02 03:04:05", "serverDateTime": "2025-01-02 04:00:00"}
     return [
         {**base, "PatNum": 1, "LName": "Leakname", "SSN": SSN, "Birthdate": "1980-01-02"},
         {

@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import BigInteger, Engine, MetaData, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Engine, MetaData
 
-from etl.catalog.base import Extra, Timestamp
 from etl.catalog.resources import RESOURCES, Resource, select_resources
+from etl.catalog.tables import TABLES, Mirrored, declare
 from etl.cli import main
 from etl.config.load import settings_from_dict
 from etl.config.settings import DEFAULT_RESOURCES
@@ -152,48 +151,41 @@ def test_a_failed_pull_marks_and_deletes_nothing(engine: Engine, practice: Any) 
     assert 9 in mirror(engine, RESOURCES["appointments"])
 
 
-class _Other(DeclarativeBase):
-    metadata = MetaData()
-
-
-class Widget(_Other):
-    """A table odmirror has never heard of."""
-
-    __tablename__ = "widget"
-
-    WidgetNum: Mapped[int] = mapped_column("widgetnum", BigInteger, primary_key=True)
-    Name: Mapped[str | None] = mapped_column("name", Text)
-    DateTStamp: Mapped[dt.datetime | None] = mapped_column("datetstamp", Timestamp)
-    odmirror_extra: Mapped[dict[str, Any] | None] = mapped_column(Extra)
-    odmirror_synced_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
-
-
 def test_adding_a_resource_is_a_declaration(
     engine: Engine, practice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A model, a table and one Resource: sync, mapping and loading need no change."""
-    widgets = Resource("widgets", "widgets", Widget, "WidgetNum", "DateTStamp", "DateTStamp")  # type: ignore[arg-type]
-    monkeypatch.setitem(RESOURCES, "widgets", widgets)
-    Widget.__table__.create(engine)
-    practice.tables.add_table(Table("widgets", "WidgetNum", "DateTStamp", server_time=True))
-    for name in ("Sprocket", "O'Brien's \"gear\"", "Zoë"):
-        practice.tables.add("widgets", Name=name, Color="blue")
-    result = sync(practice, engine, ("widgets",))[0]
+    """A catalog entry (Open Dental's own table) and one Resource: nothing else changes."""
+    commlog = declare("commlog", Mirrored(indexes=("datetstamp",)), MetaData())
+    monkeypatch.setitem(TABLES, "commlog", commlog)
+    commlogs = Resource("commlogs", "commlogs", "commlog", "CommlogNum", "DateTStamp", "DateTStamp")
+    monkeypatch.setitem(RESOURCES, "commlogs", commlogs)
+    commlog.create(engine)
+    practice.tables.add_table(Table("commlogs", "CommlogNum", "DateTStamp", server_time=True))
+    for note in ("Called", "O'Brien's \"gear\"", "Zoë"):
+        practice.tables.add("commlogs", PatNum=1, Note=note, CommDateTime="2024-03-01 09:00:00",
+                            SigIsTopaz="false", Color="blue")  # fmt: skip
+    result = sync(practice, engine, ("commlogs",))[0]
     assert result.stats.inserted == 3
-    assert_mirrors(engine, practice, widgets)
-    assert mirror(engine, widgets)[2]["odmirror_extra"] == {"Color": "blue"}
+    assert_mirrors(engine, practice, commlogs)
+    row = mirror(engine, commlogs)[2]
+    assert row["odmirror_extra"] == {"Color": "blue"}
+    assert (row["note"], row["sigistopaz"], row["commdatetime"]) == (
+        "O'Brien's \"gear\"", 0, dt.datetime(2024, 3, 1, 9))  # fmt: skip
+    assert row["signature"] is None  # a column the endpoint did not send: not known
 
 
 def test_vendor_example_responses_map_to_whole_rows() -> None:
     appointment = map_record(
         RESOURCES["appointments"], load_json("vendor_example_appointment.json")
     )
-    assert appointment.unknown == ["colorOverride"] and not appointment.invalid
+    # colorOverride is the column ColorOverride ("r,g,b" -> ARGB; "0,0,0" is "no colour", 0).
+    assert appointment.unknown == [] and not appointment.invalid
     row = appointment.row
+    assert row["coloroverride"] == 0
     assert (row["aptnum"], row["aptstatus"], row["confirmed"], row["confirmed_name"]) == (
         18, 1, 19, "Not Called")  # fmt: skip
     assert row["aptdatetime"] == dt.datetime(2020, 7, 31, 8, 30)
-    assert row["datetimearrived"] is None and row["ishygiene"] is False
+    assert row["datetimearrived"] == dt.datetime(1, 1, 1) and row["ishygiene"] == 0
     procedure = map_record(
         RESOURCES["procedurelogs"], load_json("vendor_example_procedurelog.json")
     )
@@ -204,10 +196,10 @@ def test_vendor_example_responses_map_to_whole_rows() -> None:
     assert not claim.invalid
     assert (claim.row["claimstatus"], claim.row["isortho"], claim.row["inssubnum"]) == (
         "R",
-        True,
+        1,
         24,
     )
-    assert claim.row["patrelat"] == 0 and claim.row["priordate"] is None
+    assert claim.row["patrelat"] == 0 and claim.row["priordate"] == dt.date(1, 1, 1)
 
 
 def test_config_lists_the_enabled_resources() -> None:
@@ -306,3 +298,12 @@ def test_enum_codes_are_open_dentals_own(resource: str, key: str) -> None:
     assert codes == OPEN_DENTAL_CODES[resource, key]
     row = map_record(RESOURCES[resource], {RESOURCES[resource].key: 1, key: "x"}).row
     assert row[spec.column] is None  # a word it does not know is no code at all
+
+
+def test_the_readme_lists_the_columns_each_endpoint_does_not_send() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for resource in RESOURCES.values():
+        missing = resource.columns_not_sent
+        total = sum("od_storage" in c.info for c in resource.table.columns)
+        line = f"| `{resource.table.name}` | {total - len(missing)} of {total} | "
+        assert line + (", ".join(missing) or "-") + " |" in readme, resource.name

@@ -99,6 +99,11 @@ def test_a_fresh_mirror_is_ok_in_text_and_json(
         "error": None,
     }
     assert run["requests"] >= 3 and run["finished_at"] >= run["started_at"]
+    # The patient columns Patients Simple does not send are named: NULL, not known.
+    not_sent = set(patients["columns_not_sent"])
+    assert {"billingtype", "bal_0_30", "bal_31_60", "bal_61_90", "balover90", "insest"} <= not_sent
+    assert not not_sent & {"lname", "birthdate", "premed", "datetstamp", "baltotal"}
+    assert f"{len(not_sent)} of 84 Open Dental columns not sent by the endpoint" in out
 
 
 def test_last_run_failed_exit_3_then_stale_exit_4(

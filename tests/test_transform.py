@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from etl.catalog.resources import PATIENTS
+from etl.catalog.tables import MIRRORED
 from etl.mapping.record import NOT_DATA, RejectedRecord, clean_text, map_record, sanitize_json
 from etl.mirror.upsert import save_rows
 from tests.conftest import load_json
@@ -54,13 +55,13 @@ VENDOR_ROW: dict[str, Any] = {
     "datefirstvisit": dt.date(2021, 12, 16),
     "clinicnum": 0,
     "clinic_abbr": "",
-    "premed": False,
+    "premed": 0,
     "ward": "",
     "preferconfirmmethod": 0,
     "prefercontactmethod": 4,
     "preferrecallmethod": 8,
     "language": "spa",
-    "admitdate": None,
+    "admitdate": dt.date(1, 1, 1),  # Open Dental's "no date", kept as Open Dental stores it
     "site_desc": "",
     "datetstamp": dt.datetime(2021, 12, 8, 15, 34, 34),
     "superfamily": 0,
@@ -76,9 +77,13 @@ def test_vendor_example_patient_maps_to_the_whole_expected_row() -> None:
     assert mapped.unknown == [] and mapped.invalid == []
 
 
-def test_every_model_column_is_filled_by_the_vendor_example() -> None:
-    columns = {c.name for c in PATIENTS.table.columns} - {"odmirror_synced_at"}
-    assert set(VENDOR_ROW) == columns
+def test_the_vendor_example_fills_every_column_the_endpoint_sends() -> None:
+    how = MIRRORED["patient"]
+    sent = {key.lower() for key in how.sent} | set(how.derived.values()) | {"odmirror_extra"}
+    assert set(VENDOR_ROW) == sent
+    # The patient table's other columns are Open Dental's, left NULL: the endpoint omits them.
+    others = {c.name for c in PATIENTS.table.columns} - sent - {"odmirror_synced_at"}
+    assert {"billingtype", "bal_0_30", "bal_31_60", "bal_61_90", "balover90", "insest"} <= others
 
 
 def test_hostile_text_numbers_as_text_and_unknown_fields() -> None:
@@ -91,9 +96,9 @@ def test_hostile_text_numbers_as_text_and_unknown_fields() -> None:
         "patstatus": 4,
         "gender": 3,
         "position": 4,
-        "birthdate": None,
+        "birthdate": dt.date(1, 1, 1),
         "zip": "97301",
-        "premed": True,
+        "premed": 1,
         "estbalance": Decimal("12.345"),
         "baltotal": Decimal("-0.1"),
         "famfinurgnote": "line one\nline\ttwo \\ backslash",
@@ -157,11 +162,14 @@ def test_clean_text_makes_text_storable(value: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "column", "expected"),
     [
-        ("DateTStamp", "0001-01-01 00:00:00", "datetstamp", None),
+        ("DateTStamp", "0001-01-01 00:00:00", "datetstamp", dt.datetime(1, 1, 1)),
+        ("AdmitDate", "0001-01-01", "admitdate", dt.date(1, 1, 1)),
         ("DateTStamp", "2024-02-29T23:59:59", "datetstamp", dt.datetime(2024, 2, 29, 23, 59, 59)),
         ("Birthdate", "", "birthdate", None),
         ("Birthdate", "2001-07-04 00:00:00", "birthdate", dt.date(2001, 7, 4)),
-        ("Premed", "False", "premed", False),
+        ("Premed", "False", "premed", 0),
+        ("Premed", "true", "premed", 1),
+        ("PriProv", "", "priprov", 0),  # "" for an unset key: Open Dental stores 0
         ("Gender", 2, "gender", 2),
         ("EstBalance", "15.50", "estbalance", Decimal("15.50")),
         ("Zip", 2.0, "zip", "2"),

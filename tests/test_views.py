@@ -9,13 +9,14 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
+from etl.catalog.enums import ENUM_NAMES
 from etl.catalog.resources import RESOURCES
-from etl.catalog.tables.clinical import PROC_STATUS
-from etl.catalog.tables.schedule import APT_STATUS
 from etl.mirror.engine import alembic_config, upgrade
 from etl.mirror.views import view_names
 from etl.simulator import OfficeClock
 from tests.practice import sync
+
+APT_STATUS, PROC_STATUS = ENUM_NAMES["ApptStatus"], ENUM_NAMES["ProcStat"]
 
 
 @pytest.fixture

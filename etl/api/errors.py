@@ -12,6 +12,7 @@ import requests
 from etl.api.retries import RETRY_STATUSES, attempts
 from etl.config.settings import ApiSettings
 from etl.errors import ApiError, AuthError, OfficeUnreachableError
+from etl.outside_text import shown
 
 # The vendor's 400 covers "office unreachable" too; its wording is not documented.
 _OFFICE_DOWN = re.compile(
@@ -42,12 +43,13 @@ def status_error(path: str, response: requests.Response, secrets: tuple[str, ...
 
 
 def explanation(response: requests.Response, secrets: tuple[str, ...]) -> str:
-    """ ": what the server said" (text, or a JSON string), on one line, short, keys hidden."""
+    """ ": what the server said" (text, or a JSON string), on one line, short, keys hidden,
+    control characters escaped (etl.outside_text)."""
     text = response.text.strip()
     if text.startswith('"'):
         with contextlib.suppress(ValueError):
             text = str(json.loads(text))
-    text = scrub(" ".join(text.split()), secrets)[:200]
+    text = shown(scrub(text, secrets))
     return f": {text}" if text else ""
 
 
@@ -63,6 +65,23 @@ def transport_error(exc: requests.RequestException, settings: ApiSettings) -> Ap
     if isinstance(exc, requests.ConnectionError):
         return ApiError(f"cannot reach the API at {host}: {_reason(exc)} (check api.base_url)")
     return ApiError(f"request to the API at {host} failed: {exc.__class__.__name__}")
+
+
+def overdue_error(settings: ApiSettings) -> ApiError:
+    """The error for answers that did not finish within the deadline (trickled, or never sent)."""
+    tries = settings.max_retries + 1
+    return ApiError(
+        f"the API at {_host(settings.base_url)} did not finish an answer within "
+        f"{settings.response_deadline:g} s (api.response_deadline; {tries} tries)"
+    )
+
+
+def too_large_error(path: str, settings: ApiSettings) -> ApiError:
+    """The error for an answer larger than the cap (counted decoded, while it was read)."""
+    return ApiError(
+        f"the API sent more than {settings.max_response_mb:g} MiB for one page of {path}: "
+        "lower api.page_size, or raise api.max_response_mb if its rows are that large"
+    )
 
 
 def _host(url: str) -> str:

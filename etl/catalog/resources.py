@@ -1,35 +1,23 @@
 """What each mirrored API resource is: where to fetch it, its key, its cursor, its columns.
 
-Adding a resource is a model (`models.py` or `etl/tables/`), a migration, and one
-`Resource(...)` here: sync, mapping and loading read everything they need from the declaration.
+Adding a resource is its table's entry in `etl.catalog.tables` (Open Dental's own table, from
+the schema file), a migration, and one `Resource(...)` here: sync, mapping and loading read
+everything they need from the declaration. A JSON key names its column as Open Dental spells it
+(matched case-insensitively where it is not ambiguous, as `provColor` for ProvColor).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Boolean, Date, DateTime, Numeric, Table, Text
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy import Column, Numeric, Table
 
-from etl.catalog.base import Base
-from etl.catalog.tables import (
-    Appointment,
-    Claim,
-    ClaimPayment,
-    Clinic,
-    Definition,
-    InsSub,
-    Operatory,
-    ProcedureCode,
-    ProcedureLog,
-    Provider,
-    TreatPlan,
-)
-from etl.catalog.tables.patient import Patient
+from etl.catalog.enums import ENUM_NAMES
+from etl.catalog.tables import DERIVED_FLAGS as _DERIVED_FLAGS
+from etl.catalog.tables import MIRRORED, TABLES
 from etl.errors import ConfigError
 
 #: Columns that odmirror fills itself; never read from the API.
@@ -43,7 +31,7 @@ class FieldSpec:
     Attributes:
         key: the JSON key the API sends.
         column: the mirror column.
-        kind: one of int, text, enum, bool, date, datetime, decimal.
+        kind: one of int, text, enum, bool, date, datetime, decimal, double, time, timespan.
         enum: for kind enum, the names in code order.
     """
 
@@ -77,7 +65,7 @@ class Resource:
     Attributes:
         name: the resource's name in odmirror (state, logs, CLI).
         path: the list endpoint under the base URL.
-        model: the declarative model of the mirror table.
+        table_name: the mirror table (Open Dental's table, declared in etl.catalog.tables).
         key: the JSON key of the primary key.
         cursor_param: the query parameter that asks for rows changed since a server time.
         cursor_field: the JSON key of the row's own change time (guards against stale writes).
@@ -93,7 +81,7 @@ class Resource:
 
     name: str
     path: str
-    model: type[Base]
+    table_name: str
     key: str
     cursor_param: str | None
     cursor_field: str | None
@@ -105,26 +93,29 @@ class Resource:
     @property
     def table(self) -> Table:
         """The mirror table."""
-        table = self.model.__table__
-        assert isinstance(table, Table)
-        return table
+        return TABLES[self.table_name]
 
     @cached_property
     def fields(self) -> tuple[FieldSpec, ...]:
-        """One FieldSpec per mirrored column: the model's attribute names are the JSON keys."""
-        specs = []
-        for attr in sa_inspect(self.model).column_attrs:
-            column = attr.columns[0]
-            if column.name in OWN_COLUMNS:
-                continue
-            enum = tuple(column.info.get("enum", ()))
-            specs.append(FieldSpec(attr.key, column.name, _kind(column.type, bool(enum)), enum))
-        return tuple(specs)
+        """One FieldSpec per column the API may fill: Open Dental's columns, then derived text."""
+        return tuple(
+            _spec(column) for column in self.table.columns if column.name not in OWN_COLUMNS
+        )
 
     @cached_property
-    def by_key(self) -> dict[str, FieldSpec]:
-        """The FieldSpecs by JSON key."""
-        return {spec.key: spec for spec in self.fields}
+    def by_key(self) -> KeyLookup:
+        """The FieldSpecs by JSON key (exact, else case-insensitive where unambiguous)."""
+        return KeyLookup(self.fields)
+
+    @cached_property
+    def columns_not_sent(self) -> tuple[str, ...]:
+        """Open Dental's columns the endpoint does not send: NULL in the mirror (not known)."""
+        sent = {key.lower() for key in MIRRORED[self.table_name].sent}
+        return tuple(
+            column.name
+            for column in self.table.columns
+            if "od_storage" in column.info and column.name not in sent
+        )
 
     @cached_property
     def key_column(self) -> str:
@@ -137,21 +128,61 @@ class Resource:
         return next((f.column for f in self.fields if f.key == self.cursor_field), None)
 
 
-def _kind(sqltype: TypeEngine[Any], is_enum: bool) -> str:
-    if is_enum:
-        return "enum"
-    for cls, kind in ((Boolean, "bool"), (DateTime, "datetime"), (Date, "date")):
-        if isinstance(sqltype, cls):
-            return kind
-    if isinstance(sqltype, Numeric):
-        return "decimal"
-    return "text" if isinstance(sqltype, Text) else "int"
+class KeyLookup(Mapping[str, FieldSpec]):
+    """FieldSpecs by JSON key: the exact key first, else the one column it names in any case.
+
+    The API spells some keys unlike the column (`provColor` for ProvColor); a key whose lower
+    case fits two fields (appointments send `Confirmed`, a DefNum, and `confirmed`, its name)
+    is only ever matched exactly.
+    """
+
+    def __init__(self, specs: Iterable[FieldSpec]) -> None:
+        self._exact = {spec.key: spec for spec in specs}
+        folded: dict[str, list[FieldSpec]] = {}
+        for spec in self._exact.values():
+            folded.setdefault(spec.key.lower(), []).append(spec)
+        self._folded = {k: v[0] for k, v in folded.items() if len(v) == 1}
+
+    def __getitem__(self, key: str) -> FieldSpec:
+        spec = self._exact.get(key)
+        if spec is None and isinstance(key, str):
+            spec = self._folded.get(key.lower())
+        if spec is None:
+            raise KeyError(key)
+        return spec
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._exact)
+
+    def __len__(self) -> int:
+        return len(self._exact)
+
+
+_KINDS = {
+    "Long": "int", "Int": "int", "Byte": "int", "Interval": "int", "Bool": "bool",
+    "Double": "double", "Float": "double", "String": "text", "EnumAsString": "text",
+    "Date": "date", "DateT": "datetime", "Time": "time", "TSpan": "timespan",
+}  # fmt: skip
+
+
+def _spec(column: Column[Any]) -> FieldSpec:
+    derived = column.info.get("derived_from")
+    if derived is not None:
+        kind = "text" if column.name not in _DERIVED_FLAGS else "bool"
+        return FieldSpec(derived, column.name, kind)
+    storage, names = column.info["od_storage"], ENUM_NAMES.get(column.info.get("od_enum") or "")
+    kind = _KINDS[storage]
+    if names and kind == "int":
+        kind = "enum"
+    elif kind == "double" and isinstance(column.type, Numeric) and column.type.asdecimal:
+        kind = "decimal"  # an amount the mirror keeps exact (etl.catalog.opendental)
+    return FieldSpec(column.info["od_name"], column.name, kind, names or ())
 
 
 PATIENTS = Resource(
     name="patients",
     path="patients/Simple",
-    model=Patient,
+    table_name="patient",
     key="PatNum",
     cursor_param="DateTStamp",
     cursor_field="DateTStamp",
@@ -159,20 +190,20 @@ PATIENTS = Resource(
 )
 
 
-def _stamped(name: str, path: str, model: type[Base], key: str, cursor: str) -> Resource:
+def _stamped(name: str, path: str, table: str, key: str, cursor: str) -> Resource:
     # The vendor's examples show serverDateTime on the DateTStamp lists only.
     from_rows = cursor == "SecDateTEdit"
-    return Resource(name, path, model, key, cursor, cursor, cursor_from_rows=from_rows)
+    return Resource(name, path, table, key, cursor, cursor, cursor_from_rows=from_rows)
 
 
-def _whole(name: str, path: str, model: type[Base], key: str) -> Resource:
-    return Resource(name, path, model, key, None, None, mark_missing=True)
+def _whole(name: str, path: str, table: str, key: str) -> Resource:
+    return Resource(name, path, table, key, None, None, mark_missing=True)
 
 
 APPOINTMENTS = Resource(
     name="appointments",
     path="appointments",
-    model=Appointment,
+    table_name="appointment",
     key="AptNum",
     cursor_param="DateTStamp",
     cursor_field="DateTStamp",
@@ -190,16 +221,18 @@ RESOURCES: dict[str, Resource] = {
     for r in (
         PATIENTS,
         APPOINTMENTS,
-        _stamped("procedurelogs", "procedurelogs", ProcedureLog, "ProcNum", "DateTStamp"),
-        _stamped("providers", "providers", Provider, "ProvNum", "DateTStamp"),
-        _stamped("procedurecodes", "procedurecodes", ProcedureCode, "CodeNum", "DateTStamp"),
-        _stamped("claims", "claims", Claim, "ClaimNum", "SecDateTEdit"),
-        _stamped("claimpayments", "claimpayments", ClaimPayment, "ClaimPaymentNum", "SecDateTEdit"),
-        _stamped("inssubs", "inssubs", InsSub, "InsSubNum", "SecDateTEdit"),
-        _stamped("treatplans", "treatplans", TreatPlan, "TreatPlanNum", "SecDateTEdit"),
-        _whole("clinics", "clinics", Clinic, "ClinicNum"),
-        _whole("definitions", "definitions", Definition, "DefNum"),
-        _whole("operatories", "operatories", Operatory, "OperatoryNum"),
+        _stamped("procedurelogs", "procedurelogs", "procedurelog", "ProcNum", "DateTStamp"),
+        _stamped("providers", "providers", "provider", "ProvNum", "DateTStamp"),
+        _stamped("procedurecodes", "procedurecodes", "procedurecode", "CodeNum", "DateTStamp"),
+        _stamped("claims", "claims", "claim", "ClaimNum", "SecDateTEdit"),
+        _stamped(
+            "claimpayments", "claimpayments", "claimpayment", "ClaimPaymentNum", "SecDateTEdit"
+        ),
+        _stamped("inssubs", "inssubs", "inssub", "InsSubNum", "SecDateTEdit"),
+        _stamped("treatplans", "treatplans", "treatplan", "TreatPlanNum", "SecDateTEdit"),
+        _whole("clinics", "clinics", "clinic", "ClinicNum"),
+        _whole("definitions", "definitions", "definition", "DefNum"),
+        _whole("operatories", "operatories", "operatory", "OperatoryNum"),
     )
 }
 """Every resource odmirror can mirror, by name; `sync.resources` in the config picks some."""

@@ -44,7 +44,7 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
     if spec.kind == "int":
         return _whole(_plain_ints, _int_column(one))
     if spec.kind == "bool":
-        return lambda col: [v if v is True or v is False else _try(one, v) for v in col]
+        return lambda col: [int(v) if v is True or v is False else _try(one, v) for v in col]
     if spec.kind == "enum":
         codes = _codes(spec.enum)
         return _whole(
@@ -100,7 +100,8 @@ def _plain_enums(codes: dict[str, int], col: Sequence[Any]) -> list[Any] | None:
 
 def _plain_dates(kind: str, col: Sequence[Any]) -> list[Any] | None:
     # One regex over the column joined by newlines (which no date has) checks every value's
-    # shape; then fromisoformat parses them in C. Years 0 and 1 are the API's "no date".
+    # shape; then fromisoformat parses them in C. Year 1 (0001-01-01) is Open Dental's "no
+    # date", kept as it is; year 0 is no day: its value's own path refuses it.
     try:
         joined = "\n".join(col)
     except TypeError:
@@ -109,7 +110,7 @@ def _plain_dates(kind: str, col: Sequence[Any]) -> list[Any] | None:
         return None
     parse = dt.date.fromisoformat if kind == "date" else dt.datetime.fromisoformat
     try:
-        return [None if v < "0002" else parse(v) for v in col]
+        return [parse(v) for v in col]
     except ValueError:  # not a day of the calendar: the value's own path says so
         return None
 

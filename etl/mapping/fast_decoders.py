@@ -48,12 +48,14 @@ def _fast_int(value: Any) -> Any:
 
 
 def _fast_bool(value: Any) -> Any:
-    if value is True or value is False or value is None:
-        return value
+    if value is None:
+        return None
+    if value is True or value is False:
+        return int(value)
     if value == "true" and type(value) is str:
-        return True
+        return 1
     if value == "false" and type(value) is str:
-        return False
+        return 0
     return _bool(value)
 
 
@@ -65,11 +67,10 @@ _FAST: dict[str, Callable[[Any], Any]] = {"text": _fast_text, "int": _fast_int, 
 
 
 def _plain_date(value: Any) -> dt.date | None:
-    # "yyyy-MM-dd" in ASCII digits: what the regex would match, parsed in C.
+    # "yyyy-MM-dd" in ASCII digits: what the regex would match, parsed in C. Open Dental's
+    # "no date", 0001-01-01, is a date like any other.
     if not _date_shape(value):
         return _date(value)
-    if int(value[:4]) <= 1:
-        return None  # Open Dental's "no date" (fromisoformat refuses year 0)
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
@@ -80,8 +81,6 @@ def _plain_datetime(value: Any) -> dt.datetime | None:
     # "yyyy-MM-dd HH:mm:ss" in ASCII digits: what the regex would match, parsed in C.
     if not _moment_shape(value):
         return _datetime(value)
-    if int(value[:4]) <= 1:
-        return None
     try:
         return dt.datetime.fromisoformat(value)
     except ValueError:

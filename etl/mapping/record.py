@@ -14,7 +14,7 @@ from typing import Any
 
 from etl.catalog.resources import FieldSpec, Resource
 from etl.mapping.fast_decoders import decoder_for
-from etl.mapping.pii import DEFAULT_POLICY, DROP, HMAC, PiiPolicy
+from etl.mapping.pii import DEFAULT_POLICY, DROP, HMAC, KEEP, PiiPolicy
 from etl.mapping.values import (
     Invalid,
     clean_text,
@@ -39,7 +39,7 @@ __all__ = [
 NOT_DATA = frozenset({"serverDateTime"})
 
 _Step = tuple[str, Callable[[Any], Any], bool]
-_plans: dict[int, tuple[Resource, dict[str, _Step]]] = {}
+_plans: dict[tuple[int, int], tuple[Resource, PiiPolicy, dict[str, _Step]]] = {}
 
 
 class RejectedRecord(ValueError):
@@ -89,13 +89,13 @@ def map_record(resource: Resource, record: Any, policy: PiiPolicy = DEFAULT_POLI
         RejectedRecord: the record is not an object or lacks a usable primary key.
     """
     if not isinstance(record, dict):
-        raise RejectedRecord(f"a {resource.name} record is not a JSON object")
+        raise RejectedRecord(f"a {resource.name} record is not a JSON object ({_shape(record)})")
     mapped = MappedRecord(row={})
     extra: dict[str, Any] = {}
-    plan, row, named = _plan(resource), mapped.row, policy.fields
+    plan, row = _plan(resource, policy), mapped.row
     for key, value in record.items():
         step = plan.get(key)
-        if step is None or key in named:
+        if step is None:
             _map_odd(resource, mapped, extra, key, value, policy)
             continue
         column, decoder, text = step
@@ -104,7 +104,7 @@ def map_record(resource: Resource, record: Any, policy: PiiPolicy = DEFAULT_POLI
         except Invalid:
             row[column] = None
             mapped.invalid.append(key)
-            extra[key] = value
+            extra[key] = policy.scrub(value)  # an object may hold a field the policy names
             continue
         # clean_text returns the very same string when it had nothing to remove.
         if text and stored is not value and isinstance(value, str):
@@ -114,17 +114,34 @@ def map_record(resource: Resource, record: Any, policy: PiiPolicy = DEFAULT_POLI
     return mapped
 
 
-def _plan(resource: Resource) -> dict[str, _Step]:
-    """Per JSON key: its column, its decoder (built once) and whether it is text."""
-    known = _plans.get(id(resource))
-    if known is None or known[0] is not resource:
+def _shape(value: Any) -> str:
+    """What a JSON value is, without its content (which could be anything, an SSN too)."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, list):
+        return f"an array of {len(value)} items"
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else "a boolean"
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _plan(resource: Resource, policy: PiiPolicy) -> dict[str, _Step]:
+    """Per JSON key the policy keeps: its column, its decoder (built once), whether it is text.
+
+    A key the policy names (in any case) has no step: `_map_odd` applies the policy to it.
+    """
+    cache_key = (id(resource), id(policy))
+    known = _plans.get(cache_key)
+    if known is None or known[0] is not resource or known[1] is not policy:
+        if len(_plans) >= 64:
+            _plans.clear()
         steps = {
             spec.key: (spec.column, decoder_for(spec), spec.kind == "text")
             for spec in resource.fields
-            if spec.key not in NOT_DATA
+            if spec.key not in NOT_DATA and policy.action(spec.key) == KEEP
         }
-        known = _plans[id(resource)] = (resource, steps)
-    return known[1]
+        known = _plans[cache_key] = (resource, policy, steps)
+    return known[2]
 
 
 def _map_odd(
@@ -137,20 +154,20 @@ def _map_odd(
 ) -> None:
     """Map one field the fast path does not take: a key the policy names, or not a column."""
     spec, row = resource.by_key.get(key), mapped.row
-    if key in policy.fields or key in NOT_DATA:
+    if key in NOT_DATA or policy.action(key) != KEEP:
         go_on, value = _police(row, extra, key, value, spec, policy)
         if not go_on:
             return
     if spec is None:
         mapped.unknown.append(key)
-        extra[key] = value
+        extra[key] = policy.scrub(value)  # an object may hold a field the policy names
         return
     try:
         stored = row[spec.column] = decode(spec, value)
     except Invalid:
         row[spec.column] = None
         mapped.invalid.append(key)
-        extra[key] = value
+        extra[key] = policy.scrub(value)
         return
     if stored is not value and spec.kind == "text" and isinstance(value, str):
         mapped.cleaned.append(key)

@@ -1,8 +1,12 @@
 """Decode one JSON value of the Open Dental API for its column's type. Pure, no I/O.
 
-Encodings (from the vendor's docs): enums arrive as names and are stored as Open Dental's integer
-codes; booleans arrive as the strings "true"/"false"; "0001-01-01" means no date; times carry no
-zone. Text is made storable: PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate.
+Each value is stored as Open Dental's own database holds it (the mirror answers Open Dental's
+SQL as Open Dental does): enums arrive as names and are stored as their integer codes; booleans
+arrive as "true"/"false" (or "True"/"False") and are stored as 0/1, as Open Dental's tinyint;
+"0001-01-01", Open Dental's "no date", is kept as that date; "" for an unset foreign key is 0;
+colours sent as "r,g,b" are the ARGB integer Open Dental stores; numbers may come as text. Times
+carry no zone. Text is made storable: PostgreSQL text cannot hold NUL, nor UTF-8 a lone
+surrogate. Only a missing value (null) becomes NULL.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from etl.catalog.resources import FieldSpec
 
 _INT = re.compile(r"-?\d{1,19}")
 _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00:00)?")
+_RGB = re.compile(r"\d{1,3},\d{1,3},\d{1,3}")
+_TIME = re.compile(r"\d{2}:\d{2}:\d{2}")
+_SPAN = re.compile(r"(-)?(?:(\d+)\.)?(\d{1,3}):([0-5]\d):([0-5]\d)")
 _DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?")
 
 
@@ -41,6 +48,8 @@ def decode(spec: FieldSpec, value: Any) -> Any:
 def _int(value: Any) -> int:
     if isinstance(value, bool):
         raise Invalid(value)
+    if isinstance(value, str) and (value == "" or _RGB.fullmatch(value)):
+        return _argb(value)
     whole_float = isinstance(value, float) and value.is_integer()
     if not (isinstance(value, int) or whole_float or _is_int_text(value)):
         raise Invalid(value)
@@ -49,6 +58,21 @@ def _int(value: Any) -> int:
     if not -(2**63) <= number < 2**63:
         raise Invalid(value)
     return number
+
+
+def _argb(value: str) -> int:
+    # "" is an unset key or definition: Open Dental stores 0. "r,g,b" is a colour: Open Dental
+    # stores Color.ToArgb(), an opaque colour's signed 32-bit ARGB. "0,0,0" is how the API shows
+    # Color.Empty, the default "no colour", which Open Dental stores as 0 (an opaque black would
+    # show the same; schedules and providers do not use it: text is black).
+    if value == "":
+        return 0
+    red, green, blue = (int(part) for part in value.split(","))
+    if max(red, green, blue) > 255:
+        raise Invalid(value)
+    if red == green == blue == 0:
+        return 0
+    return (0xFF << 24 | red << 16 | green << 8 | blue) - (1 << 32)
 
 
 def _is_int_text(value: Any) -> bool:
@@ -73,11 +97,13 @@ def _enum(value: Any, names: tuple[str, ...]) -> int:
     raise Invalid(value)
 
 
-def _bool(value: Any) -> bool:
+def _bool(value: Any) -> int:
     if isinstance(value, bool):
-        return value
+        return int(value)
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
+        return int(value.strip().lower() == "true")
+    if isinstance(value, int) and value in (0, 1):
+        return value
     raise Invalid(value)
 
 
@@ -93,9 +119,8 @@ def _date(value: Any) -> dt.date | None:
     return _day(value, year, month, day)
 
 
-def _day(value: str, year: int, month: int, day: int) -> dt.date | None:
-    if year <= 1:
-        return None  # Open Dental's "no date"
+def _day(value: str, year: int, month: int, day: int) -> dt.date:
+    # 0001-01-01 is Open Dental's "no date": kept, as Open Dental keeps it.
     try:
         return dt.date(year, month, day)
     except ValueError:
@@ -113,10 +138,8 @@ def _datetime(value: Any) -> dt.datetime | None:
     return _moment(value, *(int(part) for part in match.groups()))
 
 
-def _moment(value: str, *parts: int) -> dt.datetime | None:
+def _moment(value: str, *parts: int) -> dt.datetime:
     year, month, day, hour, minute, second = parts
-    if year <= 1:
-        return None
     try:
         return dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
@@ -136,6 +159,39 @@ def _decimal(value: Any) -> Decimal:
     return number
 
 
+def _double(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise Invalid(value)
+    try:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (ValueError, OverflowError):
+        raise Invalid(value) from None
+    if not math.isfinite(number):
+        raise Invalid(value)
+    return number
+
+
+def _time(value: Any) -> dt.time:
+    if not isinstance(value, str) or not _TIME.fullmatch(value.strip()):
+        raise Invalid(value)
+    try:
+        return dt.time.fromisoformat(value.strip())
+    except ValueError:
+        raise Invalid(value) from None
+
+
+def _timespan(value: Any) -> dt.timedelta:
+    # A C# TimeSpan: "[-][d.]hh:mm:ss", may pass 24 hours.
+    match = _SPAN.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise Invalid(value)
+    sign, days, hours, minutes, seconds = match.groups()
+    span = dt.timedelta(
+        days=int(days or 0), hours=int(hours), minutes=int(minutes), seconds=int(seconds)
+    )
+    return -span if sign else span
+
+
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "int": _int,
     "text": _text,
@@ -143,6 +199,9 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "date": _date,
     "datetime": _datetime,
     "decimal": _decimal,
+    "double": _double,
+    "time": _time,
+    "timespan": _timespan,
 }
 
 
@@ -171,8 +230,12 @@ def sanitize_json(value: Any) -> Any:
 
 
 def parse_server_time(value: Any) -> dt.datetime | None:
-    """Parse a `serverDateTime` ("yyyy-MM-dd HH:mm:ss", office local time); None if unusable."""
+    """Parse a `serverDateTime` ("yyyy-MM-dd HH:mm:ss", office local time); None if unusable.
+
+    Open Dental's "no date" (year 1) is no time to read from: None too.
+    """
     try:
-        return _datetime(value)
+        moment = _datetime(value)
     except Invalid:
         return None
+    return moment if moment is not None and moment.year > 1 else None

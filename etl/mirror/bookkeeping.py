@@ -41,6 +41,8 @@ class SyncRun(Base):
     rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     requests: Mapped[int] = mapped_column(Integer, default=0)
+    #: The office clock the run's first response reported (serverDateTime), as sent.
+    office_clock: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     note: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -65,3 +67,15 @@ class Rejected(Base):
     payload: Mapped[Any | None] = mapped_column(Extra)
     seen_at: Mapped[dt.datetime] = mapped_column(Timestamp)
     run_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class Setting(Base):
+    """What the mirror remembers of the config that wrote it (table `odmirror_settings`).
+
+    `pii_policy`: the PHI policy last applied to every stored row, as JSON (etl.mirror.pii_scrub).
+    """
+
+    __tablename__ = "odmirror_settings"
+
+    name: Mapped[str] = mapped_column(KeyText, primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)

@@ -6,6 +6,7 @@ counts come from it, and so does how each row is written (etl.load, etl.updates)
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Container
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from sqlalchemy import Connection
 
 from etl.catalog.resources import Resource
 from etl.mapping.block import Block
-from etl.mirror import lookup, updates
+from etl.mirror import future_stamps, lookup, updates
 
 #: Columns that say when odmirror wrote a row, not what the row is: a difference in them alone
 #: does not make a row worth writing again.
@@ -38,7 +39,12 @@ class LoadCounts:
 
 
 def classify(
-    conn: Connection, resource: Resource, block: Block, counted: Container[Any], fresh: bool
+    conn: Connection,
+    resource: Resource,
+    block: Block,
+    counted: Container[Any],
+    fresh: bool,
+    trust_until: dt.datetime,
 ) -> tuple[LoadCounts, dict[Any, dict[str, Any]]]:
     """What saving the block will do, and what the mirror holds of its keys, by key.
 
@@ -51,6 +57,8 @@ def classify(
         block: the rows, each key once.
         counted: keys this run already counted: they count again only if they update the mirror.
         fresh: the table held no row when the run began: only keys in `counted` are looked up.
+        trust_until: a stored change time later than this does not guard its row
+            (etl.mirror.future_stamps).
     """
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
     if guard is None:
@@ -59,6 +67,7 @@ def classify(
     maybe = [k for k in keys if k in counted] if fresh else keys
     checked = updates.checked_on_update(conn.dialect.name, table, block.columns, guard)
     stored = lookup.stored(conn, table, key, [guard, *checked], maybe)
+    future_stamps.release(conn, resource, keys, stamps, stored, trust_until)
     counts = LoadCounts()
     for key_value, stamp in zip(keys, stamps, strict=True):
         old = stored.get(key_value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -19,7 +20,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 import etl
 from etl import fast_paths
 from etl.errors import DatabaseError, SchemaError
-from etl.mirror import fast_checkpoints, mysql
+from etl.mirror import drift, fast_checkpoints, mysql
+from etl.mirror.db_errors import reason
+
+log = logging.getLogger(__name__)
 
 #: Alembic's own table, named so nobody takes it for one of Open Dental's.
 VERSION_TABLE = "odmirror_alembic_version"
@@ -151,10 +155,10 @@ def _sqlite_pragmas(default_timeout: bool, in_file: bool) -> Any:
 
 
 def describe(exc: BaseException, url: str) -> str:
-    """A one-line reason for a database failure, without the password."""
+    """A one-line reason for a database failure, without the password or any row's values
+    (etl.mirror.db_errors)."""
     orig = getattr(exc, "orig", None) or exc
-    first = (str(orig).strip().splitlines() or [orig.__class__.__name__])[0]
-    return mask_password(f"database {safe_url(url)}: {first}", url)
+    return mask_password(f"database {safe_url(url)}: {reason(exc, orig)}", url)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -165,12 +169,34 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or upgrade the mirror schema (Alembic `upgrade head`)."""
+def upgrade(engine: Engine, revision: str = "head") -> list[str]:
+    """Create or upgrade the mirror schema (Alembic `upgrade head`).
+
+    At the head revision, a table or column dropped or retyped by hand is made again
+    (etl.mirror.drift).
+
+    Returns:
+        What was repaired, one phrase each.
+    """
+    fixed: list[str] = []
     try:
+        # At the head already, the repair comes first: the views made after every upgrade
+        # read the columns it makes again.
+        if revision == "head" and current_revision(engine) == head_revision():
+            fixed += _repair(engine)
         command.upgrade(alembic_config(engine), revision)
+        if revision == "head":
+            fixed += _repair(engine)
     except SQLAlchemyError as exc:
         raise DatabaseError(describe(exc, str(engine.url))) from None
+    for what in fixed:
+        log.warning("repaired: %s (the next sync reads its resource again)", what)
+    return fixed
+
+
+def _repair(engine: Engine) -> list[str]:
+    with engine.begin() as conn:
+        return [d.describe() for d in drift.repair(conn)]
 
 
 def head_revision() -> str | None:
@@ -193,7 +219,13 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise SchemaError unless the database is at this version's head revision."""
+    """Raise SchemaError unless the database is at this version's head revision.
+
+    A SQLite file that is not there is not created (connecting would make an empty one).
+    """
+    url, file = engine.url, engine.url.database or ""
+    if url.get_backend_name() == "sqlite" and _plain_file(url) and not Path(file).exists():
+        raise SchemaError(f"no mirror at {file}: run `odmirror init` (or check database.url)")
     current, head = current_revision(engine), head_revision()
     if current is None:
         raise SchemaError(
@@ -204,6 +236,14 @@ def check_schema(engine: Engine) -> None:
             f"the mirror schema is at {current} but this odmirror needs {head}: "
             "run `odmirror init` to upgrade it"
         )
+    try:
+        with engine.connect() as conn:
+            drifts = drift.find(conn)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(describe(exc, str(engine.url))) from None
+    if drifts:
+        more = f" (and {len(drifts) - 1} more)" if len(drifts) > 1 else ""
+        raise SchemaError(f"{drifts[0].describe()}{more}: run `odmirror init` to repair it")
 
 
 def create_schema(url: str, schema: str | None) -> None:

@@ -9,6 +9,11 @@
 - SQLite: `flock` on a sidecar file `<db>.lock`. The kernel releases it when the process dies.
   Not on the database file itself: on NFS, Linux emulates `flock` with the same byte-range
   locks SQLite takes, and the two would collide.
+
+A PostgreSQL or MySQL session can end under a live run (pg_terminate_backend, a dropped connection):
+its lock goes with it, and a second sync may start. So a run's every transaction on the mirror
+first asks the lock's session if it is still there (`HeldLock.guard`, one round trip); if not,
+it raises LockLost before writing, and the run is recorded as lost-lock.
 """
 
 from __future__ import annotations
@@ -16,26 +21,85 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from etl.errors import OdMirrorError
 from etl.mirror import mysql_lock
 
+log = logging.getLogger(__name__)
+
 #: EX_TEMPFAIL from sysexits.h: try again later.
 LOCKED_EXIT_CODE = 75
+#: libpq's keepalives: a lock session on a dead network is found out within about a minute,
+#: so that asking it never hangs a run.
+_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 60_000,
+}
 
 
 class MirrorLocked(OdMirrorError):
     """Another process is syncing this mirror."""
 
     exit_code = LOCKED_EXIT_CODE
+
+
+class LockLost(OdMirrorError):
+    """The session that held the mirror's lock ended while the run went on."""
+
+    #: How the run table records a run that stopped for it.
+    run_status = "lost-lock"
+
+
+class HeldLock:
+    """The mirror's lock while held: whether it still is (PostgreSQL; a flock cannot be lost).
+
+    Args:
+        conn: the lock's own session (None: SQLite, nothing to ask).
+    """
+
+    def __init__(self, conn: Connection | None = None) -> None:
+        self._conn = conn
+        self.lost = False
+
+    def check(self) -> None:
+        """Raise LockLost once, the first time the lock's session is found gone."""
+        if self._conn is None or self.lost:
+            return  # once told, the run only records its own end
+        try:
+            self._conn.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError:
+            self.lost = True
+            raise LockLost(
+                "the database session that held this mirror's sync lock ended (killed, or its "
+                "connection dropped), so another sync may be running: this run stopped before "
+                "its next write; the next run reads again what it had not saved"
+            ) from None
+
+    @contextlib.contextmanager
+    def guard(self, engine: Engine) -> Iterator[None]:
+        """While inside, every transaction on `engine` first checks the lock."""
+
+        def before(_conn: Connection) -> None:
+            self.check()
+
+        event.listen(engine, "begin", before)
+        try:
+            yield
+        finally:
+            event.remove(engine, "begin", before)
 
 
 def advisory_key(database: str, schema: str) -> int:
@@ -45,35 +109,46 @@ def advisory_key(database: str, schema: str) -> int:
 
 
 @contextlib.contextmanager
-def mirror_lock(url: str) -> Iterator[None]:
+def mirror_lock(url: str) -> Iterator[HeldLock]:
     """Hold the mirror's sync lock for the body of the `with`.
 
     Args:
         url: the mirror's database URL.
+
+    Yields:
+        The held lock, to guard the run's engine with (`HeldLock.guard`).
 
     Raises:
         MirrorLocked: another process holds it (one line; exit code 75).
     """
     backend = make_url(url).get_backend_name()
     if backend in ("mysql", "mariadb"):
-        with mysql_lock.held(url) as busy:
+        with mysql_lock.held(url) as (conn, busy):
             if busy is not None:
                 raise MirrorLocked(
                     f"another odmirror is syncing this mirror ({busy}): "
                     "this run is skipped, try again later"
                 )
-            yield
-        return
-    holder = _postgres_lock if backend == "postgresql" else _sqlite_lock
-    with holder(url):
-        yield
+            yield HeldLock(conn)
+    elif backend == "postgresql":
+        with _postgres_lock(url) as held:
+            yield held
+    else:
+        with _sqlite_lock(url):
+            yield HeldLock()
 
 
 @contextlib.contextmanager
-def _postgres_lock(url: str) -> Iterator[None]:
+def _postgres_lock(url: str) -> Iterator[HeldLock]:
     # NullPool: closing the connection ends the session, so the lock can never linger in a pool.
-    # The session's name tells whoever finds the lock taken who holds it.
-    engine = create_engine(url, poolclass=NullPool, connect_args={"application_name": _me()})
+    # The session's name tells whoever finds the lock taken who holds it. Autocommit: asking
+    # whether the session lives is one round trip, and it never sits idle in a transaction.
+    engine = create_engine(
+        url,
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"application_name": _me(), **_KEEPALIVES},
+    )
     try:
         with engine.connect() as conn:
             _stay_connected(conn)
@@ -84,13 +159,23 @@ def _postgres_lock(url: str) -> Iterator[None]:
                     f"another odmirror is syncing this mirror ({_pg_holder(conn, lock_key)}): "
                     "this run is skipped, try again later"
                 )
+            held = HeldLock(conn)
             try:
-                yield
+                yield held
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lock_key})
-                conn.commit()
+                _unlock(conn, lock_key, held)
     finally:
         engine.dispose()
+
+
+def _unlock(conn: Connection, key: int, held: HeldLock) -> None:
+    if held.lost:
+        return  # the session, and its lock, are gone
+    try:
+        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    except SQLAlchemyError:
+        # Gone after the run's last write: what it wrote, it wrote under the lock.
+        log.warning("the session holding the mirror's lock ended as the run finished")
 
 
 def _stay_connected(conn: Connection) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy.exc import InvalidRequestError
 
 
 def param_limit(dialect: str) -> int:
@@ -43,11 +44,21 @@ def _by_key(
     else:  # PostgreSQL: one array parameter, not one per key
         sql = _any_query(dialect, table, key, tuple(names))
         found = conn.exec_driver_sql(sql, {"keys": values}).fetchall()
-    read = [table.c[name].type._cached_result_processor(dialect, None) for name in names]
+    read = [_reader(table.c[name].type, dialect) for name in names]
     return {
         row[0]: {n: v if r is None else r(v) for n, r, v in zip(names, read, row[1:], strict=True)}
         for row in found
     }
+
+
+def _reader(sqltype: Any, dialect: Dialect) -> Any:
+    """The type's result processor for our own SQL (whose result columns carry no type)."""
+    try:
+        return sqltype._cached_result_processor(dialect, None)
+    except (InvalidRequestError, TypeError):
+        # psycopg's numeric types want the result's type code to choose one; the driver already
+        # gives float for double precision and Decimal for numeric: nothing to convert.
+        return None
 
 
 def _select(dialect: Dialect, table: Table, key: str, names: tuple[str, ...]) -> str:

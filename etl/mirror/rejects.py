@@ -100,8 +100,12 @@ class RejectCounts:
 
 
 def rejected(resource: Resource, record: Any, reason: str, policy: PiiPolicy) -> Reject:
-    """A record that was not mirrored; its payload is what the PHI policy lets us keep."""
-    payload = _cap(sanitize_json(policy.scrub(record)))
+    """A record that was not mirrored; its payload is what the PHI policy lets us keep.
+
+    Only an object is kept: a record that is not one (a bare string, a list) could be anything,
+    an SSN too, and no field name says what; its reason says what it was.
+    """
+    payload = _cap(sanitize_json(policy.scrub(record))) if isinstance(record, dict) else None
     key = record.get(resource.key) if isinstance(record, dict) else None
     usable = isinstance(key, int) and not isinstance(key, bool) and key > 0
     return Reject(resource.name, str(key) if usable else None, reason, False, payload)

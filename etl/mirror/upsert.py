@@ -36,6 +36,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from etl import fast_paths
 from etl.catalog.resources import Resource
 from etl.errors import DatabaseError
+from etl.mapping import office_clock
 from etl.mapping.block import Block, blocks_of, newest_per_key
 from etl.mirror import fast_checkpoints, fast_copy, mysql, mysql_upsert, updates
 from etl.mirror.classify import UNCOMPARED, LoadCounts, classify
@@ -77,22 +78,33 @@ def upsert_statement(
     updates = {name: stmt.excluded[name] for name in names if name not in keys}
     if not updates:
         return stmt.on_conflict_do_nothing(index_elements=keys)
-    where = differs(table.c, stmt.excluded, [n for n in updates if n not in UNCOMPARED])
+    where = differs(table.c, stmt.excluded, [n for n in updates if n not in UNCOMPARED], dialect)
     if guard is not None and guard in names:
         column, incoming = table.c[guard], stmt.excluded[guard]
         where = and_(or_(column.is_(None), incoming.is_(None), incoming >= column), where)
     return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
 
 
-def differs(stored: Any, incoming: Any, names: list[str]) -> ColumnElement[bool]:
-    """Whether any of the named columns differ (NULL-safe) between two column collections."""
+def differs(
+    stored: Any, incoming: Any, names: list[str], dialect: str = "postgresql"
+) -> ColumnElement[bool]:
+    """Whether any of the named columns differ (NULL-safe) between two column collections.
+
+    Text compares byte for byte: on SQLite the mirror's text columns compare case-insensitively
+    (NOCASE, as Open Dental's collations do), and a name whose case alone changed must still be
+    written.
+    """
 
     # An unchanged row is not written at all: on PostgreSQL an UPDATE, even to the same values,
     # makes a new row version (a dead tuple and WAL). JSON has no equality on PostgreSQL, so it
     # is compared as text (the same dict always serialises the same way).
     def side(source: Any, name: str) -> ColumnElement[Any]:
         column = source[name]
-        return cast(column, Text) if isinstance(column.type, JSON) else column
+        if isinstance(column.type, JSON):
+            return cast(column, Text)
+        if dialect == "sqlite" and isinstance(column.type, Text):
+            return column.collate("BINARY")  # type: ignore[no-any-return]
+        return column  # type: ignore[no-any-return]
 
     return tuple_(*(side(stored, n) for n in names)).is_distinct_from(
         tuple_(*(side(incoming, n) for n in names))
@@ -124,11 +136,13 @@ def save_blocks(
     synced_at: dt.datetime,
     counted: Container[Any] = (),
     fresh: bool = False,
+    trust_until: dt.datetime | None = None,
 ) -> LoadCounts:
     """`save_rows` for rows held as blocks, in which no key may come twice.
 
     With `fresh`, the table held no row when this run began: only keys in `counted` (this
-    run's) can be there, and the others are not looked up.
+    run's) can be there, and the others are not looked up. A stored change time later than
+    `trust_until` (default: later than any office clock now) does not refuse a row.
 
     Raises:
         ValueError: a key comes twice (keep one row per key first: `newest_per_key`).
@@ -141,8 +155,9 @@ def save_blocks(
     if not blocks:
         return counts
     constants = {"odmirror_synced_at": synced_at}
+    trusted = trust_until or office_clock.latest_possible()
     with engine.begin() as conn:
-        found = [classify(conn, resource, block, counted, fresh) for block in blocks]
+        found = [classify(conn, resource, block, counted, fresh, trusted) for block in blocks]
         for block, (block_counts, stored) in zip(blocks, found, strict=True):
             counts += block_counts
             # Rows newer than the stored ones are among those counted as updated.

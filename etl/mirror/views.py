@@ -1,10 +1,12 @@
 """Readable views for BI tools: `<table>_v` beside each mirrored table.
 
-Each view has the table's columns (without `odmirror_extra`, and without the patient's SSN),
-then `<column>_label` for every integer code (the name Open Dental shows, e.g. aptstatus 1 ->
-'Scheduled'), then a few joins a report always wants: provider and clinic names, the patient's
-age. The SQL is plain enough for SQLite, PostgreSQL and MySQL; the few date functions and the
-joining of text differ by dialect.
+The tables hold what Open Dental stores (0/1 flags, 0001-01-01 for "no date", integer codes),
+so that Open Dental's own SQL answers on them as on Open Dental. The views are the friendly
+layer: each has the table's columns (without `odmirror_extra`, and without the patient's SSN)
+with Open Dental's "no date" as NULL and flags as true/false, then `<column>_label` for every
+integer code (the name Open Dental shows, e.g. aptstatus 1 -> 'Scheduled'), then a few joins a
+report always wants: provider and clinic names, the patient's age. The SQL is plain enough for
+SQLite, PostgreSQL and MySQL; the few date functions and the joining of text differ by dialect.
 `odmirror init` (and `alembic upgrade`) drops them before migrating and makes them again after
 (migrations/env.py): SQLite cannot rebuild a table a view names, and a view only shows the
 columns and joins the database has at that revision.
@@ -13,20 +15,32 @@ columns and joins the database has at that revision.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, Table, inspect
+from sqlalchemy import Boolean, Column, Connection, Table, inspect
 from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import registry
 
+from etl.catalog.enums import ENUM_NAMES
 from etl.catalog.resources import RESOURCES
+from etl.catalog.tables import DERIVED_FLAGS
 from etl.mirror import mysql
 
 SUFFIX = "_v"
 HIDDEN = {"odmirror_extra", "patient.ssn", "provider.ssn"}
 CLAIM_STATUS = {"U": "Unsent", "H": "Hold", "W": "Waiting", "S": "Sent", "R": "Received",
                 "I": "Hold for In Process"}  # fmt: skip
+NO_DATE, NO_MOMENT = "'0001-01-01'", "'0001-01-01 00:00:00'"
+
+
+def _day_or_null(column: str) -> str:
+    return f"NULLIF({column}, {NO_DATE})"
+
+
+def _moment_or_null(column: str) -> str:
+    return f"NULLIF({column}, {NO_MOMENT})"
 
 
 @dataclass(frozen=True)
@@ -66,13 +80,15 @@ DIALECTS["mariadb"] = DIALECTS["mysql"]
 # Extra columns and joins per table: (select expressions, joins).
 _EXTRAS: dict[str, Callable[[Dialect], tuple[list[str], list[str]]]] = {
     "patient": lambda d: (
-        [f"{_age(d, 't.birthdate')} AS age", f"{d.month('t.datefirstvisit')} AS first_visit_month",
+        [f"{_age(d, _day_or_null('t.birthdate'))} AS age",
+         f"{d.month(_day_or_null('t.datefirstvisit'))} AS first_visit_month",
          f"{d.name('p')} AS priprov_name", "c.description AS clinic_description"],
         ["LEFT JOIN provider p ON p.provnum = t.priprov",
          "LEFT JOIN clinic c ON c.clinicnum = t.clinicnum"],
     ),
     "appointment": lambda d: (
-        [f"{d.day('t.aptdatetime')} AS apt_date", f"{d.month('t.aptdatetime')} AS apt_month",
+        [f"{d.day(_moment_or_null('t.aptdatetime'))} AS apt_date",
+         f"{d.month(_moment_or_null('t.aptdatetime'))} AS apt_month",
          f"{d.name('p')} AS prov_name", f"{d.name('h')} AS provhyg_name",
          "c.description AS clinic_description", "o.opname AS op_name",
          "pt.lname AS patient_lname", "pt.fname AS patient_fname"],
@@ -83,7 +99,8 @@ _EXTRAS: dict[str, Callable[[Dialect], tuple[list[str], list[str]]]] = {
          "LEFT JOIN patient pt ON pt.patnum = t.patnum"],
     ),
     "procedurelog": lambda d: (
-        [f"{d.month('t.procdate')} AS proc_month", f"{d.name('p')} AS prov_name",
+        [f"{d.month(_day_or_null('t.procdate'))} AS proc_month",
+         f"{d.name('p')} AS prov_name",
          "c.description AS clinic_description", "pc.proccode AS proccode",
          "pc.descript AS proc_descript"],
         ["LEFT JOIN provider p ON p.provnum = t.provnum",
@@ -118,14 +135,15 @@ def _case(column: str, labels: dict[str, str] | dict[int, str]) -> str:
     return f"CASE {column} {whens} END"
 
 
-def view_select(table: Table, dialect: str, present: set[str] | None = None) -> str:
+def view_select(table: Table, dialect: str, present: Mapping[str, Any] | None = None) -> str:
     """The SELECT of a table's readable view, for one dialect.
 
     Args:
         table: the mirror table.
         dialect: "sqlite", "postgresql", "mysql" or "mariadb".
-        present: the columns the database has (default: all the model's); a migration passes
-            what exists at its revision, so a later model's columns are not named too early.
+        present: the columns the database has, with their types as it reports them (default:
+            all the model's); a migration passes what exists at its revision, so a later
+            model's columns are not named too early, nor an older type mistaken for today's.
     """
     d, quote = DIALECTS[dialect], _quoter(dialect)
     shown = [
@@ -135,9 +153,9 @@ def view_select(table: Table, dialect: str, present: set[str] | None = None) -> 
         and c.name not in HIDDEN
         and f"{table.name}.{c.name}" not in HIDDEN
     ]
-    columns = [f"t.{quote(c.name)}" for c in shown]
+    columns = [_readable(c, quote, None if present is None else present[c.name]) for c in shown]
     for column in shown:
-        names = column.info.get("enum")
+        names = ENUM_NAMES.get(column.info.get("od_enum") or "")
         if names:
             labels = {i: name for i, name in enumerate(names) if name}
             label = quote(f"{column.name}_label")
@@ -145,6 +163,21 @@ def view_select(table: Table, dialect: str, present: set[str] | None = None) -> 
     extra, joins = _EXTRAS.get(table.name, _no_extras)(d)
     body = ",\n  ".join(columns + extra)
     return f"SELECT\n  {body}\nFROM {table.name} t\n" + "\n".join(joins)
+
+
+def _readable(column: Column[Any], quote: Callable[[str], str], stored_as: Any = None) -> str:
+    """A column as the view shows it: "no date" as NULL, a flag as true/false."""
+    name = quote(column.name)
+    storage, ref = column.info.get("od_storage"), f"t.{name}"
+    if isinstance(stored_as, Boolean):
+        return ref  # a mirror before revision 0004 keeps flags as booleans
+    if storage == "Date":
+        return f"{_day_or_null(ref)} AS {name}"
+    if storage == "DateT":
+        return f"{_moment_or_null(ref)} AS {name}"
+    if storage == "Bool" or column.name in DERIVED_FLAGS:
+        return f"({ref} <> 0) AS {name}"
+    return ref
 
 
 @functools.lru_cache(maxsize=8)
@@ -178,7 +211,7 @@ def create_views(conn: Connection) -> None:
     for resource in RESOURCES.values():
         if not _needs(resource.table.name) <= tables:
             continue  # a table it reads is not there at this revision
-        present = {c["name"] for c in inspector.get_columns(resource.table.name)}
+        present = {c["name"]: c["type"] for c in inspector.get_columns(resource.table.name)}
         sql = view_select(resource.table, conn.dialect.name, present)
         if mysql.is_mysql(conn.dialect.name):
             sql = sql.replace("%", "%%")  # PyMySQL formats even a statement without parameters

@@ -7,6 +7,10 @@ Why the cursor is what it is:
   the reading position. A single page cannot drift; so after a run of several pages we ask once
   more for anything changed since the run began. If something did, rows may have been skipped:
   the cursor stays where it was and the next run reads the same window again.
+- A time later than any office's clock can be now (etl.mapping.office_clock: a server clock
+  set to 2099, a serverDateTime of 9999-12-31) never becomes the cursor: the cursor would read
+  no later edit. Such a serverDateTime keeps the cursor where it was; such a row change time is
+  stored, but a cursor taken from the rows is taken from the others.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 from etl.api.client import ApiClient, Page
 from etl.api.paginator import FirstPagePaginator
 from etl.catalog.resources import Resource
+from etl.mapping import office_clock
 from etl.mapping.record import RejectedRecord, map_record, parse_server_time
 from etl.sync import state
 from etl.sync.seen import ShownValues
@@ -75,17 +80,36 @@ class RunCursor:
         Args:
             fetched: how many records the run fetched.
         """
+        latest = office_clock.latest_possible()
         if self.run_start is None and self.resource.cursor_from_rows:
-            # The row change times come from the server's clock too, and nothing newer was read.
-            self.run_start = max((s for s in self.stamps.values() if s is not None), default=None)
+            self.run_start = self._newest_trusted(latest)
         if self.run_start is None:
             if fetched and self.resource.cursor_param:
                 self.note("the API sent no serverDateTime, so the cursor cannot move")
+            return None
+        if self.run_start > latest:
+            shown = self.run_start.strftime(state.TIME_FORMAT)
+            self.note(
+                f"the office clock read {shown}, later than any time zone's clock now: "
+                "cursor kept (check the office server's clock)"
+            )
             return None
         if self.multi_page and self.resource.cursor_param and self._changed_while_reading():
             self.note("rows changed while pages were read: cursor kept, next run reads again")
             return None
         return self.run_start
+
+    def _newest_trusted(self, latest: dt.datetime) -> dt.datetime | None:
+        # The row change times come from the server's clock too, and nothing newer was read;
+        # but a row stamped later than any clock now is stored, not trusted.
+        stamps = [s for s in self.stamps.values() if s is not None]
+        beyond = sum(1 for s in stamps if s > latest)
+        if beyond:
+            self.note(
+                f"{beyond} rows carry a change time later than any office clock now: "
+                "stored, not used for the cursor"
+            )
+        return max((s for s in stamps if s <= latest), default=None)
 
     def _changed_while_reading(self) -> bool:
         assert self.run_start is not None and self.resource.cursor_param

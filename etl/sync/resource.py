@@ -84,18 +84,19 @@ class ResourceSync:
             deferring = self.saver.fresh and fast_paths.enabled("deferred_indexes")
             self.deferred = fast_indexes.defer(self.engine, self.resource.table, deferring)
             new_cursor = self._pull_all(cursor)
-        except StopRequested:
+            self.stats.requests = self.client.requests_made - requests_before
+            self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
+        except (StopRequested, KeyboardInterrupt) as exc:
             self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
-            state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
+            how = "signal" if isinstance(exc, StopRequested) else "Ctrl-C, at once"
+            state.interrupt_run(self.engine, run_id, self.stats, f"stopped on request ({how})")
             raise
         except BaseException as exc:
             self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
             self._record_failure(run_id, exc)
             raise
-        self.stats.requests = self.client.requests_made - requests_before
-        self._succeed(run_id, new_cursor)
         shown = new_cursor or cursor
         return state.RunResult(
             self.resource.name,
@@ -172,8 +173,9 @@ class ResourceSync:
             params: dict[str, Any] = dict(filters)
             if since is not None and self.resource.cursor_param:
                 params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
+            api = self.client.settings
             paging = OffsetPaginator(
-                self.client.settings.page_size, self.resource.name, self.resource.key
+                api.page_size, self.resource.name, self.resource.key, api.max_pages
             )
             pages = self.client.pages(self.resource.path, params, paging)
             for number, page in enumerate(pages):
@@ -197,6 +199,7 @@ class ResourceSync:
         message = str(exc) if str(exc) else exc.__class__.__name__
         try:
             with self.engine.begin() as conn:
-                state.close_run(conn, run_id, self.stats, error=message)
+                status = getattr(exc, "run_status", "failed")  # lost-lock (etl.mirror.lock)
+                state.close_run(conn, run_id, self.stats, error=message, status=status)
         except SQLAlchemyError:
             log.warning("could not record the failed run in the mirror database")

@@ -19,6 +19,7 @@ from etl.control import RunControl
 from etl.errors import DatabaseError
 from etl.mirror.engine import check_schema, describe, make_engine
 from etl.mirror.lock import mirror_lock
+from etl.mirror.pii_scrub import apply_policy
 from etl.sync import state
 from etl.sync.cursor import window_start
 from etl.sync.resource import ResourceSync
@@ -55,8 +56,15 @@ def run_sync(
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
         check_schema(engine)
-        with mirror_lock(settings.database.url), client or ApiClient(settings.api) as api:
+        with (
+            mirror_lock(settings.database.url) as held,
+            held.guard(engine),  # a lock lost mid-run stops it before its next write
+            client or ApiClient(settings.api) as api,
+        ):
+            if control is not None:
+                api.stop_with(control.stop)  # a stop ends waits and the request in flight
             _pace_after_last_run(engine, api)
+            apply_policy(engine, settings.pii)  # a stricter policy reaches every stored row
             return [
                 ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
                 for resource in chosen

@@ -17,6 +17,7 @@ from etl import fast_paths
 from etl.api.client import Page
 from etl.catalog.resources import Resource
 from etl.errors import DatabaseError
+from etl.mapping import office_clock
 from etl.mapping.block import Block, blocks_of, newest_per_key
 from etl.mapping.fast_page import map_page
 from etl.mapping.pii import PiiPolicy
@@ -66,6 +67,10 @@ class PageSaver:
             DatabaseError: the mirror refused the page.
         """
         blocks = self._map(page.rows)
+        # The office clock this response reports bounds the change times it may trust.
+        office_now = office_clock.reported(page.rows)
+        if self.stats.office_clock is None:
+            self.stats.office_clock = office_now
         # A row this run already saved may come again (the overlap, a shifted page, another
         # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
         keys = {k for block in blocks for k in block.column(self.resource.key_column)}
@@ -77,8 +82,9 @@ class PageSaver:
         self.stats.fetched += len(page.rows)
         self.stats.unique = len(self.seen)
         try:
+            trust_until = office_clock.trust_until(office_now)
             counts = save_blocks(
-                self.engine, self.resource, blocks, state.utcnow(), again, self.fresh
+                self.engine, self.resource, blocks, state.utcnow(), again, self.fresh, trust_until
             )
             rejects.record(self.engine, self.pending_rejects, self.run_id, state.utcnow())
             self.pending_rejects.clear()

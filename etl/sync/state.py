@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.orm import Session
 
+from etl.mapping import office_clock
 from etl.mirror.bookkeeping import SyncRun, SyncState
 from etl.mirror.classify import LoadCounts
+from etl.outside_text import shown
+from etl.wording import plural
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> dt.datetime:
@@ -18,6 +24,8 @@ def utcnow() -> dt.datetime:
 
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+#: The most characters of a run's error the run table keeps.
+ERROR_LIMIT = 1000
 
 
 @dataclass
@@ -29,6 +37,7 @@ class RunStats(LoadCounts):
     rejected: int = 0
     set_aside: int = 0
     requests: int = 0
+    office_clock: dt.datetime | None = None  # the first serverDateTime the run read, as sent
 
 
 @dataclass
@@ -47,9 +56,9 @@ class RunResult:
         """The one-line summary the CLI prints."""
         s = self.stats
         line = (
-            f"{self.resource} ({self.mode}): fetched {s.fetched} rows ({s.unique} distinct), "
-            f"{s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged; "
-            f"{s.requests} requests; {self.seconds:.1f} s"
+            f"{self.resource} ({self.mode}): fetched {plural(s.fetched, 'row')} "
+            f"({s.unique} distinct), {s.inserted} inserted, {s.updated} updated, "
+            f"{s.unchanged} unchanged; {plural(s.requests, 'request')}; {self.seconds:.1f} s"
         )
         if s.rejected or s.set_aside:
             line += (
@@ -63,11 +72,23 @@ class RunResult:
 
 
 def get_cursor(engine: Engine, resource: str) -> dt.datetime | None:
-    """The saved cursor of a resource (office local time), or None before the first success."""
+    """The saved cursor of a resource (office local time); None before the first success.
+
+    A cursor later than any office clock can be now (saved by an earlier version from a server
+    clock gone wrong) reads no later edit: it is ignored, and the run reads everything.
+    """
     with engine.connect() as conn:
-        return conn.execute(
+        cursor = conn.execute(
             select(SyncState.cursor).where(SyncState.resource == resource)
         ).scalar_one_or_none()
+    if cursor is not None and not office_clock.plausible(cursor):
+        log.warning(
+            "%s: the saved cursor %s is later than any office clock now: reading everything",
+            resource,
+            cursor.strftime(TIME_FORMAT),
+        )
+        return None
+    return cursor
 
 
 def last_active(engine: Engine) -> dt.datetime | None:
@@ -107,28 +128,33 @@ def close_run(
     error: str | None = None,
     new_cursor: dt.datetime | None = None,
     note: str | None = None,
+    status: str = "failed",
 ) -> None:
     """Close a run in the caller's transaction; on success save the cursor (if it advances).
 
-    The transaction is the caller's, so that what must commit with the run's end does.
+    `status` is what a run with an error ended as: failed, or lost-lock (etl.mirror.lock).
+    The transaction is the caller's, so that what must commit with the run's end does. The
+    error is stored on one line, control characters escaped and cut: it may quote a server.
     """
+    error = None if error is None else shown(error, ERROR_LIMIT)
     conn.execute(
         update(SyncRun)
         .where(SyncRun.id == run_id)
         .values(
-            status="failed" if error else "success",
+            status=status if error else "success",
             finished_at=utcnow(),
             cursor_after=new_cursor,
+            office_clock=stats.office_clock,
             error=error,
             note=note,
             **_counts(stats),
         )
     )
     if error is None:
-        resource_name = conn.execute(
-            select(SyncRun.resource).where(SyncRun.id == run_id)
-        ).scalar_one()
-        _save_success(conn, resource_name, run_id, new_cursor)
+        resource_name, mode = conn.execute(
+            select(SyncRun.resource, SyncRun.mode).where(SyncRun.id == run_id)
+        ).one()
+        _save_success(conn, resource_name, run_id, new_cursor, replace=mode == "full")
 
 
 def interrupt_run(engine: Engine, run_id: int, stats: RunStats, note: str) -> None:
@@ -140,6 +166,7 @@ def interrupt_run(engine: Engine, run_id: int, stats: RunStats, note: str) -> No
             .values(
                 status="interrupted",
                 finished_at=utcnow(),
+                office_clock=stats.office_clock,
                 note=note,
                 **_counts(stats),
             )
@@ -157,9 +184,13 @@ def _counts(stats: RunStats) -> dict[str, int]:
     }
 
 
-def _save_success(conn: Connection, resource: str, run_id: int, cursor: dt.datetime | None) -> None:
+def _save_success(
+    conn: Connection, resource: str, run_id: int, cursor: dt.datetime | None, replace: bool
+) -> None:
     values: dict[str, object] = {"last_success_at": utcnow(), "last_run_id": run_id}
-    if cursor is not None:
+    # A full run read everything again: what it derived replaces what earlier runs had (a
+    # cursor it cannot move is cleared, so that a wrong one is never kept past `--full`).
+    if cursor is not None or replace:
         values["cursor"] = cursor
     changed = conn.execute(
         update(SyncState).where(SyncState.resource == resource).values(**values)

@@ -1,0 +1,1 @@
+SELECT PatNum, LName, FName FROM patient WHERE LName='smith';

@@ -1,0 +1,1 @@
+SELECT PatNum, LName, Email FROM patient WHERE Email LIKE '%@example.COM' AND LName LIKE 'BRO%';

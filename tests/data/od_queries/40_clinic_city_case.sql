@@ -1,0 +1,1 @@
+SELECT ClinicNum, Description FROM clinic WHERE City='SPRINGFIELD' AND IsHidden=0;

@@ -1,0 +1,1 @@
+SELECT Heading, COUNT(*) AS Plans FROM treatplan WHERE Heading LIKE 'active%' GROUP BY Heading;

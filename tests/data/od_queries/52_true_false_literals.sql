@@ -1,0 +1,1 @@
+SELECT COUNT(*) AS Hidden FROM provider WHERE IsHidden=TRUE OR IsSecondary=FALSE AND TRUE;

@@ -1,0 +1,2 @@
+-- ordered
+SELECT DISTINCT LName FROM patient WHERE LName IN ('Brown', 'Lee', 'Jones', 'Nguyen') ORDER BY LName;

@@ -1,0 +1,1 @@
+SELECT City, COUNT(*) AS Patients FROM patient GROUP BY City;

@@ -1,0 +1,1 @@
+SELECT * FROM provider WHERE ProvNum IN (1, 3);

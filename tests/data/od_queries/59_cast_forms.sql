@@ -1,0 +1,2 @@
+SELECT PatNum, CAST(PatNum AS CHAR) AS Txt, CAST('2024-05-06' AS DATE) AS D, CAST(EstBalance AS SIGNED) AS Whole, CAST(BalTotal AS DECIMAL(10,2)) AS Bal
+FROM patient WHERE PatNum < 6;

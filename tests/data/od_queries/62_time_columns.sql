@@ -1,0 +1,1 @@
+SELECT PatNum, SchedBeforeTime, SchedAfterTime FROM patient WHERE PatNum < 5;

@@ -1,0 +1,1 @@
+SELECT COUNT(*) AS PremedPatients FROM patient WHERE Premed AND NOT (PatStatus=4);

@@ -1,0 +1,1 @@
+SELECT COUNT(DISTINCT LName) AS LastNames FROM patient;

@@ -1,0 +1,1 @@
+SELECT COUNT(*) AS In2025 FROM procedurelog WHERE ProcDate LIKE '2025%' AND ProcStatus=2;
