@@ -3,9 +3,10 @@
 The same for every readable `_v` view (etl/mirror/views.py), so a BI tool sees the labels and
 joins of the whole group. PostgreSQL: views in one shared schema (`database.group_schema`),
 each a UNION ALL of the practices' schemas, recreated by `odmirror init` with the grants they
-had; MySQL the same, its schemas being databases (its grants outlive a dropped view). SQLite keeps no view across files, so there
-`odmirror init` writes a script that ATTACHes every practice's file to a session and creates
-TEMP views in it: `.read` it in sqlite3, or `executescript` it in Python.
+had; MySQL the same, its schemas being databases (its grants outlive a dropped view). SQLite
+keeps no view across files, so there `odmirror init` writes a script that ATTACHes every
+practice's file to a session and creates TEMP views in it: `.read` it in sqlite3, or
+`executescript` it in Python.
 """
 
 from __future__ import annotations
