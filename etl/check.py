@@ -12,34 +12,17 @@ import argparse
 import json
 import os
 from collections.abc import Generator, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from etl import logs
+from etl.check_mirror import api_findings, database_findings
 from etl.config.environment import known_names, unknown_variables
 from etl.config.load import SECTIONS, config_path, load_settings
 from etl.config.settings import Settings
 from etl.config.targets import targets
 from etl.errors import ConfigError
+from etl.findings import Finding, cut
 from etl.wording import plural
-
-#: Outside text (server and database errors) is cut to this many characters.
-DETAIL_MAX = 300
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One check's outcome: `ok` None means it was not made (an earlier check failed)."""
-
-    check: str
-    ok: bool | None
-    detail: str
-    practice: str | None = None
-
-    def line(self) -> str:
-        """The text line: `ok`, `FAIL` or `skip`, the practice, the check, what was found."""
-        mark = {True: "ok", False: "FAIL", None: "skip"}[self.ok]
-        where = f"{self.practice}: " if self.practice else ""
-        return f"{mark:4} {where}{self.check}: {self.detail}"
 
 
 def add_parser(
@@ -79,7 +62,6 @@ def findings_for(path: str | None) -> Iterator[Finding]:
     yield from _environment(settings)
     keyed = yield from _keys(path)
     # Here, not at the top: every command's parser imports this module.
-    from etl.check_mirror import api_findings, database_findings
 
     for name, own in _offices(keyed or settings):
         if keyed is None:
@@ -114,9 +96,3 @@ def _keys(path: str | None) -> Generator[Finding, None, Settings | None]:
 
 def _offices(settings: Settings) -> list[tuple[str | None, Settings]]:
     return [(target.name, target.settings) for target in targets(settings)]
-
-
-def cut(text: str) -> str:
-    """Outside text made one line to show: secrets and quoted values hidden, cut short."""
-    line = " ".join(logs.REDACTOR.scrub(text).split())
-    return line if len(line) <= DETAIL_MAX else line[: DETAIL_MAX - 3] + "..."

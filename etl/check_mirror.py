@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.api.probe import probe, throttle_text
-from etl.check import Finding, cut
 from etl.errors import OdMirrorError
+from etl.findings import Finding, cut
 from etl.mirror.engine import current_revision, describe, head_revision, make_engine, safe_url
 from etl.mirror.lock import MirrorLocked, mirror_lock
 from etl.sync.state import utcnow

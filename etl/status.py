@@ -221,6 +221,8 @@ def _resource_json(res: ResourceStatus) -> dict[str, Any]:
     if run is not None:
         last_run = {name: getattr(run, name) for name in _RUN_FIELDS}
         last_run.update(started_at=_utc(run.started_at), finished_at=_utc(run.finished_at))
+        clock = run.office_clock  # office time, no zone, like the cursor
+        last_run["office_clock"] = clock.strftime(state.TIME_FORMAT) if clock else None
     return {
         "resource": res.name,
         "rows": res.rows,

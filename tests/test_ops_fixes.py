@@ -286,3 +286,32 @@ def test_a_groups_init_needs_no_customer_keys(
     assert main(["init", "--config", config]) == 0
     assert all((tmp_path / f"mirror_{short}.db").is_file() for short in KEYS)
     assert main(["sync", "--config", config]) == 2  # a sync needs them
+
+
+def test_inits_at_once_on_one_postgresql_server_all_succeed() -> None:
+    """Each practice's init (or another host's) replaces the shared MySQL-compatible functions;
+    without a lock two at once fail with "tuple concurrently updated"."""
+    import threading
+
+    from etl.query.functions_postgres import create_compat_functions
+
+    _require_postgres()
+    errors: list[str] = []
+
+    def init_functions() -> None:
+        engine = create_engine(PG_URL)
+        try:
+            for _ in range(4):
+                with engine.begin() as conn:
+                    create_compat_functions(conn)
+        except Exception as exc:  # what failed is the assertion's message
+            errors.append(str(exc).splitlines()[0])
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=init_functions) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import update
 
 from etl import status
+from etl.catalog.resources import PATIENTS
 from etl.cli import main
 from etl.config.load import load_settings
 from etl.mirror.bookkeeping import SyncState
@@ -67,6 +68,7 @@ def test_never_synced_is_stale(
             "age_seconds": None,
             "rejected": 0,
             "set_aside": 0,
+            "columns_not_sent": list(PATIENTS.columns_not_sent),
             "last_run": None,
         }
     ]

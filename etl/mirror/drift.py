@@ -70,14 +70,12 @@ def find(conn: Connection) -> list[Drift]:
     """Every table and column of the models that the database lacks or types otherwise.
 
     Types are compared on PostgreSQL only: SQLite keeps whatever type a column is given, and
-    MySQL names them its own way (`bigint(20)`, `tinyint(1)`).
+    MySQL reports its own spellings of them (tables and columns are still compared there).
     """
     postgres = conn.dialect.name == "postgresql"
-    listed = _PG_COLUMNS if postgres else _SQLITE_COLUMNS
-    if conn.dialect.name in ("mysql", "mariadb"):
-        listed = _MYSQL_COLUMNS
+    columns_query = {"postgresql": _PG_COLUMNS, "sqlite": _SQLITE_COLUMNS}
     live: dict[str, dict[str, str]] = {}
-    for table, column, kind in conn.execute(listed):
+    for table, column, kind in conn.execute(columns_query.get(conn.dialect.name, _MYSQL_COLUMNS)):
         live.setdefault(str(table), {})[str(column)] = _plain(str(kind))
     found = []
     for table in Base.metadata.sorted_tables:

@@ -3,10 +3,9 @@
 The same for every readable `_v` view (etl/mirror/views.py), so a BI tool sees the labels and
 joins of the whole group. PostgreSQL: views in one shared schema (`database.group_schema`),
 each a UNION ALL of the practices' schemas, recreated by `odmirror init` with the grants they
-had; MySQL the same, its schemas being databases (its grants outlive a dropped view). SQLite
-keeps no view across files, so there `odmirror init` writes a script that ATTACHes every
-practice's file to a session and creates TEMP views in it: `.read` it in sqlite3, or
-`executescript` it in Python.
+had; MySQL the same, its schemas being databases. SQLite keeps no view across files, so there
+`odmirror init` writes a script that ATTACHes every practice's file to a session and creates
+TEMP views in it: `.read` it in sqlite3, or `executescript` it in Python.
 """
 
 from __future__ import annotations
@@ -80,13 +79,6 @@ def ready(chosen: Sequence[Target]) -> list[str]:
     return names
 
 
-# Whether the group schema exists: PostgreSQL's way, and MySQL's (where it is a database).
-_SCHEMA_THERE = {
-    False: text("SELECT to_regnamespace(:s) WHERE to_regnamespace(:s) IS NOT NULL"),
-    True: text("SELECT schema_name FROM information_schema.schemata WHERE schema_name = :s"),
-}
-
-
 def release(settings: Settings) -> list[Grant]:
     """Drop the PostgreSQL group views before the practices are upgraded, and return their
     grants for `refresh` to give again: a group view holds the practices' tables and views,
@@ -100,9 +92,7 @@ def release(settings: Settings) -> list[Grant]:
             quote = conn.dialect.identifier_preparer.quote
             names = [t.name for t in mirrored_tables()] + view_names()
             grants = read_grants(conn, names, schema)
-            if conn.execute(
-                _SCHEMA_THERE[mysql.is_mysql(conn.dialect.name)], {"s": schema}
-            ).first():
+            if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema}).scalar():
                 for view in names:
                     conn.execute(text(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(view)}"))
             return grants
@@ -130,8 +120,8 @@ def refresh(settings: Settings, chosen: Sequence[Target], grants: Sequence[Grant
 def create_postgres_views(
     settings: Settings, names: Sequence[str], grants: Sequence[Grant] = ()
 ) -> None:
-    """(Re)create the group views in the group schema, in one transaction, grants kept (and
-    `grants` given)."""
+    """(Re)create the group views in the group schema, in one transaction (but on MySQL, whose
+    DDL commits itself), grants kept (and `grants` given)."""
     engine = make_engine(settings.database.url)
     schema = settings.database.group_schema
     try:
@@ -152,10 +142,10 @@ def create_postgres_views(
 
 
 def _view_bodies(
-    names: Sequence[str], quote: Callable[[str], str], text_type: str = "TEXT"
+    names: Sequence[str], quote: Callable[[str], str], text_type: str
 ) -> dict[str, str]:
     # Each group view by name: the tables', then the readable views'.
-    bodies = {t.name: union_sql(t, names, quote, text_type) for t in mirrored_tables()}
+    bodies = {table.name: union_sql(table, names, quote, text_type) for table in mirrored_tables()}
     for view in view_names():
         bodies[view] = readable_union_sql(view, names, quote, text_type)
     return bodies
@@ -184,7 +174,7 @@ def sqlite_script(files: Sequence[tuple[str, Path]]) -> str:
     for name, path in files:
         literal = str(path.resolve()).replace("'", "''")
         lines.append(f"ATTACH DATABASE '{literal}' AS {quote(name)};")
-    for view, body in _view_bodies([name for name, _ in files], quote).items():
+    for view, body in _view_bodies([name for name, _ in files], quote, "TEXT").items():
         lines.append(f"CREATE TEMP VIEW {quote(view)} AS\n{body};")
     return "\n".join(lines) + "\n"
 

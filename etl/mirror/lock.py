@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,20 +74,27 @@ class HeldLock:
     def __init__(self, conn: Connection | None = None) -> None:
         self._conn = conn
         self.lost = False
+        # A first load builds its indexes on a thread of its own: one question at a time.
+        self._asking = threading.Lock()
 
     def check(self) -> None:
         """Raise LockLost once, the first time the lock's session is found gone."""
-        if self._conn is None or self.lost:
-            return  # once told, the run only records its own end
-        try:
-            self._conn.exec_driver_sql("SELECT 1")
-        except SQLAlchemyError:
-            self.lost = True
-            raise LockLost(
-                "the database session that held this mirror's sync lock ended (killed, or its "
-                "connection dropped), so another sync may be running: this run stopped before "
-                "its next write; the next run reads again what it had not saved"
-            ) from None
+        if self._conn is None:
+            return
+        with self._asking:
+            if self.lost:
+                return  # once told, the run only records its own end
+            try:
+                self._conn.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError:
+                self.lost = True
+            else:
+                return
+        raise LockLost(
+            "the database session that held this mirror's sync lock ended (killed, or its "
+            "connection dropped), so another sync may be running: this run stopped before "
+            "its next write; the next run reads again what it had not saved"
+        )
 
     @contextlib.contextmanager
     def guard(self, engine: Engine) -> Iterator[None]:
@@ -129,7 +137,7 @@ def mirror_lock(url: str) -> Iterator[HeldLock]:
                     f"another odmirror is syncing this mirror ({busy}): "
                     "this run is skipped, try again later"
                 )
-            yield HeldLock(conn)
+            yield HeldLock(conn)  # its session outlives wait_timeout (mysql_lock)
     elif backend == "postgresql":
         with _postgres_lock(url) as held:
             yield held

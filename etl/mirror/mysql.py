@@ -6,6 +6,7 @@ to store what odmirror sends and to refuse what is wrong, never to adjust it qui
 - STRICT_TRANS_TABLES: a value too long or out of range is an error, not a cut or a clamp;
 - no NO_ZERO_DATE / NO_ZERO_IN_DATE: they are not needed ("0001-01-01", Open Dental's "no
   date", is no zero date) and a server that sets them must not refuse what Open Dental stores;
+- text is LONGTEXT, not TEXT (64 KB), so that what the other databases take it takes too;
 - TIME_TRUNCATE_FRACTIONAL on MySQL 8 (MariaDB always truncates): a cursor time with
   microseconds must never be rounded up into the next second, which would skip the changes made
   in it.
@@ -15,8 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Text, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import TypeCompiler
 
 #: SQLAlchemy's names of the dialect: `mysql+pymysql://` and `mariadb+pymysql://` URLs.
 NAMES = ("mysql", "mariadb")
@@ -32,6 +35,14 @@ INDEXES_SQL = (
     "SELECT DISTINCT index_name FROM information_schema.statistics"
     " WHERE table_schema = DATABASE() AND table_name = :name AND index_name <> 'PRIMARY'"
 )
+
+
+@compiles(Text, "mysql")
+@compiles(Text, "mariadb")
+def _longtext(_type: Text, _compiler: TypeCompiler, **_kw: Any) -> str:
+    # MySQL's TEXT holds 64 KB; the API may send a longer note, which SQLite and PostgreSQL
+    # store whole. Strict mode would refuse the row, and with it the page: store it whole too.
+    return "LONGTEXT"
 
 
 def is_mysql(dialect: str) -> bool:

@@ -99,8 +99,7 @@ _EXTRAS: dict[str, Callable[[Dialect], tuple[list[str], list[str]]]] = {
          "LEFT JOIN patient pt ON pt.patnum = t.patnum"],
     ),
     "procedurelog": lambda d: (
-        [f"{d.month(_day_or_null('t.procdate'))} AS proc_month",
-         f"{d.name('p')} AS prov_name",
+        [f"{d.month(_day_or_null('t.procdate'))} AS proc_month", f"{d.name('p')} AS prov_name",
          "c.description AS clinic_description", "pc.proccode AS proccode",
          "pc.descript AS proc_descript"],
         ["LEFT JOIN provider p ON p.provnum = t.provnum",
@@ -153,7 +152,8 @@ def view_select(table: Table, dialect: str, present: Mapping[str, Any] | None = 
         and c.name not in HIDDEN
         and f"{table.name}.{c.name}" not in HIDDEN
     ]
-    columns = [_readable(c, quote, None if present is None else present[c.name]) for c in shown]
+    stored = {} if present is None else present
+    columns = [_readable(c, quote, stored.get(c.name)) for c in shown]
     for column in shown:
         names = ENUM_NAMES.get(column.info.get("od_enum") or "")
         if names:
@@ -167,10 +167,10 @@ def view_select(table: Table, dialect: str, present: Mapping[str, Any] | None = 
 
 def _readable(column: Column[Any], quote: Callable[[str], str], stored_as: Any = None) -> str:
     """A column as the view shows it: "no date" as NULL, a flag as true/false."""
-    name = quote(column.name)
-    storage, ref = column.info.get("od_storage"), f"t.{name}"
+    storage, name = column.info.get("od_storage"), quote(column.name)
+    ref = f"t.{name}"
     if isinstance(stored_as, Boolean):
-        return ref  # a mirror before revision 0004 keeps flags as booleans
+        return ref  # a mirror before revision 0006 keeps flags as booleans
     if storage == "Date":
         return f"{_day_or_null(ref)} AS {name}"
     if storage == "DateT":

@@ -170,10 +170,14 @@ def create_compat_functions(connection: Connection, schema: str = DEFAULT_SCHEMA
         connection: a connection to the PostgreSQL mirror, in a transaction the caller commits.
         schema: the schema that holds them.
     """
+    statements = compat_sql(schema)
+    # Every practice's init (and another host's) replaces the same functions: two at once
+    # fail with "tuple concurrently updated". One at a time, until the caller's commit.
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock(hashtext('odmirror {schema}'))")
     # The driver's own cursor, without parameters: the SQL holds '%' (DATE_FORMAT's codes).
     cursor = connection.connection.cursor()
     try:
-        for statement in compat_sql(schema):
+        for statement in statements:
             cursor.execute(statement.rstrip(";"))
     finally:
         cursor.close()

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+# A key MySQL can index (it cannot index TEXT); TEXT elsewhere, as the other bookkeeping keys.
+KEY_TEXT = sa.Text().with_variant(sa.String(255), "mysql", "mariadb")
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-# Text in a key or an index is a VARCHAR on MySQL, which indexes no TEXT (etl.catalog.base).
-KEY_TEXT = sa.Text().with_variant(sa.String(255), "mysql", "mariadb")
 
 
 def upgrade() -> None:
