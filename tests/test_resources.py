@@ -149,6 +149,7 @@ def test_adding_a_resource_is_a_declaration(
     engine: Engine, practice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A catalog entry (Open Dental's own table) and one Resource: nothing else changes."""
+    TABLES["commlog"].drop(engine)  # the catalog's own, replaced by the one declared here
     commlog = declare("commlog", Mirrored(indexes=("datetstamp",)), MetaData())
     monkeypatch.setitem(TABLES, "commlog", commlog)
     commlogs = Resource("commlogs", "commlogs", "commlog", "CommlogNum", "DateTStamp", "DateTStamp")
