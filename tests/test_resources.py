@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, MetaData, text
 
 from etl.catalog.resources import RESOURCES, Resource, select_resources
 from etl.catalog.tables import TABLES, Mirrored, declare
@@ -149,7 +149,9 @@ def test_adding_a_resource_is_a_declaration(
     engine: Engine, practice: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A catalog entry (Open Dental's own table) and one Resource: nothing else changes."""
-    TABLES["commlog"].drop(engine)  # the catalog's own, replaced by the one declared here
+    with engine.begin() as conn:  # the catalog's own commlog, replaced by the one declared here
+        conn.execute(text("DROP VIEW IF EXISTS commlog_v"))
+        TABLES["commlog"].drop(conn)
     commlog = declare("commlog", Mirrored(indexes=("datetstamp",)), MetaData())
     monkeypatch.setitem(TABLES, "commlog", commlog)
     commlogs = Resource("commlogs", "commlogs", "commlog", "CommlogNum", "DateTStamp", "DateTStamp")
