@@ -131,3 +131,20 @@ def test_kpi_views_are_made_over_the_mirrored_tables_and_answer(
         collected = conn.execute(text("SELECT SUM(amount) FROM kpi_patient_collections")).scalar()
     assert collected is not None
     assert round(float(collected), 2) == round(sum(r["SplitAmt"] for r in splits), 2)
+
+
+def test_a_resource_on_its_own_cadence_is_skipped_until_due(engine: Engine, practice: Any) -> None:
+    first = sync(practice, engine, ("fees", "claimprocs"))
+    assert [r.mode for r in first] == ["full", "full"]
+    practice.requests.clear()
+    second = {r.resource: r for r in sync(practice, engine, ("fees", "claimprocs"))}
+    assert second["fees"].mode == "skipped" and "read every 24h" in second["fees"].summary()
+    assert requests_to(practice, "fees") == [] and requests_to(practice, "claimprocs")
+    with engine.begin() as conn:  # a day later (odmirror's own clock): due again
+        conn.execute(
+            text("UPDATE odmirror_sync_state SET last_success_at = :then WHERE resource = 'fees'"),
+            {"then": state.utcnow() - dt.timedelta(hours=25)},
+        )
+    third = {r.resource: r for r in sync(practice, engine, ("fees",))}
+    assert third["fees"].mode == "full" and third["fees"].stats.unchanged == 12
+    assert_mirrors(engine, practice, RESOURCES["fees"])

@@ -224,6 +224,12 @@ def _fan(name: str, table: str, key: str, fan_out: FanOut) -> Resource:
     return Resource(name, name, table, key, None, None, fan_out=fan_out)
 
 
+def _daily(name: str, table: str, key: str) -> Resource:
+    # Plan, fee and user lists change little: one whole pull a day (`odmirror sync --full`
+    # reads them at once).
+    return Resource(name, name, table, key, None, None, mark_missing=True, every=_DAY)
+
+
 def _changed(name: str, table: str, key: str) -> Resource:
     # DateTStamp filters of 25.1+ (commlogs, refattaches): no serverDateTime in the examples.
     return Resource(name, name, table, key, "DateTStamp", "DateTStamp", cursor_from_rows=True)
@@ -239,21 +245,21 @@ MONEY: tuple[Resource, ...] = (
     Resource("payments", "payments", "payment", "PayNum", None, None,
              window=DateWindow("DateEntry", None, back=30 * _DAY)),
     _fan("adjustments", "adjustment", "AdjNum", _BY_PATIENT),
-    _whole("insplans", "insplans", "insplan", "PlanNum"),
-    _whole("carriers", "carriers", "carrier", "CarrierNum"),
+    _daily("insplans", "insplan", "PlanNum"),
+    _daily("carriers", "carrier", "CarrierNum"),
     _whole("patplans", "patplans", "patplan", "PatPlanNum"),
-    _whole("benefits", "benefits", "benefit", "BenefitNum"),
+    _daily("benefits", "benefit", "BenefitNum"),
     _whole("recalls", "recalls", "recall", "RecallNum"),
-    _whole("recalltypes", "recalltypes", "recalltype", "RecallTypeNum"),
+    _daily("recalltypes", "recalltype", "RecallTypeNum"),
     Resource("schedules", "schedules", "schedule", "ScheduleNum", None, None,
              window=DateWindow("dateStart", "dateEnd", back=7 * _DAY, first_back=730 * _DAY,
                                ahead=120 * _DAY, step=7 * _DAY)),
     _whole("scheduleops", "scheduleops", "scheduleop", "ScheduleOpNum"),
-    _whole("feescheds", "feescheds", "feesched", "FeeSchedNum"),
-    _whole("fees", "fees", "fee", "FeeNum"),
+    _daily("feescheds", "feesched", "FeeSchedNum"),
+    _daily("fees", "fee", "FeeNum"),
     Resource("userods", "userods", "userod", "UserNum", None, None,
-             passes=({"includeHidden": "true"},), mark_missing=True),
-    _whole("referrals", "referrals", "referral", "ReferralNum"),
+             passes=({"includeHidden": "true"},), mark_missing=True, every=_DAY),
+    _daily("referrals", "referral", "ReferralNum"),
     _changed("refattaches", "refattach", "RefAttachNum"),
     _changed("commlogs", "commlog", "CommlogNum"),
     _whole("claimtrackings", "claimtrackings", "claimtracking", "ClaimTrackingNum"),
@@ -263,7 +269,7 @@ MONEY: tuple[Resource, ...] = (
     _fan("proctps", "proctp", "ProcTPNum", _BY_TREATPLAN),
     _fan("treatplanattaches", "treatplanattach", "TreatPlanAttachNum", _BY_TREATPLAN),
     _whole("payplanlinks", "payplanlinks", "payplanlink", "PayPlanLinkNum"),
-    _whole("preferences", "preferences", "preference", "PrefNum"),
+    _daily("preferences", "preference", "PrefNum"),
 )  # fmt: skip
 
 RESOURCES: dict[str, Resource] = {

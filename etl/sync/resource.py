@@ -24,7 +24,7 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import fast_indexes, rejects
 from etl.mirror.upsert import has_rows
-from etl.sync import removals, requests, state
+from etl.sync import cadence, removals, requests, state
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
@@ -73,6 +73,9 @@ class ResourceSync:
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
         self.control.check()  # a stop asked for during an earlier resource: do not start
+        due = None if self.full else cadence.next_due(self.engine, self.resource, state.utcnow())
+        if due is not None:  # its own cadence (`every`): not yet
+            return cadence.skipped(self.resource, due)
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
