@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl import __version__, logs
+from etl import check, init_config, installed_version, logs
 from etl.config.load import load_settings
 from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested, stop_on_signals
@@ -99,8 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     parser = argparse.ArgumentParser(prog="odmirror", description=DESCRIPTION, parents=[common])
-    parser.add_argument("--version", action="version", version=f"odmirror {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check.add_parser(commands, common)
+    init_config.add_parser(commands, common)
     for name, handler, text in (
         ("init", cmd_init, "create or upgrade the mirror schema"),
         ("sync", cmd_sync, "pull what changed since the last run (all of it the first time)"),
@@ -112,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         if name == "sync":
             sub.add_argument("--full", action="store_true", help="ignore the cursor, pull all")
+            sub.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
             sub.add_argument(
                 "--resource",
                 action="append",
@@ -131,6 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Version(argparse.Action):
+    # The installed package's version, read only when asked for (etl.installed_version).
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(f"odmirror {installed_version()}")
+        parser.exit()
+
+
 def _count(value: str) -> int:
     number = int(value)
     if not 1 <= number <= 200_000:
@@ -138,8 +148,8 @@ def _count(value: str) -> int:
     return number
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = load_settings(getattr(args, "config", None))
+def _settings(args: argparse.Namespace, need_keys: bool = True) -> Settings:
+    settings = load_settings(getattr(args, "config", None), need_keys)
     logs.setup(args.command, getattr(args, "verbose", False), settings.log.format)
     logs.REDACTOR.add_secrets(settings.api.developer_key, settings.api.customer_key)
     logs.REDACTOR.add_secrets(*(practice.customer_key for practice in settings.practices))
@@ -147,34 +157,50 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_init(args: argparse.Namespace) -> None:
-    """Create or upgrade the mirror schema (each practice's, for a group)."""
+    """Create or upgrade the mirror schema (each practice's, for a group); no API key needed."""
     from etl.commands import init_mirrors
 
-    init_mirrors(_settings(args), args.practice)
+    init_mirrors(_settings(args, need_keys=False), args.practice)
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
     """One sync run; SIGTERM or Ctrl-C stops it after the page in flight."""
     from etl.commands import sync_mirrors
+    from etl.progress import sync_progress
 
     settings, control = _settings(args), RunControl()
     try:
-        with stop_on_signals(control.stop), logs.progress_bar(control):
+        with (
+            stop_on_signals(control.stop),
+            sync_progress(settings, control, args.full, args.practice, args.quiet),
+        ):
             sync_mirrors(
                 settings, args.full, args.practice, control=control, resources=args.resource
             )
     except StopRequested:
         print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)
+    finally:
+        _export_metrics(settings)  # a failed run's figures too: the alerts are about those
+
+
+def _export_metrics(settings: Settings) -> None:
+    # The textfile and the Pushgateway of a one-shot sync (etl/metrics.py); off unless set.
+    if settings.metrics.textfile or settings.metrics.pushgateway:
+        from etl.metrics import export
+
+        export(settings)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    """Sync on a schedule."""
+    """Sync on a schedule, serving /metrics and /healthz if `metrics.port` is set."""
     from etl.commands import check_mirrors
+    from etl.health import serving
     from etl.scheduler import run_forever
 
     settings = _settings(args)
     check_mirrors(settings)  # fail now, not at the first tick
-    run_forever(settings)
+    with serving(settings):
+        run_forever(settings)
 
 
 def cmd_query(args: argparse.Namespace) -> int:
@@ -204,11 +230,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     """How fresh the mirror is; the exit code tells a monitor (see etl/status.py)."""
     from etl import status
 
-    settings = _settings(args)
+    settings = _settings(args, need_keys=False)
     if settings.practices:
         from etl.commands import status_group
 
-        return status_group(settings)
+        return status_group(settings, as_json=args.json)
     engine = make_engine(settings.database.url)
     try:
         check_schema(engine)

@@ -7,10 +7,13 @@ without `practices:` prints its lines as they are, and its error is the command'
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -27,8 +30,9 @@ from etl.mirror.engine import (
     safe_url,
     upgrade,
 )
-from etl.sync.group import api_client, raise_failures, run_each
+from etl.sync.group import Outcome, api_client, raise_failures, run_each
 from etl.sync.state import RunResult
+from etl.wording import plural
 
 log = logging.getLogger("odmirror")
 Print = Callable[[str], None]
@@ -53,14 +57,17 @@ def init_mirrors(
     Raises:
         PracticesFailedError: after the views, if any practice failed (each reported by `err`).
     """
+    from etl.mirror.group_views import refresh, release
+
+    # The group views hold the practices' views, which an upgrade recreates: out of the way,
+    # their grants kept to be given again.
+    grants = release(settings) if settings.practices else []
     outcomes = run_each(targets(settings, only), _init_one, parallel=False)
     for outcome in outcomes:
         if outcome.value is not None:
             out(_named(outcome.name, outcome.value))
     if settings.practices:
-        from etl.mirror.group_views import refresh
-
-        out(refresh(settings, targets(settings)))
+        out(refresh(settings, targets(settings), grants))
     raise_failures(outcomes, err)
 
 
@@ -133,6 +140,7 @@ def sync_mirrors(
         except StopRequested:
             return []
 
+    began = time.monotonic()
     outcomes = run_each(targets(settings, only), sync_one)
     for outcome in outcomes:
         for result in outcome.value or []:
@@ -141,15 +149,37 @@ def sync_mirrors(
                 fields["practice"] = outcome.name
             line = _named(outcome.name, result.summary())
             out(logs.summary_line(line, fields) if json_lines else line)
+    if settings.practices:
+        out(total_line(outcomes, time.monotonic() - began))
     raise_failures(outcomes, err)
     control.check()
     return [result for outcome in outcomes for result in outcome.value or []]
 
 
+def total_line(outcomes: Sequence[Outcome[list[RunResult]]], seconds: float) -> str:
+    """A group run's last line: practices that succeeded and failed, rows and requests."""
+    results = [result for outcome in outcomes for result in outcome.value or []]
+    failed = sum(outcome.error is not None for outcome in outcomes)
+    fetched = sum(r.stats.fetched for r in results)
+    requests = sum(r.stats.requests for r in results)
+    return (
+        f"group: {plural(len(outcomes), 'practice')}, {len(outcomes) - failed} synced, "
+        f"{failed} failed; fetched {plural(fetched, 'row')}, "
+        f"{sum(r.stats.inserted for r in results)} inserted, "
+        f"{sum(r.stats.updated for r in results)} updated; "
+        f"{plural(requests, 'request')}; {seconds:.1f} s"
+    )
+
+
 def status_group(
-    settings: Settings, only: str | None = None, out: Print = print, err: Print = _stderr
+    settings: Settings,
+    only: str | None = None,
+    out: Print = print,
+    err: Print = _stderr,
+    as_json: bool = False,
 ) -> int:
-    """`odmirror status` of every practice (or `only`): each line starts with the practice.
+    """`odmirror status` of every practice (or `only`): each line starts with the practice, or
+    with `as_json` one JSON document with a `practices` list.
 
     Returns:
         The worst exit code of the practices (see etl/status.py).
@@ -159,22 +189,40 @@ def status_group(
     """
     from etl import status
 
-    def lines(target: Target) -> tuple[int, list[str]]:
+    def read(target: Target) -> tuple[int, list[str], dict[str, Any]]:
         engine = make_engine(target.settings.database.url)
         try:
             check_schema(engine)
             found = status.collect(engine, target.settings)
-            head = f"schema {current_revision(engine)}"
-            return found.exit_code(), [head, *status.text_lines(found)]
+            revision = current_revision(engine)
+            shown = safe_url(target.settings.database.url)
+            document = status.as_document(found, shown, revision)
+            return found.exit_code(), [f"schema {revision}", *status.text_lines(found)], document
         finally:
             engine.dispose()
 
-    outcomes = run_each(targets(settings, only), lines)
-    for outcome in outcomes:
+    outcomes = run_each(targets(settings, only), read)
+    if as_json:
+        out(json.dumps(_group_document(outcomes), indent=2))
+    for outcome in [] if as_json else outcomes:
         for line in outcome.value[1] if outcome.value else []:
             out(f"{outcome.name}: {line}")
     raise_failures(outcomes, err)
     return max(outcome.value[0] for outcome in outcomes if outcome.value)
+
+
+def _group_document(outcomes: Sequence[Outcome[tuple[int, list[str], dict[str, Any]]]]) -> Any:
+    from etl.status import VERDICTS
+
+    practices: list[dict[str, Any]] = [
+        {"practice": o.name, **o.value[2]} if o.value else {"practice": o.name, "error": o.error}
+        for o in outcomes
+    ]
+    read = [o.value[0] for o in outcomes if o.value]
+    unread = any(o.value is None for o in outcomes)
+    worst = 1 if unread else max(read)
+    verdict = "error" if unread else VERDICTS[worst]
+    return {"status": verdict, "exit_code": worst, "practices": practices}
 
 
 def check_mirrors(settings: Settings) -> None:

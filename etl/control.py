@@ -1,8 +1,10 @@
 """How a caller steers a run from outside: a stop request, and a progress hook.
 
-A stop request is honoured between pages: the page in flight is saved and committed, the run is
-recorded as interrupted, and the sync returns. SIGTERM (systemd, docker, kill) and the first
-Ctrl-C ask for it; a second Ctrl-C stops at once, as usual.
+A stop request is honoured between pages: the page being saved is committed, the run is
+recorded as interrupted, and the sync returns. A request in flight, a wait for the throttle and
+a wait before a retry end at once (etl.api.deadline, etl.api.retries), whatever the network
+does. SIGTERM (systemd, docker, kill) and the first Ctrl-C ask for it; a second Ctrl-C stops at
+once, as usual (the run is recorded as interrupted too).
 """
 
 from __future__ import annotations

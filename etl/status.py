@@ -24,8 +24,11 @@ from etl.mirror import rejects
 from etl.mirror.bookkeeping import SyncRun, SyncState
 from etl.outside_text import shown
 from etl.sync import state
+from etl.wording import plural
 
 OK, FAILED, STALE = 0, 3, 4
+#: The word for each exit code, in the JSON answer.
+VERDICTS = {OK: "ok", FAILED: "failed", STALE: "stale"}
 _RUN_FIELDS = (
     "id",
     "mode",
@@ -54,6 +57,9 @@ class ResourceStatus:
     last_finished: SyncRun | None
     problems: rejects.RejectCounts = field(default_factory=rejects.RejectCounts)
     clock: list[str] = field(default_factory=list)
+    #: Open Dental's columns its endpoint does not send, and how many columns the table has.
+    not_sent: tuple[str, ...] = ()
+    od_columns: int = 0
 
     @property
     def failed(self) -> bool:
@@ -129,6 +135,8 @@ def _resource_status(
         last_run=runs[0] if runs else None,
         last_finished=next((r for r in runs if r.status != "running"), None),
         clock=clock_problems(resource.name, cursor, runs, now, limit, moves),
+        not_sent=resource.columns_not_sent,
+        od_columns=sum("od_storage" in c.info for c in resource.table.columns),
     )
 
 
@@ -154,16 +162,26 @@ def text_lines(status: MirrorStatus) -> list[str]:
 
 def _resource_line(res: ResourceStatus) -> str:
     if res.last_success_at is None or res.age is None:
-        return f"{res.name}: {res.rows} rows; never synced"
-    cursor = res.cursor.strftime(state.TIME_FORMAT) if res.cursor else "none"
+        return f"{res.name}: {plural(res.rows, 'row')}; never synced"
+    # A resource read whole each time (no change filter) has no cursor.
+    cursor = f"cursor {res.cursor:{state.TIME_FORMAT}} office time" if res.cursor else "no cursor"
     flaws = res.problems
     kept = ""
     if flaws.rejected or flaws.set_aside:
         kept = f"; odmirror_rejected: {flaws.rejected} rejected, {flaws.set_aside} set aside"
 
     return (
-        f"{res.name}: {res.rows} rows; last success {res.last_success_at} UTC "
-        f"({_age(res.age)} ago); cursor {cursor} office time{kept}"
+        f"{res.name}: {plural(res.rows, 'row')}; last success {res.last_success_at} UTC "
+        f"({_age(res.age)} ago); {cursor}{kept}{_not_sent(res)}"
+    )
+
+
+def _not_sent(res: ResourceStatus) -> str:
+    if not res.not_sent:
+        return ""
+    return (
+        f"; {len(res.not_sent)} of {res.od_columns} Open Dental columns not sent by the endpoint"
+        " (NULL; --json names them)"
     )
 
 
@@ -174,23 +192,27 @@ def _run_line(run: SyncRun) -> str:
     return (
         f"#{run.id} {run.mode} started {run.started_at} UTC{ended}: {outcome}; "
         f"fetched {run.rows_fetched}, inserted {run.rows_inserted}, updated {run.rows_updated}, "
-        f"rejected {run.rows_rejected}; {run.requests} requests"
+        f"rejected {run.rows_rejected}; {plural(run.requests, 'request')}"
     )
 
 
 def as_json(status: MirrorStatus, mirror: str, schema: str | None) -> str:
     """The machine answer: one JSON document (times in UTC with Z, cursors in office time)."""
-    document = {
+    return json.dumps(as_document(status, mirror, schema), indent=2)
+
+
+def as_document(status: MirrorStatus, mirror: str, schema: str | None) -> dict[str, Any]:
+    """What `as_json` writes, as a dict (a group's answer holds one per practice)."""
+    return {
         "mirror": mirror,
         "schema_revision": schema,
         "checked_at": _utc(status.now),
         "max_age_seconds": int(status.max_age.total_seconds()),
-        "status": {OK: "ok", FAILED: "failed", STALE: "stale"}[status.exit_code()],
+        "status": VERDICTS[status.exit_code()],
         "exit_code": status.exit_code(),
         "problems": status.problems(),
         "resources": [_resource_json(r) for r in status.resources],
     }
-    return json.dumps(document, indent=2)
 
 
 def _resource_json(res: ResourceStatus) -> dict[str, Any]:
@@ -199,6 +221,8 @@ def _resource_json(res: ResourceStatus) -> dict[str, Any]:
     if run is not None:
         last_run = {name: getattr(run, name) for name in _RUN_FIELDS}
         last_run.update(started_at=_utc(run.started_at), finished_at=_utc(run.finished_at))
+        clock = run.office_clock  # office time, no zone, like the cursor
+        last_run["office_clock"] = clock.strftime(state.TIME_FORMAT) if clock else None
     return {
         "resource": res.name,
         "rows": res.rows,
@@ -207,6 +231,7 @@ def _resource_json(res: ResourceStatus) -> dict[str, Any]:
         "age_seconds": int(res.age.total_seconds()) if res.age is not None else None,
         "rejected": res.problems.rejected,
         "set_aside": res.problems.set_aside,
+        "columns_not_sent": list(res.not_sent),
         "last_run": last_run,
     }
 

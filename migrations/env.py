@@ -16,9 +16,11 @@ import etl.mirror.bookkeeping  # noqa: F401  (and odmirror's own)
 from etl.catalog.base import Base
 from etl.config.load import load_settings
 from etl.config.targets import migration_url
+from etl.mirror import mysql
 from etl.mirror.engine import VERSION_TABLE, make_engine
-from etl.mirror.kpi_views import create_kpi_views, drop_kpi_views
-from etl.mirror.views import create_views, drop_views
+from etl.mirror.grants import grants_kept
+from etl.mirror.kpi_views import create_kpi_views, drop_kpi_views, kpi_view_names
+from etl.mirror.views import create_views, drop_views, view_names
 
 config = context.config
 target_metadata = Base.metadata
@@ -56,15 +58,19 @@ def run_migrations_online() -> None:
     """Run the migrations on a live connection."""
     engine = _engine()
     with engine.connect() as connection:
+        if mysql.is_mysql(connection.dialect.name):
+            mysql.use_utf8mb4(connection)
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             version_table=VERSION_TABLE,
             render_as_batch=connection.dialect.name == "sqlite",
         )
-        with context.begin_transaction():
-            # Views stand in the way of SQLite's batch table rebuilds: drop them first, and make
-            # them again over whatever tables the target revision has.
+        # Views stand in the way of SQLite's batch table rebuilds: drop them first, and make
+        # them again over whatever tables the target revision has (with their grants: a BI
+        # reader's SELECT on them outlives an upgrade).
+        views = view_names() + kpi_view_names()
+        with context.begin_transaction(), grants_kept(connection, views):
             drop_kpi_views(connection)  # before the tables' views: SQLite batch rebuilds
             drop_views(connection)
             context.run_migrations()

@@ -1,4 +1,4 @@
-"""Shared fixtures: a fresh mirror on SQLite and on PostgreSQL for every test that asks."""
+"""Shared fixtures: a fresh mirror on SQLite and PostgreSQL (MariaDB too where asked)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,37 @@ def _require_postgres() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+#: The databases of the mirror. Most tests run on the first two; the tests of what differs by
+#: database (syncs, resources, upserts, rejects, the lock, status, views, migrations) run on all
+#: three: their modules take `db_url_all` as their `db_url`.
+DATABASES = ("sqlite", "postgresql", "mysql")
+
+
+@pytest.fixture(params=DATABASES[:2])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database: a SQLite file, or a fresh schema on the test PostgreSQL server."""
-    if request.param == "sqlite":
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(params=DATABASES)
+def db_url_all(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """`db_url`, and a fresh database on the test MariaDB server (tests/mariadb.py)."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def empty_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of one kind of `DATABASES`, removed after; yields its URL."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'mirror.db'}"
+        return
+    if kind == "mysql":
+        from tests.mariadb import fresh_mariadb  # it imports this module
+
+        with fresh_mariadb() as url:
+            yield url
         return
     _require_postgres()
     schema = f"odm_{uuid.uuid4().hex[:12]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -231,7 +232,9 @@ def test_run_refuses_to_start_without_a_schema(
     assert "run `odmirror init`" in capsys.readouterr().err
 
 
-def test_an_unreachable_api_is_one_line_on_stderr(tmp_path: Path, make_sim: Any) -> None:
+def test_an_unreachable_api_says_each_retry_then_one_error_line(
+    tmp_path: Path, make_sim: Any
+) -> None:
     sim = make_sim(1)
     config = write_config(tmp_path, sim, f"sqlite:///{tmp_path / 'm.db'}", max_retries=2)
     assert run_cli("init", "--config", str(config), cwd=tmp_path).returncode == 0
@@ -239,7 +242,12 @@ def test_an_unreachable_api_is_one_line_on_stderr(tmp_path: Path, make_sim: Any)
     sim.stop()
     result = run_cli("sync", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.splitlines() == [
+    # A wrong port is not a silent wait: each retry is said as it comes.
+    retry = "WARNING: GET /api/v1/patients/Simple: cannot connect; retrying (attempt {} of 3,"
+    lines = result.stderr.splitlines()
+    assert [line.rsplit(" ", 4)[0] for line in lines[:2]] == [retry.format(2), retry.format(3)]
+    assert all(re.fullmatch(r".*, next in \d+\.\d s\)", line) for line in lines[:2])
+    assert lines[2:] == [
         f"odmirror: error: cannot reach the API at {host}: connection refused (check api.base_url)"
     ]
 

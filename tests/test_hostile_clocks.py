@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,6 +83,8 @@ def test_a_server_clock_of_9999_never_becomes_the_cursor(engine: Engine, api: Ho
     assert shown.problems() == [
         f"patients: the office clock read {FUTURE} (run #2), a time no zone has"
     ]
+    (shown_json,) = json.loads(status.as_json(shown, "mirror", None))["resources"]
+    assert (shown_json["last_run"]["office_clock"], shown_json["cursor"]) == (FUTURE, NOON)
     # The clock put right: the cursor moves on from where it was.
     api.lists[PATIENTS.path] = [patient(1, "2025-05-05 11:30:00", "2025-05-05 13:00:00")]
     assert sync(api, engine).advanced

@@ -17,6 +17,13 @@ from etl.mirror.upsert import save_blocks, save_rows
 from tests.conftest import load_json
 from tests.test_transform import VENDOR_ROW
 
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
 SYNCED = dt.datetime(2026, 1, 2, 3, 4, 5)
 TABLE = PATIENTS.table
 # The vendor's example as stored: the columns the endpoint does not send are NULL (not known).

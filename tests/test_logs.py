@@ -133,20 +133,15 @@ def test_the_redactor_hides_keys_database_values_and_line_breaks() -> None:
     assert json.loads(line)["exc"].endswith("ValueError: boom for ***")
 
 
-def test_a_progress_bar_on_a_terminal_only(tmp_path: Path, make_sim: Any) -> None:
-    sim = make_sim(300)
-    config = initialised(tmp_path, sim, f"sqlite:///{tmp_path / 'm.db'}")
-    quiet = run_cli("sync", "--config", config, cwd=tmp_path)
-    assert quiet.returncode == 0 and quiet.stderr == ""  # not a terminal: not a byte
-    # The server takes its time over the pages, so the bar has pages to show.
-    sim.stall_next(0.3, count=4)
+def on_a_terminal(*args: str, cwd: Path) -> bytes:
+    """What `python -m etl ARGS` writes to stderr when stderr is a terminal."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "etl", "sync", "--full", "--config", config],
-        cwd=tmp_path,
+        [sys.executable, "-m", "etl", *args],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=follower,
-        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"},
+        env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120"},
     )
     os.close(follower)
     screen = b""
@@ -160,7 +155,23 @@ def test_a_progress_bar_on_a_terminal_only(tmp_path: Path, make_sim: Any) -> Non
         screen += chunk
     os.close(leader)
     assert proc.wait(timeout=60) == 0
-    assert b"patients: 100 rows" in screen and b"requests" in screen
+    return screen
+
+
+def test_progress_lines_on_a_terminal_only(tmp_path: Path, make_sim: Any) -> None:
+    sim = make_sim(300)
+    config = initialised(tmp_path, sim, f"sqlite:///{tmp_path / 'm.db'}")
+    quiet = run_cli("sync", "--config", config, cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == ""  # not a terminal: not a byte
+    # The server takes its time over the pages (past the quiet first seconds), so the line
+    # has pages to show; the mirror holds 300 rows, so a full sync's time left is known.
+    sim.stall_next(0.7, count=4)
+    screen = on_a_terminal("sync", "--full", "--config", config, cwd=tmp_path)
+    assert b"patients: 300 rows, 4 pages" in screen and b"rows/s" in screen
+    assert b"left" in screen
+    sim.stall_next(0.7, count=4)
+    silent = on_a_terminal("sync", "--full", "--quiet", "--config", config, cwd=tmp_path)
+    assert b"rows," not in silent
 
 
 def test_setup_replaces_only_its_own_handler(caplog: pytest.LogCaptureFixture) -> None:

@@ -24,11 +24,13 @@ from etl.config.load import load_settings
 from etl.config.targets import practice_url
 from etl.mirror.engine import make_engine
 from etl.mirror.group_views import mirrored_tables
+from etl.mirror.views import view_names
 from etl.scheduler import SyncJob
 from etl.simulator import Simulator, SimulatorConfig
 from etl.simulator.group import OfficeGroup
 from etl.sync import state
 from tests.conftest import PG_URL, _require_postgres
+from tests.mariadb import MYSQL_URL, require_mariadb
 from tests.test_sync import assert_mirror_matches
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,11 +54,15 @@ class Group:
         return make_engine(practice_url(self.url, self.name(short)))
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def group(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Group]:
-    """SQLite files in tmp_path, or PostgreSQL schemas whose names start with this test's uuid."""
+    """SQLite files in tmp_path, or PostgreSQL schemas (MariaDB databases) whose names start
+    with this test's uuid."""
     if request.param == "sqlite":
         yield Group(f"sqlite:///{tmp_path / 'mirror_{practice}.db'}", "", "everyone")
+        return
+    if request.param == "mysql":
+        yield from _mariadb_group()
         return
     _require_postgres()
     prefix = f"t{uuid.uuid4().hex[:10]}_"
@@ -67,6 +73,18 @@ def group(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Group]:
         for (schema,) in names.all():
             if schema.startswith(prefix):
                 conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _mariadb_group() -> Iterator[Group]:
+    require_mariadb()
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    yield Group(MYSQL_URL, prefix, f"{prefix}group")
+    admin = create_engine(MYSQL_URL)
+    with admin.begin() as conn:
+        for (name,) in conn.execute(text("SHOW DATABASES")).all():
+            if name.startswith(prefix):
+                conn.execute(text(f"DROP DATABASE `{name}`"))
     admin.dispose()
 
 
@@ -164,7 +182,8 @@ def test_the_version_table_and_tables_live_in_the_practice_schema(
     expected = {t.name for t in mirrored_tables()} | {"odmirror_alembic_version"}
     for short in KEYS:
         assert expected <= per_schema[group.name(short)]
-    assert per_schema[group.group_schema] == {t.name for t in mirrored_tables()}
+    readable = set(view_names())
+    assert per_schema[group.group_schema] == {t.name for t in mirrored_tables()} | readable
 
 
 def test_group_views_union_every_practice_with_its_name(
@@ -194,8 +213,8 @@ def group_view_rows(group: Group, init_out: str) -> dict[str, list[dict[str, Any
         conn.close()
     else:
         assert f"group views: schema {group.group_schema} over" in init_out
-        engine = make_engine(PG_URL)
-        view = f'"{group.group_schema}".patient'
+        engine = make_engine(group.url)
+        view = f"{engine.dialect.identifier_preparer.quote(group.group_schema)}.patient"
         found = rows(engine, f"SELECT * FROM {view} ORDER BY practice, patnum")
         engine.dispose()
     by_practice: dict[str, list[dict[str, Any]]] = {}

@@ -23,6 +23,13 @@ from etl.sync.seen import SeenKeys
 from tests.conftest import settings_for
 from tests.test_sync import mirror, office_clock, sync
 
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
 pytestmark = pytest.mark.reliability
 
 BAD_BIRTHDATE = "undecodable Birthdate (NULL, kept in extra)"

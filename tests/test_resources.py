@@ -24,6 +24,12 @@ from tests.practice import ALL, assert_mirrors, mirror, office_clock, sync, url_
 
 
 @pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
+@pytest.fixture
 def practice(make_sim: Any) -> Any:
     return make_sim(120, clock=office_clock()).fill_practice()
 
@@ -295,3 +301,16 @@ def test_enum_codes_are_open_dentals_own(resource: str, key: str) -> None:
     assert codes == OPEN_DENTAL_CODES[resource, key]
     row = map_record(RESOURCES[resource], {RESOURCES[resource].key: 1, key: "x"}).row
     assert row[spec.column] is None  # a word it does not know is no code at all
+
+
+def test_the_readme_lists_the_columns_each_endpoint_does_not_send() -> None:
+    root = Path(__file__).resolve().parent.parent
+    # The money tables' lists are in docs/money-tables.md, which the README links.
+    readme = "".join(
+        (root / name).read_text(encoding="utf-8") for name in ("README.md", "docs/money-tables.md")
+    )
+    for resource in RESOURCES.values():
+        missing = resource.columns_not_sent
+        total = sum("od_storage" in c.info for c in resource.table.columns)
+        line = f"| `{resource.table.name}` | {total - len(missing)} of {total} | "
+        assert line + (", ".join(missing) or "-") + " |" in readme, resource.name

@@ -14,10 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from etl.catalog.resources import PATIENTS
 from etl.config.targets import Target
 from etl.control import RunControl, StopRequested
-from etl.mapping.record import map_record
 from etl.mirror.engine import make_engine
 from etl.scheduler import SyncJob
 from etl.sync import state
@@ -26,7 +24,7 @@ from etl.sync.group import run_each
 from etl.sync.run import run_sync
 from tests.conftest import settings_for
 from tests.test_cli import _keys, initialised, main, spawn  # noqa: F401 - _keys: autouse
-from tests.test_sync import assert_mirror_matches, mirror
+from tests.test_sync import assert_mirror_matches, expected_rows, mirror
 
 
 def signal_during_third_page(sim: Any, proc: subprocess.Popen[str], signum: int) -> None:
@@ -44,7 +42,7 @@ def assert_pages_intact(engine: Engine, sim: Any) -> int:
     fetched, so one to three of them), every row as the API sent it. Returns the rows."""
     got = mirror(engine)
     assert len(got) % 100 == 0 and 100 <= len(got) <= 300
-    expected = {r["PatNum"]: map_record(PATIENTS, r).row for r in sim.store.all()}
+    expected = expected_rows(sim)
     assert got == {key: expected[key] for key in got}
     return len(got)
 

@@ -13,11 +13,18 @@ import yaml
 from sqlalchemy import update
 
 from etl import status
+from etl.catalog.resources import PATIENTS
 from etl.cli import main
 from etl.config.load import load_settings
 from etl.mirror.bookkeeping import SyncState
 from etl.mirror.engine import make_engine
 from tests.test_cli import _keys, initialised  # noqa: F401 - _keys: the test keys, autouse
+
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
 
 
 def add_sections(config: str, **sections: Any) -> str:
@@ -61,6 +68,7 @@ def test_never_synced_is_stale(
             "age_seconds": None,
             "rejected": 0,
             "set_aside": 0,
+            "columns_not_sent": list(PATIENTS.columns_not_sent),
             "last_run": None,
         }
     ]
@@ -93,6 +101,11 @@ def test_a_fresh_mirror_is_ok_in_text_and_json(
         "error": None,
     }
     assert run["requests"] >= 3 and run["finished_at"] >= run["started_at"]
+    # The patient columns Patients Simple does not send are named: NULL, not known.
+    not_sent = set(patients["columns_not_sent"])
+    assert {"billingtype", "bal_0_30", "bal_31_60", "bal_61_90", "balover90", "insest"} <= not_sent
+    assert not not_sent & {"lname", "birthdate", "premed", "datetstamp", "baltotal"}
+    assert f"{len(not_sent)} of 84 Open Dental columns not sent by the endpoint" in out
 
 
 def test_last_run_failed_exit_3_then_stale_exit_4(

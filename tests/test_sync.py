@@ -20,6 +20,13 @@ from etl.sync.run import run_sync, window_start
 from etl.sync.state import RunResult
 from tests.conftest import settings_for
 
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
+
+
 # An office clock far from this machine's: another zone, another year.
 OFFICE_START = dt.datetime(2025, 3, 14, 9, 26, 53)
 TABLE = PATIENTS.table
@@ -35,11 +42,16 @@ def mirror(engine: Engine) -> dict[int, dict[str, Any]]:
     return {r["patnum"]: {k: v for k, v in r.items() if k != "odmirror_synced_at"} for r in rows}
 
 
-def assert_mirror_matches(engine: Engine, sim: Any) -> None:
-    """Every patient of the simulator is in the mirror, every field as the mapping says."""
+def expected_rows(sim: Any) -> dict[int, dict[str, Any]]:
+    """Every patient of the simulator as the mirror must hold it, by PatNum."""
     # A column the record does not carry is one the mirror does not know: NULL.
     unknown = {c.name: None for c in TABLE.columns if c.name != "odmirror_synced_at"}
-    expected = {r["PatNum"]: {**unknown, **map_record(PATIENTS, r).row} for r in sim.store.all()}
+    return {r["PatNum"]: {**unknown, **map_record(PATIENTS, r).row} for r in sim.store.all()}
+
+
+def assert_mirror_matches(engine: Engine, sim: Any) -> None:
+    """Every patient of the simulator is in the mirror, every field as the mapping says."""
+    expected = expected_rows(sim)
     got = mirror(engine)
     assert sorted(got) == sorted(expected)
     mismatched = [n for n in expected if got[n] != expected[n]]

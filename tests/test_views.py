@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
@@ -17,6 +18,12 @@ from etl.simulator import OfficeClock
 from tests.practice import sync
 
 APT_STATUS, PROC_STATUS = ENUM_NAMES["ApptStatus"], ENUM_NAMES["ProcStat"]
+
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """These tests run on MariaDB too (tests/conftest.py)."""
+    return db_url_all
 
 
 def rows(engine: Engine, sql: str) -> list[dict[str, Any]]:

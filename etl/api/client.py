@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 import requests
 
 from etl import __version__
-from etl.api import stamping
-from etl.api.errors import explanation, status_error, transport_error
+from etl.api import body, observe, stamping
+from etl.api.deadline import Watch, Watchdog
+from etl.api.errors import (
+    explanation,
+    overdue_error,
+    status_error,
+    too_large_error,
+    transport_error,
+)
 from etl.api.paginator import OffsetPaginator, Paginator
-from etl.api.retries import attempts, make_retry
+from etl.api.retries import attempts, log_retry, make_retry
+from etl.config.endpoint import plain_http_to_vendor, refusal
 from etl.config.settings import ApiSettings
+from etl.control import StopRequested
 from etl.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -31,15 +39,14 @@ log = logging.getLogger(__name__)
 PACING_SLACK = 0.02
 PACING_SLACK_SECONDS = 0.02
 _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
-_JSON = msgspec.json.Decoder()
 
 
 class _Transient(Exception):
     """A failure worth another try; carries the error to raise when tries run out."""
 
-    def __init__(self, error: ApiError) -> None:
+    def __init__(self, error: ApiError, status: int | None = None) -> None:
         super().__init__(str(error))
-        self.error = error
+        self.error, self.status = error, status
 
 
 @dataclass
@@ -66,7 +73,12 @@ class ApiClient:
         settings: where the API is and the keys.
         backoff_factor: the base of the exponential backoff between retries, in seconds.
         monotonic: clock for pacing.
-        sleep: how to wait for pacing.
+        sleep: how to wait for pacing and backoff (default: a wait that a stop ends).
+        stop: set to end the run: waits and the request in flight end at once, raising
+            StopRequested (etl.control).
+
+    Raises:
+        ApiError: the address is plain http to Open Dental's servers (keys in clear).
     """
 
     def __init__(
@@ -74,18 +86,23 @@ class ApiClient:
         settings: ApiSettings,
         backoff_factor: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        if plain_http_to_vendor(settings.base_url):
+            raise ApiError(refusal("api.base_url"))
         self.settings = settings
         self.backoff_factor = backoff_factor
         self.requests_made = 0
+        self.stop = stop or threading.Event()
         self._monotonic = monotonic
-        self._sleep = sleep
+        self._sleep = sleep or self._wait
         self._next_at: float | None = None
         self._warned_cap = False
+        self._watchdog = Watchdog(self.stop)
         self.session = requests.Session()
         for scheme in ("http://", "https://"):
-            retry = make_retry(settings, backoff_factor)
+            retry = make_retry(settings, backoff_factor, self.stop)
             self.session.mount(scheme, stamping.StampingAdapter(max_retries=retry))
         self.session.headers.update(
             {
@@ -98,7 +115,14 @@ class ApiClient:
 
     def close(self) -> None:
         """Close the connection pool."""
+        self._watchdog.close()
         self.session.close()
+
+    def stop_with(self, stop: threading.Event) -> None:
+        """From now on, `stop` (a run's stop request) ends waits and requests in flight."""
+        self.stop = self._watchdog.stop = stop
+        for adapter in self.session.adapters.values():
+            adapter.max_retries.stop = stop  # type: ignore[attr-defined]  # PacedRetry
 
     def __enter__(self) -> ApiClient:
         return self
@@ -116,42 +140,77 @@ class ApiClient:
             try:
                 return self._get_once(path, params)
             except _Transient as exc:
+                observe.count(self.settings.customer_key, observe.RETRY, exc.status)
                 if attempt >= self.settings.max_retries:
                     raise exc.error from None
-                self._sleep(self._backoff(attempt))
+                wait = self._backoff(attempt)
+                log_retry(f"GET {path}: {exc}", attempt + 2, self.settings.max_retries + 1, wait)
+                self._sleep(wait)
         raise AssertionError("unreachable")
 
     def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
         # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
         self._pace()
         stamping.expect(self._monotonic)
-        response: requests.Response | None = None
-        try:
-            response = self.session.get(
-                self._url(path), params=params or {}, timeout=self.settings.timeout, stream=True
-            )
-            # The body in one read, as requests keeps it: its own reading takes 10 kB at a time,
-            # a hundred calls through three libraries for a page of 1000 patients (measured:
-            # 1.5 ms of CPU a page more, on the thread that competes with the mapping).
-            response._content = b"".join(response.iter_content(None))
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            self.requests_made += 1
-            tries = self.settings.max_retries + 1
-            raise _Transient(ApiError(f"the API broke off its answers ({tries} tries)")) from None
-        except requests.RequestException as exc:
-            self.requests_made += 1
-            raise transport_error(exc, self.settings) from None
-        finally:
-            self._schedule_next(response)
+        with self._watchdog.watch(self.settings.response_deadline) as watch:
+            response = self._fetch(path, params, watch)
         self.requests_made += attempts(response)
+        observe.count(self.settings.customer_key, observe.REQUEST, response.status_code)
+        if watch.cut:  # the watchdog ended it, and what had come looked whole (no length said)
+            raise self._ended(watch, _Transient(overdue_error(self.settings)))
         if response.status_code == 400 and _THROTTLED.search(response.text):
             # The vendor does not say how it refuses an over-throttle request; a 400 that says
             # so is waited out like a 429.
             tries = self.settings.max_retries + 1
             said = explanation(response, self._secrets())
             message = f"the API kept throttling us (400) after {tries} tries{said}"
-            raise _Transient(ApiError(message))
+            raise _Transient(ApiError(message), response.status_code)
         return self._decode(path, response)
+
+    def _fetch(self, path: str, params: dict[str, Any] | None, watch: Watch) -> requests.Response:
+        response: requests.Response | None = None
+        try:
+            response = self.session.get(
+                self._url(path), params=params or {}, timeout=self.settings.timeout, stream=True
+            )
+            # The body in as few reads as its size allows, as requests keeps it: requests' own
+            # reading takes 10 kB at a time, a hundred calls through three libraries for a page
+            # of 1000 patients (measured: 1.5 ms of CPU a page more).
+            response._content = body.read_body(response, self._max_bytes())
+            return response
+        except body.TooLarge:
+            self.requests_made += 1
+            status = response.status_code if response is not None else None
+            observe.count(self.settings.customer_key, observe.REQUEST, status)
+            raise too_large_error(path, self.settings) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            self.requests_made += 1
+            observe.count(self.settings.customer_key, observe.REQUEST, None)
+            tries = self.settings.max_retries + 1
+            broke = ApiError(f"the API broke off its answers ({tries} tries)")
+            raise self._ended(watch, _Transient(broke)) from None
+        except requests.RequestException as exc:
+            self.requests_made += 1
+            observe.count(self.settings.customer_key, observe.REQUEST, None)
+            raise self._ended(watch, transport_error(exc, self.settings)) from None
+        finally:
+            self._schedule_next(response)
+
+    def _ended(self, watch: Watch, error: Exception) -> Exception:
+        """What to raise for a failed try: a stop if one was asked, else why the try ended."""
+        if watch.stopped or self.stop.is_set():
+            return StopRequested("stopped on request")
+        if watch.timed_out:
+            overdue = overdue_error(self.settings)
+            return _Transient(overdue) if isinstance(error, _Transient) else overdue
+        return error
+
+    def _max_bytes(self) -> int:
+        return int(self.settings.max_response_mb * body.MIB)
+
+    def _wait(self, seconds: float) -> None:
+        if self.stop.wait(seconds):
+            raise StopRequested("stopped on request")
 
     def not_before(self, seconds: float) -> None:
         """Send the next request no sooner than `seconds` from now (at most the interval)."""
@@ -173,7 +232,9 @@ class ApiClient:
             params: its filters.
             paginator: the way of paging (default: the vendor's Limit/Offset loop).
         """
-        paginator = paginator or OffsetPaginator(self.settings.page_size, path)
+        paginator = paginator or OffsetPaginator(
+            self.settings.page_size, path, max_pages=self.settings.max_pages
+        )
         while paginator.has_next_page:
             sent_at = self._monotonic()
             request = paginator.update_request(dict(params or {}))
@@ -185,10 +246,12 @@ class ApiClient:
             self._warn_cap(getattr(paginator, "cap_confirmed", 0))
 
     def _pace(self) -> None:
-        """Wait until the throttle allows the next request."""
+        """Wait until the throttle allows the next request; none starts after a stop."""
         now = self._monotonic()
         if self._next_at is not None and self._next_at > now:
             self._sleep(self._next_at - now)
+        if self.stop.is_set():
+            raise StopRequested("stopped on request")
 
     def _schedule_next(self, response: requests.Response | None) -> None:
         # The vendor's interval includes the request's own execution, so the next request may
@@ -227,17 +290,16 @@ class ApiClient:
     def _decode(self, path: str, response: requests.Response) -> Any:
         if response.status_code >= 300:
             raise status_error(path, response, self._secrets())
-        # msgspec parses a page several times faster than the json module and gives the same
-        # values (integers of any size too). What it refuses (NaN, a lone surrogate, a UTF-8 BOM)
-        # the json module reads; a body in another charset, requests decodes as its header says.
-        # The json module itself, not requests' choice (simplejson when installed refuses NaN).
-        parsers = (_JSON.decode, json.loads, lambda _: response.json())
-        for parse in parsers:
-            try:
-                return parse(response.content)
-            except ValueError:
-                continue
-        raise ApiError(f"unexpected answer from {path}: not JSON")
+        try:
+            return body.parse_json(response.content, response.json)
+        except body.TooDeep:
+            raise ApiError(f"unexpected answer from {path}: JSON nested too deep") from None
+        except body.TooMany:
+            many = f"more than {body.MAX_VALUES:,} values in one page"
+            raise ApiError(f"unexpected answer from {path}: {many}") from None
+        except ValueError:
+            # An HTML page from a proxy, an empty body: a passing fault, like a cut connection.
+            raise _Transient(ApiError(f"unexpected answer from {path}: not JSON")) from None
 
     def _secrets(self) -> tuple[str, str]:
         return (self.settings.developer_key, self.settings.customer_key)

@@ -67,6 +67,23 @@ def transport_error(exc: requests.RequestException, settings: ApiSettings) -> Ap
     return ApiError(f"request to the API at {host} failed: {exc.__class__.__name__}")
 
 
+def overdue_error(settings: ApiSettings) -> ApiError:
+    """The error for answers that did not finish within the deadline (trickled, or never sent)."""
+    tries = settings.max_retries + 1
+    return ApiError(
+        f"the API at {_host(settings.base_url)} did not finish an answer within "
+        f"{settings.response_deadline:g} s (api.response_deadline; {tries} tries)"
+    )
+
+
+def too_large_error(path: str, settings: ApiSettings) -> ApiError:
+    """The error for an answer larger than the cap (counted decoded, while it was read)."""
+    return ApiError(
+        f"the API sent more than {settings.max_response_mb:g} MiB for one page of {path}: "
+        "lower api.page_size, or raise api.max_response_mb if its rows are that large"
+    )
+
+
 def _host(url: str) -> str:
     # netloc would carry user:password@ if the base URL had them.
     parts = urlsplit(url)

@@ -42,16 +42,21 @@ class OffsetPaginator:
 
     A page shorter than Limit ends the list, unless its length is a documented cap (then the
     server capped our Limit and there may be more); an empty page always ends it. The same keys
-    on three pages in a row mean the server ignores Offset: that ends paging with an ApiError.
+    on three pages in a row mean the server ignores Offset: that ends paging with an ApiError,
+    and so does a list longer than `max_pages` pages (a server that always sends a full page).
 
     Args:
         limit: the rows asked for a page.
         what: what is paged, for messages (a path or a resource name).
         key: the JSON key of a row's primary key, for the repeated-page check (None: no check).
+        max_pages: the most pages the list may take (None: no ceiling).
     """
 
-    def __init__(self, limit: int, what: str, key: str | None = None) -> None:
-        self.limit, self.what, self.key = limit, what, key
+    def __init__(
+        self, limit: int, what: str, key: str | None = None, max_pages: int | None = None
+    ) -> None:
+        self.limit, self.what, self.key, self.max_pages = limit, what, key, max_pages
+        self.pages = 0
         self.offset = 0
         self.capped_at = 0  # a page of a documented cap seen short of Limit: maybe the server's
         self.cap_confirmed = 0  # ...and more rows came after it: the server caps pages there
@@ -72,14 +77,21 @@ class OffsetPaginator:
         """Move past the rows received, or end the list.
 
         Raises:
-            ApiError: the same rows came for three pages in a row (Offset ignored).
+            ApiError: the same rows came for three pages in a row (Offset ignored), or the list
+                goes on past `max_pages`.
         """
         if self.capped_at and rows:
             self.cap_confirmed = self.capped_at
+        self.pages += 1
         self._check_progress(rows)
         if not rows or (len(rows) < self.limit and len(rows) not in DOCUMENTED_CAPS):
             self._more = False
             return
+        if self.max_pages is not None and self.pages >= self.max_pages:
+            raise ApiError(
+                f"the API sent {self.pages} full pages of {self.what} and more were due: the "
+                f"ceiling is api.max_pages ({self.max_pages}); stopping"
+            )
         self.capped_at = len(rows) if len(rows) < self.limit else 0
         self.offset += len(rows)
 

@@ -1,4 +1,5 @@
-"""When a request left: an HTTP adapter whose connections note the time their bytes were sent.
+"""When a request left: an HTTP adapter whose connections note the time their bytes were sent
+(and tell a watcher, etl.api.deadline, which connection a request is about to be sent on).
 
 The Remote API's throttle counts from when a request reaches the server. Our clock reading
 before a request can be tens of milliseconds earlier than its bytes leaving: other threads
@@ -21,6 +22,7 @@ class _Sent(threading.local):
     # with the caller's request.
     clock: Callable[[], float] | None = None
     at: float | None = None
+    sending: Callable[[Any], None] | None = None
 
 
 _SENT = _Sent()
@@ -29,6 +31,11 @@ _SENT = _Sent()
 def expect(clock: Callable[[], float]) -> None:
     """Forget the last stamp; the next request sent on this thread is stamped by `clock`."""
     _SENT.clock, _SENT.at = clock, None
+
+
+def on_send(hook: Callable[[Any], None] | None) -> None:
+    """Call `hook` with the connection each request on this thread is about to be sent on."""
+    _SENT.sending = hook
 
 
 def sent_at() -> float | None:
@@ -48,6 +55,9 @@ def _stamped(conn: Any) -> Any:
     send = conn.request
 
     def request(*args: Any, **kwargs: Any) -> None:
+        hook = _SENT.sending
+        if hook is not None:
+            hook(conn)
         send(*args, **kwargs)
         _stamp()
 

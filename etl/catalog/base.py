@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     SmallInteger,
+    String,
     Text,
 )
 from sqlalchemy.dialects import sqlite
@@ -39,6 +40,9 @@ Timestamp = DateTime().with_variant(
 )
 # SQL NULL, not the JSON text 'null', when a row has nothing extra.
 Extra = JSON(none_as_null=True)
+# Text in a key or an index: MySQL indexes no TEXT column, so there it is a VARCHAR (255
+# characters of utf8mb4 fit InnoDB's 3072-byte index entries); TEXT elsewhere.
+KeyText = Text().with_variant(String(255), "mysql", "mariadb")
 
 
 class Base(DeclarativeBase):

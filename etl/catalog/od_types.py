@@ -132,9 +132,10 @@ def exact_money() -> TypeEngine[Any]:
 
 def text() -> TypeEngine[Any]:
     """String and EnumAsString: text that keeps '' and compares case-insensitively."""
-    return _on_mysql(Text(), mysql.TEXT(charset="utf8mb4", collation=_CI_COLLATION)).with_variant(
-        sqlite.TEXT(collation="NOCASE"), "sqlite"
-    )
+    # LONGTEXT on MySQL: its TEXT stops at 64 KB, and a note over that is stored whole elsewhere.
+    return _on_mysql(
+        Text(), mysql.LONGTEXT(charset="utf8mb4", collation=_CI_COLLATION)
+    ).with_variant(sqlite.TEXT(collation="NOCASE"), "sqlite")
 
 
 def indexed_text() -> TypeEngine[Any]:

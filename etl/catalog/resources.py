@@ -19,7 +19,7 @@ from sqlalchemy import Column, Numeric, Table
 from etl.catalog.enums import ENUM_NAMES
 from etl.catalog.reading import DateWindow, FanOut
 from etl.catalog.tables import DERIVED_FLAGS as _DERIVED_FLAGS
-from etl.catalog.tables import TABLES
+from etl.catalog.tables import MIRRORED, TABLES
 from etl.errors import ConfigError
 
 #: Columns that odmirror fills itself; never read from the API.
@@ -115,6 +115,16 @@ class Resource:
     def by_key(self) -> KeyLookup:
         """The FieldSpecs by JSON key (exact, else case-insensitive where unambiguous)."""
         return KeyLookup(self.fields)
+
+    @cached_property
+    def columns_not_sent(self) -> tuple[str, ...]:
+        """Open Dental's columns the endpoint does not send: NULL in the mirror (not known)."""
+        sent = {key.lower() for key in MIRRORED[self.table_name].sent}
+        return tuple(
+            column.name
+            for column in self.table.columns
+            if "od_storage" in column.info and column.name not in sent
+        )
 
     @cached_property
     def key_column(self) -> str:

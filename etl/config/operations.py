@@ -51,6 +51,7 @@ def check_operations(settings: Settings, source: str) -> None:
         ("schedule.every", schedule.every),
         ("schedule.backoff_max", schedule.backoff_max),
         ("status.max_age", settings.status.max_age),
+        ("metrics.max_age", settings.metrics.max_age),
     ):
         if value is not None:
             try:

@@ -17,7 +17,10 @@ from etl.errors import ConfigError
 #: In a SQLite `database.url`, replaced by each practice's name.
 PLACEHOLDER = "{practice}"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
-_RESERVED = frozenset({"public", "information_schema", "main", "temp"})
+# PostgreSQL's and SQLite's own schemas, and MySQL's own databases (a practice is one there).
+_RESERVED = frozenset(
+    {"public", "information_schema", "main", "temp", "mysql", "performance_schema", "sys"}
+)
 _KEYS = ("name", "customer_key", "base_url")
 _UNUSED_KEY = "(per practice)"
 
@@ -133,7 +136,7 @@ def _check_unique(practices: list[PracticeSettings], source: str) -> None:
 
 
 def check_placeholder(url: str, grouped: bool, source: str) -> None:
-    """SQLite needs {practice} in its URL with practices (one file each), PostgreSQL never."""
+    """SQLite needs {practice} in its URL with practices (one file each), the others never."""
     sqlite = url.startswith("sqlite")
     if not grouped and PLACEHOLDER in url:
         raise ConfigError(f"{source}: 'database.url' has {PLACEHOLDER} but no practices are listed")
@@ -144,6 +147,7 @@ def check_placeholder(url: str, grouped: bool, source: str) -> None:
         )
     if grouped and not sqlite and PLACEHOLDER in url:
         raise ConfigError(
-            f"{source}: PostgreSQL keeps each practice in a schema named after it: "
+            f"{source}: PostgreSQL and MySQL keep each practice in a schema (on MySQL a "
+            "database) named after it: "
             f"remove {PLACEHOLDER} from 'database.url'"
         )

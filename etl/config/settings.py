@@ -27,6 +27,12 @@ class ApiSettings:
     min_request_interval: float = 5.0
     timeout: float = 60.0
     max_retries: int = 5
+    #: Seconds one try may take from its request sent to its answer's last byte.
+    response_deadline: float = 90.0
+    #: The most one answer may hold once decoded (gzip inflated), in MiB.
+    max_response_mb: float = 16.0
+    #: The most pages one list may take in one run.
+    max_pages: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,20 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics (etl/metrics.py): served by `odmirror run` on `port` (0: off) with
+    /healthz, written after `odmirror sync` to `textfile` (node_exporter), pushed to
+    `pushgateway`. /healthz fails when a resource's last success is older than `max_age`
+    (default: as `status.max_age`)."""
+
+    port: int = 0
+    address: str = "127.0.0.1"
+    textfile: str | None = None
+    pushgateway: str | None = None
+    max_age: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything odmirror needs to run."""
 
@@ -86,5 +106,6 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     status: StatusSettings = field(default_factory=StatusSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     #: A dental group's practices (etl/practice_config.py); empty for a single practice.
     practices: tuple[PracticeSettings, ...] = ()

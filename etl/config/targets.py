@@ -2,7 +2,8 @@
 
 Each practice gets a copy of the settings with its own customer key, API address and database:
 on PostgreSQL the same database with `search_path` set to a schema named after the practice; on
-SQLite its own file, the `{practice}` of `database.url`.
+MySQL, whose schemas are its databases, the database named after the practice on the same server;
+on SQLite its own file, the `{practice}` of `database.url`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class Target:
     Attributes:
         name: the practice, or None for the one office of a config without `practices:`.
         settings: its own settings (its keys, its API address, its database URL).
-        schema: its PostgreSQL schema, or None on SQLite (a file of its own).
+        schema: its PostgreSQL schema or MySQL database, or None on SQLite (a file of its own).
     """
 
     name: str | None
@@ -38,10 +39,12 @@ class Target:
 
 
 def practice_url(url: str, name: str) -> str:
-    """The database URL of one practice: its SQLite file, or its PostgreSQL search_path."""
+    """The database URL of one practice: its SQLite file, MySQL database or PostgreSQL schema."""
     if url.startswith("sqlite"):
         return url.replace(PLACEHOLDER, name)
     parsed = make_url(url)
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        return parsed.set(database=name).render_as_string(hide_password=False)
     given = parsed.query.get("options", "")
     options = " ".join(given) if isinstance(given, tuple) else given
     options = f"{_SEARCH_PATH.sub('', options).strip()} -csearch_path={name}".strip()

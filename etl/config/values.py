@@ -9,18 +9,28 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from etl.catalog.resources import select_resources
+from etl.config.endpoint import plain_http_to_vendor, refusal
 from etl.errors import ConfigError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 #: Keys copied from a template or left blank: refused, so a run never starts with them.
-_PLACEHOLDER = re.compile(r"(?i)your[\w -]*|<[^>]*>|x{4,}|changeme|placeholder|\.{3}|\*+")
+_PLACEHOLDER = re.compile(
+    # deploy/odmirror.env.example's own: replace-with-your-developer-key. Real keys are letters
+    # and digits only, so a word then a separator is never one.
+    r"(?i)your[\w -]*|(?:replace|put|enter|insert)[-_ ][\w -]*|<[^>]*>|x{4,}|changeme"
+    r"|placeholder|\.{3}|\*+"
+)
 _LIMITS: dict[str, tuple[float, float]] = {
     "api.page_size": (1, 10_000),
     "api.min_request_interval": (0, 3600),
     "api.timeout": (0.001, 3600),
     "api.max_retries": (0, 20),
+    "api.response_deadline": (1, 3600),
+    "api.max_response_mb": (1, 1024),
+    "api.max_pages": (1, 100_000_000),
     "sync.overlap_seconds": (0, 86_400),
     "sync.interval_minutes": (0.01, 10_080),
+    "metrics.port": (0, 65_535),
 }
 
 
@@ -125,8 +135,12 @@ def _as_number(dotted: str, kind: Any, value: Any, source: str) -> float | int:
 
 
 def _check_url(dotted: str, value: Any, source: str) -> None:
-    if dotted == "api.base_url" and not re.match(r"https?://[^/\s]+", str(value)):
+    if dotted in ("api.base_url", "metrics.pushgateway") and not re.match(
+        r"https?://[^/\s]+", str(value)
+    ):
         raise ConfigError(f"{source}: '{dotted}' must start with http:// or https://")
+    if dotted.endswith("base_url") and plain_http_to_vendor(str(value)):
+        raise ConfigError(f"{source}: {refusal(dotted)}")
     if dotted == "database.url":
         try:
             make_url(str(value)).port  # noqa: B018 - a port that is not a number raises here

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from etl.catalog.base import Base, Extra, Timestamp
+from etl.catalog.base import Base, Extra, KeyText, Timestamp
 
 
 class SyncState(Base):
@@ -16,7 +16,7 @@ class SyncState(Base):
 
     __tablename__ = "odmirror_sync_state"
 
-    resource: Mapped[str] = mapped_column(Text, primary_key=True)
+    resource: Mapped[str] = mapped_column(KeyText, primary_key=True)
     cursor: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     last_success_at: Mapped[dt.datetime | None] = mapped_column(Timestamp)
     last_run_id: Mapped[int | None] = mapped_column(Integer)
@@ -28,7 +28,7 @@ class SyncRun(Base):
     __tablename__ = "odmirror_sync_run"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    resource: Mapped[str] = mapped_column(Text, index=True)
+    resource: Mapped[str] = mapped_column(KeyText, index=True)
     mode: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(Text)
     started_at: Mapped[dt.datetime] = mapped_column(Timestamp)
@@ -59,8 +59,8 @@ class Rejected(Base):
 
     __tablename__ = "odmirror_rejected"
 
-    fingerprint: Mapped[str] = mapped_column(Text, primary_key=True)
-    resource: Mapped[str] = mapped_column(Text, index=True)
+    fingerprint: Mapped[str] = mapped_column(KeyText, primary_key=True)
+    resource: Mapped[str] = mapped_column(KeyText, index=True)
     key: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     loaded: Mapped[bool] = mapped_column(Boolean)
@@ -77,5 +77,5 @@ class Setting(Base):
 
     __tablename__ = "odmirror_settings"
 
-    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(KeyText, primary_key=True)
     value: Mapped[str | None] = mapped_column(Text)

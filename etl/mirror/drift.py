@@ -28,6 +28,10 @@ _PG_COLUMNS = text(
     " JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = current_schema()::regnamespace"
     " AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped"
 )
+_MYSQL_COLUMNS = text(
+    "SELECT table_name, column_name, column_type FROM information_schema.columns"
+    " WHERE table_schema = DATABASE()"
+)
 _SQLITE_COLUMNS = text(
     "SELECT m.name, p.name, lower(p.type) FROM sqlite_master m, pragma_table_info(m.name) p"
     " WHERE m.type = 'table'"
@@ -65,11 +69,13 @@ class Drift:
 def find(conn: Connection) -> list[Drift]:
     """Every table and column of the models that the database lacks or types otherwise.
 
-    Types are compared on PostgreSQL only: SQLite keeps whatever type a column is given.
+    Types are compared on PostgreSQL only: SQLite keeps whatever type a column is given, and
+    MySQL reports its own spellings of them (tables and columns are still compared there).
     """
     postgres = conn.dialect.name == "postgresql"
+    columns_query = {"postgresql": _PG_COLUMNS, "sqlite": _SQLITE_COLUMNS}
     live: dict[str, dict[str, str]] = {}
-    for table, column, kind in conn.execute(_PG_COLUMNS if postgres else _SQLITE_COLUMNS):
+    for table, column, kind in conn.execute(columns_query.get(conn.dialect.name, _MYSQL_COLUMNS)):
         live.setdefault(str(table), {})[str(column)] = _plain(str(kind))
     found = []
     for table in Base.metadata.sorted_tables:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 import etl
 from etl import fast_paths
 from etl.errors import DatabaseError, SchemaError
-from etl.mirror import drift, fast_checkpoints
+from etl.mirror import drift, fast_checkpoints, mysql
 from etl.mirror.db_errors import reason
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,20 @@ def make_engine(url: str) -> Engine:
         backend, _port = parsed.get_backend_name(), parsed.port
     except (ArgumentError, ValueError) as exc:
         raise DatabaseError(mask_password(f"invalid database URL: {exc}", url)) from None
-    if backend not in ("postgresql", "sqlite"):
-        raise DatabaseError(f"odmirror mirrors into PostgreSQL or SQLite, not {backend}")
+    if backend not in ("postgresql", "sqlite", *mysql.NAMES):
+        raise DatabaseError(
+            f"odmirror mirrors into PostgreSQL, MySQL, MariaDB or SQLite, not {backend}"
+        )
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if mysql.is_mysql(backend):
+        options["connect_args"] = mysql.connect_args()
     try:
-        engine = create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, **options)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
         raise DatabaseError(
             mask_password(
-                f"no driver for {safe_url(url)} ({exc}); for PostgreSQL install odmirror[postgres]",
+                f"no driver for {safe_url(url)} ({exc}); for PostgreSQL install "
+                "odmirror[postgres], for MySQL or MariaDB odmirror[mysql]",
                 url,
             )
         ) from None
@@ -103,6 +109,8 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(
             mask_password(f"invalid database URL {safe_url(url)}: {exc}", url)
         ) from None
+    if mysql.is_mysql(engine.dialect.name):
+        mysql.configure(engine)
     if engine.dialect.name == "sqlite":
         in_file = _plain_file(parsed) and fast_paths.enabled("checkpoints")
         event.listen(engine, "do_connect", lambda *_: _create_private(parsed))
@@ -205,11 +213,19 @@ def current_revision(engine: Engine) -> str | None:
             context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
             return context.get_current_revision()
     except SQLAlchemyError as exc:
+        if mysql.unknown_database(exc):
+            return None  # a practice's MySQL database is made by `odmirror init`
         raise DatabaseError(describe(exc, str(engine.url))) from None
 
 
 def check_schema(engine: Engine) -> None:
-    """Raise SchemaError unless the database is at this version's head revision."""
+    """Raise SchemaError unless the database is at this version's head revision.
+
+    A SQLite file that is not there is not created (connecting would make an empty one).
+    """
+    url, file = engine.url, engine.url.database or ""
+    if url.get_backend_name() == "sqlite" and _plain_file(url) and not Path(file).exists():
+        raise SchemaError(f"no mirror at {file}: run `odmirror init` (or check database.url)")
     current, head = current_revision(engine), head_revision()
     if current is None:
         raise SchemaError(
@@ -231,10 +247,12 @@ def check_schema(engine: Engine) -> None:
 
 
 def create_schema(url: str, schema: str | None) -> None:
-    """Create a practice's PostgreSQL schema if missing (None: a SQLite file, nothing to do)."""
+    """Create a practice's PostgreSQL schema or MySQL database if missing (None: a SQLite file)."""
     if schema is None:
         return
-    engine = make_engine(url)
+    # On MySQL the practice's URL names the database to create: connect to the server alone.
+    backend = make_url(url).get_backend_name()
+    engine = make_engine(mysql.server_url(url) if mysql.is_mysql(backend) else url)
     try:
         with engine.begin() as conn:
             quoted = conn.dialect.identifier_preparer.quote(schema)

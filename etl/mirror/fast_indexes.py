@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, Index, Table, literal_column, select,
 from sqlalchemy.exc import OperationalError
 
 from etl.control import shield_thread
+from etl.mirror import mysql
 from etl.mirror.engine import describe
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ _LISTED = {
     "postgresql": (
         "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = :name"
     ),
+    "mysql": mysql.INDEXES_SQL,
+    "mariadb": mysql.INDEXES_SQL,
 }
 
 
@@ -61,7 +64,8 @@ def defer(engine: Engine, table: Table, empty: bool) -> list[Index]:
     secondary = [index for index in table.indexes if not index.unique]
     if not secondary:
         return []
-    if not empty:
+    if not empty or mysql.is_mysql(engine.dialect.name):
+        # MySQL takes the plain twin: its indexes are kept up to date row by row.
         build(engine, secondary)
         return []
     try:

@@ -1,7 +1,9 @@
 """Group views: for every mirrored table, one view over all practices with a `practice` column.
 
-PostgreSQL: views in one shared schema (`database.group_schema`), each a UNION ALL of the
-practices' schemas, recreated by `odmirror init`. SQLite keeps no view across files, so there
+The same for every readable `_v` view (etl/mirror/views.py), so a BI tool sees the labels and
+joins of the whole group. PostgreSQL: views in one shared schema (`database.group_schema`),
+each a UNION ALL of the practices' schemas, recreated by `odmirror init` with the grants they
+had; MySQL the same, its schemas being databases. SQLite keeps no view across files, so there
 `odmirror init` writes a script that ATTACHes every practice's file to a session and creates
 TEMP views in it: `.read` it in sqlite3, or `executescript` it in Python.
 """
@@ -19,7 +21,10 @@ from etl.config.practices import PLACEHOLDER
 from etl.config.settings import Settings
 from etl.config.targets import Target
 from etl.errors import DatabaseError
+from etl.mirror import mysql
 from etl.mirror.engine import current_revision, head_revision, make_engine
+from etl.mirror.grants import Grant, give_grants, grants_kept, read_grants
+from etl.mirror.views import view_names
 
 #: The column each group view adds: the name of the practice a row comes from.
 PRACTICE_COLUMN = "practice"
@@ -30,12 +35,29 @@ def mirrored_tables() -> list[Table]:
     return [t for t in Base.metadata.sorted_tables if not t.name.startswith("odmirror_")]
 
 
-def union_sql(table: Table, names: Sequence[str], quote: Callable[[str], str]) -> str:
+def union_sql(
+    table: Table, names: Sequence[str], quote: Callable[[str], str], text_type: str = "TEXT"
+) -> str:
     """SELECT the table's columns from each practice's schema, UNION ALL, practice first."""
     columns = ", ".join(quote(column.name) for column in table.columns)
     return "\nUNION ALL\n".join(
-        f"SELECT CAST('{name}' AS TEXT) AS {PRACTICE_COLUMN}, {columns} "
+        f"SELECT CAST('{name}' AS {text_type}) AS {PRACTICE_COLUMN}, {columns} "
         f"FROM {quote(name)}.{quote(table.name)}"
+        for name in names
+    )
+
+
+def readable_union_sql(
+    view: str, names: Sequence[str], quote: Callable[[str], str], text_type: str = "TEXT"
+) -> str:
+    """SELECT a readable view's rows from each practice's schema, UNION ALL, practice first.
+
+    The columns are the view's own (`*`): every practice is at the same revision (see
+    `ready`), so their views have the same columns, in the same order.
+    """
+    return "\nUNION ALL\n".join(
+        f"SELECT CAST('{name}' AS {text_type}) AS {PRACTICE_COLUMN}, v.* "
+        f"FROM {quote(name)}.{quote(view)} v"
         for name in names
     )
 
@@ -57,8 +79,30 @@ def ready(chosen: Sequence[Target]) -> list[str]:
     return names
 
 
-def refresh(settings: Settings, chosen: Sequence[Target]) -> str:
-    """Recreate the group views over the practices that are ready; returns a line to show."""
+def release(settings: Settings) -> list[Grant]:
+    """Drop the PostgreSQL group views before the practices are upgraded, and return their
+    grants for `refresh` to give again: a group view holds the practices' tables and views,
+    which a practice's upgrade drops and recreates. Nothing to do on SQLite (TEMP views)."""
+    if settings.database.url.startswith("sqlite"):
+        return []
+    engine = make_engine(settings.database.url)
+    schema = settings.database.group_schema
+    try:
+        with engine.begin() as conn:
+            quote = conn.dialect.identifier_preparer.quote
+            names = [t.name for t in mirrored_tables()] + view_names()
+            grants = read_grants(conn, names, schema)
+            if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema}).scalar():
+                for view in names:
+                    conn.execute(text(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(view)}"))
+            return grants
+    finally:
+        engine.dispose()
+
+
+def refresh(settings: Settings, chosen: Sequence[Target], grants: Sequence[Grant] = ()) -> str:
+    """Recreate the group views over the practices that are ready, with their grants (and
+    `grants`, from `release`); returns a line to show."""
     names = ready(chosen)
     missing = [str(t.name) for t in chosen if t.name not in names]
     left_out = f"; left out (run `odmirror init`): {', '.join(missing)}" if missing else ""
@@ -68,27 +112,47 @@ def refresh(settings: Settings, chosen: Sequence[Target]) -> str:
         path = write_sqlite_script(settings, chosen, names)
         where = f"SQLite script {path} (.read it in a session)"
     else:
-        create_postgres_views(settings, names)
+        create_postgres_views(settings, names, grants)
         where = f"schema {settings.database.group_schema}"
     return f"group views: {where} over {', '.join(names)}{left_out}"
 
 
-def create_postgres_views(settings: Settings, names: Sequence[str]) -> None:
-    """(Re)create one view per mirrored table in the group schema, in one transaction."""
+def create_postgres_views(
+    settings: Settings, names: Sequence[str], grants: Sequence[Grant] = ()
+) -> None:
+    """(Re)create the group views in the group schema, in one transaction (but on MySQL, whose
+    DDL commits itself), grants kept (and `grants` given)."""
     engine = make_engine(settings.database.url)
+    schema = settings.database.group_schema
     try:
         with engine.begin() as conn:
             quote = conn.dialect.identifier_preparer.quote
-            group = quote(settings.database.group_schema)
-            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {group}"))
-            for table in mirrored_tables():
-                view = f"{group}.{quote(table.name)}"
+            conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}"))
+            bodies = _view_bodies(names, quote, _text_type(conn.dialect.name))
+            with grants_kept(conn, list(bodies), schema):
                 # Dropped, not replaced: a column added in the middle would refuse REPLACE. A
                 # user's own view on ours makes the drop fail, which says so, rather than vanish.
-                conn.execute(text(f"DROP VIEW IF EXISTS {view}"))
-                conn.execute(text(f"CREATE VIEW {view} AS\n{union_sql(table, names, quote)}"))
+                for view in reversed(bodies):
+                    conn.execute(text(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(view)}"))
+                for view, body in bodies.items():
+                    conn.execute(text(f"CREATE VIEW {quote(schema)}.{quote(view)} AS\n{body}"))
+            give_grants(conn, grants, schema)
     finally:
         engine.dispose()
+
+
+def _view_bodies(
+    names: Sequence[str], quote: Callable[[str], str], text_type: str
+) -> dict[str, str]:
+    # Each group view by name: the tables', then the readable views'.
+    bodies = {table.name: union_sql(table, names, quote, text_type) for table in mirrored_tables()}
+    for view in view_names():
+        bodies[view] = readable_union_sql(view, names, quote, text_type)
+    return bodies
+
+
+def _text_type(dialect: str) -> str:
+    return "CHAR" if mysql.is_mysql(dialect) else "TEXT"  # MySQL casts to CHAR, not TEXT
 
 
 def sqlite_script_path(settings: Settings) -> Path:
@@ -110,10 +174,8 @@ def sqlite_script(files: Sequence[tuple[str, Path]]) -> str:
     for name, path in files:
         literal = str(path.resolve()).replace("'", "''")
         lines.append(f"ATTACH DATABASE '{literal}' AS {quote(name)};")
-    names = [name for name, _ in files]
-    for table in mirrored_tables():
-        body = union_sql(table, names, quote)
-        lines.append(f"CREATE TEMP VIEW {quote(table.name)} AS\n{body};")
+    for view, body in _view_bodies([name for name, _ in files], quote, "TEXT").items():
+        lines.append(f"CREATE TEMP VIEW {quote(view)} AS\n{body};")
     return "\n".join(lines) + "\n"
 
 

@@ -33,10 +33,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from etl.mirror.kpi_views import HIDDEN_UNEARNED, pref
+from etl.mirror.kpi_sql import HIDDEN_UNEARNED, pref
 
 if TYPE_CHECKING:
-    from etl.mirror.kpi_views import KpiDialect
+    from etl.mirror.kpi_sql import KpiDialect
 
 _TRANSACTIONS = (
     "SELECT pl.patnum, pl.procdate AS trandate, pl.procfee * (pl.unitqty + pl.baseunits) AS amount,"

@@ -12,105 +12,23 @@ RpOutstandingIns.cs, Recalls.cs, RpProdGoal.cs); each view's docstring in `kpi_m
 answer at the next sync.
 
 The SQL is shared by SQLite, PostgreSQL and MySQL/MariaDB; the few expressions that differ
-(today, date arithmetic, month text, minutes of a TIME, rounding) are `KpiDialect` here and
-nowhere else. The views read Open Dental's tables by their lower-case names and columns.
+(today, date arithmetic, month text, minutes of a TIME, rounding) are `KpiDialect` in
+`kpi_sql` and nowhere else. The views read Open Dental's tables by their lower-case names
+and columns.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from etl.catalog.opendental import OD_TABLES
-
-
-@dataclass(frozen=True)
-class KpiDialect:
-    """The expressions that differ between SQLite, PostgreSQL and MySQL/MariaDB."""
-
-    today: str
-    days_before_today: Callable[[int], str]
-    day: Callable[[str], str]
-    month: Callable[[str], str]
-    days_since: Callable[[str], str]
-    minutes_of_day: Callable[[str], str]
-    round2: Callable[[str], str]
-    concat: Callable[..., str]
-    length: Callable[[str], str]
-    as_text: Callable[[str], str]
-    # A 0/1 flag as an integer: Open Dental's tinyint, or a BOOLEAN in older mirror tables.
-    flag: Callable[[str], str]
-
-
-_SQLITE_TODAY = "date('now', 'localtime')"
-
-DIALECTS = {
-    "sqlite": KpiDialect(
-        today=_SQLITE_TODAY,
-        days_before_today=lambda n: f"date('now', 'localtime', '-{n} days')",
-        day=lambda x: f"date({x})",
-        month=lambda x: f"strftime('%Y-%m', {x})",
-        days_since=lambda x: f"CAST(julianday({_SQLITE_TODAY}) - julianday({x}) AS INTEGER)",
-        minutes_of_day=lambda x: (
-            f"(CAST(substr({x}, 1, 2) AS INTEGER) * 60 + CAST(substr({x}, 4, 2) AS INTEGER))"
-        ),
-        round2=lambda x: f"ROUND({x}, 2)",
-        concat=lambda *parts: "(" + " || ".join(parts) + ")",
-        length=lambda x: f"length({x})",
-        as_text=lambda x: f"CAST({x} AS TEXT)",
-        flag=lambda x: x,
-    ),
-    "postgresql": KpiDialect(
-        today="CURRENT_DATE",
-        days_before_today=lambda n: f"(CURRENT_DATE - {n})",
-        day=lambda x: f"CAST({x} AS DATE)",
-        month=lambda x: f"to_char({x}, 'YYYY-MM')",
-        days_since=lambda x: f"(CURRENT_DATE - CAST({x} AS DATE))",
-        minutes_of_day=lambda x: (
-            f"CAST(EXTRACT(HOUR FROM {x}) * 60 + EXTRACT(MINUTE FROM {x}) AS INTEGER)"
-        ),
-        # PostgreSQL rounds only numeric to a number of places.
-        round2=lambda x: f"CAST(ROUND(CAST({x} AS NUMERIC), 2) AS DOUBLE PRECISION)",
-        concat=lambda *parts: "CONCAT(" + ", ".join(parts) + ")",
-        length=lambda x: f"char_length({x})",
-        as_text=lambda x: f"CAST({x} AS TEXT)",
-        flag=lambda x: f"CAST({x} AS INTEGER)",
-    ),
-    "mysql": KpiDialect(
-        today="CURDATE()",
-        days_before_today=lambda n: f"(CURDATE() - INTERVAL {n} DAY)",
-        day=lambda x: f"CAST({x} AS DATE)",
-        month=lambda x: f"DATE_FORMAT({x}, '%Y-%m')",
-        days_since=lambda x: f"DATEDIFF(CURDATE(), {x})",
-        minutes_of_day=lambda x: f"(HOUR({x}) * 60 + MINUTE({x}))",
-        round2=lambda x: f"ROUND({x}, 2)",
-        concat=lambda *parts: "CONCAT(" + ", ".join(parts) + ")",
-        length=lambda x: f"CHAR_LENGTH({x})",
-        as_text=lambda x: f"CAST({x} AS CHAR)",
-        flag=lambda x: x,
-    ),
-}
-DIALECTS["mariadb"] = DIALECTS["mysql"]
-
-
-def pref(name: str, default: str) -> str:
-    """A preference's ValueString, or `default` when the office's row is not mirrored."""
-    return (
-        f"COALESCE((SELECT MAX(pf.valuestring) FROM preference pf WHERE pf.prefname = '{name}'),"
-        f" '{default}')"
-    )
-
-
-# Paysplit unearned types hidden from income (definition category 29 with an ItemValue).
-HIDDEN_UNEARNED = (
-    "(SELECT hd.defnum FROM definition hd WHERE hd.category = 29 AND hd.itemvalue <> '')"
-)
+from etl.mirror import kpi_accounts, kpi_money
+from etl.mirror.kpi_sql import DIALECTS
 
 
 def kpi_view_sql(dialect_name: str) -> dict[str, str]:
@@ -122,7 +40,6 @@ def kpi_view_sql(dialect_name: str) -> dict[str, str]:
     Returns:
         View name -> SELECT text.
     """
-    from etl.mirror import kpi_accounts, kpi_money
 
     dialect = DIALECTS.get(dialect_name)
     if dialect is None:
@@ -159,7 +76,6 @@ def create_kpi_views(conn: Connection) -> dict[str, str]:
     Returns:
         The views not made, each with one line saying why; empty when all were made.
     """
-    from etl.mirror.kpi_money import FALLBACKS  # kpi_money imports this module
 
     selects = kpi_view_sql(conn.dialect.name)
     dialect = DIALECTS[conn.dialect.name]
@@ -172,7 +88,7 @@ def create_kpi_views(conn: Connection) -> dict[str, str]:
             skipped[name] = f"needs {', '.join(missing)}"
             continue
         refusal = _create(conn, name, select)
-        fallback = FALLBACKS.get(name)
+        fallback = kpi_money.FALLBACKS.get(name)
         if refusal and fallback is not None and _create(conn, name, fallback(dialect)) is None:
             refusal = None
         if refusal:

@@ -4,6 +4,8 @@
   key is derived from the database name and the mirror's schema (`current_schema()`), so two
   mirrors in one database do not block each other. A killed process's session ends, and the
   server drops the lock with it.
+- MySQL / MariaDB: GET_LOCK on a connection of its own held for the run (etl.mirror.mysql_lock);
+  the server releases it when that session ends.
 - SQLite: `flock` on a sidecar file `<db>.lock`. The kernel releases it when the process dies.
   Not on the database file itself: on NFS, Linux emulates `flock` with the same byte-range
   locks SQLite takes, and the two would collide.
@@ -22,6 +24,7 @@ import hashlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from etl.errors import OdMirrorError
+from etl.mirror import mysql_lock
 
 log = logging.getLogger(__name__)
 
@@ -70,20 +74,27 @@ class HeldLock:
     def __init__(self, conn: Connection | None = None) -> None:
         self._conn = conn
         self.lost = False
+        # A first load builds its indexes on a thread of its own: one question at a time.
+        self._asking = threading.Lock()
 
     def check(self) -> None:
         """Raise LockLost once, the first time the lock's session is found gone."""
-        if self._conn is None or self.lost:
-            return  # once told, the run only records its own end
-        try:
-            self._conn.exec_driver_sql("SELECT 1")
-        except SQLAlchemyError:
-            self.lost = True
-            raise LockLost(
-                "the database session that held this mirror's sync lock ended (killed, or its "
-                "connection dropped), so another sync may be running: this run stopped before "
-                "its next write; the next run reads again what it had not saved"
-            ) from None
+        if self._conn is None:
+            return
+        with self._asking:
+            if self.lost:
+                return  # once told, the run only records its own end
+            try:
+                self._conn.exec_driver_sql("SELECT 1")
+            except SQLAlchemyError:
+                self.lost = True
+            else:
+                return
+        raise LockLost(
+            "the database session that held this mirror's sync lock ended (killed, or its "
+            "connection dropped), so another sync may be running: this run stopped before "
+            "its next write; the next run reads again what it had not saved"
+        )
 
     @contextlib.contextmanager
     def guard(self, engine: Engine) -> Iterator[None]:
@@ -118,7 +129,16 @@ def mirror_lock(url: str) -> Iterator[HeldLock]:
     Raises:
         MirrorLocked: another process holds it (one line; exit code 75).
     """
-    if make_url(url).get_backend_name() == "postgresql":
+    backend = make_url(url).get_backend_name()
+    if backend in ("mysql", "mariadb"):
+        with mysql_lock.held(url) as busy:
+            if busy is not None:
+                raise MirrorLocked(
+                    f"another odmirror is syncing this mirror ({busy}): "
+                    "this run is skipped, try again later"
+                )
+            yield HeldLock()  # its session outlives wait_timeout (mysql_lock)
+    elif backend == "postgresql":
         with _postgres_lock(url) as held:
             yield held
     else:

@@ -38,7 +38,7 @@ def _by_key(
     dialect, column = conn.dialect, table.c[key]
     bind = column.type._cached_bind_processor(dialect)
     values = list(keys if bind is None else map(bind, keys))
-    if dialect.name == "sqlite":
+    if dialect.name != "postgresql":  # SQLite, MySQL: one parameter per key
         sql = _in_query(dialect, table, key, tuple(names), len(keys))
         found = conn.exec_driver_sql(sql, tuple(values)).fetchall()
     else:  # PostgreSQL: one array parameter, not one per key
@@ -68,7 +68,8 @@ def _select(dialect: Dialect, table: Table, key: str, names: tuple[str, ...]) ->
 
 @functools.lru_cache(maxsize=64)
 def _in_query(dialect: Dialect, table: Table, key: str, names: tuple[str, ...], count: int) -> str:
-    quoted, marks = dialect.identifier_preparer.quote(key), ", ".join("?" * count)
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    quoted, marks = dialect.identifier_preparer.quote(key), ", ".join([mark] * count)
     return f"{_select(dialect, table, key, names)} WHERE {quoted} IN ({marks})"
 
 

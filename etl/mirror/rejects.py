@@ -47,12 +47,22 @@ _EARLIER = and_(
 # Every successful run asks this: SQL of our own, as the driver takes it (compiling SQLAlchemy's
 # SELECT cost each new process, so each incremental run, 3 ms).
 _EARLIER_KEYS = (
-    "SELECT key FROM odmirror_rejected WHERE resource = {0} AND key IS NOT NULL"
+    "SELECT {3} FROM odmirror_rejected WHERE resource = {0} AND {3} IS NOT NULL"
     " AND (run_id IS NULL OR run_id <> {1}) LIMIT {2}"
 )
-_MARKS = {"sqlite": ("?", "?", "?"), "postgresql": ("%(resource)s", "%(run_id)s", "%(most)s")}
+_NAMED = ("%(resource)s", "%(run_id)s", "%(most)s")
+# The marks of the parameters, and the column `key` (a reserved word on MySQL).
+_MARKS = {
+    "sqlite": ("?", "?", "?", "key"),
+    "postgresql": (*_NAMED, "key"),
+    "mysql": (*_NAMED, "`key`"),
+    "mariadb": (*_NAMED, "`key`"),
+}
+_IN_LIST = Rejected.key.in_(bindparam("keys", expanding=True))
 _MATCHED = {
-    "sqlite": Rejected.key.in_(bindparam("keys", expanding=True)),
+    "sqlite": _IN_LIST,
+    "mysql": _IN_LIST,
+    "mariadb": _IN_LIST,
     # One array parameter, not one per key (a thousand bound one by one cost 5 ms more), made
     # a set: `= ANY(array)` compares each row with every key once the statement is prepared.
     "postgresql": Rejected.key.in_(select(func.unnest(bindparam("keys", type_=ARRAY(Text))))),

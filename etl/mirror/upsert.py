@@ -1,4 +1,8 @@
-"""Save mapped rows into the mirror with the dialect's INSERT ... ON CONFLICT DO UPDATE."""
+"""Save mapped rows into the mirror with the dialect's upsert.
+
+INSERT ... ON CONFLICT DO UPDATE on PostgreSQL and SQLite; INSERT ... ON DUPLICATE KEY UPDATE on
+MySQL and MariaDB (etl.mirror.mysql_upsert), which takes the plain path always.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.mysql.dml import Insert as MysqlInsert
 from sqlalchemy.dialects.postgresql.dml import Insert as PgInsert
 from sqlalchemy.dialects.sqlite.dml import Insert as SqliteInsert
 from sqlalchemy.exc import IntegrityError
@@ -33,10 +38,10 @@ from etl.catalog.resources import Resource
 from etl.errors import DatabaseError
 from etl.mapping import office_clock
 from etl.mapping.block import Block, blocks_of, newest_per_key
-from etl.mirror import fast_checkpoints, fast_copy, updates
+from etl.mirror import fast_checkpoints, fast_copy, mysql, mysql_upsert, updates
 from etl.mirror.classify import UNCOMPARED, LoadCounts, classify
 
-SUPPORTED = ("postgresql", "sqlite")
+SUPPORTED = ("postgresql", "sqlite", *mysql.NAMES)
 _compiled_upserts: dict[tuple[str, str, tuple[str, ...], str], str] = {}
 
 
@@ -46,14 +51,14 @@ def upsert_statement(
     columns: Iterable[str] | None = None,
     guard: str | None = None,
     source: Select[Any] | None = None,
-) -> PgInsert | SqliteInsert:
+) -> PgInsert | SqliteInsert | MysqlInsert:
     """INSERT a row, or UPDATE the columns it carries where its key exists.
 
     Executed with a list of rows (executemany), so it is compiled once and cached.
 
     Args:
         table: the mirror table.
-        dialect: "postgresql" or "sqlite".
+        dialect: "postgresql", "sqlite", "mysql" or "mariadb".
         columns: the columns the rows carry (default: all); others are left as stored.
         guard: a change-time column; an existing row is only overwritten by one at least as new.
         source: a SELECT of the rows, one column per name in `columns` (else executed with rows).
@@ -62,7 +67,9 @@ def upsert_statement(
         The statement.
     """
     if dialect not in SUPPORTED:
-        raise DatabaseError(f"odmirror mirrors into PostgreSQL or SQLite, not {dialect}")
+        raise DatabaseError(f"odmirror mirrors into PostgreSQL, MySQL or SQLite, not {dialect}")
+    if mysql.is_mysql(dialect):
+        return mysql_upsert.upsert_statement(table, columns, guard, source)
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     names = list(columns) if columns is not None else [c.name for c in table.columns]
     if source is not None:
@@ -175,8 +182,9 @@ def _write(
 ) -> None:
     table, dialect = resource.table, conn.dialect.name
     columns = (*block.columns, *constants)
-    if not fast_paths.enabled("copy"):
-        # The plain twin: one upsert of the page through SQLAlchemy's executemany.
+    if not fast_paths.enabled("copy") or mysql.is_mysql(dialect):
+        # The plain twin: one upsert of the page through SQLAlchemy's executemany. MySQL has
+        # no other: the fast path is PostgreSQL's COPY and SQLite's own SQL.
         stmt = upsert_statement(table, dialect, columns, resource.cursor_column)
         conn.execute(stmt, [{**row, **constants} for row in block.rows()])
         return

@@ -63,6 +63,10 @@ def to_postgres(tree: exp.Expr, schema: str) -> exp.Expr:
             return call(f"{schema}.concat", *[as_text(arg) for arg in node.expressions])
         elif isinstance(node, exp.GroupConcat):
             _cast_group_value(node)
+        elif isinstance(node, exp.TimestampDiff):
+            part = exp.Literal.string(node.text("unit").upper() or "DAY")
+            start = _date_argument(node.expression, "SECOND")
+            return call(f"{schema}.timestampdiff", part, start, _date_argument(node.this, "SECOND"))
         elif isinstance(node, exp.NumberToStr):
             return call(f"{schema}.format", node.this, node.args["format"])
         elif isinstance(node, exp.Cast) and whole_number_cast(node):

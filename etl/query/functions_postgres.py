@@ -88,6 +88,15 @@ CREATE OR REPLACE FUNCTION {s}.dayofweek(d timestamp) RETURNS integer
 CREATE OR REPLACE FUNCTION {s}.last_day(d timestamp) RETURNS date
     LANGUAGE sql IMMUTABLE
     AS $$ SELECT (date_trunc('month', d) + interval '1 month - 1 day')::date $$;
+CREATE OR REPLACE FUNCTION {s}.timestampdiff(unit text, a timestamp, b timestamp)
+    RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT (CASE upper(unit)
+        WHEN 'YEAR' THEN trunc(months / 12) WHEN 'QUARTER' THEN trunc(months / 3)
+        WHEN 'MONTH' THEN months WHEN 'WEEK' THEN trunc(seconds / 604800)
+        WHEN 'DAY' THEN trunc(seconds / 86400) WHEN 'HOUR' THEN trunc(seconds / 3600)
+        WHEN 'MINUTE' THEN trunc(seconds / 60) WHEN 'SECOND' THEN trunc(seconds) END)::bigint
+    FROM (SELECT extract(year from age(b, a)) * 12 + extract(month from age(b, a)) AS months,
+                 extract(epoch from b - a) AS seconds) AS parts $$;
 CREATE OR REPLACE FUNCTION {s}.round(x double precision, places integer) RETURNS numeric
     LANGUAGE sql IMMUTABLE AS $$ SELECT round(x::numeric, places) $$;
 CREATE OR REPLACE FUNCTION {s}.format(x numeric, places integer) RETURNS text
@@ -161,10 +170,14 @@ def create_compat_functions(connection: Connection, schema: str = DEFAULT_SCHEMA
         connection: a connection to the PostgreSQL mirror, in a transaction the caller commits.
         schema: the schema that holds them.
     """
+    statements = compat_sql(schema)
+    # Every practice's init (and another host's) replaces the same functions: two at once
+    # fail with "tuple concurrently updated". One at a time, until the caller's commit.
+    connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock(hashtext('odmirror {schema}'))")
     # The driver's own cursor, without parameters: the SQL holds '%' (DATE_FORMAT's codes).
     cursor = connection.connection.cursor()
     try:
-        for statement in compat_sql(schema):
+        for statement in statements:
             cursor.execute(statement.rstrip(";"))
     finally:
         cursor.close()

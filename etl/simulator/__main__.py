@@ -1,4 +1,8 @@
-"""Serve the simulated Open Dental API until Ctrl-C: `python -m etl.simulator --patients 5000`."""
+"""Serve the simulated Open Dental API until Ctrl-C: `python -m etl.simulator --patients 5000`.
+
+`--offices 3` serves a dental group: three offices with their own customer keys (and data)
+behind one address; `--changes-per-minute 30` keeps editing, adding and deleting patients.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 
+from etl.simulator.churn import Churn
 from etl.simulator.clock import OfficeClock
 from etl.simulator.config import CAPS, SimulatorConfig
+from etl.simulator.group import OfficeGroup
+from etl.simulator.http import Serving
 from etl.simulator.query import ORDERS
 from etl.simulator.server import Simulator
 
@@ -35,7 +42,29 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         "--practice", action="store_true", help="also serve appointments, procedures, claims, ..."
     )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each answer")
+    parser.add_argument(
+        "--offices", type=_offices, default=1, help="offices behind one address, each its own key"
+    )
+    parser.add_argument(
+        "--changes-per-minute",
+        type=float,
+        default=0.0,
+        metavar="N",
+        help="edit, add and delete patients this often while serving (0: never)",
+    )
     return parser.parse_args(argv)
+
+
+def _offices(text: str) -> int:
+    count = int(text)
+    if not 1 <= count <= 100:
+        raise argparse.ArgumentTypeError("must be between 1 and 100")
+    return count
+
+
+def office_key(number: int, offices: int) -> str:
+    """The customer key of office `number` (from 1): one office keeps the published test key."""
+    return SimulatorConfig.customer_key if offices == 1 else f"SimOffice{number:03d}Key0"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +77,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status.
     """
     args = _parse(argv)
+    # Set explicitly: a shell's background job inherits SIGINT ignored, so Ctrl-C would not stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    churn: Churn | None = None
+    try:
+        sims = [_office(args, number) for number in range(1, args.offices + 1)]
+        server: Serving = sims[0] if len(sims) == 1 else OfficeGroup(sims)
+        server.start(args.host, args.port)
+    except OSError as exc:
+        print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    try:
+        _announce(server, sims, args.changes_per_minute)
+        if args.changes_per_minute > 0:
+            churn = Churn(sims, args.changes_per_minute, seed=args.seed).start()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if churn is not None:
+            churn.stop()
+        server.stop()
+    print("simulator stopped", flush=True)
+    return 0
+
+
+def _office(args: argparse.Namespace, number: int) -> Simulator:
     config = SimulatorConfig(
+        customer_key=office_key(number, args.offices),
         mode=args.mode,
         page_cap=args.page_cap,
         throttle_interval=args.throttle_interval,
@@ -57,45 +117,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         hide_deleted=not args.show_deleted,
         latency=args.latency,
     )
-    # Set explicitly: a shell's background job inherits SIGINT ignored, so Ctrl-C would not stop it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        sim = Simulator(args.patients, config, OfficeClock(args.tz), seed=args.seed)
-        if args.practice:
-            sim.fill_practice()
-        sim.start(args.host, args.port)
-    except OSError as exc:
-        print(f"cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    try:
-        _announce(sim)
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sim.stop()
-    print("simulator stopped", flush=True)
-    return 0
+    seed = args.seed + number - 1  # each office its own patients
+    sim = Simulator(args.patients, config, OfficeClock(args.tz), seed=seed)
+    return sim.fill_practice() if args.practice else sim
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _announce(sim: Simulator) -> None:
-    print(
-        f"Open Dental API simulator: {len(sim.store)} synthetic patients, {sim.config.mode} mode"
-        f" ({sim.config.cap} rows a page)\n"
-        f"  base URL:      {sim.base_url}\n"
-        f"  developer key: {sim.config.developer_key}  (Open Dental's published test keys)\n"
-        f"  customer key:  {sim.config.customer_key}\n"
+def _announce(server: Serving, sims: list[Simulator], per_minute: float) -> None:
+    first = sims[0]
+    if len(sims) == 1:
+        what = f"{len(first.store)} synthetic patients"
+        keys = [f"  customer key:  {first.config.customer_key}"]
+    else:
+        what = f"{len(sims)} offices behind one address"
+        keys = [
+            f"  office {n}:     customer key {sim.config.customer_key}, {len(sim.store)} patients"
+            for n, sim in enumerate(sims, 1)
+        ]
+    if per_minute > 0:
+        keys.append(f"  changes:       {per_minute:g} a minute (edits, new patients, deletions)")
+    lines = [
+        f"Open Dental API simulator: {what}, {first.config.mode} mode "
+        f"({first.config.cap} rows a page)",
+        f"  base URL:      {server.base_url}",
+        f"  developer key: {first.config.developer_key}  (Open Dental's published test keys)",
+        *keys,
         "Ctrl-C to stop.",
-        flush=True,
-    )
+    ]
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ class SimulatorConfig:
     error_body_json: bool = False
     #: Seconds each answer takes on top of the work (the office's eConnector, the internet).
     latency: float = 0.0
+    #: Whether PUT /queries/ShortQuery answers (True) or refuses the key (401).
+    queries_allowed: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in CAPS:

@@ -112,6 +112,8 @@ def _rest_value(storage: str, enum: str | None, value: Any) -> Any:
         return format_datetime(value)
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
+    if isinstance(value, float):
+        return value + 0.0  # -0.0 (a discount of nothing) is sent as 0, as Open Dental shows it
     if isinstance(value, dt.timedelta):
         seconds = int(value.total_seconds())
         return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -183,6 +183,11 @@ class Simulator(Serving):
         return self._error(self.config.throttle_status, text, headers)
 
     def _route(self, log: RequestLog) -> Reply:
+        if log.method == "PUT" and log.path.rstrip("/") == "/api/v1/queries/ShortQuery":
+            # Only whether the key may run queries (odmirror check asks with SELECT 1).
+            if not self.config.queries_allowed:
+                return self._error(401, "This API key does not have permission to run queries.")
+            return self._json([{"1": 1}])
         match = _PATIENTS.fullmatch(log.path)
         if log.method == "GET" and match is None and self.tables is not None:
             return self._other(log, self.tables)

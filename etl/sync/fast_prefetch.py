@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
@@ -20,10 +22,15 @@ from typing import Generic, TypeVar
 from etl.control import shield_thread
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: Pages fetched ahead of the one being written: enough to ride out one slow write.
 DEFAULT_DEPTH = 2
 _POLL = 0.1  # how often a blocked fetch thread looks whether the reader has gone
+#: How long a reader leaving on an error (a stop, a second Ctrl-C) waits for the fetch thread.
+#: The API client ends its request at a stop within a fraction of a second; this bounds the
+#: rest (a connection still being made), so a stop never waits on the network.
+ABANDON_AFTER = 3.0
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 
 
@@ -55,10 +62,11 @@ class _End:
 class Prefetch(Generic[T]):
     """Iterate `source` on a thread of its own, up to `depth` items ahead of the reader.
 
-    Use as a context manager: leaving it (normally, by an error, or after `break`) stops the
-    thread and waits for it, so nothing else touches what `source` uses (the HTTP session)
-    once the block is left. An error raised by `source` is raised to the reader, in order,
-    after the items that came before it.
+    Use as a context manager: leaving it (normally, or after `break`) stops the thread and
+    waits for it, so nothing else touches what `source` uses (the HTTP session) once the block
+    is left; leaving it by an error waits at most ABANDON_AFTER seconds, then leaves the thread
+    (a daemon) to end alone, since the run is ending anyway. An error raised by `source` is
+    raised to the reader, in order, after the items that came before it.
 
     Args:
         source: the items, e.g. the pages of one list pull; iterated on the fetch thread only.
@@ -81,7 +89,7 @@ class Prefetch(Generic[T]):
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.close()
+        self.close(None if kind is None else ABANDON_AFTER)
 
     def __iter__(self) -> Iterator[T]:
         while True:
@@ -92,10 +100,14 @@ class Prefetch(Generic[T]):
                 return
             yield item
 
-    def close(self) -> None:
-        """Stop fetching, and wait until the fetch thread has ended."""
+    def close(self, patience: float | None = None) -> None:
+        """Stop fetching, and wait until the fetch thread has ended (at most `patience` s)."""
         self._stop.set()
+        until = None if patience is None else time.monotonic() + patience
         while self._thread.is_alive():
+            if until is not None and time.monotonic() >= until:
+                log.warning("the fetch thread did not end in %g s; not waiting for it", patience)
+                return
             self._drain()
             self._thread.join(_POLL)
 

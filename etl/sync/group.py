@@ -78,8 +78,16 @@ def run_each(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def current_practice() -> str | None:
+    """The practice whose work runs on this thread (inside `run_each`), else None."""
+    return _current.get()
+
+
 def api_client(api: ApiSettings) -> ApiClient:
-    """An API session that, inside `run_each`, stops (KeyboardInterrupt) when the group stops."""
+    """An API session that, inside `run_each`, stops (KeyboardInterrupt) when the group stops.
+
+    Its waits are the client's own, which a run's stop request ends (`ApiClient.stop_with`).
+    """
     stop = _stop.get() or threading.Event()
 
     def monotonic() -> float:
@@ -87,11 +95,7 @@ def api_client(api: ApiSettings) -> ApiClient:
             raise KeyboardInterrupt
         return time.monotonic()
 
-    def sleep(seconds: float) -> None:
-        if stop.wait(seconds):
-            raise KeyboardInterrupt
-
-    return ApiClient(api, monotonic=monotonic, sleep=sleep)
+    return ApiClient(api, monotonic=monotonic)
 
 
 def _guarded(work: Callable[[Target], T], target: Target, stop: threading.Event) -> Outcome[T]:

@@ -89,10 +89,11 @@ class ResourceSync:
             new_cursor = self._pull_all(cursor)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
-        except StopRequested:
+        except (StopRequested, KeyboardInterrupt) as exc:
             self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
-            state.interrupt_run(self.engine, run_id, self.stats, "stopped on request (signal)")
+            how = "signal" if isinstance(exc, StopRequested) else "Ctrl-C, at once"
+            state.interrupt_run(self.engine, run_id, self.stats, f"stopped on request ({how})")
             raise
         except BaseException as exc:
             self._build_anyway()
@@ -187,8 +188,9 @@ class ResourceSync:
                 params: dict[str, Any] = {**filters, **extra}
                 if since is not None and self.resource.cursor_param:
                     params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
+                api = self.client.settings
                 paging = OffsetPaginator(
-                    self.client.settings.page_size, self.resource.name, self.resource.key
+                    api.page_size, self.resource.name, self.resource.key, api.max_pages
                 )
                 pages = self.client.pages(self.resource.path, params, paging)
                 for number, page in enumerate(pages):

@@ -61,6 +61,8 @@ def run_sync(
             held.guard(engine),  # a lock lost mid-run stops it before its next write
             client or ApiClient(settings.api) as api,
         ):
+            if control is not None:
+                api.stop_with(control.stop)  # a stop ends waits and the request in flight
             _pace_after_last_run(engine, api)
             apply_policy(engine, settings.pii)  # a stricter policy reaches every stored row
             return [

@@ -13,6 +13,7 @@ from etl.mapping import office_clock
 from etl.mirror.bookkeeping import SyncRun, SyncState
 from etl.mirror.classify import LoadCounts
 from etl.outside_text import shown
+from etl.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +56,9 @@ class RunResult:
         """The one-line summary the CLI prints."""
         s = self.stats
         line = (
-            f"{self.resource} ({self.mode}): fetched {s.fetched} rows ({s.unique} distinct), "
-            f"{s.inserted} inserted, {s.updated} updated, {s.unchanged} unchanged; "
-            f"{s.requests} requests; {self.seconds:.1f} s"
+            f"{self.resource} ({self.mode}): fetched {plural(s.fetched, 'row')} "
+            f"({s.unique} distinct), {s.inserted} inserted, {s.updated} updated, "
+            f"{s.unchanged} unchanged; {plural(s.requests, 'request')}; {self.seconds:.1f} s"
         )
         if s.rejected or s.set_aside:
             line += (

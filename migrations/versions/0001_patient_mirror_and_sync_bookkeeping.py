@@ -16,6 +16,8 @@ revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Text in a key or an index is a VARCHAR on MySQL, which indexes no TEXT (etl.catalog.base).
+KEY_TEXT = sa.Text().with_variant(sa.String(255), "mysql", "mariadb")
 
 
 def upgrade() -> None:
@@ -23,7 +25,7 @@ def upgrade() -> None:
     op.create_table(
         "odmirror_sync_run",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("resource", sa.Text(), nullable=False),
+        sa.Column("resource", KEY_TEXT, nullable=False),
         sa.Column("mode", sa.Text(), nullable=False),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("started_at", sa.DateTime(), nullable=False),
@@ -47,7 +49,7 @@ def upgrade() -> None:
 
     op.create_table(
         "odmirror_sync_state",
-        sa.Column("resource", sa.Text(), nullable=False),
+        sa.Column("resource", KEY_TEXT, nullable=False),
         sa.Column("cursor", sa.DateTime(), nullable=True),
         sa.Column("last_success_at", sa.DateTime(), nullable=True),
         sa.Column("last_run_id", sa.Integer(), nullable=True),

@@ -16,13 +16,15 @@ revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+# Text in a key or an index is a VARCHAR on MySQL, which indexes no TEXT (etl.catalog.base).
+KEY_TEXT = sa.Text().with_variant(sa.String(255), "mysql", "mariadb")
 
 
 def upgrade() -> None:
     op.create_table(
         "odmirror_rejected",
-        sa.Column("fingerprint", sa.Text(), nullable=False),
-        sa.Column("resource", sa.Text(), nullable=False),
+        sa.Column("fingerprint", KEY_TEXT, nullable=False),
+        sa.Column("resource", KEY_TEXT, nullable=False),
         sa.Column("key", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("loaded", sa.Boolean(), nullable=False),

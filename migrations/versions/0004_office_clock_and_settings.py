@@ -13,6 +13,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+# A key MySQL can index (it cannot index TEXT); TEXT elsewhere, as the other bookkeeping keys.
+KEY_TEXT = sa.Text().with_variant(sa.String(255), "mysql", "mariadb")
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -24,7 +27,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("office_clock", sa.DateTime(), nullable=True))
     op.create_table(
         "odmirror_settings",
-        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("name", KEY_TEXT, nullable=False),
         sa.Column("value", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_odmirror_settings")),
     )

@@ -8,8 +8,9 @@ names), then odmirror's own columns: `odmirror_extra` (what the API sent that no
 `odmirror_gone_at`. A column an endpoint does not send stays NULL: the mirror does not know it.
 
 `sent` lists the keys each endpoint's documented example carries (Open Dental's API pages,
-checked 2026-11): `odmirror status` and the README name the other columns as not filled in that
-mode. Importing this module declares every table on `Base.metadata`.
+checked 2026-11; `colorOverride` and `provColor` are ColorOverride and ProvColor): `odmirror
+status` and the README name the other columns as not filled in that mode. Importing this module
+declares every table on `Base.metadata`.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ MIRRORED: Mapping[str, Mirrored] = MappingProxyType(
                        "Assistant ClinicNum IsHygiene DateTStamp DateTimeArrived DateTimeSeated "
                        "DateTimeDismissed InsPlan1 InsPlan2 DateTimeAskedToArrive "
                        "AppointmentTypeNum SecUserNumEntry SecDateTEntry Priority "
-                       "PatternSecondary ItemOrderPlanned"),
+                       "PatternSecondary ItemOrderPlanned ColorOverride"),
         ),
         "procedurelog": Mirrored(
             derived={"priority": "priority_name", "provAbbr": "prov_abbr", "dxName": "dx_name",
@@ -89,7 +90,7 @@ MIRRORED: Mapping[str, Mirrored] = MappingProxyType(
             sent=_keys("ProvNum Abbr LName FName MI Suffix FeeSched Specialty SSN StateLicense "
                        "IsSecondary IsHidden UsingTIN SigOnFile NationalProvID DateTStamp "
                        "IsNotPerson ProvStatus IsHiddenReport Birthdate SchedNote "
-                       "PreferredName"),
+                       "PreferredName ProvColor"),
         ),
         "procedurecode": Mirrored(
             derived={"procCat": "proccat_name"},
