@@ -57,8 +57,11 @@ def _normal(value: Any) -> Any:
         return f"{Decimal(str(int(value) if isinstance(value, bool) else value)):.2f}"
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):  # a TIME as pymysql hands it back
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return value
 
 
