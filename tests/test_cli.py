@@ -255,6 +255,9 @@ def test_an_unreachable_api_says_each_retry_then_one_error_line(
 def test_a_database_odmirror_does_not_mirror_into(
     tmp_path: Path, make_sim: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = str(write_config(tmp_path, make_sim(1), "mysql://user@127.0.0.1/od"))
+    config = str(write_config(tmp_path, make_sim(1), "mssql+pymssql://user@127.0.0.1/od"))
     assert main(["init", "--config", config]) == 1
-    assert "odmirror mirrors into PostgreSQL or SQLite, not mysql" in capsys.readouterr().err
+    assert (
+        "odmirror mirrors into PostgreSQL, MySQL, MariaDB or SQLite, not mssql"
+        in capsys.readouterr().err
+    )

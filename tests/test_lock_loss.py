@@ -1,8 +1,8 @@
-"""The PostgreSQL session that holds the sync lock is killed mid-run: the run stops, lost-lock.
+"""The session that holds the sync lock is killed mid-run: the run stops, lost-lock.
 
-Two syncs on the real PostgreSQL server: the first is held inside a page request (the API
-waits on an event), its lock session is terminated, a second sync runs whole, then the first
-goes on and must not write again.
+Two syncs on the real PostgreSQL (and MariaDB) server: the first is held inside a page request
+(the API waits on an event), its lock session is terminated, a second sync runs whole, then the
+first goes on and must not write again.
 """
 
 from __future__ import annotations
@@ -23,9 +23,11 @@ from etl.catalog.resources import PATIENTS
 from etl.config.settings import ApiSettings
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.lock import LockLost, advisory_key
+from etl.mirror.mysql_lock import lock_name
 from etl.sync import state
 from etl.sync.run import run_sync
 from tests.conftest import PG_URL, _require_postgres, settings_for
+from tests.mariadb import MYSQL_URL, fresh_mariadb
 from tests.test_hostile_records import table_rows
 
 pytestmark = pytest.mark.reliability
@@ -73,9 +75,17 @@ class GatedApi:
         self.server.server_close()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh schema on the test PostgreSQL server, at the current revision."""
+@pytest.fixture(params=["postgresql", "mysql"])
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL server (or database on MariaDB), at the current
+    revision."""
+    if request.param == "mysql":
+        with fresh_mariadb() as url:
+            engine = make_engine(url)
+            upgrade(engine)
+            engine.dispose()
+            yield url
+        return
     _require_postgres()
     schema = f"odm_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL)
@@ -98,6 +108,9 @@ def lock_holder(url: str) -> int | None:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
+            if url.startswith("mysql"):
+                name = lock_name(str(conn.execute(text("SELECT DATABASE()")).scalar_one()))
+                return conn.execute(text("SELECT IS_USED_LOCK(:n)"), {"n": name}).scalar()
             database, schema = conn.execute(
                 text("SELECT current_database(), current_schema()")
             ).one()
@@ -111,6 +124,17 @@ def lock_holder(url: str) -> int | None:
             ).scalar()
     finally:
         engine.dispose()
+
+
+def kill(url: str, session: int) -> None:
+    """End a server session, as an operator or a dropped connection would."""
+    admin = create_engine(MYSQL_URL if url.startswith("mysql") else PG_URL)
+    with admin.begin() as conn:
+        if url.startswith("mysql"):
+            conn.execute(text(f"KILL CONNECTION {int(session)}"))
+        else:
+            assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": session}).scalar()
+    admin.dispose()
 
 
 def test_a_killed_lock_session_stops_the_run_before_its_next_write(pg_url: str) -> None:
@@ -130,10 +154,7 @@ def test_a_killed_lock_session_stops_the_run_before_its_next_write(pg_url: str) 
         assert api.reached.wait(WAIT), "the first sync never asked for its second page"
         holder = lock_holder(pg_url)
         assert holder is not None
-        admin = create_engine(PG_URL)
-        with admin.begin() as conn:
-            assert conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": holder}).scalar()
-        admin.dispose()
+        kill(pg_url, holder)
         assert lock_holder(pg_url) is None
         (second,) = run_sync(settings)  # the lock is free: a second sync runs whole
         assert second.stats.inserted == 3  # pages 2 and 3; page 1 the first sync saved

@@ -24,9 +24,9 @@ from sqlalchemy.schema import CreateTable
 
 from etl.catalog.base import Base
 from etl.catalog.resources import RESOURCES
-from etl.errors import DatabaseError
+from etl.errors import DatabaseError, SchemaError
 from etl.mirror.bookkeeping import Rejected, SyncRun, SyncState
-from etl.mirror.engine import make_engine, upgrade
+from etl.mirror.engine import check_schema, make_engine, upgrade
 from etl.mirror.lock import MirrorLocked, mirror_lock
 from etl.mirror.mysql_lock import lock_name
 from etl.mirror.upsert import upsert_statement
@@ -57,8 +57,11 @@ def _normal(value: Any) -> Any:
         return f"{Decimal(str(int(value) if isinstance(value, bool) else value)):.2f}"
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
+    if isinstance(value, dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, dt.timedelta):  # a TIME as pymysql hands it back
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
     return value
 
 
@@ -305,6 +308,17 @@ def test_a_mariadb_url_works_as_a_mysql_one() -> None:
             assert [tuple(row) for row in found] == [(7, "Smith", None)]
         finally:
             engine.dispose()
+
+
+def test_a_column_dropped_by_hand_is_named_then_repaired_on_mysql(maria: Engine) -> None:
+    with maria.begin() as conn:
+        conn.execute(text("ALTER TABLE patient DROP COLUMN chartnumber"))
+    with pytest.raises(SchemaError, match="the column chartnumber of the mirror table patient"):
+        check_schema(maria)
+    assert upgrade(maria) == ["the column chartnumber of the mirror table patient is missing"]
+    check_schema(maria)
+    with maria.connect() as conn:  # the views are made again
+        assert conn.execute(text("SELECT COUNT(chartnumber) FROM patient_v")).scalar() == 0
 
 
 def test_a_mysql_failure_is_one_line_without_the_password() -> None:

@@ -46,5 +46,15 @@ ENUM_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "EmergencyRoomHospital", "AmbulatorySurgicalCenter",
         ),
         "TreatPlanType": ("Insurance", "Discount"),
+        # Money, insurance, recalls and schedules (issue 21); Db/Enumerations.cs and
+        # TableTypes/PayPlanCharge.cs.
+        "ClaimProcStatus": (
+            "NotReceived", "Received", "Preauth", "Adjustment", "Supplemental", "CapClaim",
+            "Estimate", "CapComplete", "CapEstimate", "InsHist",
+        ),
+        "ScheduleType": ("Practice", "Provider", "Blockout", "Employee", "WebSchedASAP"),
+        "SchedStatus": ("Open", "Closed", "Holiday"),
+        "PayPlanChargeType": ("Debit", "Credit"),
+        "RecallPriority": ("Normal", "ASAP"),
     }
 )  # fmt: skip

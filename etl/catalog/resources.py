@@ -8,6 +8,7 @@ everything they need from the declaration. A JSON key names its column as Open D
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import Column, Numeric, Table
 
 from etl.catalog.enums import ENUM_NAMES
+from etl.catalog.reading import DateWindow, FanOut
 from etl.catalog.tables import DERIVED_FLAGS as _DERIVED_FLAGS
 from etl.catalog.tables import MIRRORED, TABLES
 from etl.errors import ConfigError
@@ -77,6 +79,10 @@ class Resource:
         mark_missing: for a table pulled whole (no cursor_param), stamp `odmirror_gone_at` on
             rows a complete pull no longer returns (and clear it when they come back). They are
             marked, not deleted: Clinics GET omits hidden clinics, which old rows still name.
+        fan_out: read once per parent key (etl.catalog.reading.FanOut).
+        window: read over a window of dates (etl.catalog.reading.DateWindow).
+        every: the resource is read at most this often: a run before it is due skips it
+            (whole pulls of big tables that change little, on their own cadence).
     """
 
     name: str
@@ -89,6 +95,9 @@ class Resource:
     deletions: DeletionFeed | None = None
     cursor_from_rows: bool = False
     mark_missing: bool = False
+    fan_out: FanOut | None = None
+    window: DateWindow | None = None
+    every: dt.timedelta | None = None
 
     @property
     def table(self) -> Table:
@@ -216,6 +225,63 @@ APPOINTMENTS = Resource(
     ),
 )
 
+# Money, insurance, recalls and schedules (issue 21). Parents come before their fan-outs: a run
+# reads them in this order. Freshness per resource: README "What each table's freshness is".
+_DAY = dt.timedelta(days=1)
+
+
+def _fan(name: str, table: str, key: str, fan_out: FanOut) -> Resource:
+    return Resource(name, name, table, key, None, None, fan_out=fan_out)
+
+
+def _daily(name: str, table: str, key: str) -> Resource:
+    # Plan, fee and user lists change little: one whole pull a day (`odmirror sync --full`
+    # reads them at once).
+    return Resource(name, name, table, key, None, None, mark_missing=True, every=_DAY)
+
+
+def _changed(name: str, table: str, key: str) -> Resource:
+    # DateTStamp filters of 25.1+ (commlogs, refattaches): no serverDateTime in the examples.
+    return Resource(name, name, table, key, "DateTStamp", "DateTStamp", cursor_from_rows=True)
+
+
+_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp")
+_BY_TREATPLAN = FanOut("TreatPlanNum", "treatplan", "treatplannum", "secdatetedit")
+MONEY: tuple[Resource, ...] = (
+    _whole("claimprocs", "claimprocs", "claimproc", "ClaimProcNum"),
+    _whole("paysplits", "paysplits", "paysplit", "SplitNum"),
+    # DateEntry is the entry date: a trailing window re-reads recent payments (edits to older
+    # ones need query mode's SecDateTEdit).
+    Resource("payments", "payments", "payment", "PayNum", None, None,
+             window=DateWindow("DateEntry", None, back=30 * _DAY)),
+    _fan("adjustments", "adjustment", "AdjNum", _BY_PATIENT),
+    _daily("insplans", "insplan", "PlanNum"),
+    _daily("carriers", "carrier", "CarrierNum"),
+    _whole("patplans", "patplans", "patplan", "PatPlanNum"),
+    _daily("benefits", "benefit", "BenefitNum"),
+    _whole("recalls", "recalls", "recall", "RecallNum"),
+    _daily("recalltypes", "recalltype", "RecallTypeNum"),
+    Resource("schedules", "schedules", "schedule", "ScheduleNum", None, None,
+             window=DateWindow("dateStart", "dateEnd", back=7 * _DAY, first_back=730 * _DAY,
+                               ahead=120 * _DAY, step=7 * _DAY)),
+    _whole("scheduleops", "scheduleops", "scheduleop", "ScheduleOpNum"),
+    _daily("feescheds", "feesched", "FeeSchedNum"),
+    _daily("fees", "fee", "FeeNum"),
+    Resource("userods", "userods", "userod", "UserNum", None, None,
+             passes=({"includeHidden": "true"},), mark_missing=True, every=_DAY),
+    _daily("referrals", "referral", "ReferralNum"),
+    _changed("refattaches", "refattach", "RefAttachNum"),
+    _changed("commlogs", "commlog", "CommlogNum"),
+    _whole("claimtrackings", "claimtrackings", "claimtracking", "ClaimTrackingNum"),
+    _fan("payplans", "payplan", "PayPlanNum", FanOut("PatNum", "patient", "patnum", "datetstamp")),
+    _fan("payplancharges", "payplancharge", "PayPlanChargeNum",
+         FanOut("PayPlanNum", "payplan", "payplannum")),
+    _fan("proctps", "proctp", "ProcTPNum", _BY_TREATPLAN),
+    _fan("treatplanattaches", "treatplanattach", "TreatPlanAttachNum", _BY_TREATPLAN),
+    _whole("payplanlinks", "payplanlinks", "payplanlink", "PayPlanLinkNum"),
+    _daily("preferences", "preference", "PrefNum"),
+)  # fmt: skip
+
 RESOURCES: dict[str, Resource] = {
     r.name: r
     for r in (
@@ -233,6 +299,7 @@ RESOURCES: dict[str, Resource] = {
         _whole("clinics", "clinics", "clinic", "ClinicNum"),
         _whole("definitions", "definitions", "definition", "DefNum"),
         _whole("operatories", "operatories", "operatory", "OperatoryNum"),
+        *MONEY,
     )
 }
 """Every resource odmirror can mirror, by name; `sync.resources` in the config picks some."""

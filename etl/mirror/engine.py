@@ -101,7 +101,7 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(
             mask_password(
                 f"no driver for {safe_url(url)} ({exc}); for PostgreSQL install "
-                "odmirror[postgres], for MySQL or MariaDB odmirror[mysql]",
+                "odmirror[postgres], for MySQL or MariaDB odmirror[mysql] and mysql+pymysql://",
                 url,
             )
         ) from None

@@ -79,6 +79,13 @@ def ready(chosen: Sequence[Target]) -> list[str]:
     return names
 
 
+# Whether the group schema exists: PostgreSQL's way, and MySQL's (where it is a database).
+_SCHEMA_THERE = {
+    False: text("SELECT to_regnamespace(:s) WHERE to_regnamespace(:s) IS NOT NULL"),
+    True: text("SELECT schema_name FROM information_schema.schemata WHERE schema_name = :s"),
+}
+
+
 def release(settings: Settings) -> list[Grant]:
     """Drop the PostgreSQL group views before the practices are upgraded, and return their
     grants for `refresh` to give again: a group view holds the practices' tables and views,
@@ -92,7 +99,8 @@ def release(settings: Settings) -> list[Grant]:
             quote = conn.dialect.identifier_preparer.quote
             names = [t.name for t in mirrored_tables()] + view_names()
             grants = read_grants(conn, names, schema)
-            if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema}).scalar():
+            there = _SCHEMA_THERE[mysql.is_mysql(conn.dialect.name)]
+            if conn.execute(there, {"s": schema}).first():
                 for view in names:
                     conn.execute(text(f"DROP VIEW IF EXISTS {quote(schema)}.{quote(view)}"))
             return grants

@@ -133,7 +133,9 @@ def patient_collections(d: KpiDialect) -> str:
         f" {d.month('ps.datepay')} AS month, ps.provnum, ps.clinicnum, ps.unearnedtype,"
         " CASE WHEN ps.unearnedtype = 0 THEN ps.splitamt ELSE 0 END AS amount,"
         " CASE WHEN ps.unearnedtype <> 0 THEN ps.splitamt ELSE 0 END AS unearned_amount"
-        f" FROM paysplit ps WHERE {d.flag('ps.isdiscount')} = 0"
+        # IsDiscount is unused in Open Dental's source and the REST paysplits omit it (NULL):
+        # NULL is "not a discount", else a mirror fed by the API would count no collection.
+        f" FROM paysplit ps WHERE COALESCE({d.flag('ps.isdiscount')}, 0) = 0"
         f" AND ps.unearnedtype NOT IN {HIDDEN_UNEARNED}"
     )
 

@@ -10,7 +10,7 @@
   Not on the database file itself: on NFS, Linux emulates `flock` with the same byte-range
   locks SQLite takes, and the two would collide.
 
-A PostgreSQL session can end under a live run (pg_terminate_backend, a dropped connection):
+A PostgreSQL or MySQL session can end under a live run (pg_terminate_backend, a dropped connection):
 its lock goes with it, and a second sync may start. So a run's every transaction on the mirror
 first asks the lock's session if it is still there (`HeldLock.guard`, one round trip); if not,
 it raises LockLost before writing, and the run is recorded as lost-lock.
@@ -131,13 +131,13 @@ def mirror_lock(url: str) -> Iterator[HeldLock]:
     """
     backend = make_url(url).get_backend_name()
     if backend in ("mysql", "mariadb"):
-        with mysql_lock.held(url) as busy:
+        with mysql_lock.held(url) as (conn, busy):
             if busy is not None:
                 raise MirrorLocked(
                     f"another odmirror is syncing this mirror ({busy}): "
                     "this run is skipped, try again later"
                 )
-            yield HeldLock()  # its session outlives wait_timeout (mysql_lock)
+            yield HeldLock(conn)  # its session outlives wait_timeout (mysql_lock)
     elif backend == "postgresql":
         with _postgres_lock(url) as held:
             yield held

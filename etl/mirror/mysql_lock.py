@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 from collections.abc import Iterator
 
 from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from etl.mirror import mysql
 
+log = logging.getLogger(__name__)
 #: A year, the largest wait_timeout MySQL and MariaDB take.
 IDLE_SECONDS = 31_536_000
+#: Seconds an answer of the lock's session may take: asking it never hangs a run on a dead
+#: network (GET_LOCK does not wait: its timeout is 0).
+ANSWER_SECONDS = 60
 
 
 def lock_name(database: str) -> str:
@@ -28,33 +34,46 @@ def lock_name(database: str) -> str:
 
 
 @contextlib.contextmanager
-def held(url: str) -> Iterator[str | None]:
+def held(url: str) -> Iterator[tuple[Connection, str | None]]:
     """Try to take the mirror's lock and hold it for the body of the `with`.
 
     Args:
         url: the mirror's database URL (mysql+pymysql:// or mariadb+pymysql://).
 
     Yields:
-        None when this process holds the lock; else who does, in a few words.
+        The lock's session, and None when this process holds the lock, else who does.
     """
     # NullPool: closing the connection ends the session, so the lock can never linger in a pool.
-    engine = create_engine(url, poolclass=NullPool, connect_args=mysql.connect_args())
+    # Autocommit: asking whether the session lives never leaves it idle in a transaction.
+    timeouts = {"read_timeout": ANSWER_SECONDS, "write_timeout": ANSWER_SECONDS}
+    engine = create_engine(
+        url,
+        poolclass=NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args={**mysql.connect_args(), **timeouts},
+    )
     try:
         with engine.connect() as conn:
             conn.execute(text(f"SET SESSION wait_timeout = {IDLE_SECONDS}"))
             name = lock_name(str(conn.execute(text("SELECT DATABASE()")).scalar_one()))
             got = conn.execute(text("SELECT GET_LOCK(:name, 0)"), {"name": name}).scalar_one()
-            conn.commit()  # the lock outlives the transaction; do not sit idle in one
             if got != 1:
-                yield _holder(conn, name)
+                yield conn, _holder(conn, name)
                 return
             try:
-                yield None
+                yield conn, None
             finally:
-                conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
-                conn.commit()
+                _release(conn, name)
     finally:
         engine.dispose()
+
+
+def _release(conn: Connection, name: str) -> None:
+    try:
+        conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": name})
+    except SQLAlchemyError:
+        # Gone with its session (a lost lock stops the run before its next write).
+        log.warning("the session holding the mirror's lock ended as the run finished")
 
 
 def _holder(conn: Connection, name: str) -> str:
@@ -65,5 +84,4 @@ def _holder(conn: Connection, name: str) -> str:
     host = conn.execute(
         text("SELECT host FROM information_schema.processlist WHERE id = :id"), {"id": session}
     ).scalar()
-    conn.commit()
     return f"MySQL session {session}" + (f" from {host}" if host else "")

@@ -21,6 +21,7 @@ from etl.simulator.clock import OfficeClock, format_datetime
 from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
 from etl.simulator.http import Reply, Serving
+from etl.simulator.money_api import fill_money
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.practice import fill_practice
 from etl.simulator.query import QueryError, parse_simple_query
@@ -89,6 +90,7 @@ class Simulator(Serving):
         """Fill the other endpoints with synthetic data drawn from the patients; returns self."""
         tables = empty_tables(self.clock)
         fill_practice(tables, self.store.all(), self._seed, self.clock.now())
+        fill_money(tables, self.store.all(), self._seed, self.clock.now())
         self.tables = tables
         return self
 

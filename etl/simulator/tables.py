@@ -29,6 +29,9 @@ class Table:
         filters: other query parameters that select rows by equality.
         server_time: whether each row carries serverDateTime.
         hidden: a field that, when "true", keeps a row out of the list (Clinics GET).
+        required: a filter the list cannot do without (a fan-out's parent key): 400 if absent.
+        date_range: (date field, first-date parameter, last-date parameter), inclusive.
+        on_or_after: a date field whose same-named parameter keeps rows on or after it.
     """
 
     path: str
@@ -38,6 +41,9 @@ class Table:
     server_time: bool = False
     hidden: str | None = None
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    required: str | None = None
+    date_range: tuple[str, str, str] | None = None
+    on_or_after: str | None = None
 
     def select(self, params: Mapping[str, str], cap: int, inclusive: bool) -> list[dict[str, Any]]:
         """One page: filter, order by key, then Offset and Limit (capped).
@@ -50,8 +56,27 @@ class Table:
         offset = _whole("Offset", given.get("offset", "0"))
         since = self._since(given)
         equals = {n: given[n.casefold()] for n in self.filters if n.casefold() in given}
-        rows = [r for _, r in sorted(self.rows.items()) if self._keep(r, since, inclusive, equals)]
+        if self.required and self.required not in equals:
+            raise QueryError(f"{self.required} is required.")
+        dates = self._dates(given)
+        rows = [
+            r
+            for _, r in sorted(self.rows.items())
+            if self._keep(r, since, inclusive, equals) and _within(r, dates)
+        ]
         return [dict(r) for r in rows[offset : offset + limit]]
+
+    def _dates(self, given: dict[str, str]) -> list[tuple[str, str, str]]:
+        """(field, first, last) date bounds the request asks for ("" for open)."""
+        bounds = []
+        if self.date_range is not None:
+            name, first, last = self.date_range
+            bounds.append((name, _date(given.get(first.casefold(), "")),
+                           _date(given.get(last.casefold(), "")) or "9999-12-31"))  # fmt: skip
+        if self.on_or_after is not None and self.on_or_after.casefold() in given:
+            name = self.on_or_after
+            bounds.append((name, _date(given[name.casefold()]), "9999-12-31"))
+        return bounds
 
     def _since(self, given: dict[str, str]) -> str | None:
         if self.stamp is None or self.stamp.casefold() not in given:
@@ -71,6 +96,16 @@ class Table:
             if stamp < since or (stamp == since and not inclusive):
                 return False
         return all(str(row.get(name)) == value for name, value in equals.items())
+
+
+def _date(text: str) -> str:
+    if text and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise QueryError("Dates must be in the format yyyy-MM-dd.")
+    return text
+
+
+def _within(row: dict[str, Any], bounds: list[tuple[str, str, str]]) -> bool:
+    return all(first <= str(row.get(name, ""))[:10] <= last for name, first, last in bounds)
 
 
 def _whole(name: str, text: str) -> int:

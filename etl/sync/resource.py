@@ -24,7 +24,7 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import fast_indexes, rejects
 from etl.mirror.upsert import has_rows
-from etl.sync import removals, state
+from etl.sync import cadence, removals, requests, state
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
@@ -73,6 +73,9 @@ class ResourceSync:
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
         self.control.check()  # a stop asked for during an earlier resource: do not start
+        due = None if self.full else cadence.next_due(self.engine, self.resource, state.utcnow())
+        if due is not None:  # its own cadence (`every`): not yet
+            return cadence.skipped(self.resource, due)
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
@@ -117,11 +120,20 @@ class ResourceSync:
 
     def _pull_all(self, cursor: dt.datetime | None) -> dt.datetime | None:
         since = window_start(cursor, self.overlap) if cursor is not None else None
+        # A fan-out's cursor is its parents' newest change, read before its children; a date
+        # window's only says that a complete run happened (etl.sync.requests).
+        fan_out, window = self.resource.fan_out, self.resource.window
+        parents_seen = requests.parent_high_water(self.engine, fan_out) if fan_out else None
         self._pull(since)
         # The last requests (Deleted rows, change checks) wait for the API: the indexes a first
         # load deferred are built meanwhile.
         with fast_indexes.built_meanwhile(self.engine, self.deferred):
             self._after_pull()
+            if fan_out is not None:
+                return parents_seen
+            if window is not None:  # the office's date read: a complete run happened
+                today = dt.datetime.combine(requests.office_today(self.engine), dt.time())
+                return self.run_cursor.new_cursor(self.stats.fetched) or today
             return self.run_cursor.new_cursor(self.stats.fetched)
 
     def _after_pull(self) -> None:
@@ -169,19 +181,22 @@ class ResourceSync:
         A pass starts as soon as the one before has been read, while its pages are still being
         written: whether it is needed depends only on the plain list's pages.
         """
+        today = requests.office_today(self.engine) if self.resource.window else None
         for filters in self.shown.needed():
-            params: dict[str, Any] = dict(filters)
-            if since is not None and self.resource.cursor_param:
-                params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
-            api = self.client.settings
-            paging = OffsetPaginator(
-                api.page_size, self.resource.name, self.resource.key, api.max_pages
-            )
-            pages = self.client.pages(self.resource.path, params, paging)
-            for number, page in enumerate(pages):
-                if not filters:
-                    self.shown.note(page.rows)
-                yield filters, number, page
+            # One request series per parent key or date window (etl.sync.requests).
+            for extra in requests.request_params(self.engine, self.resource, since, today):
+                params: dict[str, Any] = {**filters, **extra}
+                if since is not None and self.resource.cursor_param:
+                    params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
+                api = self.client.settings
+                paging = OffsetPaginator(
+                    api.page_size, self.resource.name, self.resource.key, api.max_pages
+                )
+                pages = self.client.pages(self.resource.path, params, paging)
+                for number, page in enumerate(pages):
+                    if not filters:
+                        self.shown.note(page.rows)
+                    yield filters, number, page
 
     def _save(self, page: Page) -> int:
         self.run_cursor.track(page)

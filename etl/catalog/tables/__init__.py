@@ -24,6 +24,7 @@ from sqlalchemy import Column, Index, Integer, MetaData, Table
 from etl.catalog.base import Base, Extra, Timestamp
 from etl.catalog.od_types import text
 from etl.catalog.opendental import OD_TABLES, od_table
+from etl.catalog.tables.money import money_tables
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ MIRRORED: Mapping[str, Mirrored] = MappingProxyType(
             sent=_keys("OperatoryNum OpName Abbrev ItemOrder IsHidden ProvDentist ProvHygienist "
                        "IsHygiene ClinicNum SetProspective IsWebSched OperatoryType"),
         ),
+        # Money, insurance, recalls and schedules (issue 21): etl.catalog.tables.money.
+        **money_tables(Mirrored),
     }
 )  # fmt: skip
 

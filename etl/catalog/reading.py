@@ -1,0 +1,58 @@
+"""Ways of reading a list endpoint beyond "rows changed since": declarations the sync reads.
+
+Open Dental's list endpoints are not all alike. Some take a change filter (a Resource's
+`cursor_param`); some only list everything (a whole pull); some demand a parent's key
+(`/adjustments?PatNum=`) and are read once per parent (`FanOut`); some list a date range
+(`/schedules?dateStart=&dateEnd=`) or rows entered since a date (`/payments?DateEntry=`) and are
+read over a window of dates around the office's today (`DateWindow`). Each is declared on the
+Resource; etl.sync.requests turns the declaration into the requests of one run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """One list request per parent key, the keys read from the mirror's parent table.
+
+    Attributes:
+        param: the query parameter that takes the parent's key (e.g. "PatNum").
+        parent_table: the mirror table of the parents (synced earlier in the same run).
+        parent_key: its column holding the key the parameter takes.
+        parent_change: its change-time column: an incremental run asks only for parents
+            changed since the last complete run (less the overlap). None: every parent, every run.
+    """
+
+    param: str
+    parent_table: str
+    parent_key: str
+    parent_change: str | None = None
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """Requests over a range of dates around the office's today.
+
+    With `end_param`, the range is cut into windows of `step` days, one request each
+    (`dateStart`, `dateEnd`, inclusive). Without it, one request asks for rows on or after the
+    start (`DateEntry=`, inclusive). The first run (or a full one) starts `first_back` days
+    before today, later runs `back` days before it.
+
+    Attributes:
+        start_param: the query parameter of the first date.
+        end_param: the query parameter of the last date, or None for "on or after".
+        back: how far back an incremental run reads again.
+        first_back: how far back a first or full run reads; None: no date at all (everything).
+        ahead: how far after today the range ends (with end_param).
+        step: the days one request covers (with end_param).
+    """
+
+    start_param: str
+    end_param: str | None
+    back: dt.timedelta
+    first_back: dt.timedelta | None = None
+    ahead: dt.timedelta = dt.timedelta(0)
+    step: dt.timedelta = dt.timedelta(days=7)

@@ -1,0 +1,157 @@
+"""The simulated office's money, insurance, recall and schedule endpoints, in REST shapes.
+
+The rows come from etl.simulator.money (`make_practice`: Open Dental's rows as its database
+holds them) and are sent as the API sends them: Open Dental's key spellings, enums as names,
+flags "true"/"false", dates and times as text, only the keys the endpoint's example carries
+(etl.catalog.tables `sent`), a few derived captions (`payType`, `adjType`). Rows of patients the
+simulator does not have are left out, so that every row names a patient the API lists. Tables
+`make_practice` does not make (fees, referrals, commlogs, ...) get a few rows of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from etl.catalog.enums import ENUM_NAMES
+from etl.catalog.opendental import OD_TABLES, no_value
+from etl.catalog.tables import MIRRORED
+from etl.simulator.clock import format_datetime
+from etl.simulator.money import make_practice
+from etl.simulator.tables import Table, Tables
+
+# endpoint: (table, key, change filter, equality filters, fan-out parameter)
+ENDPOINTS: dict[str, tuple[str, str, str | None, tuple[str, ...], str | None]] = {
+    "claimprocs": ("claimproc", "ClaimProcNum", None, ("ProcNum", "ClaimNum", "PatNum"), None),
+    "paysplits": ("paysplit", "SplitNum", None, ("PatNum", "PayNum"), None),
+    "payments": ("payment", "PayNum", None, ("PatNum",), None),
+    "adjustments": ("adjustment", "AdjNum", None, ("PatNum",), "PatNum"),
+    "insplans": ("insplan", "PlanNum", None, (), None),
+    "carriers": ("carrier", "CarrierNum", None, (), None),
+    "patplans": ("patplan", "PatPlanNum", None, ("PatNum",), None),
+    "benefits": ("benefit", "BenefitNum", None, ("PlanNum",), None),
+    "recalls": ("recall", "RecallNum", None, ("PatNum",), None),
+    "recalltypes": ("recalltype", "RecallTypeNum", None, (), None),
+    "schedules": ("schedule", "ScheduleNum", None, ("ProvNum",), None),
+    "scheduleops": ("scheduleop", "ScheduleOpNum", None, ("ScheduleNum", "OperatoryNum"), None),
+    "feescheds": ("feesched", "FeeSchedNum", None, (), None),
+    "fees": ("fee", "FeeNum", None, ("FeeSched", "CodeNum"), None),
+    "userods": ("userod", "UserNum", None, (), None),
+    "referrals": ("referral", "ReferralNum", None, (), None),
+    "refattaches": ("refattach", "RefAttachNum", "DateTStamp", ("PatNum",), None),
+    "commlogs": ("commlog", "CommlogNum", "DateTStamp", ("PatNum",), None),
+    "claimtrackings": ("claimtracking", "ClaimTrackingNum", None, ("ClaimNum",), None),
+    "payplans": ("payplan", "PayPlanNum", None, ("PatNum",), "PatNum"),
+    "payplancharges": ("payplancharge", "PayPlanChargeNum", None, (), "PayPlanNum"),
+    "proctps": ("proctp", "ProcTPNum", None, (), "TreatPlanNum"),
+    "treatplanattaches": ("treatplanattach", "TreatPlanAttachNum", None, (), "TreatPlanNum"),
+    "payplanlinks": ("payplanlink", "PayPlanLinkNum", None, ("PayPlanNum",), None),
+    "preferences": ("preference", "PrefNum", None, (), None),
+}  # fmt: skip
+# Captions some endpoints derive from a definition: (table, JSON key, column holding the DefNum)
+CAPTIONS = (("payment", "payType", "paytype"), ("adjustment", "adjType", "adjtype"),
+            ("paysplit", "unearnedType", "unearnedtype"))  # fmt: skip
+
+
+def money_endpoints() -> list[Table]:
+    """The endpoints, empty: a fan-out's parameter is required, schedules take a date range."""
+    tables = []
+    for path, (_table, key, stamp, filters, required) in ENDPOINTS.items():
+        table = Table(path, key, stamp, filters + ((required,) if required else ()),
+                      required=required)  # fmt: skip
+        if path == "schedules":
+            table.date_range = ("SchedDate", "dateStart", "dateEnd")
+        if path == "payments":
+            table.on_or_after = "DateEntry"
+            table.server_time = True  # the only one of these lists whose example shows it
+        tables.append(table)
+    return tables
+
+
+def fill_money(tables: Tables, patients: list[dict[str, Any]], seed: int, now: dt.datetime) -> None:
+    """Serve the endpoints, filled from `make_practice` for these patients."""
+    for table in money_endpoints():
+        tables.add_table(table)
+    practice = make_practice(seed, now.date(), patients=max(len(patients), 1))
+    rng = random.Random(f"{seed}-money")
+    _more_rows(practice, rng, tables, now)
+    captions = {d["defnum"]: d["itemname"] for d in practice["definition"]}
+    known = {p["PatNum"] for p in patients}
+    for path, (name, *_rest) in ENDPOINTS.items():
+        rows = [r for r in practice.get(name, []) if r.get("patnum", 0) in known or
+                "patnum" not in r]  # fmt: skip
+        tables.load(path, [_api_row(name, r, captions, rng, now) for r in rows])
+
+
+def _api_row(
+    table: str, row: dict[str, Any], captions: dict[int, str], rng: random.Random, now: dt.datetime
+) -> dict[str, Any]:
+    sent = set(MIRRORED[table].sent)
+    record: dict[str, Any] = {}
+    for column in OD_TABLES[table]:
+        if column.name not in sent:
+            continue
+        value = row.get(column.name.lower(), no_value(column.storage))
+        if column.name in ("SecDateTEdit", "DateTStamp") and value == no_value(column.storage):
+            value = now - dt.timedelta(seconds=rng.randrange(60, 400 * 86400))
+        record[column.name] = _rest_value(column.storage, column.enum, value)
+    for name, key, column_name in CAPTIONS:
+        if name == table:
+            record[key] = captions.get(row.get(column_name, 0), "")
+    return record
+
+
+def _rest_value(storage: str, enum: str | None, value: Any) -> Any:
+    names = ENUM_NAMES.get(enum or "")
+    if names and isinstance(value, int) and 0 <= value < len(names):
+        return names[value]
+    if storage == "Bool":
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return format_datetime(value)
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return value + 0.0  # -0.0 (a discount of nothing) is sent as 0, as Open Dental shows it
+    if isinstance(value, dt.timedelta):
+        seconds = int(value.total_seconds())
+        return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return value
+
+
+def _more_rows(practice: dict[str, list[dict[str, Any]]], rng: random.Random, tables: Tables,
+               now: dt.datetime) -> None:  # fmt: skip
+    """A few rows of the tables make_practice does not make, pointing at rows that exist."""
+    patnums = sorted({r["patnum"] for r in practice["patient"]})
+    plans = [r["plannum"] for r in practice["insplan"]]
+    practice["feesched"] = [{"feeschednum": n, "description": f"Fees {n}", "itemorder": n}
+                            for n in (1, 2)]  # fmt: skip
+    practice["fee"] = [{"feenum": n, "amount": float(50 + 5 * n), "feesched": 1 + n % 2,
+                        "codenum": n} for n in range(1, 13)]  # fmt: skip
+    practice["userod"] = [{"usernum": n, "username": f"user{n}", "ishidden": int(n == 4)}
+                          for n in range(1, 5)]  # fmt: skip
+    practice["referral"] = [{"referralnum": n, "lname": f"Referrer{n}", "isdoctor": 1}
+                            for n in range(1, 9)]  # fmt: skip
+    practice["patplan"] = [{"patplannum": i + 1, "patnum": p, "ordinal": 1,
+                            "inssubnum": plans[i % len(plans)]}
+                           for i, p in enumerate(patnums[::3])]  # fmt: skip
+    practice["benefit"] = [{"benefitnum": i + 1, "plannum": p, "percent": 80, "monetaryamt": -1.0}
+                           for i, p in enumerate(plans)]  # fmt: skip
+    practice["commlog"] = [{"commlognum": i + 1, "patnum": p, "note": "Called about recall",
+                            "commdatetime": now - dt.timedelta(days=i)}
+                           for i, p in enumerate(patnums[::5])]  # fmt: skip
+    claims = [r["claimnum"] for r in practice.get("claim", [])]
+    practice["claimtracking"] = [{"claimtrackingnum": i + 1, "claimnum": c, "note": "Called"}
+                                 for i, c in enumerate(claims[::4])]  # fmt: skip
+    plans_paid = [r["payplannum"] for r in practice.get("payplan", [])]
+    practice["payplanlink"] = [{"payplanlinknum": i + 1, "payplannum": p}
+                               for i, p in enumerate(plans_paid)]  # fmt: skip
+    treatplans = tables.all("treatplans")
+    practice["proctp"] = [{"proctpnum": i + 1, "treatplannum": t["TreatPlanNum"],
+                           "patnum": t["PatNum"], "proccode": "D2391",
+                           "feeamt": round(rng.uniform(90, 300), 2)}
+                          for i, t in enumerate(treatplans)]  # fmt: skip
+    practice["treatplanattach"] = [{"treatplanattachnum": i + 1,
+                                    "treatplannum": t["TreatPlanNum"], "procnum": i + 1}
+                                   for i, t in enumerate(treatplans)]  # fmt: skip

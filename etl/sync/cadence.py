@@ -1,0 +1,48 @@
+"""Whether a resource declared with its own cadence (`every`) is due on this run.
+
+Whole pulls of tables that change little (fees, benefits, carriers) need not be read every 15
+minutes: a resource with `every` is skipped by runs that come sooner than that after its last
+complete run. The times are odmirror's own (when it last succeeded), not the office's clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, select
+
+from etl.catalog.resources import Resource
+from etl.mirror.bookkeeping import SyncState
+from etl.sync import state
+
+
+def next_due(engine: Engine, resource: Resource, now: dt.datetime) -> dt.datetime | None:
+    """When the resource is next due, or None if it is due now (or has no cadence).
+
+    Args:
+        engine: the mirror, whose bookkeeping holds the resource's last complete run.
+        resource: the resource to run.
+        now: this machine's clock in UTC (etl.sync.state.utcnow).
+    """
+    if resource.every is None:
+        return None
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(SyncState.last_success_at).where(SyncState.resource == resource.name)
+        ).scalar_one_or_none()
+    if last is None or last > now:  # never ran, or a clock that went back: run now
+        return None
+    due = last + resource.every
+    return due if due > now else None
+
+
+def skipped(resource: Resource, due: dt.datetime) -> state.RunResult:
+    """The result of a run that skipped a resource not yet due."""
+    every = resource.every or dt.timedelta(0)
+    note = f"not due: read every {_span(every)}, next at {due:%Y-%m-%d %H:%M} UTC"
+    return state.RunResult(resource.name, "skipped", state.RunStats(), 0.0, None, False, [note])
+
+
+def _span(every: dt.timedelta) -> str:
+    hours = every.total_seconds() / 3600
+    return f"{hours:g}h" if hours >= 1 else f"{every.total_seconds() / 60:g}m"

@@ -1,0 +1,99 @@
+"""The list requests of one run of a resource, from how it is declared to be read.
+
+A plain resource makes one request series per pass. A fan-out (etl.catalog.reading.FanOut)
+makes one per parent key, read from the mirror's parent table: on an incremental run only the
+parents changed since the last complete run, less the overlap. A date window
+(etl.catalog.reading.DateWindow) makes one per window of dates, or one "on or after" request.
+
+The office's today is not known before the first answer: it is the date of the newest cursor
+that came from the office's clock (the patients read earlier in the same run), else this
+machine's UTC date; each window has a day more on each side, which covers every time zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, func, select
+
+from etl.catalog.reading import DateWindow, FanOut
+from etl.catalog.resources import RESOURCES, Resource
+from etl.catalog.tables import TABLES
+from etl.sync import state
+
+_MARGIN = dt.timedelta(days=1)  # office zones lie within a day of UTC
+
+
+def request_params(
+    engine: Engine, resource: Resource, since: dt.datetime | None, today: dt.date | None
+) -> Iterator[dict[str, str]]:
+    """The extra query parameters of each request series of one pass.
+
+    Args:
+        engine: the mirror (a fan-out reads its parent keys there).
+        resource: what the run pulls.
+        since: where an incremental run starts reading; None on a first or full run.
+        today: the office's date (etl.sync.requests.office_today), for a date window.
+
+    Yields:
+        One dict of parameters per request series ({} for a plain resource).
+    """
+    if resource.fan_out is not None:
+        for key in parent_keys(engine, resource.fan_out, since):
+            yield {resource.fan_out.param: str(key)}
+    elif resource.window is not None:
+        yield from _windows(resource.window, since, today or office_today(engine))
+    else:
+        yield {}
+
+
+def office_today(engine: Engine) -> dt.date:
+    """The office's date: its clock's newest reading the mirror has, else this machine's (UTC)."""
+    clocked = {r.name for r in RESOURCES.values() if r.cursor_param or r.cursor_from_rows}
+    cursors = [s.cursor for s in state.states(engine) if s.resource in clocked and s.cursor]
+    return max(cursors).date() if cursors else state.utcnow().date()
+
+
+def parent_keys(engine: Engine, fan_out: FanOut, since: dt.datetime | None) -> list[object]:
+    """The parent keys to read children for, in key order (changed since `since`, if given)."""
+    parent = TABLES[fan_out.parent_table]
+    key = parent.c[fan_out.parent_key]
+    query = select(key).where(key.is_not(None)).distinct().order_by(key)
+    if since is not None and fan_out.parent_change is not None:
+        query = query.where(parent.c[fan_out.parent_change] >= since)
+    with engine.connect() as conn:
+        return list(conn.execute(query).scalars())
+
+
+def parent_high_water(engine: Engine, fan_out: FanOut) -> dt.datetime | None:
+    """The newest parent change time in the mirror: a fan-out's cursor when its run completes.
+
+    Read before the children: a parent changed during the run is newer, so the next run reads
+    its children again. None when the parents have no change column (every run reads all).
+    """
+    if fan_out.parent_change is None:
+        return None
+    column = TABLES[fan_out.parent_table].c[fan_out.parent_change]
+    with engine.connect() as conn:
+        newest = conn.execute(select(func.max(column))).scalar()
+    return newest if isinstance(newest, dt.datetime) else None
+
+
+def _windows(
+    window: DateWindow, since: dt.datetime | None, today: dt.date
+) -> Iterator[dict[str, str]]:
+    back = window.back if since is not None else window.first_back
+    if back is None:
+        yield {}  # a first run of an "on or after" window: everything
+        return
+    start = today - back - _MARGIN
+    if window.end_param is None:
+        yield {window.start_param: start.isoformat()}
+        return
+    last = today + window.ahead + _MARGIN
+    step = max(window.step, dt.timedelta(days=1))
+    while start <= last:
+        end = min(start + step - dt.timedelta(days=1), last)
+        yield {window.start_param: start.isoformat(), window.end_param: end.isoformat()}
+        start = end + dt.timedelta(days=1)
