@@ -14,9 +14,13 @@ from etl.config.settings import ApiSettings, DatabaseSettings, Settings, SyncSet
 from etl.errors import OdMirrorError
 from etl.mirror.engine import make_engine, upgrade
 from etl.simulator import OfficeClock, Simulator, SimulatorConfig
+from etl.simulator.office_db import OfficeDatabase
+from etl.simulator.office_rows import office_rows
 from etl.sync.run import run_sync
 
 MARKER = "odmirror_demo"
+#: Open Dental tables the demo reads with SQL through ShortQuery (query mode), every column.
+QUERY_TABLES = ("claimsnapshot", "toothinitial")
 OFFICE_TZ = "America/Chicago"
 
 
@@ -32,7 +36,7 @@ def demo_settings(sim: Simulator, db: Path) -> Settings:
         max_retries=2,
     )
     # Every resource: the simulated office has a schedule, procedures and insurance too.
-    every = SyncSettings(resources=tuple(RESOURCES))
+    every = SyncSettings(resources=tuple(RESOURCES), tables=QUERY_TABLES)
     return Settings(api=api, database=DatabaseSettings(url=f"sqlite:///{db}"), sync=every)
 
 
@@ -59,6 +63,9 @@ def run_demo(db: Path, patients: int = 3000, say: Callable[[str], None] = print)
     clock = OfficeClock(OFFICE_TZ, start=now)
     with Simulator(patients, SimulatorConfig(mode="service"), clock=clock) as sim:
         sim.fill_practice()
+        sim.office_db = OfficeDatabase(clock)
+        for table in QUERY_TABLES:
+            sim.office_db.insert(table, office_rows(table, 500, now))
         say(f"simulated Open Dental API with {patients} synthetic patients at {sim.base_url}")
         settings = demo_settings(sim, db)
         engine = make_engine(settings.database.url)

@@ -13,9 +13,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
+from etl.catalog.query_tables import QueryResource, query_resource
 from etl.catalog.resources import Resource, select_resources
 from etl.clock_watch import clock_problems
 from etl.config.operations import max_age
@@ -24,6 +25,7 @@ from etl.mirror import rejects
 from etl.mirror.bookkeeping import SyncRun, SyncState
 from etl.outside_text import shown
 from etl.sync import state
+from etl.sync.query_mode import whole_every
 from etl.wording import plural
 
 OK, FAILED, STALE = 0, 3, 4
@@ -60,6 +62,12 @@ class ResourceStatus:
     #: Open Dental's columns its endpoint does not send, and how many columns the table has.
     not_sent: tuple[str, ...] = ()
     od_columns: int = 0
+    #: How much older than `status.max_age` it may be: a table read whole on a cadence.
+    cadence: dt.timedelta = dt.timedelta(0)
+
+    def stale(self, max_age: dt.timedelta) -> bool:
+        """Whether it is older than it may be (never synced included)."""
+        return self.age is None or self.age > max_age + self.cadence
 
     @property
     def failed(self) -> bool:
@@ -82,10 +90,9 @@ class MirrorStatus:
         for res in self.resources:
             if res.age is None:
                 found.append(f"{res.name} never synced")
-            elif res.age > self.max_age:
-                found.append(
-                    f"{res.name} last synced {_age(res.age)} ago (limit {_age(self.max_age)})"
-                )
+            elif res.stale(self.max_age):
+                limit = _age(self.max_age + res.cadence)
+                found.append(f"{res.name} last synced {_age(res.age)} ago (limit {limit})")
             if res.failed:
                 found.append(f"the last run of {res.name} failed")
             found += res.clock
@@ -93,7 +100,7 @@ class MirrorStatus:
 
     def exit_code(self) -> int:
         """0 ok, 3 last run failed, 4 stale or the office clock in doubt (stale wins)."""
-        if any(r.age is None or r.age > self.max_age or r.clock for r in self.resources):
+        if any(r.stale(self.max_age) or r.clock for r in self.resources):
             return STALE
         return FAILED if any(r.failed for r in self.resources) else OK
 
@@ -107,11 +114,20 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
     with Session(engine) as session:
         resources = [
             _resource_status(session, resource, saved.get(resource.name), now, limit)
-            for resource in select_resources(settings.sync.resources)
+            for resource in _chosen(settings)
         ]
-    for res in resources:
+    every = whole_every(settings) or dt.timedelta(0)
+    for res, chosen in zip(resources, _chosen(settings), strict=True):
         res.problems = flaws.get(res.name, res.problems)
+        if isinstance(chosen, QueryResource) and chosen.cursor_field is None:
+            res.cadence = every
     return MirrorStatus(now, limit, resources)
+
+
+def _chosen(settings: Settings) -> list[Resource]:
+    # The endpoints' resources, then the tables read with SQL (query mode).
+    tables = [query_resource(name) for name in settings.sync.tables]
+    return [*select_resources(settings.sync.resources), *tables]
 
 
 def _resource_status(
@@ -121,7 +137,9 @@ def _resource_status(
     now: dt.datetime,
     limit: dt.timedelta,
 ) -> ResourceStatus:
-    rows = session.scalar(select(func.count()).select_from(resource.table)) or 0
+    # A query-mode table is created by its first run: none yet is no row yet.
+    exists = inspect(session.connection()).has_table(resource.table.name)
+    rows = (session.scalar(select(func.count()).select_from(resource.table)) or 0) if exists else 0
     runs = _runs(session, select(SyncRun).where(SyncRun.resource == resource.name))
     success = entry.last_success_at if entry else None
     cursor = entry.cursor if entry else None

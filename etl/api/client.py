@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 PACING_SLACK = 0.02
 PACING_SLACK_SECONDS = 0.02
 _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
+#: Failures worth another try that urllib3 retries for GET only (504 is the caller's to handle).
+_RETRY_OTHERS = frozenset({429, 500, 502, 503})
+#: Turns a failure status into the error to raise: (path, response, secrets) -> error.
+ErrorMapper = Callable[[str, requests.Response, tuple[str, ...]], ApiError]
 
 
 class _Transient(Exception):
@@ -136,24 +140,53 @@ class ApiClient:
         Raises:
             ApiError: (or a subclass) with a message that says what to fix.
         """
+        return self._with_retries(f"GET {path}", lambda: self._send_once("GET", path, params))
+
+    def put(self, path: str, payload: Any, errors: ErrorMapper = status_error) -> Any:
+        """PUT a JSON body to an endpoint (a read, such as ShortQuery) and return its JSON.
+
+        Paced, deadlined and size-capped like GET; a 429 or a 500/502/503 is tried again like
+        GET (urllib3 retries GET only); 504 is not: the caller asks for less instead
+        (etl.api.short_query).
+
+        Args:
+            path: the endpoint.
+            payload: what to send, as JSON.
+            errors: turns a failure status into the error to raise.
+
+        Raises:
+            ApiError: (or a subclass) with a message that says what to fix.
+        """
+        return self._with_retries(
+            f"PUT {path}", lambda: self._send_once("PUT", path, None, payload, errors)
+        )
+
+    def _with_retries(self, what: str, send: Callable[[], Any]) -> Any:
         for attempt in itertools.count():
             try:
-                return self._get_once(path, params)
+                return send()
             except _Transient as exc:
                 observe.count(self.settings.customer_key, observe.RETRY, exc.status)
                 if attempt >= self.settings.max_retries:
                     raise exc.error from None
                 wait = self._backoff(attempt)
-                log_retry(f"GET {path}: {exc}", attempt + 2, self.settings.max_retries + 1, wait)
+                log_retry(f"{what}: {exc}", attempt + 2, self.settings.max_retries + 1, wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")
 
-    def _get_once(self, path: str, params: dict[str, Any] | None) -> Any:
+    def _send_once(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        payload: Any = None,
+        errors: ErrorMapper = status_error,
+    ) -> Any:
         # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
         self._pace()
         stamping.expect(self._monotonic)
         with self._watchdog.watch(self.settings.response_deadline) as watch:
-            response = self._fetch(path, params, watch)
+            response = self._fetch(method, path, params, payload, watch)
         self.requests_made += attempts(response)
         observe.count(self.settings.customer_key, observe.REQUEST, response.status_code)
         if watch.cut:  # the watchdog ended it, and what had come looked whole (no length said)
@@ -165,13 +198,28 @@ class ApiClient:
             said = explanation(response, self._secrets())
             message = f"the API kept throttling us (400) after {tries} tries{said}"
             raise _Transient(ApiError(message), response.status_code)
-        return self._decode(path, response)
+        if method != "GET" and response.status_code in _RETRY_OTHERS:
+            error = errors(path, response, self._secrets())
+            raise _Transient(error, response.status_code)
+        return self._decode(path, response, errors)
 
-    def _fetch(self, path: str, params: dict[str, Any] | None, watch: Watch) -> requests.Response:
+    def _fetch(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        payload: Any,
+        watch: Watch,
+    ) -> requests.Response:
         response: requests.Response | None = None
         try:
-            response = self.session.get(
-                self._url(path), params=params or {}, timeout=self.settings.timeout, stream=True
+            response = self.session.request(
+                method,
+                self._url(path),
+                params=params or {},
+                json=payload,
+                timeout=self.settings.timeout,
+                stream=True,
             )
             # The body in as few reads as its size allows, as requests keeps it: requests' own
             # reading takes 10 kB at a time, a hundred calls through three libraries for a page
@@ -287,9 +335,11 @@ class ApiClient:
                 rows,
             )
 
-    def _decode(self, path: str, response: requests.Response) -> Any:
+    def _decode(
+        self, path: str, response: requests.Response, errors: ErrorMapper = status_error
+    ) -> Any:
         if response.status_code >= 300:
-            raise status_error(path, response, self._secrets())
+            raise errors(path, response, self._secrets())
         try:
             return body.parse_json(response.content, response.json)
         except body.TooDeep:

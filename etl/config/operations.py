@@ -52,6 +52,7 @@ def check_operations(settings: Settings, source: str) -> None:
         ("schedule.backoff_max", schedule.backoff_max),
         ("status.max_age", settings.status.max_age),
         ("metrics.max_age", settings.metrics.max_age),
+        ("sync.whole_tables_every", settings.sync.whole_tables_every),
     ):
         if value is not None:
             try:

@@ -33,6 +33,8 @@ class ApiSettings:
     max_response_mb: float = 16.0
     #: The most pages one list may take in one run.
     max_pages: int = 100_000
+    #: SQL through ShortQuery (Queries permission): auto (ask once, remember), on or off.
+    queries: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class SyncSettings:
     overlap_seconds: int = 60
     interval_minutes: float = 15.0
     resources: tuple[str, ...] = DEFAULT_RESOURCES
+    #: Open Dental tables read with SQL (query mode, etl.sync.query_mode), any of its 458.
+    tables: tuple[str, ...] = ()
+    #: How often a table of `tables` without a change column is read whole (90m, 1d); None:
+    #: every run.
+    whole_tables_every: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from etl.catalog.query_tables import check_tables
 from etl.catalog.resources import select_resources
 from etl.config.endpoint import plain_http_to_vendor, refusal
 from etl.errors import ConfigError
@@ -52,6 +53,8 @@ def check_value(dotted: str, kind: Any, value: Any, source: str, env: dict[str, 
     """
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
+    if dotted in _OWN_CHECKS:
+        return _OWN_CHECKS[dotted](dotted, value, source)
     if kind == "tuple[str, ...]":
         return _as_names(dotted, value, source)
     if kind == "bool":
@@ -94,6 +97,24 @@ def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
     except ConfigError as exc:
         raise ConfigError(f"{source}: '{dotted}': {exc}") from None
     return tuple(r.name for r in chosen)
+
+
+def _as_tables(dotted: str, value: Any, source: str) -> tuple[str, ...]:
+    try:
+        return check_tables(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: '{dotted}': {exc}") from None
+
+
+def _as_mode(dotted: str, value: Any, source: str) -> str:
+    # YAML reads a bare on/off as a boolean.
+    word = {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+    if not isinstance(word, str) or word.strip().lower() not in ("auto", "on", "off"):
+        raise ConfigError(f"{source}: '{dotted}' must be auto, on or off, not {value!r}")
+    return word.strip().lower()
+
+
+_OWN_CHECKS = {"sync.tables": _as_tables, "api.queries": _as_mode}
 
 
 def _as_flag(dotted: str, value: Any, source: str) -> bool:

@@ -52,3 +52,5 @@ class RequestLog:
     status: int
     arrived: float
     rows: int = 0
+    #: The request's body (a ShortQuery's JSON), as sent.
+    body: bytes = b""

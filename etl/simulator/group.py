@@ -29,11 +29,13 @@ class OfficeGroup(Serving):
         for sim in self.offices.values():
             sim._release()
 
-    def _answer(self, method: str, target: str, authorization: str | None) -> Reply | None:
+    def _answer(
+        self, method: str, target: str, authorization: str | None, body: bytes = b""
+    ) -> Reply | None:
         customer = (authorization or "").rsplit("/", 1)[-1]
         office = self.offices.get(customer)
         if office is None:
             body = b"Invalid developer key or customer key."
             return Reply(401, body, {"Content-Type": TEXT_TYPE})
         # The office answers as if it were served alone: keys, throttle, faults, log.
-        return office._answer(method, target, authorization)
+        return office._answer(method, target, authorization, body)

@@ -22,8 +22,10 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-#: answer(method, target, authorization) -> the reply, or None to drop the connection.
-Answer = Callable[[str, str, "str | None"], "Reply | None"]
+#: answer(method, target, authorization, body) -> the reply, or None to drop the connection.
+Answer = Callable[[str, str, "str | None", bytes], "Reply | None"]
+#: The largest request body read (a ShortQuery's SQL); a longer one is not read.
+MAX_BODY = 1_000_000
 
 
 _S = TypeVar("_S", bound="Serving")
@@ -36,7 +38,9 @@ class Serving:
     _server: Server | None = None
     _thread: threading.Thread | None = None
 
-    def _answer(self, method: str, target: str, authorization: str | None) -> Reply | None:
+    def _answer(
+        self, method: str, target: str, authorization: str | None, body: bytes = b""
+    ) -> Reply | None:
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -145,9 +149,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Answer any method the same way; only GET routes exist."""
-        self._discard_body()
+        body = self._read_body()
         answer = cast(Server, self.server).answer
-        reply = answer(self.command, self.path, self.headers.get("Authorization"))
+        reply = answer(self.command, self.path, self.headers.get("Authorization"), body)
         if reply is None:
             self.close_connection = True
             return
@@ -160,9 +164,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
-    def _discard_body(self) -> None:
+    def _read_body(self) -> bytes:
         length = self.headers.get("Content-Length", "")
-        if length.isdigit():
-            self.rfile.read(int(length))
-        elif self.headers.get("Transfer-Encoding"):
-            self.close_connection = True
+        if length.isdigit() and int(length) <= MAX_BODY:
+            return self.rfile.read(int(length))
+        if length or self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # a body we did not read: the connection cannot go on
+        return b""

@@ -22,6 +22,7 @@ from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
 from etl.simulator.http import Reply, Serving
 from etl.simulator.money_api import fill_money
+from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.practice import fill_practice
 from etl.simulator.query import QueryError, parse_simple_query
 from etl.simulator.store import PatientStore
@@ -34,6 +35,7 @@ OFFICE_DOWN = (
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 _PATIENTS = re.compile(r"/api/v1/patients/([^/]+)/?", re.IGNORECASE)
+_SHORT_QUERY = re.compile(r"/api/v1/queries/ShortQuery/?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class Simulator(Serving):
         self.store = PatientStore(self.clock, patients)
         # The other endpoints (appointments, claims, ...) are served once fill_practice() ran.
         self.tables: Tables | None = None
+        #: The office database that ShortQuery reads (etl.simulator.office_db), once enabled.
+        self.office_db: OfficeDatabase | None = None
         self._seed = seed
         self.office_online = True
         self.requests: list[RequestLog] = []
@@ -126,11 +130,13 @@ class Simulator(Serving):
         with self._lock:
             self._faults.extend([fault] * count)
 
-    def _answer(self, method: str, target: str, authorization: str | None) -> Reply | None:
+    def _answer(
+        self, method: str, target: str, authorization: str | None, body: bytes = b""
+    ) -> Reply | None:
         """Answer one request (called by the HTTP handler); None means drop the connection."""
         url = urlsplit(target)
         query = dict(parse_qsl(url.query, keep_blank_values=True))
-        log = RequestLog(method, url.path, query, authorization, 0, time.monotonic())
+        log = RequestLog(method, url.path, query, authorization, 0, time.monotonic(), body=body)
         with self._lock:
             self.requests.append(log)
             fault = self._faults.popleft() if self._faults else None
@@ -183,11 +189,8 @@ class Simulator(Serving):
         return self._error(self.config.throttle_status, text, headers)
 
     def _route(self, log: RequestLog) -> Reply:
-        if log.method == "PUT" and log.path.rstrip("/") == "/api/v1/queries/ShortQuery":
-            # Only whether the key may run queries (odmirror check asks with SELECT 1).
-            if not self.config.queries_allowed:
-                return self._error(401, "This API key does not have permission to run queries.")
-            return self._json([{"1": 1}])
+        if log.method == "PUT" and _SHORT_QUERY.fullmatch(log.path):
+            return self._short_query(log)
         match = _PATIENTS.fullmatch(log.path)
         if log.method == "GET" and match is None and self.tables is not None:
             return self._other(log, self.tables)
@@ -203,6 +206,15 @@ class Simulator(Serving):
             return self._error(404, "Patient not found.")
         log.rows = 1
         return self._json(row)
+
+    def _short_query(self, log: RequestLog) -> Reply:
+        if not self.config.queries_allowed:
+            return self._error(401, "This API key does not have permission to run queries.")
+        if self.office_db is None:
+            return self._json([{"1": 1}])  # no office database: only whether queries may run
+        status, payload = self.office_db.answer(log.body)
+        log.rows = len(payload) if isinstance(payload, list) else 0
+        return self._json(payload) if status == 200 else self._error(status, str(payload))
 
     def _other(self, log: RequestLog, tables: Tables) -> Reply:
         path = log.path.removeprefix("/api/v1/")

@@ -22,6 +22,7 @@ from etl.mirror.lock import mirror_lock
 from etl.mirror.pii_scrub import apply_policy
 from etl.sync import state
 from etl.sync.cursor import window_start
+from etl.sync.query_mode import sync_tables
 from etl.sync.resource import ResourceSync
 
 __all__ = ["ResourceSync", "run_sync", "window_start"]
@@ -65,10 +66,14 @@ def run_sync(
                 api.stop_with(control.stop)  # a stop ends waits and the request in flight
             _pace_after_last_run(engine, api)
             apply_policy(engine, settings.pii)  # a stricter policy reaches every stored row
-            return [
+            results = [
                 ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
                 for resource in chosen
             ]
+            # Query mode (sync.tables) only on a whole run, not for a resource asked by name.
+            if resources is None:
+                results += sync_tables(engine, api, settings, full, control)
+            return results
     except SQLAlchemyError as exc:
         raise DatabaseError(describe(exc, settings.database.url)) from None
     finally:

@@ -1,0 +1,159 @@
+"""The simulated office's own database, as ShortQuery reads it: any Open Dental table, raw values.
+
+Tables are Open Dental 24.3's (from the catalog's schema file), with Open Dental's column names,
+held in an in-memory SQLite that runs the (MySQL-flavoured) SELECT after sqlglot translated it.
+Values are kept as Open Dental's MySQL holds them (integer enums and flags, "0001-01-01", '')
+and sent as ShortQuery sends them: dates and date-times as "yyyy-MM-ddTHH:mm:ss". As the real
+server does, it refuses anything but one SELECT with 401, answers at most 100 rows, and times
+out (504) a query of a table that asks for more rows a call than `timeout_rows`. (A key without
+the Queries permission is refused before, by the simulator's `config.queries_allowed`.)
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from etl.catalog.opendental import OD_TABLES
+from etl.catalog.query_tables import change_column
+from etl.simulator.clock import OfficeClock, format_datetime
+
+#: Rows ShortQuery answers at most (Remote).
+ROW_CAP = 100
+_NO_VALUE = {"Date": "0001-01-01", "DateT": "0001-01-01 00:00:00", "Time": "00:00:00",
+             "TSpan": "00:00:00", "String": "", "EnumAsString": "", "Double": 0.0,
+             "Float": 0.0}  # fmt: skip
+WRITES = "Command not allowed: only SELECT statements may be run."
+
+
+class OfficeDatabase:
+    """Open Dental tables in an in-memory SQLite, answering ShortQuery's SELECTs.
+
+    Args:
+        clock: the office clock (NOW(), and change columns stamped on insert and update).
+        timeout_rows: a SELECT whose LIMIT is missing or above this times out (504); None: never.
+    """
+
+    def __init__(self, clock: OfficeClock, timeout_rows: int | None = None) -> None:
+        self.clock, self.timeout_rows = clock, timeout_rows
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.create_function("NOW", 0, lambda: format_datetime(self.clock.now()))
+        self._lock = threading.RLock()
+
+    def create(self, table: str) -> None:
+        """Create one Open Dental table (lower-case name), empty."""
+        names = ", ".join(f'"{c.name}"' for c in OD_TABLES[table])
+        with self._lock:
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS {table} ({names})")
+
+    def insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Insert rows (Open Dental's names, raw values); absent columns get Open Dental's
+        "no value", an absent change column the office clock."""
+        self.create(table)
+        columns, stamp = OD_TABLES[table], change_column(table)
+        now = format_datetime(self.clock.now())
+        names = ", ".join(f'"{c.name}"' for c in columns)
+        marks = ", ".join("?" for _ in columns)
+        values = [
+            [
+                row.get(c.name, now if c.name == stamp else _NO_VALUE.get(c.storage, 0))
+                for c in columns
+            ]
+            for row in rows
+        ]
+        with self._lock:
+            self._db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+
+    def update(self, table: str, key: int, **fields: Any) -> None:
+        """Change a row's columns; its change column takes the office clock, as MySQL's does."""
+        stamp = change_column(table)
+        if stamp is not None and stamp not in fields:
+            fields[stamp] = format_datetime(self.clock.now())
+        sets = ", ".join(f'"{name}" = ?' for name in fields)
+        key_name = OD_TABLES[table][0].name
+        with self._lock:
+            self._db.execute(
+                f'UPDATE {table} SET {sets} WHERE "{key_name}" = ?', [*fields.values(), key]
+            )
+
+    def delete(self, table: str, key: int) -> None:
+        """Delete a row, as Open Dental does (no trace left)."""
+        with self._lock:
+            self._db.execute(f'DELETE FROM {table} WHERE "{OD_TABLES[table][0].name}" = ?', [key])
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        """Every row of a table in key order, as ShortQuery would send them."""
+        key = OD_TABLES[table][0].name
+        status, rows = self.run(f"SELECT * FROM {table} ORDER BY {key}", cap=None)
+        assert status == 200 and isinstance(rows, list), rows
+        return rows
+
+    def answer(self, body: bytes) -> tuple[int, Any]:
+        """Answer one ShortQuery request body: (status, rows or the error text)."""
+        try:
+            sql = json.loads(body or b"{}").get("SqlCommand")
+        except (ValueError, AttributeError):
+            return 400, "The request body must be JSON with SqlCommand."
+        if not isinstance(sql, str) or not sql.strip():
+            return 400, "SqlCommand is required."
+        return self.run(sql)
+
+    def run(self, sql: str, cap: int | None = ROW_CAP) -> tuple[int, Any]:
+        """Run one MySQL SELECT: (200, rows), or (401|400|504, why)."""
+        try:
+            statements = [s for s in sqlglot.parse(sql, read="mysql") if s is not None]
+        except sqlglot.errors.ParseError:
+            return 400, "You have an error in your SQL syntax."
+        if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+            return 401, WRITES
+        query = statements[0]
+        if cap is not None and self._too_big(query):
+            return 504, "The query took longer than the 60 second limit."
+        try:
+            with self._lock:
+                cursor = self._db.execute(query.sql(dialect="sqlite"))
+                found = cursor.fetchall() if cap is None else cursor.fetchmany(cap)
+        except sqlite3.Error as exc:
+            return 400, f"Error executing query: {exc}"
+        names = [d[0] for d in cursor.description or ()]
+        kinds = _storages(query)
+        return 200, [_row(names, values, kinds) for values in found]
+
+    def _too_big(self, query: exp.Query) -> bool:
+        if self.timeout_rows is None or query.find(exp.Table) is None:
+            return False  # SELECT NOW() reads no table: always quick
+        limit = query.args.get("limit")
+        wanted = limit.expression if isinstance(limit, exp.Limit) else None
+        if not isinstance(wanted, exp.Literal) or wanted.is_string:
+            return True
+        return int(wanted.this) > self.timeout_rows
+
+
+def _storages(query: exp.Query) -> dict[str, str]:
+    """Open Dental's storage type of each column of the tables a query reads, by name."""
+    kinds: dict[str, str] = {}
+    for table in query.find_all(exp.Table):
+        for column in OD_TABLES.get(table.name.lower(), ()):
+            kinds.setdefault(column.name.lower(), column.storage)
+    return kinds
+
+
+def _row(names: list[str], values: tuple[Any, ...], kinds: dict[str, str]) -> dict[str, Any]:
+    return {
+        name: _sent(value, kinds.get(name.lower()))
+        for name, value in zip(names, values, strict=True)
+    }
+
+
+def _sent(value: Any, storage: str | None) -> Any:
+    # ShortQuery sends DATE and DATETIME alike: "yyyy-MM-ddTHH:mm:ss".
+    if isinstance(value, str) and storage == "Date" and len(value) == 10:
+        return f"{value}T00:00:00"
+    if isinstance(value, str) and storage == "DateT":
+        return value.replace(" ", "T", 1)
+    return value
