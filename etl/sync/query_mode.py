@@ -119,6 +119,10 @@ class QueryTableSync:
 
     def _mark_missing(self) -> None:
         # Only after the whole table was read: a failed read has raised before this point.
+        if "odmirror_gone_at" not in self.resource.table.c:
+            # An endpoint table read fan-out or by window keeps no mark: say so, never guess.
+            self.notes.append("rows it no longer has are not marked (no odmirror_gone_at)")
+            return
         marked, back = removals.mark_missing(
             self.engine, self.resource, self.saver.stamps, state.utcnow()
         )

@@ -57,7 +57,7 @@ TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...], bool]] = {
     "treatplanattach": ((), ("treatplannum",), False),
     "payplanlink": ((), ("payplannum",), True),
     "preference": ((), (), True),
-    "claimsnapshot": ((), ("claimprocnum",), False),
+    "claimsnapshot": ((), ("claimprocnum",), True),
 }  # fmt: skip
 _SECONDS = "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d"
 _TIMESTAMP = sa.DateTime().with_variant(

@@ -103,7 +103,8 @@ def money_tables(mirrored: type[Mirrored]) -> Mapping[str, Mirrored]:
             "treatplanattach": m(indexes=("treatplannum",), sent=all_but("treatplanattach")),
             "payplanlink": m(indexes=("payplannum",), whole=True, sent=all_but("payplanlink")),
             "preference": m(whole=True, sent=all_but("preference")),
-            "claimsnapshot": m(indexes=("claimprocnum",)),
+            # No change column: query mode reads it whole, marking rows it no longer has.
+            "claimsnapshot": m(indexes=("claimprocnum",), whole=True),
         }
     )  # fmt: skip
 
