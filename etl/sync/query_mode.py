@@ -113,7 +113,7 @@ class QueryTableSync:
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
             self.control.check()  # between pages: the page just saved is committed
-        if stamp is None:
+        if self.resource.mark_missing:
             self._mark_missing()
         return until
 
