@@ -118,7 +118,8 @@ def query_resource(name: str) -> QueryResource:
         key=key,
         cursor_param=None,
         cursor_field=stamp,
-        mark_missing=stamp is None,
+        # A table the endpoints' catalog declares without odmirror_gone_at keeps removed rows.
+        mark_missing=stamp is None and "odmirror_gone_at" in query_table(table).c,
     )
 
 

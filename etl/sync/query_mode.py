@@ -113,16 +113,15 @@ class QueryTableSync:
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
             self.control.check()  # between pages: the page just saved is committed
-        if stamp is None:
+        if stamp is None and self.resource.mark_missing:
             self._mark_missing()
+        elif stamp is None:
+            # A whole read of a table without odmirror_gone_at: say so, never guess.
+            self.notes.append("rows it no longer has are not marked (no odmirror_gone_at)")
         return until
 
     def _mark_missing(self) -> None:
         # Only after the whole table was read: a failed read has raised before this point.
-        if "odmirror_gone_at" not in self.resource.table.c:
-            # An endpoint table read fan-out or by window keeps no mark: say so, never guess.
-            self.notes.append("rows it no longer has are not marked (no odmirror_gone_at)")
-            return
         marked, back = removals.mark_missing(
             self.engine, self.resource, self.saver.stamps, state.utcnow()
         )
