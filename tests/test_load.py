@@ -195,7 +195,7 @@ def test_a_whole_table_row_read_back_compares_equal_value_for_value(
     assert save_rows(engine, resource, [row], SYNCED) == LoadCounts(inserted=1)
     assert save_rows(engine, resource, [dict(row)], SYNCED) == LoadCounts(unchanged=1)
     flag = next(f.column for f in resource.fields if f.kind == "bool")
-    changed = {**row, flag: False}
+    changed = {**row, flag: 0}  # a flag as the mapping gives it: 0/1, as Open Dental stores it
     assert save_rows(engine, resource, [changed], SYNCED) == LoadCounts(updated=1)
 
 
