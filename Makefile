@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 MIRROR_TESTS := tests/test_sync.py tests/test_load.py tests/test_resources.py \
 	tests/test_practices.py tests/test_cassettes.py tests/test_hostile.py tests/test_rejects.py \
 	tests/test_pii.py tests/test_faults.py tests/test_db_loss.py tests/test_views.py \
-	tests/test_floor.py tests/test_fast_paths.py tests/test_hostile_server.py \
+	tests/test_fast_paths.py tests/test_hostile_server.py \
 	tests/test_hostile_records.py
 
 $(BIN)/.installed: pyproject.toml
