@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Connection, Table, text, update
+from sqlalchemy import Column, Connection, Engine, Table, inspect, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.catalog.base import Base
@@ -115,6 +115,20 @@ def repair(conn: Connection) -> list[Drift]:
     if names:
         conn.execute(update(SyncState).where(SyncState.resource.in_(names)).values(cursor=None))
     return drifts
+
+
+def add_missing_columns(engine: Engine, table: Table) -> list[str]:
+    """Add to a live table the columns its declaration has and it lacks; return their names.
+
+    For the tables query mode creates itself (outside the migrations): one made by an older
+    version lacks the columns odmirror added since (odmirror_gone_at).
+    """
+    with engine.begin() as conn:
+        held = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        missing = [c for c in table.columns if c.name not in held]
+        for column in missing:
+            _add(conn, table, column)
+    return [c.name for c in missing]
 
 
 def _add(conn: Connection, table: Table, column: Column[object]) -> None:

@@ -29,6 +29,7 @@ from etl.config.operations import parse_duration
 from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
+from etl.mirror import drift
 from etl.mirror.upsert import has_rows
 from etl.sync import removals, state
 from etl.sync.cursor import window_start
@@ -73,6 +74,7 @@ class QueryTableSync:
         self.control.check()
         began = time.monotonic()
         self.resource.table.create(self.engine, checkfirst=True)
+        drift.add_missing_columns(self.engine, self.resource.table)
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         stamp = self.resource.cursor_field
         mode = "full" if cursor is None or stamp is None else "incremental"

@@ -4,8 +4,8 @@ Each mirrored table is Open Dental 24.3's own (etl.catalog.opendental: every col
 Dental's order, typed to hold what Open Dental stores), then the text some endpoints derive from
 another table (`priProvAbbr` -> `priprov_abbr`: an underscore, so never one of Open Dental's
 names), then odmirror's own columns: `odmirror_extra` (what the API sent that no column holds),
-`odmirror_synced_at` (when odmirror last wrote the row) and, for tables pulled whole,
-`odmirror_gone_at`. A column an endpoint does not send stays NULL: the mirror does not know it.
+`odmirror_synced_at` (when odmirror last wrote the row) and `odmirror_gone_at` (when odmirror
+found that Open Dental no longer has the row). A column an endpoint does not send stays NULL: the mirror does not know it.
 
 `sent` lists the keys each endpoint's documented example carries (Open Dental's API pages,
 checked 2026-11; `colorOverride` and `provColor` are ColorOverride and ProvColor): `odmirror
@@ -35,6 +35,7 @@ class Mirrored:
         derived: JSON keys of text an endpoint derives from another table, with their columns.
         indexes: the columns the mirror indexes (one index each) beyond the key.
         whole: pulled whole each run (rows a pull no longer returns get `odmirror_gone_at`).
+            Every table has that column: fan-outs and key-range reconciliation mark rows too.
         sent: the keys the endpoint's documented example carries.
     """
 
@@ -171,8 +172,9 @@ def declare(name: str, how: Mirrored, metadata: MetaData = Base.metadata) -> Tab
         table.append_column(Column(column, kind, info={"derived_from": key}))
     table.append_column(Column("odmirror_extra", Extra))
     table.append_column(Column("odmirror_synced_at", Timestamp))
-    if how.whole:
-        table.append_column(Column("odmirror_gone_at", Timestamp))
+    # Every table: a row Open Dental no longer has is marked, whether a whole pull, a fan-out or
+    # a reconciliation of key ranges (etl.sync.reconcile) found it gone.
+    table.append_column(Column("odmirror_gone_at", Timestamp))
     for column in how.indexes:
         Index(None, table.c[column])  # named by the metadata's convention: ix_<table>_<column>
     return table
