@@ -5,7 +5,8 @@ Dental's order, typed to hold what Open Dental stores), then the text some endpo
 another table (`priProvAbbr` -> `priprov_abbr`: an underscore, so never one of Open Dental's
 names), then odmirror's own columns: `odmirror_extra` (what the API sent that no column holds),
 `odmirror_synced_at` (when odmirror last wrote the row) and `odmirror_gone_at` (when odmirror
-found that Open Dental no longer has the row). A column an endpoint does not send stays NULL: the mirror does not know it.
+found that Open Dental no longer has the row). A column an endpoint does not send stays NULL:
+the mirror does not know it.
 
 `sent` lists the keys each endpoint's documented example carries (Open Dental's API pages,
 checked 2026-11; `colorOverride` and `provColor` are ColorOverride and ProvColor): `odmirror
