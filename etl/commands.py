@@ -141,7 +141,9 @@ def sync_mirrors(
             return []
 
     began = time.monotonic()
-    outcomes = run_each(targets(settings, only), sync_one)
+    outcomes = run_each(
+        targets(settings, only), sync_one, max_sessions=settings.sync.max_db_sessions
+    )
     for outcome in outcomes:
         for result in outcome.value or []:
             fields = {"resource": result.resource, "mode": result.mode, **asdict(result.stats)}

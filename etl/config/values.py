@@ -11,6 +11,7 @@ from sqlalchemy.exc import ArgumentError
 from etl.catalog.query_tables import check_tables
 from etl.catalog.resources import select_resources
 from etl.config.endpoint import plain_http_to_vendor, refusal
+from etl.config.settings import SESSIONS_PER_PRACTICE
 from etl.errors import ConfigError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -114,7 +115,21 @@ def _as_mode(dotted: str, value: Any, source: str) -> str:
     return word.strip().lower()
 
 
-_OWN_CHECKS = {"sync.tables": _as_tables, "api.queries": _as_mode}
+def _as_sessions(dotted: str, value: Any, source: str) -> int:
+    number = int(_as_number(dotted, "int", value, source))
+    if number != 0 and not SESSIONS_PER_PRACTICE <= number <= 100_000:
+        raise ConfigError(
+            f"{source}: '{dotted}' must be 0 (no bound) or from {SESSIONS_PER_PRACTICE} (the "
+            f"sessions one practice's sync may hold) to 100000, not {value!r}"
+        )
+    return number
+
+
+_OWN_CHECKS = {
+    "sync.tables": _as_tables,
+    "api.queries": _as_mode,
+    "sync.max_db_sessions": _as_sessions,
+}
 
 
 def _as_flag(dotted: str, value: Any, source: str) -> bool:
