@@ -52,8 +52,9 @@ def main() -> None:
     interval = args.interval if args.regime == "remote" else 0.0
     with SimProcess(patients, args.regime, interval, 0.0, practice=True) as sim:
         sizes = {n: s for n, s in sim.call("sizes").items() if n in names}
-        print(f"practice: {patients} patients, {sum(sizes.values())} rows in {len(names)} "
-              f"resources (served in {sim.ready_seconds:.0f} s): {_biggest(sizes)}", flush=True)  # fmt: skip
+        total = sum(sizes.values())
+        print(f"practice: {patients} patients, {total} rows in {len(names)} resources "
+              f"(made in {sim.ready_seconds:.0f} s): {_biggest(sizes)}", flush=True)  # fmt: skip
         bench = _Bench(args, sim, names, page, interval, results)
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(max(1, args.repeat)):
