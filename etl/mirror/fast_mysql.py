@@ -53,8 +53,10 @@ def upsert_rows(
     head, names, tail = parts
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
-    escape = dbapi.escape  # type: ignore[attr-defined]
-    values = fast_copy.driver_columns(conn, stmt.table, names, rows, constants or {})
+    escape = dbapi.escape
+    table = stmt.table
+    assert isinstance(table, Table)
+    values = fast_copy.driver_columns(conn, table, names, rows, constants or {})
     literals = [_literals(list(column), escape) for column in values]
     tuples = ["(" + ",".join(row) + ")" for row in zip(*literals, strict=True)]
     return sum(
