@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
 from etl.mapping.block import Block
@@ -91,17 +90,10 @@ def _chunks(tuples: list[str], head: str, tail: str) -> Iterable[list[str]]:
 
 
 def _execute(conn: Connection, sql: str) -> int:
-    # The driver's own cursor, with no parameters: PyMySQL then sends the text as it is (no %
-    # formatting, so a % in the data is data).
-    dbapi = conn.connection.dbapi_connection
-    assert dbapi is not None
-    cursor = dbapi.cursor()
-    try:
-        return int(cursor.execute(sql))
-    except conn.dialect.loaded_dbapi.Error as exc:
-        raise DBAPIError.instance(sql[:200], None, exc, conn.dialect.loaded_dbapi.Error) from None
-    finally:
-        cursor.close()
+    # With no_parameters the driver gets `cursor.execute(sql)`: PyMySQL then sends the text as
+    # it is (no % formatting, so a % in the data is data). SQLAlchemy's events still see it.
+    result = conn.exec_driver_sql(sql, execution_options={"no_parameters": True})
+    return int(result.rowcount)
 
 
 def _parts(conn: Connection, stmt: Insert, columns: tuple[str, ...]) -> _Parts:
