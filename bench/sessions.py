@@ -49,9 +49,10 @@ class SessionCount:
 def drop_schemas(server_url: str, prefix: str) -> None:
     """Drop every schema whose name starts with `prefix`."""
     engine = create_engine(server_url)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         found = conn.execute(text("SELECT schema_name FROM information_schema.schemata"))
-        for (schema,) in found.all():
-            if schema.startswith(prefix):
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        names = [schema for (schema,) in found.all() if schema.startswith(prefix)]
+    for schema in names:  # each in a transaction of its own: one would run out of locks
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
