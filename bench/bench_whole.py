@@ -39,6 +39,7 @@ PATIENTS_AT_SCALE_1 = 50_000
 FANOUTS = tuple(name for name, r in RESOURCES.items() if r.fan_out is not None)
 COLUMNS = ("regime", "what", "into", "rows", "req", "run s", "floor s", "x floor", "rows/s",
            "RSS MB", "cpu s")  # fmt: skip
+WIDTHS = (7, 18, 10, 7, 5, 7, 7, 7, 7, 6, 6)
 
 
 def main() -> None:
@@ -47,7 +48,7 @@ def main() -> None:
     names = [n for n in RESOURCES if args.fanouts or n not in FANOUTS]
     patients = max(100, round(args.scale * PATIENTS_AT_SCALE_1))
     results: list[dict[str, Any]] = []
-    print(" ".join(f"{c:>9}" for c in COLUMNS), flush=True)
+    print(" ".join(f"{c:>{w}}" for c, w in zip(COLUMNS, WIDTHS, strict=True)), flush=True)
     page = 1000 if args.regime == "service" else 100
     interval = args.interval if args.regime == "remote" else 0.0
     with SimProcess(patients, args.regime, interval, 0.0, practice=True) as sim:
@@ -158,10 +159,10 @@ class _Bench:
             ratio = ""
         r["x_floor"] = float(ratio) if ratio else None
         floor = f"{r['floor']:.2f}" if r["floor"] else ""
-        cells = (r["regime"], r["what"][:9], r["into"][:9], r["rows"], r["requests"],
+        cells = (r["regime"], r["what"][:18], r["into"][:10], r["rows"], r["requests"],
                  f"{r['run']:.2f}", floor, ratio, f"{rate:.0f}", f"{r['rss_mb']:.0f}",
                  f"{r['cpu']:.1f}")  # fmt: skip
-        print(" ".join(f"{c!s:>9}" for c in cells), flush=True)
+        print(" ".join(f"{c!s:>{w}}" for c, w in zip(cells, WIDTHS, strict=True)), flush=True)
         if r["violations"]:
             print(f"{'':>10}throttle violations: {r['violations']}", flush=True)
 
