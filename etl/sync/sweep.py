@@ -40,8 +40,10 @@ def slots_due(
     Returns:
         The slots due, or None for every slot. (0, -1) means none.
     """
-    if last_start is None or now < last_start:  # a clock that went back: read them all
+    if last_start is None:
         return None
+    if now < last_start:  # a clock set back: none now; the next run starts from this one
+        return (0, -1)
     done, due = _slot_at(last_start, period), _slot_at(now, period)
     if due - done >= SLOTS:
         return None
