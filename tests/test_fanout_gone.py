@@ -170,6 +170,33 @@ def test_the_sweep_reads_a_parent_whose_row_did_not_change(engine: Engine, pract
     assert_gone_exactly(engine, practice, ADJUSTMENTS, [gone])
 
 
+def test_a_patient_with_a_new_procedure_has_its_adjustments_read(
+    engine: Engine, practice: Any
+) -> None:
+    names = ("patients", "procedurelogs", "adjustments")
+    sync(practice, engine, names)
+    # That run was a minute ago on odmirror's clock (seconds in a test: the same second).
+    minute_ago = state.utcnow() - dt.timedelta(seconds=60)
+    with engine.begin() as conn:
+        conn.execute(update(SyncRun).values(started_at=minute_ago))
+        table = RESOURCES["procedurelogs"].table
+        conn.execute(update(table).values(odmirror_synced_at=minute_ago - dt.timedelta(seconds=1)))
+    patnum, children = two_adjustments_of_one_patient(practice)
+    gone = remove(practice, ADJUSTMENTS, children[0]["AdjNum"])
+    practice.clock.advance(600)
+    procedure = {
+        k: v for k, v in practice.tables.all("procedurelogs")[0].items() if k != "DateTStamp"
+    }
+    practice.tables.add("procedurelogs", **{**procedure, "PatNum": patnum})
+    added = practice.tables.add("adjustments", **{**children[1], "AdjAmt": -7.5})
+    practice.requests.clear()
+    sync(practice, engine, names)  # the patient's own row did not change
+    asked = {r.query["PatNum"] for r in practice.requests if r.path.endswith("adjustments")}
+    assert str(patnum) in asked and len(asked) <= 3  # and a changed patient or two (the overlap)
+    assert mirror(engine, ADJUSTMENTS)[added]["adjamt"] == -7.5
+    assert_gone_exactly(engine, practice, ADJUSTMENTS, [gone])
+
+
 def patnum_of(row: dict[str, Any]) -> int:
     return int(row["PatNum"])
 

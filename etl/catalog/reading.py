@@ -28,6 +28,10 @@ class FanOut:
             on a patient whose row stayed the same): every parent is read again at least this
             often, a slice of them each run, in step with odmirror's clock (etl.sync.sweep).
             None: only changed parents until `--full`.
+        activity: (mirror table, its column holding the parent key) pairs: parents that rows
+            odmirror wrote there since the fan-out's last complete run name are read as well
+            (a patient's new procedure or payment: an adjustment often comes with it). A hint
+            that makes the usual case fresh; the sweep is what bounds the rest.
 
     A parent's list is complete for that parent: its children the list no longer returns are
     marked gone (`odmirror_gone_at`) once the run's every list was read to its end.
@@ -38,6 +42,7 @@ class FanOut:
     parent_key: str
     parent_change: str | None = None
     all_parents_every: dt.timedelta | None = None
+    activity: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

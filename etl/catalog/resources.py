@@ -246,8 +246,12 @@ def _changed(name: str, table: str, key: str) -> Resource:
 
 
 # A child can change while its parent's row does not: every parent is read again within a
-# week, a slice each run (etl.sync.sweep), besides the parents that changed.
-_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp", all_parents_every=7 * _DAY)
+# week, a slice each run (etl.sync.sweep), besides the parents that changed and, for patients,
+# those with new or changed procedures, payments, splits or claim rows in the mirror.
+_ACCOUNT_ACTIVITY = (("procedurelog", "patnum"), ("payment", "patnum"), ("paysplit", "patnum"),
+                     ("claimproc", "patnum"))  # fmt: skip
+_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp", all_parents_every=7 * _DAY,
+                     activity=_ACCOUNT_ACTIVITY)  # fmt: skip
 _BY_TREATPLAN = FanOut(
     "TreatPlanNum", "treatplan", "treatplannum", "secdatetedit", all_parents_every=7 * _DAY
 )

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, or_, select, true
+from sqlalchemy import ColumnElement, Engine, Select, func, or_, select, true
 
 from etl.catalog.reading import DateWindow, FanOut
 from etl.catalog.resources import RESOURCES, Resource
@@ -47,10 +48,7 @@ def request_params(
     """
     fan_out = resource.fan_out
     if fan_out is not None:
-        slots = None
-        if since is not None and fan_out.all_parents_every is not None:
-            slots = sweep.due_in_run(engine, resource.name, fan_out.all_parents_every)
-        for key in parent_keys(engine, fan_out, since, slots):
+        for key in _fan_out_keys(engine, resource, fan_out, since):
             yield {fan_out.param: str(key)}
     elif resource.window is not None:
         yield from _windows(resource.window, since, today or office_today(engine))
@@ -70,6 +68,7 @@ def parent_keys(
     fan_out: FanOut,
     since: dt.datetime | None,
     slots: tuple[int, int] | None = (0, -1),
+    active_since: dt.datetime | None = None,
 ) -> list[object]:
     """The parent keys to read children for, in key order.
 
@@ -78,15 +77,39 @@ def parent_keys(
         fan_out: the declaration.
         since: on an incremental run, the parents changed since then; None: every parent.
         slots: the sweep's slots due as well (etl.sync.sweep.slots_due; None: every parent).
+        active_since: the parents that the declaration's `activity` tables name in rows
+            odmirror wrote since then (odmirror's clock) as well.
     """
     parent = TABLES[fan_out.parent_table]
     key = parent.c[fan_out.parent_key]
     query = select(key).where(key.is_not(None)).distinct().order_by(key)
     if since is not None and fan_out.parent_change is not None:
         changed = parent.c[fan_out.parent_change] >= since
-        query = query.where(or_(changed, sweep.in_slots(key, slots)))
+        also = [sweep.in_slots(key, slots)]
+        if active_since is not None:
+            also += [key.in_(_written_since(name, column, active_since))
+                     for name, column in fan_out.activity]  # fmt: skip
+        query = query.where(or_(changed, *also))
     with engine.connect() as conn:
         return list(conn.execute(query).scalars())
+
+
+def _fan_out_keys(
+    engine: Engine, resource: Resource, fan_out: FanOut, since: dt.datetime | None
+) -> list[object]:
+    if since is None or fan_out.parent_change is None:
+        return parent_keys(engine, fan_out, since)
+    last, now = sweep.run_starts(engine, resource.name)
+    period = fan_out.all_parents_every
+    slots = sweep.slots_due(last, now, period) if period is not None else (0, -1)
+    return parent_keys(engine, fan_out, since, slots, last)
+
+
+def _written_since(name: str, column: str, moment: dt.datetime) -> Select[Any]:
+    # After the second the last complete run began: the resources that write these tables run
+    # before the fan-out, so what they wrote in that second was there when it read its parents.
+    table = TABLES[name]
+    return select(table.c[column]).where(table.c["odmirror_synced_at"] > moment)
 
 
 def parent_high_water(engine: Engine, fan_out: FanOut) -> dt.datetime | None:

@@ -65,10 +65,10 @@ def in_slots(key: ColumnElement[int], slots: tuple[int, int] | None) -> ColumnEl
     return or_(slot >= first, slot <= last)
 
 
-def due_in_run(engine: Engine, resource: str, period: dt.timedelta) -> tuple[int, int] | None:
-    """The slots due in the resource's run under way (etl.sync.sweep.slots_due).
+def run_starts(engine: Engine, resource: str) -> tuple[dt.datetime | None, dt.datetime]:
+    """(start of the resource's last complete run or None, start of the run under way).
 
-    From the start of its last complete run to the start of the newest run row (this one).
+    Both as the run rows record them, on odmirror's clock: the run under way is the newest row.
     """
     complete = (
         select(SyncRun.started_at)
@@ -79,7 +79,7 @@ def due_in_run(engine: Engine, resource: str, period: dt.timedelta) -> tuple[int
     with engine.connect() as conn:
         last = conn.execute(complete).scalar_one_or_none()
         now = conn.execute(newest).scalar()
-    return slots_due(last, now or state.utcnow(), period)
+    return last, now or state.utcnow()
 
 
 def _slot_at(moment: dt.datetime, period: dt.timedelta) -> int:
