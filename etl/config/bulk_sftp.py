@@ -22,8 +22,8 @@ _INTS: dict[str, tuple[int, int]] = {
     "read_port": (1, 65_535),
     "min_rows": (0, 10**12),
     "wait_seconds": (1, 86_400),
-    "max_file_mb": (1, 1_048_576),
 }
+_FLOATS: dict[str, tuple[float, float]] = {"max_file_mb": (0.001, 1_048_576)}
 _SECRETS = ("password", "read_password")
 #: The environment variables that override a key of `api.bulk_sftp` (a password, say).
 ENV_PREFIX = "ODMIRROR_API_BULK_SFTP_"
@@ -56,7 +56,7 @@ class BulkSftpSettings:
     #: The longest wait for the office to write the file (and for its answer).
     wait_seconds: int = 1800
     #: The largest file read back, in MiB.
-    max_file_mb: int = 4096
+    max_file_mb: float = 4096.0
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -108,6 +108,15 @@ def _checked(key: str, raw: Any, source: str, env: dict[str, str]) -> Any:
         if not low <= int(raw) <= high:
             raise ConfigError(f"{source}: '{dotted}' must be between {low} and {high}")
         return int(raw)
+    if key in _FLOATS:
+        low_f, high_f = _FLOATS[key]
+        try:
+            number = float(raw) if not isinstance(raw, bool) else None
+        except (TypeError, ValueError):
+            number = None
+        if number is None or not low_f <= number <= high_f:
+            raise ConfigError(f"{source}: '{dotted}' must be a number from {low_f:g} to {high_f:g}")
+        return number
     if key == "is_async":
         words = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
         flag = raw if isinstance(raw, bool) else words.get(str(raw).strip().lower())

@@ -149,13 +149,12 @@ class BulkRead:
     def _check_size(self, size: int) -> None:
         if size > self.bulk.max_file_mb * 1024 * 1024:
             mib = size / (1024 * 1024)
-            raise BulkFailed(
-                f"the file is {mib:.0f} MiB, above bulk_sftp.max_file_mb ({self.bulk.max_file_mb})"
-            )
+            cap = self.bulk.max_file_mb
+            raise BulkFailed(f"the file is {mib:.3g} MiB, above bulk_sftp.max_file_mb ({cap:g})")
 
     def _read(self, sftp: SftpReader, size: int) -> Iterator[Page]:
         sent_at = time.monotonic()
-        with sftp.open(self.path, self.bulk.max_file_mb * 1024 * 1024) as stream:
+        with sftp.open(self.path, int(self.bulk.max_file_mb * 1024 * 1024)) as stream:
             try:
                 for rows in read_rows(stream, self.resource.table_name, BATCH):
                     self.control.check()
