@@ -27,12 +27,6 @@ from etl.config.bulk_sftp import BulkSftpSettings
 from etl.control import StopRequested
 from etl.errors import ApiError
 
-try:
-    with warnings.catch_warnings():  # cryptography's notice about DSA, at import only
-        warnings.simplefilter("ignore")
-        import asyncssh
-except ImportError:  # pragma: no cover - the base install has it
-    asyncssh = None  # type: ignore[assignment]
 
 PATH = "queries"
 _T = TypeVar("_T")
@@ -108,6 +102,17 @@ def _check_answer(
         raise BulkFailed(f"POST /{PATH} was refused ({response.status_code}){said}")
 
 
+def _asyncssh() -> Any:
+    """asyncssh, imported on first use (it is an extra, and slow to import)."""
+    try:
+        with warnings.catch_warnings():  # cryptography's notice about DSA, at import only
+            warnings.simplefilter("ignore")
+            import asyncssh
+    except ImportError:
+        raise BulkFailed("the bulk path needs asyncssh: pip install 'odmirror[sftp]'") from None
+    return asyncssh
+
+
 class SftpReader:
     """One SFTP session, for reading back (and deleting) the files the office wrote.
 
@@ -120,8 +125,7 @@ class SftpReader:
     """
 
     def __init__(self, bulk: BulkSftpSettings, timeout: float) -> None:
-        if asyncssh is None:
-            raise BulkFailed("the bulk path needs asyncssh: pip install 'odmirror[sftp]'")
+        asyncssh = self._ssh = _asyncssh()
         self.host = bulk.read_host or bulk.host
         self.port = bulk.read_port or bulk.port
         self.timeout, self._secrets = timeout, bulk.secrets
@@ -150,7 +154,7 @@ class SftpReader:
         try:
             attrs = self._run(self._sftp.stat(path))
         except BulkFailed as exc:
-            if isinstance(exc.__cause__, asyncssh.SFTPNoSuchFile):
+            if isinstance(exc.__cause__, self._ssh.SFTPNoSuchFile):
                 return None
             raise
         return int(attrs.size or 0)
@@ -191,11 +195,11 @@ class SftpReader:
             return self._loop.run_until_complete(asyncio.wait_for(step, self.timeout))
         except (asyncio.TimeoutError, TimeoutError):
             raise BulkFailed(f"{where} did not answer within {self.timeout:g} s") from None
-        except asyncssh.PermissionDenied:
+        except self._ssh.PermissionDenied:
             raise BulkFailed(f"{where} refused the username or password") from None
-        except asyncssh.SFTPError as exc:
+        except self._ssh.SFTPError as exc:
             raise BulkFailed(f"{where}: {scrub(exc.reason, self._secrets)}") from exc
-        except (OSError, asyncssh.Error) as exc:
+        except (OSError, self._ssh.Error) as exc:
             reason = scrub(str(exc) or exc.__class__.__name__, self._secrets)
             raise BulkFailed(f"cannot use {where}: {reason}") from None
 

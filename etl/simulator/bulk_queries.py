@@ -23,9 +23,12 @@ from typing import Any
 
 from etl.simulator.office_db import OfficeDatabase
 
-with warnings.catch_warnings():  # cryptography's notice about DSA, at import only
-    warnings.simplefilter("ignore")
-    import asyncssh
+try:
+    with warnings.catch_warnings():  # cryptography's notice about DSA, at import only
+        warnings.simplefilter("ignore")
+        import asyncssh
+except ImportError:  # without the sftp extra the simulator answers POST /queries with 501
+    asyncssh = None  # type: ignore[assignment]
 
 _REQUIRED = ("SqlCommand", "SftpAddress", "SftpUsername", "SftpPassword")
 
@@ -47,6 +50,8 @@ class BulkQueries:
             return 400, "The request body must be JSON."
         if not isinstance(asked, dict) or any(not asked.get(k) for k in _REQUIRED):
             return 400, f"{', '.join(_REQUIRED)} are required."
+        if asyncssh is None:
+            return 501, "This simulator has no SFTP client (pip install 'odmirror[sftp]')."
         status, rows = office_db.run(str(asked["SqlCommand"]), cap=None)
         if status != 200:
             return status, str(rows)
