@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
 import re
 import socket
@@ -128,7 +129,30 @@ def test_a_bulk_load_equals_the_keyset_load_in_a_handful_of_requests(
         "127.0.0.1/odmirror-claimproc-"
     )
     assert _files(sftp) == []  # each file deleted once read
-    assert not any(bulk[t].notes for t in tables)
+    assert [bulk[t].notes for t in tables] == [["read whole through POST /queries and SFTP"]] * 2
+
+
+def test_later_runs_page_and_a_file_left_by_a_killed_run_is_deleted(
+    office: Simulator, mirror: Engine, sftp: SftpServer
+) -> None:
+    office.bulk_queries.written = []
+    office_hash = hashlib.sha256(office.config.customer_key.encode()).hexdigest()[:8]
+    left = sftp.root / f"odmirror-claimproc-{office_hash}-0123456789abcdef.csv"
+    theirs = sftp.root / "odmirror-claimproc-0badcafe-0123456789abcdef.csv"
+    left.write_text("left by a killed run")
+    theirs.write_text("another office's file in flight")
+    tables = ("claimproc", "recalltype")
+    _sync(office, mirror, _bulk(sftp), tables)
+    assert _files(sftp) == [theirs.name]  # ours swept, another office's left alone
+    assert len(office.bulk_queries.written) == 2
+    again = _sync(office, mirror, _bulk(sftp), tables)
+    assert len(office.bulk_queries.written) == 2  # no first load: no file asked for
+    assert again["claimproc"].stats.requests == 2  # the clock and one page by change column
+    assert again["recalltype"].stats.requests == 2  # read whole, by pages
+    assert len(_rows(mirror, "recalltype")) == 7
+    full = _sync(office, mirror, _bulk(sftp), tables, full=True)
+    assert len(office.bulk_queries.written) == 4  # --full goes through SFTP again
+    assert full["claimproc"].stats.fetched == ROWS
 
 
 def test_a_table_under_min_rows_is_paged_after_one_count(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import logging
 import threading
 import warnings
 from collections.abc import Awaitable
@@ -26,7 +27,6 @@ from etl.api.errors import explanation, scrub
 from etl.config.bulk_sftp import BulkSftpSettings
 from etl.control import StopRequested
 from etl.errors import ApiError
-
 
 PATH = "queries"
 _T = TypeVar("_T")
@@ -108,6 +108,8 @@ def _asyncssh() -> Any:
         with warnings.catch_warnings():  # cryptography's notice about DSA, at import only
             warnings.simplefilter("ignore")
             import asyncssh
+        # Its INFO lines (each connection, each login) are noise in a sync's log.
+        logging.getLogger("asyncssh").setLevel(logging.WARNING)
     except ImportError:
         raise BulkFailed("the bulk path needs asyncssh: pip install 'odmirror[sftp]'") from None
     return asyncssh

@@ -196,6 +196,8 @@ class Simulator(Serving):
         if log.method == "PUT" and _SHORT_QUERY.fullmatch(log.path):
             return self._short_query(log)
         if log.method == "POST" and _QUERIES.fullmatch(log.path) and self.office_db is not None:
+            if not self.config.queries_allowed:
+                return self._error(401, "This API key does not have permission to run queries.")
             status, why = self.bulk_queries.answer(self.office_db, log.body)
             return Reply(201, b"", {}) if status == 201 else self._error(status, why)
         match = _PATIENTS.fullmatch(log.path)

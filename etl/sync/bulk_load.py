@@ -1,20 +1,23 @@
 """A whole table read through POST /queries and SFTP, else by pages (query mode's first load).
 
-When `api.bulk_sftp` is configured and a table is to be read whole (its first load, `--full`,
-or a table without a change column) and COUNT(*) finds at least `min_rows` rows (0: no count
-asked), the office writes `SELECT * FROM t` as one CSV file to the SFTP server, odmirror reads
-it back as it streams, saves it in pages through the same saver as ShortQuery's pages, and
-deletes the file (it holds patient data), also when the read fails. The office clock was taken
-before (etl.sync.query_mode), so the cursor is the one the keyset load would set. Any failure
-of the bulk path is one warning line, and the table is read by ShortQuery pages instead; a stop
-request is not a failure: it ends the run.
+When `api.bulk_sftp` is configured, a table's first load (no cursor, or an empty mirror table
+for one without a change column; or `--full`) reads it whole, and COUNT(*) finds at least
+`min_rows` rows (0: no count asked), the office writes `SELECT * FROM t` as one CSV file to
+the SFTP server; odmirror reads it back as it streams, saves it in pages through the same
+saver as ShortQuery's pages, and deletes the file (it holds patient data), also when the read
+fails. The office clock was taken before (etl.sync.query_mode), so the cursor is the one the
+keyset load would set. Any failure of the bulk path is one warning line, and the table is read
+by ShortQuery pages instead; a stop request is not a failure: it ends the run.
 
 A file from a run that died before deleting its own is deleted by the next bulk read of the
-same table (files are named odmirror-<table>-<random>.csv).
+same table for the same office (files are named odmirror-<table>-<office>-<random>.csv, the
+office a hash of its customer key, so offices that share the server never touch each
+other's files).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 import time
@@ -44,7 +47,7 @@ def pages(
     paging: KeysetPaginator,
     control: RunControl,
     notes: list[str],
-    whole: bool,
+    first_load: bool,
 ) -> Iterator[Page]:
     """The table's pages: through the bulk path if it applies and works, else by ShortQuery.
 
@@ -54,13 +57,14 @@ def pages(
         paging: the keyset paging to fall back on.
         control: the run's stop request.
         notes: the run's notes; a fallback adds why.
-        whole: the run reads the whole table (no cursor, or no change column).
+        first_load: the run is the table's first load (or a `--full` one): it reads it whole.
     """
     bulk = client.settings.bulk_sftp
-    if whole and bulk is not None:
+    if first_load and bulk is not None:
         try:
             if _worth_it(client, resource, bulk):
                 yield from BulkRead(client, resource, bulk, control).pages()
+                notes.append("read whole through POST /queries and SFTP")
                 return
         except BulkFailed as exc:
             log.warning("%s: bulk read through SFTP failed, paging instead: %s", resource.name, exc)
@@ -92,7 +96,9 @@ class BulkRead:
         control: RunControl,
     ) -> None:
         self.client, self.resource, self.bulk, self.control = client, resource, bulk, control
-        self.name = f"odmirror-{resource.table_name}-{uuid.uuid4().hex[:16]}.csv"
+        office = hashlib.sha256(client.settings.customer_key.encode()).hexdigest()[:8]
+        self.prefix = f"odmirror-{resource.table_name}-{office}-"
+        self.name = f"{self.prefix}{uuid.uuid4().hex[:16]}.csv"
         self.written = posixpath.join(bulk.directory, self.name)
         self.path = posixpath.join(bulk.read_directory or bulk.directory, self.name)
 
@@ -116,9 +122,8 @@ class BulkRead:
 
     def _sweep(self, sftp: SftpReader) -> None:
         folder = self.bulk.read_directory or self.bulk.directory
-        prefix = f"odmirror-{self.resource.table_name}-"
         for name in sftp.names(folder):
-            if name.startswith(prefix) and name.endswith(".csv"):
+            if name.startswith(self.prefix) and name.endswith(".csv"):
                 sftp.remove(posixpath.join(folder, name))
                 log.info("%s: deleted %s, left by an earlier run", self.resource.name, name)
 

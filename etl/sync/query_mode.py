@@ -111,9 +111,9 @@ class QueryTableSync:
         else:
             since = min(window_start(cursor, self.overlap), until)
             paging = KeysetPaginator(table, key, stamp, since, until, max_pages=ceiling)
-        whole = cursor is None or stamp is None  # a big whole read may go through SFTP
-        for page in bulk_load.pages(
-            self.client, self.resource, paging, self.control, self.notes, whole
+        first = self.full or self.saver.fresh or (stamp is not None and cursor is None)
+        for page in bulk_load.pages(  # a big first load may go through SFTP
+            self.client, self.resource, paging, self.control, self.notes, first
         ):
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
