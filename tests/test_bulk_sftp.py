@@ -155,6 +155,29 @@ def test_later_runs_page_and_a_file_left_by_a_killed_run_is_deleted(
     assert full["claimproc"].stats.fetched == ROWS
 
 
+def _as_dotnet_us(text: str) -> str:
+    """Every date-time as .NET writes it in en-US: 3/14/2025 9:26:53 AM."""
+
+    def us(match: re.Match[str]) -> str:
+        year, month, day, hour, minute, second = (int(g) for g in match.groups())
+        half = "PM" if hour >= 12 else "AM"
+        return f"{month}/{day}/{year:04d} {hour % 12 or 12}:{minute:02d}:{second:02d} {half}"
+
+    return re.sub(r"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})", us, text)
+
+
+def test_dates_in_the_offices_culture_are_read_when_date_order_says_how(
+    office: Simulator, mirror: Engine, sftp: SftpServer
+) -> None:
+    office.bulk_queries.mangle = _as_dotnet_us
+    bulk = _sync(office, mirror, _bulk(sftp, date_order="mdy"))["claimproc"]
+    assert bulk.notes == ["read whole through POST /queries and SFTP"]
+    by_bulk = _rows(mirror, "claimproc")
+    _forget(mirror, "claimproc")
+    _sync(office, mirror, None)
+    assert _rows(mirror, "claimproc") == by_bulk
+
+
 def test_a_table_under_min_rows_is_paged_after_one_count(
     office: Simulator, mirror: Engine, sftp: SftpServer
 ) -> None:
@@ -181,7 +204,7 @@ FAILURES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "unreachable": ({"port": -1}, {}, "cannot use the SFTP server 127.0.0.1:"),
     "never written": ({"wait_seconds": 1}, {"write": False}, "no file after 1 s"),
     "too big": ({"max_file_mb": 0.001}, {}, "above bulk_sftp.max_file_mb (0.001)"),
-    "malformed": ({}, {"mangle": _slashed}, "is ambiguous (day and month order unknown)"),
+    "malformed": ({}, {"mangle": _slashed}, "is ambiguous (day and month order unknown"),
     "short record": ({}, {"mangle": lambda t: t[: t.rfind(",")]}, "fields, the header"),
 }
 
@@ -267,8 +290,8 @@ def test_the_password_is_hidden_and_may_come_from_the_environment() -> None:
 
 
 @pytest.mark.parametrize(
-    ("storage", "text", "sent"),
-    [
+    ("storage", "text", "sent", "order"),
+    [(*case, "ymd")[:4] for case in [
         ("Long", "42", 42), ("Long", "NULL", None), ("Long", "", None),
         ("Bool", "True", 1), ("Bool", "0", 0), ("Byte", "3", 3),
         ("Double", "12.5", 12.5), ("Double", "1E-05", 1e-05),
@@ -278,30 +301,40 @@ def test_the_password_is_hidden_and_may_come_from_the_environment() -> None:
         ("DateT", "2025-03-14 09:26:53", "2025-03-14T09:26:53"),
         ("DateT", "2025-03-14T09:26:53.250", "2025-03-14T09:26:53"),
         ("Time", "9:05:00", "09:05:00"), ("TSpan", "-1.02:03:04", "-26:03:04"),
+        ("DateT", "3/14/2025 9:26:53 PM", "2025-03-14T21:26:53", "mdy"),
+        ("DateT", "3/14/2025 12:05:00 AM", "2025-03-14T00:05:00", "mdy"),
+        ("DateT", "14.03.2025 21:26", "2025-03-14T21:26:00", "dmy"),
+        ("Date", "14/3/2025", "2025-03-14T00:00:00", "dmy"),
+        ("Date", "3/14/2025 12:00:00 AM", "2025-03-14T00:00:00", "mdy"),
         ("String", "", ""), ("String", " a, \"b\" ", " a, \"b\" "),
-    ],
+    ]],
 )  # fmt: skip
-def test_csv_values_are_read_as_short_query_sends_them(storage: str, text: str, sent: Any) -> None:
-    assert value(storage, text) == sent
+def test_csv_values_are_read_as_short_query_sends_them(
+    storage: str, text: str, sent: Any, order: str
+) -> None:
+    assert value(storage, text, order) == sent
 
 
 @pytest.mark.parametrize(
-    ("storage", "text", "why"),
-    [
+    ("storage", "text", "why", "order"),
+    [(*case, "ymd")[:4] for case in [
         ("Double", "12,5", "a comma may be a decimal or a thousands separator"),
-        ("DateT", "3/14/2025 9:26:53 AM", "ambiguous (day and month order unknown)"),
+        ("DateT", "3/14/2025 9:26:53 AM", "ambiguous (day and month order unknown"),
         ("Date", "14.03.2025", "ambiguous"),
         ("Date", "2025-03-14 09:00:00", "is not a date"),
         ("Long", "4.0", "is not an integer"),
         ("Bool", "yes", "is not 0, 1, True or False"),
         ("Time", "25:00:00", "is not a time of day"),
-    ],
-)
+        ("DateT", "14/3/2025 9:00:00", "is not a date in mdy order", "mdy"),
+        ("Date", "3/14/2025 9:00:00 AM", "is a date with a time of day", "mdy"),
+        ("DateT", "3/14/2025 13:00:00 PM", "not 1 to 12 with AM/PM", "mdy"),
+    ]],
+)  # fmt: skip
 def test_csv_values_of_an_unclear_spelling_are_refused_with_a_reason(
-    storage: str, text: str, why: str
+    storage: str, text: str, why: str, order: str
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(why)):
-        value(storage, text)
+        value(storage, text, order)
 
 
 def test_the_csv_file_is_read_by_header_and_an_ok_file_is_empty(tmp_path: Path) -> None:

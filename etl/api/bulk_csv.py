@@ -8,8 +8,10 @@ only what can be read one way:
 - integers as digits; booleans as 0/1 or True/False; decimals with a dot ("12.5", "1E-05");
   a comma decimal ("12,5") is refused: it may be a thousands separator;
 - dates as yyyy-MM-dd, with or without a zero time (" 00:00:00" or "T00:00:00"); date-times
-  as yyyy-MM-dd HH:mm:ss or with a T, fractions of a second dropped; a date with slashes
-  ("5/1/2021") is refused: it reads as the 5th of January or the 1st of May;
+  as yyyy-MM-dd HH:mm:ss or with a T, fractions of a second dropped; a date with slashes or dots
+  ("5/1/2021 9:05:00 AM", as .NET writes a date in the server's culture) is refused, since it
+  reads as the 5th of January or the 1st of May, unless `date_order` says which (mdy: en-US,
+  dmy: most others), and then taken with an optional h:mm[:ss] and AM/PM;
 - times as HH:mm:ss, spans also as .NET writes them ("-1.02:03:04");
 - NULL (or \\N) as no value; an empty field is no value too, except in a text column, where it
   is the empty text Open Dental stores.
@@ -20,6 +22,7 @@ never a silently wrong value.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Iterator
@@ -33,6 +36,10 @@ _DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[ T]00:00:00(?:\.0+)?)?")
 _MOMENT = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})[ T]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.[0-9]+)?")
 _TIME = re.compile(r"([0-9]{1,2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?")
 _SPAN = re.compile(r"(-?)(?:([0-9]+)\.)?([0-9]{1,3}):([0-9]{2}):([0-9]{2})(?:\.[0-9]+)?")
+_LOCAL = re.compile(
+    r"([0-9]{1,2})[/.]([0-9]{1,2})[/.]([0-9]{4})"
+    r"(?:[ T]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(?: ?([AaPp][Mm]))?)?"
+)
 _NULLS = ("NULL", "\\N")
 _BOOLS = {"0": 0, "1": 1, "false": 0, "true": 1}
 #: The longest field read (csv's own limit is 128 KiB; Open Dental's notes can be longer).
@@ -43,8 +50,16 @@ class MalformedCsv(ValueError):
     """The file cannot be read as the table's rows; the message says where and why."""
 
 
-def read_rows(stream: IO[bytes], table: str, batch: int) -> Iterator[list[dict[str, Any]]]:
+def read_rows(
+    stream: IO[bytes], table: str, batch: int, date_order: str = "ymd"
+) -> Iterator[list[dict[str, Any]]]:
     """The file's rows, `batch` at a time, each as ShortQuery would send it.
+
+    Args:
+        stream: the file, binary.
+        table: the Open Dental table it holds.
+        batch: rows a list.
+        date_order: ymd (ISO dates only), mdy or dmy (also dates written with slashes).
 
     Raises:
         MalformedCsv: a header, a record or a value this reader does not accept.
@@ -64,7 +79,7 @@ def read_rows(stream: IO[bytes], table: str, batch: int) -> Iterator[list[dict[s
             if len(record) != len(columns):
                 where = f"line {reader.line_num}"
                 raise MalformedCsv(f"{where} has {len(record)} fields, the header {len(columns)}")
-            rows.append(_row(columns, record, reader.line_num))
+            rows.append(_row(columns, record, reader.line_num, date_order))
             if len(rows) >= batch:
                 yield rows
                 rows = []
@@ -90,18 +105,21 @@ def _columns(table: str, header: list[str]) -> list[tuple[str, str | None]]:
     return [storages.get(n.lower(), (n, None)) for n in names]
 
 
-def _row(columns: list[tuple[str, str | None]], record: list[str], line: int) -> dict[str, Any]:
+def _row(
+    columns: list[tuple[str, str | None]], record: list[str], line: int, order: str
+) -> dict[str, Any]:
     row = {}
     for (name, storage), text in zip(columns, record, strict=True):
         try:
-            row[name] = value(storage, text)
+            row[name] = value(storage, text, order)
         except ValueError as exc:
             raise MalformedCsv(f"line {line}, column {name}: {exc}") from None
     return row
 
 
-def value(storage: str | None, text: str) -> Any:
-    """One CSV field as ShortQuery sends its column (storage: Open Dental's type, or None).
+def value(storage: str | None, text: str, date_order: str = "ymd") -> Any:
+    """One CSV field as ShortQuery sends its column (storage: Open Dental's type, or None;
+    date_order: ymd, mdy or dmy, as for `read_rows`).
 
     Raises:
         ValueError: a spelling this reader does not accept, and why.
@@ -111,6 +129,12 @@ def value(storage: str | None, text: str) -> Any:
     bare = text.strip()
     if bare in _NULLS or bare == "":
         return None
+    if storage in ("Date", "DateT") and date_order != "ymd":
+        local = _local(bare, date_order)
+        if local is not None:
+            if storage == "Date" and not local.endswith("T00:00:00"):
+                raise ValueError(f"{_quoted(text)} is a date with a time of day")
+            return local
     reader = _READERS.get(storage)
     if reader is None:
         raise ValueError(f"unknown storage type {storage}")
@@ -155,9 +179,34 @@ def _moment(text: str) -> str:
     return f"{match.group(1)}T{match.group(2)}"
 
 
+def _local(text: str, order: str) -> str | None:
+    """A date written with slashes or dots in the order given, as yyyy-MM-ddTHH:mm:ss; None
+    if it is not so written."""
+    match = _LOCAL.fullmatch(text)
+    if match is None:
+        return None
+    first, second, year, hour, minute, second_of, half = match.groups()
+    month, day = (first, second) if order == "mdy" else (second, first)
+    hours = int(hour or 0)
+    if half is not None:
+        if not 1 <= hours <= 12:
+            raise ValueError(f"{_quoted(text)} has an hour that is not 1 to 12 with AM/PM")
+        hours = hours % 12 + (12 if half.upper() == "PM" else 0)
+    try:
+        moment = dt.datetime(
+            int(year), int(month), int(day), hours, int(minute or 0), int(second_of or 0)
+        )
+    except ValueError:
+        raise ValueError(f"{_quoted(text)} is not a date in {order} order") from None
+    return moment.isoformat(timespec="seconds")
+
+
 def _date_reason(text: str, wanted: str) -> str:
     if "/" in text or "." in text.split(" ")[0]:
-        return f"{_quoted(text)} is ambiguous (day and month order unknown); expected {wanted}"
+        return (
+            f"{_quoted(text)} is ambiguous (day and month order unknown; "
+            f"set bulk_sftp.date_order); expected {wanted}"
+        )
     return f"{_quoted(text)} is not {wanted}"
 
 

@@ -53,6 +53,8 @@ class BulkSftpSettings:
     min_rows: int = 20_000
     #: Ask the office to write in the background (IsAsync, Open Dental 23.3.26 and later).
     is_async: bool = False
+    #: How the office's CSV writes dates: ymd (ISO only), mdy (5/1/2021 is May 1) or dmy.
+    date_order: str = "ymd"
     #: The longest wait for the office to write the file (and for its answer).
     wait_seconds: int = 1800
     #: The largest file read back, in MiB.
@@ -126,6 +128,10 @@ def _checked(key: str, raw: Any, source: str, env: dict[str, str]) -> Any:
     if not isinstance(raw, str | int) or isinstance(raw, bool) or not str(raw).strip():
         raise ConfigError(f"{source}: '{dotted}' must be a non-empty string")
     text = str(raw) if key in _SECRETS else str(raw).strip()
+    if key == "date_order" and text.lower() not in ("ymd", "mdy", "dmy"):
+        raise ConfigError(f"{source}: '{dotted}' must be ymd, mdy or dmy")
+    if key == "date_order":
+        return text.lower()
     if key.endswith("directory") and not text.startswith("/"):
         raise ConfigError(f"{source}: '{dotted}' must be an absolute path, like /upload")
     if key.endswith("host") and not re.fullmatch(r"[A-Za-z0-9.:\[\]_-]+", text):

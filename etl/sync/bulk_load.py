@@ -161,7 +161,8 @@ class BulkRead:
         sent_at = time.monotonic()
         with sftp.open(self.path, int(self.bulk.max_file_mb * 1024 * 1024)) as stream:
             try:
-                for rows in read_rows(stream, self.resource.table_name, BATCH):
+                table, order = self.resource.table_name, self.bulk.date_order
+                for rows in read_rows(stream, table, BATCH, order):
                     self.control.check()
                     yield Page(rows, 0, sent_at, time.monotonic())
                     sent_at = time.monotonic()
