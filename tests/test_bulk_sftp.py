@@ -37,7 +37,7 @@ from tests.conftest import settings_for
 
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 USER, PASSWORD = "odmirror", "s3cret-Sftp-Pass"
-ROWS = 450
+ROWS = 250
 
 
 @pytest.fixture
