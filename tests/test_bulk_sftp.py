@@ -206,6 +206,11 @@ FAILURES: dict[str, tuple[dict[str, Any], dict[str, Any], str]] = {
     "too big": ({"max_file_mb": 0.001}, {}, "above bulk_sftp.max_file_mb (0.001)"),
     "malformed": ({}, {"mangle": _slashed}, "is ambiguous (day and month order unknown"),
     "short record": ({}, {"mangle": lambda t: t[: t.rfind(",")]}, "fields, the header"),
+    "refused": (
+        {},
+        {"refuse": f"cannot log in to 127.0.0.1 as {USER}:{PASSWORD}"},
+        f"POST /queries was refused (400): cannot log in to 127.0.0.1 as {USER}:***",
+    ),
 }
 
 

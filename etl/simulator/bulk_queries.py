@@ -6,7 +6,7 @@ the result goes as CSV (a header, then one record a row; values as MySQL shows t
 on `SftpPort`, with an SFTP client. An empty result writes "OK", as the vendor documents.
 Without IsAsync the answer (201) comes once the file is written; with it, at once.
 Tests steer the faults: `write` False answers 201 and writes nothing, `mangle` rewrites the
-CSV text before it is sent.
+CSV text before it is sent, `refuse` answers 400 with its text.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class BulkQueries:
 
     write: bool = True
     mangle: Callable[[str], str] | None = None
+    #: Answer 400 with this text instead (as a server that cannot write the file).
+    refuse: str | None = None
     #: Files written, as (address, bytes), for the tests.
     written: list[tuple[str, int]] | None = None
 
@@ -50,6 +52,8 @@ class BulkQueries:
             return 400, "The request body must be JSON."
         if not isinstance(asked, dict) or any(not asked.get(k) for k in _REQUIRED):
             return 400, f"{', '.join(_REQUIRED)} are required."
+        if self.refuse is not None:
+            return 400, self.refuse
         if asyncssh is None:
             return 501, "This simulator has no SFTP client (pip install 'odmirror[sftp]')."
         status, rows = office_db.run(str(asked["SqlCommand"]), cap=None)
