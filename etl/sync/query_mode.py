@@ -31,7 +31,7 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import drift
 from etl.mirror.upsert import has_rows
-from etl.sync import removals, state
+from etl.sync import bulk_load, removals, state
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.sync.saver import PageSaver
@@ -111,7 +111,10 @@ class QueryTableSync:
         else:
             since = min(window_start(cursor, self.overlap), until)
             paging = KeysetPaginator(table, key, stamp, since, until, max_pages=ceiling)
-        for page in short_query.pages(self.client, paging):
+        first = self.full or self.saver.fresh or (stamp is not None and cursor is None)
+        for page in bulk_load.pages(  # a big first load may go through SFTP
+            self.client, self.resource, paging, self.control, self.notes, first
+        ):
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
             self.control.check()  # between pages: the page just saved is committed
