@@ -116,7 +116,7 @@ class OfficeDatabase:
             return 504, "The query took longer than the 60 second limit."
         try:
             with self._lock:
-                cursor = self._db.execute(query.sql(dialect="sqlite"))
+                cursor = self._db.execute(_integer_division(query).sql(dialect="sqlite"))
                 found = cursor.fetchall() if cap is None else cursor.fetchmany(cap)
         except sqlite3.Error as exc:
             return 400, f"Error executing query: {exc}"
@@ -132,6 +132,18 @@ class OfficeDatabase:
         if not isinstance(wanted, exp.Literal) or wanted.is_string:
             return True
         return int(wanted.this) > self.timeout_rows
+
+
+def _integer_division(query: exp.Query) -> exp.Query:
+    # MySQL's DIV on integers is exact; sqlglot writes it for SQLite through REAL, which
+    # rounds keys past 2**53 (Open Dental's random keys) into the next bucket. SQLite's own
+    # `/` of two integers is integer division, truncated as DIV is.
+    def exact(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.IntDiv):
+            return exp.Div(this=node.this, expression=node.expression, typed=True)
+        return node
+
+    return query.transform(exact)  # type: ignore[return-value]
 
 
 def _storages(query: exp.Query) -> dict[str, str]:
