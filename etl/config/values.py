@@ -120,8 +120,8 @@ def _as_mode(dotted: str, value: Any, source: str) -> str:
 
 def _as_every(dotted: str, value: Any, source: str) -> str:
     # 0, off (YAML's false) or a duration; the default 1d when unset.
-    if value is False or value == 0 or (isinstance(value, str) and value.strip().lower() in
-                                        ("0", "off", "no", "false", "never")):  # fmt: skip
+    words = ("0", "off", "no", "false", "never")
+    if value is False or value == 0 or (isinstance(value, str) and value.strip().lower() in words):
         return "off"
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{source}: '{dotted}' must be a duration like 12h or 1d, or off")

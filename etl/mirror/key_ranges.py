@@ -46,6 +46,8 @@ class Figures:
     count: int
     checksum: int
     gone: int = 0
+    low: int | None = None  # the lowest and highest key of any row (sparse keys narrow fast)
+    high: int | None = None
 
     def same(self, other: Figures) -> bool:
         """Whether the live rows of two ranges match (by count and checksum)."""
@@ -93,14 +95,18 @@ def buckets(
             func.sum(_when(live, literal_column("1"))),
             func.sum(_when(live, k.op("%")(MODULUS))),
             func.count(),
+            func.min(k),
+            func.max(k),
         )
         .where(k >= low, k < high)
         .group_by(literal_column("b"))
     )
     found = {}
-    for b, count, checksum, total in conn.execute(query):
+    for b, count, checksum, total, least, most in conn.execute(query):
         count = _int(count) or 0
-        found[int(b)] = Figures(count, _int(checksum) or 0, int(total) - count)
+        found[int(b)] = Figures(
+            count, _int(checksum) or 0, int(total) - count, _int(least), _int(most)
+        )
     return found
 
 
@@ -154,11 +160,12 @@ def clear_gone(conn: Connection, table: Table, key: str, keys: Sequence[int]) ->
 
 
 def _bucket(conn: Connection, k: Column[int], low: int, width: int) -> ColumnElement[int]:
-    # Integer division: MySQL's DIV; SQLite and PostgreSQL divide integers as integers.
-    shifted = k - low
-    if conn.dialect.name in ("mysql", "mariadb"):
-        return shifted.op("DIV")(width)
-    return shifted.op("/")(width)
+    # Integer division: MySQL's DIV; SQLite and PostgreSQL divide integers as integers. The
+    # numbers are written as literals (they are ints): PostgreSQL would take a large bound
+    # parameter as NUMERIC and divide with decimals.
+    shifted = (k - literal_column(str(int(low)))).self_group()
+    divide = "DIV" if conn.dialect.name in ("mysql", "mariadb") else "/"
+    return shifted.op(divide)(literal_column(str(int(width))))
 
 
 def _when(live: ColumnElement[bool], value: ColumnElement[int]) -> ColumnElement[int]:

@@ -127,14 +127,14 @@ class Reconciler:
         try:
             rows = self._ask(
                 f"SELECT ({t.od_key} - {low}) DIV {width} AS b, COUNT(*) AS n, "
-                f"SUM({t.od_key} % {MODULUS}) AS s FROM {t.od_table} "
+                f"SUM({t.od_key} % {MODULUS}) AS s, MIN({t.od_key}) AS lo, "
+                f"MAX({t.od_key}) AS hi FROM {t.od_table} "
                 f"WHERE {t.od_key} >= {low} AND {t.od_key} < {high} "
                 f"GROUP BY b ORDER BY b LIMIT {FANOUT}"
             )
         except QueryTimedOut:
             return self._split(low, high, most)
-        office = {_number(r.get("b")): Figures(_number(r.get("n")) or 0, _number(r.get("s")) or 0)
-                  for r in rows}  # fmt: skip
+        office = {_number(r.get("b")): _figures(r) for r in rows}
         work: list[Work] = []
         with self.engine.begin() as conn:
             mine = key_ranges.buckets(conn, t.table, t.key, low, high, width)
@@ -151,7 +151,7 @@ class Reconciler:
                 elif ours.count == 0 and ours.gone == 0:
                     self.outcome.unread += theirs.count  # rows read after the mirror's read
                 else:
-                    work.append((start, end, theirs.count))
+                    work.append(_narrowed(start, end, theirs, ours))
         return work
 
     def _leaf(self, low: int, high: int) -> list[Work]:
@@ -197,6 +197,18 @@ class Reconciler:
 
     def _ask(self, sql: str) -> list[dict[str, Any]]:
         return short_query(self.client, sql)
+
+
+def _narrowed(start: int, end: int, theirs: Figures, ours: Figures) -> Work:
+    """A bucket to settle, cut to the keys either side has (sparse keys narrow at once)."""
+    ends = [v for v in (theirs.low, theirs.high, ours.low, ours.high) if v is not None]
+    return min(ends, default=start), max(ends, default=end - 1) + 1, theirs.count
+
+
+def _figures(row: dict[str, Any]) -> Figures:
+    """One bucket of the office's answer."""
+    count, checksum = _number(row.get("n")) or 0, _number(row.get("s")) or 0
+    return Figures(count, checksum, 0, _number(row.get("lo")), _number(row.get("hi")))
 
 
 def _number(value: Any) -> int | None:
