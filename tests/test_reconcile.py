@@ -8,9 +8,11 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import Engine, insert, select, text, update
 
 from etl.api.client import ApiClient
@@ -18,6 +20,7 @@ from etl.api.short_query import QueryTimedOut
 from etl.catalog.query_tables import query_resource
 from etl.catalog.resources import RESOURCES
 from etl.catalog.tables import TABLES
+from etl.cli import main
 from etl.config.load import settings_from_dict
 from etl.control import RunControl, StopRequested
 from etl.errors import ConfigError
@@ -334,3 +337,36 @@ def test_the_tables_reconciled_are_those_whose_reads_miss_removals() -> None:
     assert target(RESOURCES["claimprocs"]) is None  # read whole: its pull marks them
     assert target(query_resource("recalltype")) is None  # no change column: read whole
     assert target(query_resource("paysplit")) is not None
+
+
+def test_odmirror_sync_reconcile_reconciles_now(
+    office: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert office.office_db is not None
+    office.office_db.insert("claimproc", office_rows("claimproc", 120, START))
+    office.office_db.create("patient")
+    url = f"sqlite:///{tmp_path / 'mirror.db'}"
+    config = {
+        "api": {"base_url": office.base_url, "developer_key": office.config.developer_key,
+                "customer_key": office.config.customer_key, "min_request_interval": 0,
+                "queries": "on"},
+        "database": {"url": url},
+        "sync": {"resources": ["patients"], "tables": ["claimproc"]},
+    }  # fmt: skip
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    assert main(["init", "--config", str(path)]) == 0
+    assert main(["sync", "--config", str(path), "-q"]) == 0
+    office.office_db.delete("claimproc", 60)
+    capsys.readouterr()
+    assert main(["sync", "--config", str(path), "-q", "--reconcile"]) == 0
+    said = capsys.readouterr().out.splitlines()
+    assert said[-1].startswith("claimproc (reconcile): fetched 0 rows")
+    assert said[-1].endswith("reconciled: 1 gone, 0 back, 0 not yet read, 3 requests")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        gone = conn.execute(
+            text("SELECT claimprocnum FROM claimproc WHERE odmirror_gone_at IS NOT NULL")
+        ).scalars()
+        assert list(gone) == [60]
+    engine.dispose()
