@@ -23,7 +23,7 @@ from etl.catalog.tables import TABLES
 from etl.cli import main
 from etl.config.load import settings_from_dict
 from etl.control import RunControl, StopRequested
-from etl.errors import ConfigError
+from etl.errors import ApiError, ConfigError
 from etl.mirror.bookkeeping import SyncRun
 from etl.mirror.engine import make_engine
 from etl.simulator import OfficeClock, Simulator
@@ -370,3 +370,12 @@ def test_odmirror_sync_reconcile_reconciles_now(
         ).scalars()
         assert list(gone) == [60]
     engine.dispose()
+
+
+def test_reconciling_stops_at_the_ceiling_of_calls(office: Simulator, mirror: Engine) -> None:
+    _setup(office, mirror, range(2, 3001, 2), range(1, 3001))  # every other row deleted
+    settings = settings_for(office, "sqlite://", max_pages=5)
+    with ApiClient(settings.api) as client:
+        with pytest.raises(ApiError, match=r"claimproc: reconciling took more than 5 calls"):
+            Reconciler(mirror, client, TARGET, NOW).run()
+        assert client.requests_made == 5

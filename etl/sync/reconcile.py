@@ -91,6 +91,7 @@ class Reconciler:
         self.control = control or RunControl()
         self.drop = drop
         self.outcome = Outcome()
+        self.calls = 0
 
     def run(self) -> Outcome:
         """Compare, narrow and mark; returns what was found.
@@ -196,6 +197,15 @@ class Reconciler:
         return [(middle, high, most), (low, middle, most)]
 
     def _ask(self, sql: str) -> list[dict[str, Any]]:
+        # Narrowing costs at most about a key read of the whole table (rows / 100 calls, when
+        # differences are everywhere); `api.max_pages` bounds it as it bounds any list.
+        self.calls += 1
+        ceiling = self.client.settings.max_pages
+        if self.calls > ceiling:
+            raise ApiError(
+                f"{self.target.od_table}: reconciling took more than {ceiling} calls "
+                "(the ceiling is api.max_pages)"
+            )
         return short_query(self.client, sql)
 
 
