@@ -62,16 +62,20 @@ class SlowOffice(OfficeDatabase):
 
     widest: int | None = None
     refused: str | None = None
+    slow_summary = False
+    row_cap = 100
 
     def run(self, sql: str, cap: int | None = 100) -> tuple[int, Any]:
         """As OfficeDatabase, but 504 for wide bucket queries and 401 for a refused table."""
         bounds = re.search(r">= (\d+) AND \w+ < (\d+) GROUP BY", sql)
         if self.widest is not None and bounds and int(bounds[2]) - int(bounds[1]) > self.widest:
             return 504, "The query took longer than the 60 second limit."
+        if self.slow_summary and "MIN(" in sql and "GROUP BY" not in sql:
+            return 504, "The query took longer than the 60 second limit."
         reconciling = "DIV" in sql or "MIN(" in sql
         if self.refused is not None and f"FROM {self.refused}" in sql and reconciling:
             return 401, "Command not allowed."
-        return super().run(sql, cap)
+        return super().run(sql, None if cap is None else min(cap, self.row_cap))
 
 
 @pytest.fixture
@@ -224,6 +228,28 @@ def test_a_range_that_always_times_out_ends_with_one_line(
         _reconcile(office, mirror)
     assert len([r for r in office.requests if r.path == SQL_PATH]) <= MAX_SPLITS + 2
     assert _rows(mirror) == _expected(range(1, 3001), ())
+
+
+def test_a_summary_that_times_out_narrows_the_mirrors_keys(
+    office: Simulator, mirror: Engine
+) -> None:
+    assert isinstance(office.office_db, SlowOffice)
+    office.office_db.slow_summary = True
+    _setup(office, mirror, set(range(1, 3001)) - {10, 2900}, range(1, 3001))
+    outcome, requests = _reconcile(office, mirror)
+    assert _rows(mirror) == _expected(range(1, 3001), {10, 2900})
+    assert outcome == Outcome(gone=2) and requests == 4
+
+
+def test_an_answer_cut_short_marks_nothing_on_an_absence(office: Simulator, mirror: Engine) -> None:
+    # A server that answers 40 rows at most: the buckets past the 40th are not known empty.
+    assert isinstance(office.office_db, SlowOffice)
+    office.office_db.row_cap = 40
+    deleted = {5, 2000, 2999}
+    _setup(office, mirror, set(range(1, 3001)) - deleted, range(1, 3001))
+    outcome, _ = _reconcile(office, mirror)
+    assert _rows(mirror) == _expected(range(1, 3001), deleted)
+    assert outcome.gone == 3
 
 
 def test_removed_rows_delete_drops_them(office: Simulator, mirror: Engine) -> None:

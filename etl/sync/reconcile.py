@@ -35,6 +35,8 @@ FANOUT = 100
 #: How many times a table's ranges may be cut in two after a 504 before it is given up.
 MAX_SPLITS = 24
 
+#: A range's office count when it is not known (a key list then reads to an empty page).
+UNKNOWN = -1
 #: A range still to settle: [low, high) and at most how many office rows it holds.
 Work = tuple[int, int, int]
 
@@ -102,23 +104,27 @@ class Reconciler:
             StopRequested: a stop was asked for (what was marked so far stays marked).
         """
         t = self.target
-        row = self._ask(
-            f"SELECT MIN({t.od_key}) AS lo, MAX({t.od_key}) AS hi, COUNT(*) AS n, "
-            f"SUM({t.od_key} % {MODULUS}) AS s FROM {t.od_table}"
-        )
-        first = row[0] if len(row) == 1 else {}
-        office = Figures(_number(first.get("n")) or 0, _number(first.get("s")) or 0)
         with self.engine.connect() as conn:
             mine = key_ranges.span(conn, t.table, t.key)
+        try:
+            row = self._ask(
+                f"SELECT MIN({t.od_key}) AS lo, MAX({t.od_key}) AS hi, COUNT(*) AS n, "
+                f"SUM({t.od_key} % {MODULUS}) AS s FROM {t.od_table}"
+            )
+        except QueryTimedOut:  # narrow the mirror's keys alone: rows to mark are among them
+            row = [{"n": -1}]
+        first = row[0] if len(row) == 1 else {}
+        office = Figures(_number(first.get("n")) or 0, _number(first.get("s")) or 0)
         ends = [v for v in (_number(first.get("lo")), _number(first.get("hi"))) if v is not None]
         ends += [v for v in (mine.low, mine.high) if v is not None]
         if office.same(mine.live) or not ends:
             return self.outcome
-        work: list[Work] = [(min(ends), max(ends) + 1, office.count)]
+        most = office.count if office.count >= 0 else FANOUT  # unknown: cut it in buckets
+        work: list[Work] = [(min(ends), max(ends) + 1, most)]
         while work:
             self.control.check()  # between calls: what is marked so far is committed
             low, high, most = work.pop()
-            work += self._leaf(low, high) if most < FANOUT else self._narrow(low, high, most)
+            work += self._leaf(low, high, most) if most < FANOUT else self._narrow(low, high, most)
         return self.outcome
 
     def _narrow(self, low: int, high: int, most: int) -> list[Work]:
@@ -135,11 +141,16 @@ class Reconciler:
             )
         except QueryTimedOut:
             return self._split(low, high, most)
-        office = {_number(r.get("b")): _figures(r) for r in rows}
+        office = {b: _figures(r) for r in rows if (b := _number(r.get("b"))) is not None}
+        # An answer cut short (a server's cap below 100) lacks the top buckets: those above the
+        # highest one answered are settled by their key list, never marked on an absence.
+        top = max(office, default=-1)
         work: list[Work] = []
         with self.engine.begin() as conn:
             mine = key_ranges.buckets(conn, t.table, t.key, low, high, width)
-            for b in sorted({b for b in office if b is not None} | set(mine)):
+            if any(b > top for b in mine):
+                work.append((low + (top + 1) * width, high, UNKNOWN))
+            for b in sorted(set(office) | {b for b in mine if b <= top}):
                 start = low + b * width
                 end = min(start + width, high)
                 theirs, ours = office.get(b), mine.get(b, Figures(0, 0))
@@ -155,8 +166,12 @@ class Reconciler:
                     work.append(_narrowed(start, end, theirs, ours))
         return work
 
-    def _leaf(self, low: int, high: int) -> list[Work]:
-        """Settle [low, high) by the office's key list (one call unless rows were added)."""
+    def _leaf(self, low: int, high: int, most: int) -> list[Work]:
+        """Settle [low, high) by the office's key list (one call unless rows were added).
+
+        The list is complete when a page is empty, or short once `most` keys (the office's
+        count, if known) are in: a server that answers fewer than 100 rows is not taken as done.
+        """
         t = self.target
         keys: list[int] = []
         after = low - 1
@@ -167,12 +182,12 @@ class Reconciler:
                     f"AND {t.od_key} < {high} ORDER BY {t.od_key} LIMIT {FANOUT}"
                 )
             except QueryTimedOut:
-                return self._split(low, high, FANOUT - 1)
+                return self._split(low, high, UNKNOWN)
             page = [_number(r.get("k")) or 0 for r in rows]
             if any(k <= after or k >= high for k in page) or page != sorted(set(page)):
                 raise ApiError(f"{t.od_table}: the office answered keys out of the range asked")
             keys += page
-            if len(page) < FANOUT:
+            if not page or (len(page) < FANOUT and 0 <= most <= len(keys)):
                 break
             after = keys[-1]  # keyset: strictly higher every call, so the loop ends
             self.control.check()
