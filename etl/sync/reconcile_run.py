@@ -8,8 +8,10 @@ or from its first complete read: right after a first load there is nothing to fi
 the mirror is current up to the office's clock; only when the office allows SQL.
 
 Each table's reconciliation is a run of its own in the run table (mode `reconcile`, its
-note says what it found), so `odmirror status` shows when it last ran; a table the office
-refuses (401, 400) or that still times out is recorded as failed, and the others go on.
+note says what it found), so `odmirror status` shows when it last ran. A table the office
+refuses (401, 400), that still times out, or whose answers fail is recorded as failed with one
+line, and the others go on (an office out of reach ends the reconciling for this run); the
+reads, already saved, are not failed by it.
 """
 
 from __future__ import annotations
@@ -23,13 +25,13 @@ from sqlalchemy import Engine, Integer, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.api.client import ApiClient
-from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
 from etl.catalog.opendental import OD_TABLES
 from etl.catalog.query_tables import QueryResource
 from etl.catalog.resources import Resource
 from etl.config.operations import parse_duration
 from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested
+from etl.errors import ApiError, OfficeUnreachableError
 from etl.mirror.bookkeeping import SyncRun
 from etl.sync import state
 from etl.sync.query_detect import queries_allowed
@@ -96,13 +98,21 @@ def reconcile_tables(
     ]
     if not chosen:
         return []
-    if not queries_allowed(engine, client, settings.api.queries):
+    try:
+        allowed = queries_allowed(engine, client, settings.api.queries)
+    except ApiError as exc:  # asked again next run
+        log.warning("removed rows not reconciled: %s", exc)
+        return []
+    if not allowed:
         log.info("removed rows not reconciled: the office does not allow SQL queries")
         return []
     drop = settings.sync.removed_rows == "delete"
     results = []
     for resource, goal in chosen:
-        result = _one(engine, client, resource.name, goal, drop, control)
+        try:
+            result = _one(engine, client, resource.name, goal, drop, control)
+        except OfficeUnreachableError:
+            break  # the others would wait out the same timeouts: next time
         if result is not None:
             results.append(result)
     return results
@@ -125,9 +135,11 @@ def _one(
         stats.requests = client.requests_made - before
         state.interrupt_run(engine, run_id, stats, "stopped on request (signal)")
         raise
-    except (QueryNotAllowed, QueryRefused, QueryTimedOut) as exc:
+    except ApiError as exc:  # the reads are saved: the run goes on, this table's is failed
         log.warning("%s not reconciled: %s", name, exc)
         _close(engine, run_id, client.requests_made - before, "failed", str(exc), None)
+        if isinstance(exc, OfficeUnreachableError):
+            raise
         return None
     except BaseException as exc:
         _close(engine, run_id, client.requests_made - before, "failed", str(exc), None)
