@@ -154,10 +154,12 @@ def _one_summary(query: exp.Query) -> bool:
 def _integer_division(query: exp.Query) -> exp.Query:
     # MySQL's DIV on integers is exact; sqlglot writes it for SQLite through REAL, which
     # rounds keys past 2**53 (Open Dental's random keys) into the next bucket. SQLite's own
-    # `/` of two integers is integer division, truncated as DIV is.
+    # `/` of two integers is integer division, truncated as DIV is (the cast truncates a
+    # division of decimals the same way).
     def exact(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.IntDiv):
-            return exp.Div(this=node.this, expression=node.expression, typed=True)
+            quotient = exp.Div(this=node.this, expression=node.expression, typed=True)
+            return exp.Cast(this=exp.paren(quotient), to=exp.DataType.build("INTEGER"))
         return node
 
     return query.transform(exact)  # type: ignore[return-value]
