@@ -346,6 +346,9 @@ def test_reconcile_settings() -> None:
         assert reconcile_every(sync(reconcile_every=off)) is None
     assert sync(removed_rows="Delete").sync.removed_rows == "delete"
     assert settings_from_dict(base).sync.removed_rows == "mark"
+    environ = {"ODMIRROR_SYNC_RECONCILE_EVERY": "0", "ODMIRROR_SYNC_REMOVED_ROWS": "delete"}
+    from_env = settings_from_dict(base, environ=environ)
+    assert (reconcile_every(from_env), from_env.sync.removed_rows) == (None, "delete")
     with pytest.raises(ConfigError, match=r"'sync\.reconcile_every': 'soon' is not a duration"):
         sync(reconcile_every="soon")
     with pytest.raises(ConfigError, match=r"'sync\.removed_rows' must be mark or delete"):
