@@ -115,6 +115,7 @@ def sync_mirrors(
     control: RunControl | None = None,
     resources: Sequence[str] | None = None,
     json_lines: bool = True,
+    reconcile: bool = False,
 ) -> list[RunResult]:
     """Sync every mirror (or the practice `only`) at once; print each result's summary.
 
@@ -136,7 +137,7 @@ def sync_mirrors(
     def sync_one(target: Target) -> list[RunResult]:
         client = api_client(target.settings.api)
         try:
-            return run_sync(target.settings, full, client, control, resources)
+            return run_sync(target.settings, full, client, control, resources, reconcile)
         except StopRequested:
             return []
 
