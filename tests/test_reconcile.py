@@ -366,6 +366,9 @@ def test_the_tables_reconciled_are_those_whose_reads_miss_removals() -> None:
     assert target(RESOURCES["claimprocs"]) is None  # read whole: its pull marks them
     assert target(query_resource("recalltype")) is None  # no change column: read whole
     assert target(query_resource("paysplit")) is not None
+    # Schedules are mirrored only over their date windows, which mark their own removals.
+    assert target(RESOURCES["schedules"]) is None
+    assert target(RESOURCES["payments"]) is not None  # its first window reads every date
 
 
 def test_odmirror_sync_reconcile_reconciles_now(

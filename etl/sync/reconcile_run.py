@@ -57,6 +57,10 @@ def target(resource: Resource) -> Target | None:
         return None  # a whole pull marks what it no longer gets
     if isinstance(resource, QueryResource) and resource.cursor_field is None:
         return None
+    if resource.window is not None and resource.window.first_back is not None:
+        # The mirror holds only the dates its windows read (schedules): the office's other rows
+        # would be "not yet read" in every range, every day. The windows mark their own.
+        return None
     if "odmirror_gone_at" not in table.c:
         return None
     if not isinstance(table.c[resource.key_column].type, Integer):
