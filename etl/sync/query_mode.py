@@ -1,6 +1,9 @@
 """One Open Dental table's run in query mode: read it with ShortQuery, save it like a resource.
 
-The run takes the office's clock first (`SELECT NOW()`, T1). A table the mirror has no cursor
+The run takes the office's clock first (`NOW()`, T1), in the same SELECT that asks every table
+with a cursor whether its incremental read would return anything (etl.sync.change_probe): a
+table that would get no row is not read, its cursor moves to T1, so a run with no change costs
+one request for up to 99 tables. A table the mirror has no cursor
 for is loaded by primary-key keyset (`WHERE Key > k ORDER BY Key LIMIT 100`): Open Dental
 indexes its change columns with PatNum, not the key, so a first load ordered by the change
 column would filesort the whole table on every call. Later runs read by the change column from
@@ -31,10 +34,12 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import drift
 from etl.mirror.upsert import has_rows
-from etl.sync import removals, state
+from etl.sync import change_probe, removals, state
+from etl.sync.change_probe import ProbeAnswer
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.sync.saver import PageSaver
+from etl.wording import plural
 
 log = logging.getLogger("etl.sync.run")
 
@@ -50,6 +55,8 @@ class QueryTableSync:
         full: ignore the cursor and load the whole table by key.
         pii: the PHI policy applied to every row before it is stored.
         control: stop request and progress hook.
+        clock: the office clock the run's change probe read (etl.sync.change_probe); None:
+            the run asks `SELECT NOW()` itself.
     """
 
     def __init__(
@@ -61,13 +68,15 @@ class QueryTableSync:
         full: bool = False,
         pii: PiiPolicy = DEFAULT_POLICY,
         control: RunControl | None = None,
+        clock: dt.datetime | None = None,
     ) -> None:
         self.engine, self.client, self.resource = engine, client, resource
-        self.overlap, self.full = overlap, full
+        self.overlap, self.full, self.clock = overlap, full, clock
         self.control = control or RunControl()
         self.stats = state.RunStats()
         self.notes: list[str] = []
         self.saver = PageSaver(engine, resource, pii, self.stats)
+        self.charged = 0  # requests made for it before its run: the run's change probe
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -79,7 +88,7 @@ class QueryTableSync:
         stamp = self.resource.cursor_field
         mode = "full" if cursor is None or stamp is None else "incremental"
         run_id = self.saver.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
-        requests_before = self.client.requests_made
+        requests_before = self.client.requests_made - self.charged
         try:
             self.saver.fresh = not has_rows(self.engine, self.resource.table)
             new_cursor = self._read(cursor if stamp is not None else None)
@@ -102,7 +111,7 @@ class QueryTableSync:
 
     def _read(self, cursor: dt.datetime | None) -> dt.datetime:
         """Read what the run needs; returns the new cursor (the office clock it began at)."""
-        until = short_query.office_now(self.client)
+        until = self.clock or short_query.office_now(self.client)
         self.stats.office_clock = until
         table, key, stamp = self.resource.table_name, self.resource.key, self.resource.cursor_field
         ceiling = self.client.settings.max_pages
@@ -164,18 +173,82 @@ def sync_tables(
             _record_skip(engine, name, "skipped: the office's API tier does not allow SQL queries")
         return []
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
+    chosen = [r for r in map(query_resource, names) if full or _due_logged(engine, r, settings)]
+    if not chosen:
+        return []
+    answer = _probe(engine, client, chosen, overlap, full)
     results = []
-    for name in names:
-        resource = query_resource(name)
-        if not full and not due(engine, resource, settings):
-            log.info("%s: read whole less than %s ago, not yet due", name, whole_every(settings))
+    for resource in chosen:
+        charge = answer.requests if answer is not None and not results else 0
+        if answer is not None and answer.unchanged(resource.name):
+            results.append(_unchanged(engine, resource, answer, charge))
             continue
-        table = QueryTableSync(engine, client, resource, overlap, full, settings.pii, control)
+        clock = answer.clock if answer is not None else None
+        table = QueryTableSync(engine, client, resource, overlap, full, settings.pii, control, clock)
+        table.charged = charge
+        if charge:
+            table.notes.append(_probe_note(answer))
         try:
             results.append(table.run())
         except (QueryNotAllowed, QueryRefused) as exc:
-            log.warning("%s skipped: %s", name, exc)
+            log.warning("%s skipped: %s", resource.name, exc)
     return results
+
+
+def _due_logged(engine: Engine, resource: QueryResource, settings: Settings) -> bool:
+    if due(engine, resource, settings):
+        return True
+    log.info("%s: read whole less than %s ago, not yet due", resource.name, whole_every(settings))
+    return False
+
+
+def _probe(
+    engine: Engine,
+    client: ApiClient,
+    chosen: list[QueryResource],
+    overlap: dt.timedelta,
+    full: bool,
+) -> ProbeAnswer | None:
+    """The run's clock, and which tables with a cursor changed (etl.sync.change_probe).
+
+    None if the office refused even the clock: each table then asks on its own, and fails or
+    is skipped with its own line, as before the probe.
+    """
+    windows = []
+    for resource in chosen:
+        cursor = None if full else state.get_cursor(engine, resource.name)
+        if cursor is not None and resource.cursor_field is not None:
+            windows.append(change_probe.Window(resource, window_start(cursor, overlap)))
+    try:
+        return change_probe.ask(client, windows)
+    except (QueryNotAllowed, QueryRefused) as exc:
+        log.warning("the change probe failed, each table is read on its own: %s", exc)
+        return None
+
+
+def _probe_note(answer: ProbeAnswer | None) -> str:
+    asked = len(answer.changed) if answer is not None else 0
+    calls = answer.requests if answer is not None else 0
+    return f"counts the run's change probe ({asked} tables, {plural(calls, 'request')})"
+
+
+def _unchanged(
+    engine: Engine, resource: QueryResource, answer: ProbeAnswer, charge: int
+) -> state.RunResult:
+    """Record a table the probe found unchanged as read, with its cursor moved to the clock.
+
+    Its read would have returned no row and moved the cursor to the same clock
+    (etl.sync.change_probe says why this keeps the overlap's and late commits' guarantees).
+    """
+    cursor = state.get_cursor(engine, resource.name)
+    stats = state.RunStats(requests=charge, office_clock=answer.clock)
+    notes = ["unchanged since its cursor: not read (change probe)"]
+    if charge:
+        notes.append(_probe_note(answer))
+    run_id = state.start_run(engine, resource.name, "incremental", cursor)
+    with engine.begin() as conn:
+        state.close_run(conn, run_id, stats, new_cursor=answer.clock, note="; ".join(notes))
+    return state.RunResult(resource.name, "incremental", stats, 0.0, answer.clock, True, notes)
 
 
 def whole_every(settings: Settings) -> dt.timedelta | None:

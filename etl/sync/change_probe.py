@@ -1,0 +1,152 @@
+"""Which query-mode tables changed since their cursor: one ShortQuery for them all, and the clock.
+
+On the Remote API every request costs a second or more, so a run that finds nothing new should
+cost one request, not one per table. The probe is one SELECT, a UNION ALL of one row per table
+with a cursor: how many of its rows an incremental read would return now, that is with the
+change column from the cursor less the overlap (etl.sync.cursor.window_start) up to the
+office's `NOW()`. Its first row is the clock itself, which the run's reads then take as their
+upper bound (T1), exactly as a read that asked `SELECT NOW()` alone would. ShortQuery answers
+100 rows a call: 99 tables and the clock in the first call, 100 tables in each further one.
+
+Why a table with no row in that window may be skipped, with its cursor moved to T1: its
+incremental read would have asked for the same rows (stamp >= cursor - overlap, stamp < T1)
+and got none, and a completed read that got none moves the cursor to T1. `NOW()` is the
+statement's start in MySQL, the same instant for the clock row and every count, so the counts
+see no fewer rows than a read that started at T1 would. A row stamped before T1 but committed
+after the probe (the late-commit rule of etl.sync.query_mode) is in the next run's window as
+it would be after a read: the next window starts at T1 less the overlap. Nothing is skipped on
+a guess: a probe that fails, or an answer without a table's row, reads the table.
+
+MySQL 5.5 SQL only: no CTE, no window function, no comment, no word SCHEMA.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from etl.api import short_query
+from etl.api.client import ApiClient
+from etl.api.paginator import parse_query_time
+from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
+from etl.catalog.query_tables import QueryResource
+from etl.errors import ApiError
+
+log = logging.getLogger("etl.sync.run")
+
+#: Rows ShortQuery answers at most per call (Remote).
+ROWS_PER_CALL = 100
+#: The label of the clock's row (no table is named so: Open Dental's names are words).
+CLOCK_LABEL = "NOW()"
+
+
+@dataclass(frozen=True)
+class Window:
+    """One table to probe: the start of the window its incremental read would ask for."""
+
+    resource: QueryResource
+    since: dt.datetime
+
+
+@dataclass
+class ProbeAnswer:
+    """What the probe learned.
+
+    Attributes:
+        clock: the office clock the probe was answered at (T1 of the run's reads).
+        changed: per probed table, the rows its read would return (absent: not known).
+        requests: the calls the probe made.
+    """
+
+    clock: dt.datetime
+    changed: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+
+    def unchanged(self, name: str) -> bool:
+        """Whether a probed table is provably unchanged (its read would return no row)."""
+        return self.changed.get(name) == 0
+
+
+def probe_sql(windows: Sequence[Window], with_clock: bool) -> str:
+    """The probe's SELECT for some tables (at most 100 rows, the clock's included).
+
+    Args:
+        windows: the tables and where each one's read would start.
+        with_clock: whether the first row is the office's `NOW()`.
+    """
+    parts = []
+    if with_clock:
+        parts.append(f"SELECT '{CLOCK_LABEL}' AS TableName, 0 AS Changed, NOW() AS ServerNow")
+    for window in windows:
+        name, stamp = window.resource.table_name, window.resource.cursor_field
+        since = f"'{window.since.replace(microsecond=0).isoformat(sep=' ')}'"
+        first = not parts
+        parts.append(
+            f"SELECT '{name}'{' AS TableName' if first else ''}, "
+            f"COUNT(*){' AS Changed' if first else ''}, NULL{' AS ServerNow' if first else ''} "
+            f"FROM {name} WHERE {stamp} >= {since} AND {stamp} < NOW()"
+        )
+    if len(parts) > ROWS_PER_CALL:
+        raise ValueError(f"a probe answers at most {ROWS_PER_CALL} rows")
+    return " UNION ALL ".join(parts)
+
+
+def batches(windows: Sequence[Window]) -> list[tuple[Sequence[Window], bool]]:
+    """The probe's calls: 99 tables and the clock first, then 100 tables a call."""
+    first = ROWS_PER_CALL - 1
+    calls: list[tuple[Sequence[Window], bool]] = [(windows[:first], True)]
+    for start in range(first, len(windows), ROWS_PER_CALL):
+        calls.append((windows[start : start + ROWS_PER_CALL], False))
+    return calls
+
+
+def ask(client: ApiClient, windows: Sequence[Window]) -> ProbeAnswer:
+    """Ask the office's clock and, for each table, how many rows its read would return.
+
+    A call the server refuses or times out leaves its tables unknown (they are read); only a
+    failure of the clock's own call propagates, as `SELECT NOW()` alone would have.
+
+    Raises:
+        ApiError: the first call failed, or did not answer the clock.
+    """
+    before = client.requests_made
+    answer: ProbeAnswer | None = None
+    for tables, with_clock in batches(windows):
+        try:
+            rows = short_query.short_query(client, probe_sql(tables, with_clock))
+        except (QueryRefused, QueryTimedOut, QueryNotAllowed) as exc:
+            if answer is None and not tables:
+                raise
+            if answer is None:  # the clock is still needed: ask it alone
+                answer = ProbeAnswer(short_query.office_now(client))
+            log.warning("change probe of %d tables failed, they are read: %s", len(tables), exc)
+            continue
+        if answer is None:
+            answer = ProbeAnswer(_clock(rows))
+        answer.changed.update(_counts(rows, {w.resource.table_name for w in tables}))
+    assert answer is not None  # the first call always has the clock
+    answer.requests = client.requests_made - before
+    return answer
+
+
+def _clock(rows: list[dict[str, object]]) -> dt.datetime:
+    found = [r for r in rows if r.get("TableName") == CLOCK_LABEL]
+    moment = parse_query_time(found[0].get("ServerNow")) if len(found) == 1 else None
+    if moment is None or moment.year < 2000:
+        raise ApiError("the change probe did not answer the office's clock (NOW())")
+    return moment
+
+
+def _counts(rows: list[dict[str, object]], asked: set[str]) -> dict[str, int]:
+    counts = {}
+    for row in rows:
+        name, value = row.get("TableName"), row.get("Changed")
+        if name not in asked:
+            continue
+        try:  # a UNION's column may come as text
+            counts[str(name)] = int(str(value))
+        except ValueError:
+            continue  # not known: the table is read
+    return counts
