@@ -27,12 +27,17 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
+
 from etl.api import short_query
 from etl.api.client import ApiClient
 from etl.api.paginator import parse_query_time
 from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
 from etl.catalog.query_tables import QueryResource
 from etl.errors import ApiError
+from etl.sync import state
+from etl.sync.cursor import window_start
+from etl.wording import plural
 
 log = logging.getLogger("etl.sync.run")
 
@@ -150,3 +155,60 @@ def _counts(rows: list[dict[str, object]], asked: set[str]) -> dict[str, int]:
         except ValueError:
             continue  # not known: the table is read
     return counts
+
+
+def probe_tables(
+    engine: Engine,
+    client: ApiClient,
+    chosen: list[QueryResource],
+    overlap: dt.timedelta,
+    full: bool,
+) -> ProbeAnswer | None:
+    """The run's clock, and which of the tables with a cursor changed.
+
+    Args:
+        engine: the mirror (the cursors).
+        client: the office's API session.
+        chosen: the tables this run reads; those without a cursor or change column are read.
+        overlap: how far before the cursor a read starts (`sync.overlap_seconds`).
+        full: a full run: nothing is probed, only the clock is asked.
+
+    Returns:
+        The answer, or None if the office refused even the clock: each table then asks on its
+        own, and fails or is skipped with its own line, as before the probe.
+    """
+    windows = []
+    for resource in chosen:
+        cursor = None if full else state.get_cursor(engine, resource.name)
+        if cursor is not None and resource.cursor_field is not None:
+            windows.append(Window(resource, window_start(cursor, overlap)))
+    try:
+        return ask(client, windows)
+    except (QueryNotAllowed, QueryRefused) as exc:
+        log.warning("the change probe failed, each table is read on its own: %s", exc)
+        return None
+
+
+def probe_note(answer: ProbeAnswer) -> str:
+    """The note on the result that counts the probe's requests."""
+    asked, calls = len(answer.changed), answer.requests
+    return f"counts the run's change probe ({plural(asked, 'table')}, {plural(calls, 'request')})"
+
+
+def record_unchanged(
+    engine: Engine, resource: QueryResource, answer: ProbeAnswer, charge: int
+) -> state.RunResult:
+    """Record a table the probe found unchanged as read, with its cursor moved to the clock.
+
+    Its read would have returned no row and moved the cursor to the same clock
+    (etl.sync.change_probe says why this keeps the overlap's and late commits' guarantees).
+    """
+    cursor = state.get_cursor(engine, resource.name)
+    stats = state.RunStats(requests=charge, office_clock=answer.clock)
+    notes = ["unchanged since its cursor: not read (change probe)"]
+    if charge:
+        notes.append(probe_note(answer))
+    run_id = state.start_run(engine, resource.name, "incremental", cursor)
+    with engine.begin() as conn:
+        state.close_run(conn, run_id, stats, new_cursor=answer.clock, note="; ".join(notes))
+    return state.RunResult(resource.name, "incremental", stats, 0.0, answer.clock, True, notes)

@@ -35,11 +35,9 @@ from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import drift
 from etl.mirror.upsert import has_rows
 from etl.sync import change_probe, removals, state
-from etl.sync.change_probe import ProbeAnswer
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.sync.saver import PageSaver
-from etl.wording import plural
 
 log = logging.getLogger("etl.sync.run")
 
@@ -176,18 +174,20 @@ def sync_tables(
     chosen = [r for r in map(query_resource, names) if full or _due_logged(engine, r, settings)]
     if not chosen:
         return []
-    answer = _probe(engine, client, chosen, overlap, full)
-    results = []
+    answer = change_probe.probe_tables(engine, client, chosen, overlap, full)
+    results: list[state.RunResult] = []
     for resource in chosen:
         charge = answer.requests if answer is not None and not results else 0
         if answer is not None and answer.unchanged(resource.name):
-            results.append(_unchanged(engine, resource, answer, charge))
+            results.append(change_probe.record_unchanged(engine, resource, answer, charge))
             continue
         clock = answer.clock if answer is not None else None
-        table = QueryTableSync(engine, client, resource, overlap, full, settings.pii, control, clock)
+        table = QueryTableSync(
+            engine, client, resource, overlap, full, settings.pii, control, clock
+        )
         table.charged = charge
-        if charge:
-            table.notes.append(_probe_note(answer))
+        if charge and answer is not None:
+            table.notes.append(change_probe.probe_note(answer))
         try:
             results.append(table.run())
         except (QueryNotAllowed, QueryRefused) as exc:
@@ -200,55 +200,6 @@ def _due_logged(engine: Engine, resource: QueryResource, settings: Settings) -> 
         return True
     log.info("%s: read whole less than %s ago, not yet due", resource.name, whole_every(settings))
     return False
-
-
-def _probe(
-    engine: Engine,
-    client: ApiClient,
-    chosen: list[QueryResource],
-    overlap: dt.timedelta,
-    full: bool,
-) -> ProbeAnswer | None:
-    """The run's clock, and which tables with a cursor changed (etl.sync.change_probe).
-
-    None if the office refused even the clock: each table then asks on its own, and fails or
-    is skipped with its own line, as before the probe.
-    """
-    windows = []
-    for resource in chosen:
-        cursor = None if full else state.get_cursor(engine, resource.name)
-        if cursor is not None and resource.cursor_field is not None:
-            windows.append(change_probe.Window(resource, window_start(cursor, overlap)))
-    try:
-        return change_probe.ask(client, windows)
-    except (QueryNotAllowed, QueryRefused) as exc:
-        log.warning("the change probe failed, each table is read on its own: %s", exc)
-        return None
-
-
-def _probe_note(answer: ProbeAnswer | None) -> str:
-    asked = len(answer.changed) if answer is not None else 0
-    calls = answer.requests if answer is not None else 0
-    return f"counts the run's change probe ({asked} tables, {plural(calls, 'request')})"
-
-
-def _unchanged(
-    engine: Engine, resource: QueryResource, answer: ProbeAnswer, charge: int
-) -> state.RunResult:
-    """Record a table the probe found unchanged as read, with its cursor moved to the clock.
-
-    Its read would have returned no row and moved the cursor to the same clock
-    (etl.sync.change_probe says why this keeps the overlap's and late commits' guarantees).
-    """
-    cursor = state.get_cursor(engine, resource.name)
-    stats = state.RunStats(requests=charge, office_clock=answer.clock)
-    notes = ["unchanged since its cursor: not read (change probe)"]
-    if charge:
-        notes.append(_probe_note(answer))
-    run_id = state.start_run(engine, resource.name, "incremental", cursor)
-    with engine.begin() as conn:
-        state.close_run(conn, run_id, stats, new_cursor=answer.clock, note="; ".join(notes))
-    return state.RunResult(resource.name, "incremental", stats, 0.0, answer.clock, True, notes)
 
 
 def whole_every(settings: Settings) -> dt.timedelta | None:
