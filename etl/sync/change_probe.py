@@ -189,14 +189,15 @@ def probe_tables(
         return None
 
 
-def probe_note(answer: ProbeAnswer) -> str:
-    """The note on the result that counts the probe's requests."""
+def probe_note(answer: ProbeAnswer, checked: int = 0) -> str:
+    """The note on the result that counts the probe's requests (and the permission's check)."""
     asked, calls = len(answer.changed), answer.requests
-    return f"counts the run's change probe ({plural(asked, 'table')}, {plural(calls, 'request')})"
+    note = f"counts the run's change probe ({plural(asked, 'table')}, {plural(calls, 'request')})"
+    return note + (" and the Queries permission's check" if checked else "")
 
 
 def record_unchanged(
-    engine: Engine, resource: QueryResource, answer: ProbeAnswer, charge: int
+    engine: Engine, resource: QueryResource, answer: ProbeAnswer, charge: int, checked: int = 0
 ) -> state.RunResult:
     """Record a table the probe found unchanged as read, with its cursor moved to the clock.
 
@@ -207,7 +208,7 @@ def record_unchanged(
     stats = state.RunStats(requests=charge, office_clock=answer.clock)
     notes = ["unchanged since its cursor: not read (change probe)"]
     if charge:
-        notes.append(probe_note(answer))
+        notes.append(probe_note(answer, checked))
     run_id = state.start_run(engine, resource.name, "incremental", cursor)
     with engine.begin() as conn:
         state.close_run(conn, run_id, stats, new_cursor=answer.clock, note="; ".join(notes))

@@ -165,6 +165,7 @@ def sync_tables(
     names = settings.sync.tables
     if not names:
         return []
+    before = client.requests_made
     if not queries_allowed(engine, client, settings.api.queries):
         log.warning("sync.tables skipped (%s): the office does not allow SQL", ", ".join(names))
         for name in names:  # so that `odmirror status` shows each table and why
@@ -174,12 +175,15 @@ def sync_tables(
     chosen = [r for r in map(query_resource, names) if full or _due_logged(engine, r, settings)]
     if not chosen:
         return []
+    asked = client.requests_made - before  # the Queries permission's check, when it is made
     answer = change_probe.probe_tables(engine, client, chosen, overlap, full)
     results: list[state.RunResult] = []
     for resource in chosen:
-        charge = answer.requests if answer is not None and not results else 0
+        # The probe (and the check) are counted on the run's first table, so the summary's
+        # requests add up to what the run spent.
+        charge = asked + answer.requests if answer is not None and not results else 0
         if answer is not None and answer.unchanged(resource.name):
-            results.append(change_probe.record_unchanged(engine, resource, answer, charge))
+            results.append(change_probe.record_unchanged(engine, resource, answer, charge, asked))
             continue
         clock = answer.clock if answer is not None else None
         table = QueryTableSync(
@@ -187,7 +191,7 @@ def sync_tables(
         )
         table.charged = charge
         if charge and answer is not None:
-            table.notes.append(change_probe.probe_note(answer))
+            table.notes.append(change_probe.probe_note(answer, asked))
         try:
             results.append(table.run())
         except (QueryNotAllowed, QueryRefused) as exc:
