@@ -112,6 +112,23 @@ def test_only_the_tables_that_changed_are_read_and_late_commits_are_not_lost(
     assert results["procedurelog"].stats.inserted == 1
 
 
+def test_a_read_stops_at_the_rows_the_probe_counted(office: Simulator, engine: Engine) -> None:
+    assert office.office_db is not None
+    _sync_tables(office, engine)
+    office.clock.advance(300)
+    for key in range(1, 101):
+        office.office_db.update("claimproc", key, WriteOff=float(key))
+    office.clock.advance(1)
+    results = _sync_tables(office, engine)
+    # 1% of a large table: the pages its changed rows fill and the probe, no empty last page.
+    assert len(_sql_sent(office)) == 1 + 1
+    assert [(r.resource, r.stats.fetched, r.stats.updated) for r in results] == [
+        ("claimproc", 100, 100),
+        ("paysplit", 0, 0),
+        ("procedurelog", 0, 0),
+    ]
+
+
 def test_the_probe_is_one_select_of_at_most_100_rows_in_mysql_55_sql() -> None:
     since = dt.datetime(2025, 3, 1, 8, 0, 0)
     windows = [change_probe.Window(query_resource("claimproc"), since)] * 250

@@ -75,6 +75,7 @@ class QueryTableSync:
         self.notes: list[str] = []
         self.saver = PageSaver(engine, resource, pii, self.stats)
         self.charged = 0  # requests made for it before its run: the run's change probe
+        self.expected: int | None = None  # the rows the probe counted in its window, if asked
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -122,6 +123,11 @@ class QueryTableSync:
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
             self.control.check()  # between pages: the page just saved is committed
+            if self.expected is not None and self.stats.fetched >= self.expected:
+                # As many rows as the probe counted up to T1: no page more to learn the end.
+                # A row that commits in the window after the probe is one that commits after
+                # T1, which the next run's overlap reads (etl.sync.change_probe).
+                break
         if stamp is None and self.resource.mark_missing:
             self._mark_missing()
         elif stamp is None:
@@ -190,6 +196,7 @@ def sync_tables(
             engine, client, resource, overlap, full, settings.pii, control, clock
         )
         table.charged = charge
+        table.expected = answer.changed.get(resource.name) if answer is not None else None
         if charge and answer is not None:
             table.notes.append(change_probe.probe_note(answer, asked))
         try:
