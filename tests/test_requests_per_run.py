@@ -129,6 +129,33 @@ def test_a_read_stops_at_the_rows_the_probe_counted(office: Simulator, engine: E
     ]
 
 
+def test_a_refused_probe_reads_every_table_as_without_it(
+    office: Simulator, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = office.office_db
+    assert database is not None
+    _sync_tables(office, engine)
+    office.clock.advance(300)
+    database.update("paysplit", 3, SplitAmt=1.5)
+    office.clock.advance(1)
+    answer = database.answer
+
+    def refuse_unions(body: bytes) -> tuple[int, Any]:  # say, a table the office no longer has
+        return (400, "Error executing query.") if b"UNION ALL" in body else answer(body)
+
+    database.answer = refuse_unions  # type: ignore[method-assign]
+    results = _sync_tables(office, engine)
+    sql = _sql_sent(office)
+    assert "UNION ALL" in sql[0] and sql[1] == "SELECT NOW() AS ServerNow"
+    assert len(sql) == 2 + 3  # then each table read, as before the probe
+    assert [(r.resource, r.mode, r.stats.fetched) for r in results] == [
+        ("claimproc", "incremental", 0),
+        ("paysplit", "incremental", 1),
+        ("procedurelog", "incremental", 0),
+    ]
+    assert "change probe of 3 tables failed, they are read" in caplog.text
+
+
 def test_the_probe_is_one_select_of_at_most_100_rows_in_mysql_55_sql() -> None:
     since = dt.datetime(2025, 3, 1, 8, 0, 0)
     windows = [change_probe.Window(query_resource("claimproc"), since)] * 250
