@@ -118,15 +118,33 @@ def test_a_read_stops_at_the_rows_the_probe_counted(office: Simulator, engine: E
     office.clock.advance(300)
     for key in range(1, 101):
         office.office_db.update("claimproc", key, WriteOff=float(key))
-    office.clock.advance(1)
+    office.clock.advance(120)
     results = _sync_tables(office, engine)
-    # 1% of a large table: the pages its changed rows fill and the probe, no empty last page.
+    # The pages the changed rows fill and the probe: no empty last page to learn the end.
     assert len(_sql_sent(office)) == 1 + 1
     assert [(r.resource, r.stats.fetched, r.stats.updated) for r in results] == [
         ("claimproc", 100, 100),
         ("paysplit", 0, 0),
         ("procedurelog", 0, 0),
     ]
+    for key in range(1, 101):
+        office.office_db.update("claimproc", key, WriteOff=float(key) + 1)
+    office.clock.advance(1)
+    # Changed within the overlap: a row committing late could be read before the newest
+    # counted one, so the read goes on to its end (an empty page).
+    (claimproc, *_) = _sync_tables(office, engine)
+    assert len(_sql_sent(office)) == 1 + 2 and claimproc.stats.updated == 100
+
+
+def test_a_read_may_stop_early_only_if_every_counted_row_is_older_than_the_overlap() -> None:
+    clock, overlap = dt.datetime(2025, 3, 14, 12, 0, 0), dt.timedelta(seconds=60)
+    answer = change_probe.ProbeAnswer(clock, {"claimproc": 100, "paysplit": 100, "payment": 3})
+    answer.newest = {"claimproc": clock - dt.timedelta(seconds=61),
+                     "paysplit": clock - dt.timedelta(seconds=60)}  # fmt: skip
+    assert answer.stop_after("claimproc", overlap) == 100
+    assert answer.stop_after("paysplit", overlap) is None
+    assert answer.stop_after("payment", overlap) is None  # its newest not known
+    assert answer.stop_after("recall", overlap) is None  # not probed
 
 
 def test_a_refused_probe_reads_every_table_as_without_it(
@@ -190,8 +208,11 @@ def test_the_probe_counts_rows_on_a_real_mariadb() -> None:
             found = conn.exec_driver_sql(change_probe.probe_sql(windows, True)).mappings().all()
         office.dispose()
     # The row stamped at NOW() waits for the next run, as a read up to this clock leaves it.
-    assert [(r["TableName"], int(r["Changed"])) for r in found] == [("NOW()", 0), ("claimproc", 1)]
-    assert found[0]["ServerNow"] is not None
+    assert [(r["TableName"], int(r["Changed"]), r["Newest"]) for r in found] == [
+        ("NOW()", 0, None),
+        ("claimproc", 1, stamps[1]),
+    ]
+    assert found[0]["ServerNow"] == now
 
 
 #: Resources whose run with no change costs more than one request, and why (README "What a

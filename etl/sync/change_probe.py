@@ -62,16 +62,32 @@ class ProbeAnswer:
     Attributes:
         clock: the office clock the probe was answered at (T1 of the run's reads).
         changed: per probed table, the rows its read would return (absent: not known).
+        newest: per probed table with such rows, the newest change time among them.
         requests: the calls the probe made.
     """
 
     clock: dt.datetime
     changed: dict[str, int] = field(default_factory=dict)
+    newest: dict[str, dt.datetime] = field(default_factory=dict)
     requests: int = 0
 
     def unchanged(self, name: str) -> bool:
         """Whether a probed table is provably unchanged (its read would return no row)."""
         return self.changed.get(name) == 0
+
+    def stop_after(self, name: str, overlap: dt.timedelta) -> int | None:
+        """The rows after which a table's read may stop without asking for an empty last page.
+
+        None (read to the end) unless every row counted is older than the clock less the
+        overlap: the read goes in (change time, key) order, and a row that commits after the
+        probe carries a time no older than that (the late-commit rule), so it comes after every
+        row counted and can only add to the end, which the next run's overlap reads. Were a
+        counted row newer, a late row could come before it and push it past the stop.
+        """
+        newest, count = self.newest.get(name), self.changed.get(name)
+        if newest is None or count is None or newest >= window_start(self.clock, overlap):
+            return None
+        return count
 
 
 def probe_sql(windows: Sequence[Window], with_clock: bool) -> str:
@@ -83,14 +99,17 @@ def probe_sql(windows: Sequence[Window], with_clock: bool) -> str:
     """
     parts = []
     if with_clock:
-        parts.append(f"SELECT '{CLOCK_LABEL}' AS TableName, 0 AS Changed, NOW() AS ServerNow")
+        parts.append(
+            f"SELECT '{CLOCK_LABEL}' AS TableName, 0 AS Changed, NOW() AS ServerNow, NULL AS Newest"
+        )
     for window in windows:
         name, stamp = window.resource.table_name, window.resource.cursor_field
         since = f"'{window.since.replace(microsecond=0).isoformat(sep=' ')}'"
         first = not parts
         parts.append(
             f"SELECT '{name}'{' AS TableName' if first else ''}, "
-            f"COUNT(*){' AS Changed' if first else ''}, NULL{' AS ServerNow' if first else ''} "
+            f"COUNT(*){' AS Changed' if first else ''}, NULL{' AS ServerNow' if first else ''}, "
+            f"MAX({stamp}){' AS Newest' if first else ''} "
             f"FROM {name} WHERE {stamp} >= {since} AND {stamp} < NOW()"
         )
     if len(parts) > ROWS_PER_CALL:
@@ -130,7 +149,7 @@ def ask(client: ApiClient, windows: Sequence[Window]) -> ProbeAnswer:
             continue
         if answer is None:
             answer = ProbeAnswer(_clock(rows))
-        answer.changed.update(_counts(rows, {w.resource.table_name for w in tables}))
+        _read_counts(answer, rows, {w.resource.table_name for w in tables})
     assert answer is not None  # the first call always has the clock
     answer.requests = client.requests_made - before
     return answer
@@ -144,17 +163,18 @@ def _clock(rows: list[dict[str, object]]) -> dt.datetime:
     return moment
 
 
-def _counts(rows: list[dict[str, object]], asked: set[str]) -> dict[str, int]:
-    counts = {}
+def _read_counts(answer: ProbeAnswer, rows: list[dict[str, object]], asked: set[str]) -> None:
     for row in rows:
-        name, value = row.get("TableName"), row.get("Changed")
+        name = row.get("TableName")
         if name not in asked:
             continue
         try:  # a UNION's column may come as text
-            counts[str(name)] = int(str(value))
+            answer.changed[str(name)] = int(str(row.get("Changed")))
         except ValueError:
             continue  # not known: the table is read
-    return counts
+        newest = parse_query_time(row.get("Newest"))
+        if newest is not None:
+            answer.newest[str(name)] = newest
 
 
 def probe_tables(

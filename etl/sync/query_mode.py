@@ -75,7 +75,7 @@ class QueryTableSync:
         self.notes: list[str] = []
         self.saver = PageSaver(engine, resource, pii, self.stats)
         self.charged = 0  # requests made for it before its run: the run's change probe
-        self.expected: int | None = None  # the rows the probe counted in its window, if asked
+        self.expected: int | None = None  # the rows after which the read may stop, if known
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -124,9 +124,8 @@ class QueryTableSync:
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
             self.control.check()  # between pages: the page just saved is committed
             if self.expected is not None and self.stats.fetched >= self.expected:
-                # As many rows as the probe counted up to T1: no page more to learn the end.
-                # A row that commits in the window after the probe is one that commits after
-                # T1, which the next run's overlap reads (etl.sync.change_probe).
+                # Every row the probe counted is read: no empty page to learn the end (why
+                # that is safe: etl.sync.change_probe.ProbeAnswer.stop_after).
                 break
         if stamp is None and self.resource.mark_missing:
             self._mark_missing()
@@ -196,7 +195,7 @@ def sync_tables(
             engine, client, resource, overlap, full, settings.pii, control, clock
         )
         table.charged = charge
-        table.expected = answer.changed.get(resource.name) if answer is not None else None
+        table.expected = answer.stop_after(resource.name, overlap) if answer is not None else None
         if charge and answer is not None:
             table.notes.append(change_probe.probe_note(answer, asked))
         try:
