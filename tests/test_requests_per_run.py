@@ -87,7 +87,7 @@ def test_a_query_mode_run_with_no_change_costs_one_request(
     ]
     assert again[0].notes == [
         "unchanged since its cursor: not read (change probe)",
-        "counts the run's change probe (3 tables, 1 request)",
+        "counts the run's change probe of 3 tables (1 request)",
     ]
 
 

@@ -245,15 +245,23 @@ def _changed(name: str, table: str, key: str) -> Resource:
     return Resource(name, name, table, key, "DateTStamp", "DateTStamp", cursor_from_rows=True)
 
 
-_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp")
-_BY_TREATPLAN = FanOut("TreatPlanNum", "treatplan", "treatplannum", "secdatetedit")
+# A child can change while its parent's row does not: every parent is read again within a
+# week, a slice each run (etl.sync.sweep), besides the parents that changed and, for patients,
+# those with new or changed procedures, payments, splits or claim rows in the mirror.
+_ACCOUNT_ACTIVITY = (("procedurelog", "patnum"), ("payment", "patnum"), ("paysplit", "patnum"),
+                     ("claimproc", "patnum"))  # fmt: skip
+_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp", all_parents_every=7 * _DAY,
+                     activity=_ACCOUNT_ACTIVITY)  # fmt: skip
+_BY_TREATPLAN = FanOut(
+    "TreatPlanNum", "treatplan", "treatplannum", "secdatetedit", all_parents_every=7 * _DAY
+)
 MONEY: tuple[Resource, ...] = (
     _whole("claimprocs", "claimprocs", "claimproc", "ClaimProcNum"),
     _whole("paysplits", "paysplits", "paysplit", "SplitNum"),
     # DateEntry is the entry date: a trailing window re-reads recent payments (edits to older
     # ones need query mode's SecDateTEdit).
     Resource("payments", "payments", "payment", "PayNum", None, None,
-             window=DateWindow("DateEntry", None, back=30 * _DAY)),
+             window=DateWindow("DateEntry", None, back=30 * _DAY, date_field="DateEntry")),
     _fan("adjustments", "adjustment", "AdjNum", _BY_PATIENT),
     _daily("insplans", "insplan", "PlanNum"),
     _daily("carriers", "carrier", "CarrierNum"),
@@ -263,7 +271,7 @@ MONEY: tuple[Resource, ...] = (
     _daily("recalltypes", "recalltype", "RecallTypeNum"),
     Resource("schedules", "schedules", "schedule", "ScheduleNum", None, None,
              window=DateWindow("dateStart", "dateEnd", back=7 * _DAY, first_back=730 * _DAY,
-                               ahead=120 * _DAY, step=7 * _DAY)),
+                               ahead=120 * _DAY, step=7 * _DAY, date_field="SchedDate")),
     _whole("scheduleops", "scheduleops", "scheduleop", "ScheduleOpNum"),
     _daily("feescheds", "feesched", "FeeSchedNum"),
     _daily("fees", "fee", "FeeNum"),
@@ -273,7 +281,7 @@ MONEY: tuple[Resource, ...] = (
     _changed("refattaches", "refattach", "RefAttachNum"),
     _changed("commlogs", "commlog", "CommlogNum"),
     _whole("claimtrackings", "claimtrackings", "claimtracking", "ClaimTrackingNum"),
-    _fan("payplans", "payplan", "PayPlanNum", FanOut("PatNum", "patient", "patnum", "datetstamp")),
+    _fan("payplans", "payplan", "PayPlanNum", _BY_PATIENT),
     _fan("payplancharges", "payplancharge", "PayPlanChargeNum",
          FanOut("PayPlanNum", "payplan", "payplannum")),
     _fan("proctps", "proctp", "ProcTPNum", _BY_TREATPLAN),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from etl.config.bulk_sftp import BulkSftpSettings
 from etl.config.practices import PracticeSettings
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 
@@ -35,6 +36,8 @@ class ApiSettings:
     max_pages: int = 100_000
     #: SQL through ShortQuery (Queries permission): auto (ask once, remember), on or off.
     queries: str = "auto"
+    #: First loads of big query-mode tables through POST /queries and SFTP; None: off.
+    bulk_sftp: BulkSftpSettings | None = None
 
 
 @dataclass(frozen=True)

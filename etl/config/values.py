@@ -10,6 +10,7 @@ from sqlalchemy.exc import ArgumentError
 
 from etl.catalog.query_tables import check_tables
 from etl.catalog.resources import select_resources
+from etl.config.bulk_sftp import parse_bulk_sftp
 from etl.config.endpoint import plain_http_to_vendor, refusal
 from etl.errors import ConfigError
 
@@ -51,6 +52,8 @@ def check_value(dotted: str, kind: Any, value: Any, source: str, env: dict[str, 
     Raises:
         ConfigError: naming the file and the key.
     """
+    if dotted == "api.bulk_sftp":
+        return parse_bulk_sftp(value, source, env)
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
     if dotted in _OWN_CHECKS:

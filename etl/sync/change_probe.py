@@ -211,9 +211,9 @@ def probe_tables(
 
 def probe_note(answer: ProbeAnswer, checked: int = 0) -> str:
     """The note on the result that counts the probe's requests (and the permission's check)."""
-    asked, calls = len(answer.changed), answer.requests
-    note = f"counts the run's change probe ({plural(asked, 'table')}, {plural(calls, 'request')})"
-    return note + (" and the Queries permission's check" if checked else "")
+    asked, calls = len(answer.changed), plural(answer.requests, "request")
+    what = f"change probe of {plural(asked, 'table')}" if asked else "office clock"
+    return f"counts the run's {what} ({calls})" + (" and the Queries check" if checked else "")
 
 
 def record_unchanged(

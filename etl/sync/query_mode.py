@@ -34,7 +34,7 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import drift
 from etl.mirror.upsert import has_rows
-from etl.sync import change_probe, removals, state
+from etl.sync import bulk_load, change_probe, removals, state
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.sync.saver import PageSaver
@@ -119,11 +119,15 @@ class QueryTableSync:
         else:
             since = min(window_start(cursor, self.overlap), until)
             paging = KeysetPaginator(table, key, stamp, since, until, max_pages=ceiling)
-        for page in short_query.pages(self.client, paging):
+        first = self.full or self.saver.fresh or (stamp is not None and cursor is None)
+        stop = None if first else self.expected  # a whole read is not the probe's window
+        for page in bulk_load.pages(  # a big first load may go through SFTP
+            self.client, self.resource, paging, self.control, self.notes, first
+        ):
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
             self.control.check()  # between pages: the page just saved is committed
-            if self.expected is not None and self.stats.fetched >= self.expected:
+            if stop is not None and self.stats.fetched >= stop:
                 # Every row the probe counted is read: no empty page to learn the end (why
                 # that is safe: etl.sync.change_probe.ProbeAnswer.stop_after).
                 break
@@ -196,8 +200,6 @@ def sync_tables(
         )
         table.charged = charge
         table.expected = answer.stop_after(resource.name, overlap) if answer is not None else None
-        if charge and answer is not None:
-            table.notes.append(change_probe.probe_note(answer, asked))
         try:
             results.append(table.run())
         except (QueryNotAllowed, QueryRefused) as exc:
