@@ -153,6 +153,8 @@ def _settings(args: argparse.Namespace, need_keys: bool = True) -> Settings:
     logs.setup(args.command, getattr(args, "verbose", False), settings.log.format)
     logs.REDACTOR.add_secrets(settings.api.developer_key, settings.api.customer_key)
     logs.REDACTOR.add_secrets(*(practice.customer_key for practice in settings.practices))
+    if (bulk := settings.api.bulk_sftp) is not None:  # SFTP passwords of the bulk path
+        logs.REDACTOR.add_secrets(bulk.password, bulk.read_password or "")
     return settings
 
 

@@ -359,3 +359,28 @@ def test_the_csv_file_is_read_by_header_and_an_ok_file_is_empty(tmp_path: Path) 
     file.write_bytes(b"Description\r\nx\r\n")
     with file.open("rb") as stream, pytest.raises(MalformedCsv, match="lacks the key column"):
         list(read_rows(stream, "recalltype", 10))
+
+
+def test_the_cli_scrubs_the_sftp_passwords_from_its_logs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from etl import cli, logs
+
+    config = tmp_path / "odmirror.yaml"
+    config.write_text(
+        "api:\n  base_url: http://127.0.0.1:30223/api/v1\n  developer_key: dev123\n"
+        "  customer_key: cus456\n  bulk_sftp:\n    host: sftp.example.org\n"
+        f"    username: {USER}\n    password: {PASSWORD}\n    directory: /upload\n"
+        "    read_password: other-secret-77\n"
+        f"database:\n  url: sqlite:///{tmp_path / 'm.db'}\n",
+        encoding="utf-8",
+    )
+    try:
+        cli._settings(argparse.Namespace(command="status", config=str(config)))
+        logging.getLogger("etl.sync.run").warning("said %s and %s", PASSWORD, "other-secret-77")
+        said = capsys.readouterr().err
+    finally:
+        logs.REDACTOR.secrets.clear()
+    assert "said" in said and PASSWORD not in said and "other-secret-77" not in said
