@@ -120,8 +120,9 @@ def test_a_bulk_load_equals_the_keyset_load_in_a_handful_of_requests(
     paged = _sync(office, engine, None, tables)
     assert {t: _rows(engine, t) for t in tables} == by_bulk
     assert len(by_bulk["claimproc"]) == ROWS and len(by_bulk["recalltype"]) == 7
-    # The office clock, then the POST: two requests against one per 100 rows (and the clock).
-    assert bulk["claimproc"].stats.requests == 2
+    # The office clock, then the POST: two requests against one per 100 rows (and the clock);
+    # the run's first table also counts the Queries permission's check (etl.sync.query_mode).
+    assert bulk["claimproc"].stats.requests == 1 + 2 and bulk["recalltype"].stats.requests == 1
     assert paged["claimproc"].stats.requests == 1 + ROWS // 100 + 1
     assert bulk["claimproc"].cursor == paged["claimproc"].cursor == START
     assert state.get_cursor(engine, "claimproc") == START
@@ -147,8 +148,8 @@ def test_later_runs_page_and_a_file_left_by_a_killed_run_is_deleted(
     assert len(office.bulk_queries.written) == 2
     again = _sync(office, mirror, _bulk(sftp), tables)
     assert len(office.bulk_queries.written) == 2  # no first load: no file asked for
-    assert again["claimproc"].stats.requests == 2  # the clock and one page by change column
-    assert again["recalltype"].stats.requests == 2  # read whole, by pages
+    assert again["claimproc"].stats.requests == 1  # the change probe: unchanged, not read
+    assert again["recalltype"].stats.requests == 1  # read whole, by pages
     assert len(_rows(mirror, "recalltype")) == 7
     full = _sync(office, mirror, _bulk(sftp), tables, full=True)
     assert len(office.bulk_queries.written) == 4  # --full goes through SFTP again
@@ -184,7 +185,8 @@ def test_a_table_under_min_rows_is_paged_after_one_count(
     office.bulk_queries.written = []
     result = _sync(office, mirror, _bulk(sftp, min_rows=ROWS + 1))["claimproc"]
     assert office.bulk_queries.written == []
-    assert result.stats.requests == 1 + 1 + ROWS // 100 + 1  # clock, COUNT(*), pages
+    # The Queries permission's check, the clock, COUNT(*), pages.
+    assert result.stats.requests == 1 + 1 + 1 + ROWS // 100 + 1
     assert len(_rows(mirror, "claimproc")) == ROWS
     assert result.notes == []
 
