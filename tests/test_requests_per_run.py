@@ -24,6 +24,8 @@ from etl.catalog.opendental import od_table
 from etl.catalog.query_tables import query_resource
 from etl.catalog.resources import RESOURCES
 from etl.commands import requests_line, sync_mirrors
+from etl.config.load import load_settings
+from etl.errors import ConfigError
 from etl.mirror.engine import make_engine, upgrade
 from etl.simulator import OfficeClock, Simulator
 from etl.simulator.clock import format_datetime
@@ -280,3 +282,33 @@ def test_the_requests_line_lists_the_costliest_first_and_counts_the_free() -> No
     results = [result("fees", 0), result("patients", 3), result("claims", 1), result("a", 3)]
     assert requests_line(results) == "requests: 7 in all (a 3, patients 3, claims 1); 1 with none"
     assert requests_line([result("fees", 0)]) == "requests: 0 in all; 1 with none"
+
+
+def test_a_config_of_tables_only_costs_one_request_when_nothing_changed(
+    office: Simulator, engine: Engine, tmp_path: Any
+) -> None:
+    config = tmp_path / "odmirror.yaml"
+    config.write_text(
+        f"api:\n  base_url: {office.base_url}\n  developer_key: {office.config.developer_key}\n"
+        f"  customer_key: {office.config.customer_key}\n  min_request_interval: 0\n"
+        f"database:\n  url: {url_of(engine)}\n"
+        "sync:\n  resources: []\n  tables: [claimproc, paysplit]\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(str(config))
+    assert settings.sync.resources == ()
+    with ApiClient(settings.api, backoff_factor=0.01) as client:
+        first = run_sync(settings, client=client)
+    assert [(r.resource, r.mode, r.stats.fetched) for r in first] == [
+        ("claimproc", "full", 120),
+        ("paysplit", "full", 120),
+    ]
+    office.clock.advance(300)
+    office.requests.clear()
+    with ApiClient(settings.api, backoff_factor=0.01) as client:
+        again = run_sync(settings, client=client)
+    assert [(r.resource, r.stats.fetched) for r in again] == [("claimproc", 0), ("paysplit", 0)]
+    assert [r.path for r in office.requests] == [SQL_PATH]  # the change probe, nothing else
+    config.write_text(config.read_text().replace("claimproc, paysplit", ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"'sync\.resources' and 'sync\.tables' are both empty"):
+        load_settings(str(config))

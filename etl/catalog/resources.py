@@ -313,11 +313,15 @@ RESOURCES: dict[str, Resource] = {
 """Every resource odmirror can mirror, by name; `sync.resources` in the config picks some."""
 
 
-def select_resources(names: Iterable[str]) -> list[Resource]:
+def select_resources(names: Iterable[str], allow_empty: bool = False) -> list[Resource]:
     """The resources by name, in declaration order; "a,b" counts as two names.
 
+    Args:
+        names: resource names.
+        allow_empty: no name is no resource (a config that reads only `sync.tables`).
+
     Raises:
-        ConfigError: a name is not a resource odmirror knows.
+        ConfigError: a name is not a resource odmirror knows, or none is named (unless allowed).
     """
     wanted = {part.strip() for name in names for part in name.split(",") if part.strip()}
     unknown = sorted(wanted - RESOURCES.keys())
@@ -325,6 +329,6 @@ def select_resources(names: Iterable[str]) -> list[Resource]:
         raise ConfigError(
             f"unknown resource {', '.join(map(repr, unknown))} (known: {', '.join(RESOURCES)})"
         )
-    if not wanted:
+    if not wanted and not allow_empty:
         raise ConfigError("no resource to sync: name at least one")
     return [r for name, r in RESOURCES.items() if name in wanted]

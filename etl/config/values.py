@@ -97,7 +97,7 @@ def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"{source}: '{dotted}' must be a list of names")
     try:
-        chosen = select_resources(items)
+        chosen = select_resources(items, allow_empty=True)  # with sync.tables (check_operations)
     except ConfigError as exc:
         raise ConfigError(f"{source}: '{dotted}': {exc}") from None
     return tuple(r.name for r in chosen)

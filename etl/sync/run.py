@@ -56,7 +56,11 @@ def run_sync(
         OdMirrorError: a one-line reason; the mirror keeps what earlier pages committed.
         MirrorLocked: another process is syncing this mirror.
     """
-    chosen = select_resources(settings.sync.resources if resources is None else resources)
+    chosen = (
+        select_resources(settings.sync.resources, allow_empty=True)  # sync.tables only
+        if resources is None
+        else select_resources(resources)
+    )
     engine = make_engine(settings.database.url)
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
