@@ -416,7 +416,7 @@ GONE = {
     "procedurelog": (
         "procnum",
         _first_visit,
-        ("kpi_production", "kpi_new_patients", "kpi_ar_aging", "kpi_net_production"),
+        ("kpi_production", "kpi_new_patients", "kpi_net_production"),
     ),
     "recall": (
         "recallnum",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
@@ -26,4 +27,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_claimproc_claimpaymentnum", table_name="claimproc")
+    # A first load killed before its end leaves the secondary indexes dropped (fast_indexes).
+    present = {i["name"] for i in sa.inspect(op.get_bind()).get_indexes("claimproc")}
+    if "ix_claimproc_claimpaymentnum" in present:
+        op.drop_index("ix_claimproc_claimpaymentnum", table_name="claimproc")
