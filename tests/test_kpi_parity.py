@@ -366,7 +366,9 @@ FIGURES: dict[str, Callable[[Office], tuple[Any, Any]]] = {
 def _first_visit(practice: Practice) -> Row:
     """A completed procedure that alone dates its patient's first visit."""
     done = [p for p in practice["procedurelog"] if p["procstatus"] == 2]
-    for proc in (p for p in done if p["procfee"] > 0):
+    # Not capitated: a capitation write-off can take a procedure's whole fee (production 0).
+    capitated = {cp["procnum"] for cp in practice["claimproc"] if cp["status"] == 7}
+    for proc in (p for p in done if p["procfee"] > 0 and p["procnum"] not in capitated):
         same = [p for p in done if p["patnum"] == proc["patnum"]]
         if len(same) > 1 and sum(p["procdate"] <= proc["procdate"] for p in same) == 1:
             return proc
