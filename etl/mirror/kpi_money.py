@@ -19,6 +19,8 @@ the monthly and annual Production and Income report):
   the claimsnapshot write-off (-1 = none) of Status 0, 1, 4 dated the snapshot's DateTEntry
   (`kind` 'estimate') plus, for Status 1, 4, the claimproc write-off minus that snapshot write-off
   dated DateCP (`kind` 'adjustment'). `amount` is positive, as stored; production subtracts it.
+  Under 2 with no claimsnapshot row mirrored (endpoint mode reads none) the write-offs are
+  unknown: the rows stay, their amounts NULL (and every amount of `kpi_net_production`).
 - `kpi_net_production`: production + adjustments - write-offs (`kind` says which).
 - `kpi_patient_collections`: paysplits (not IsDiscount) dated DatePay, provider and clinic from
   the split; `amount` is earned income (UnearnedType 0), `unearned_amount` the prepayments,
