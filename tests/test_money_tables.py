@@ -12,11 +12,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from etl.catalog.resources import MONEY, RESOURCES
+from etl.mirror.bookkeeping import SyncRun
 from etl.mirror.kpi_views import create_kpi_views, kpi_view_names
-from etl.sync import state
+from etl.sync import state, sweep
 from etl.sync.cursor import window_start
 from tests.practice import ALL, assert_mirrors, mirror, office_clock, sync
 
@@ -87,8 +88,15 @@ def test_a_fan_out_reads_only_changed_parents_on_the_second_run(
     recent = [r["PatNum"] for r in practice.store.all()
               if dt.datetime.fromisoformat(r["DateTStamp"]) >= since]  # fmt: skip
     assert changed in recent and len(recent) < len(patnums) // 4
+    # ...and the sweep's slots due since the first run began (etl.sync.sweep), seconds ago: few.
+    query = select(SyncRun.started_at).where(SyncRun.resource == "adjustments")
+    with engine.connect() as conn:
+        began = conn.execute(query.order_by(SyncRun.id)).scalars().all()
+    slots = sweep.slots_due(began[0], began[1], dt.timedelta(days=7))
+    first, last = slots or (0, sweep.SLOTS - 1)
+    swept = [n for n in patnums if first <= n % sweep.SLOTS <= last]  # no wrap in seconds
     asked = [q["PatNum"] for q in requests_to(practice, "adjustments")]
-    assert asked == [str(n) for n in sorted(recent)]
+    assert asked == [str(n) for n in sorted(set(recent) | set(swept))]
     assert mirror(engine, RESOURCES["adjustments"])[new_key]["adjamt"] == -5.0
     assert_mirrors(engine, practice, RESOURCES["adjustments"])
 

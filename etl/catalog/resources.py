@@ -256,15 +256,23 @@ def _changed(name: str, table: str, key: str) -> Resource:
     return Resource(name, name, table, key, "DateTStamp", "DateTStamp", cursor_from_rows=True)
 
 
-_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp")
-_BY_TREATPLAN = FanOut("TreatPlanNum", "treatplan", "treatplannum", "secdatetedit")
+# A child can change while its parent's row does not: every parent is read again within a
+# week, a slice each run (etl.sync.sweep), besides the parents that changed and, for patients,
+# those with new or changed procedures, payments, splits or claim rows in the mirror.
+_ACCOUNT_ACTIVITY = (("procedurelog", "patnum"), ("payment", "patnum"), ("paysplit", "patnum"),
+                     ("claimproc", "patnum"))  # fmt: skip
+_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp", all_parents_every=7 * _DAY,
+                     activity=_ACCOUNT_ACTIVITY)  # fmt: skip
+_BY_TREATPLAN = FanOut(
+    "TreatPlanNum", "treatplan", "treatplannum", "secdatetedit", all_parents_every=7 * _DAY
+)
 MONEY: tuple[Resource, ...] = (
     _whole("claimprocs", "claimprocs", "claimproc", "ClaimProcNum"),
     _whole("paysplits", "paysplits", "paysplit", "SplitNum"),
     # DateEntry is the entry date: a trailing window re-reads recent payments (edits to older
     # ones need query mode's SecDateTEdit).
     Resource("payments", "payments", "payment", "PayNum", None, None,
-             window=DateWindow("DateEntry", None, back=30 * _DAY)),
+             window=DateWindow("DateEntry", None, back=30 * _DAY, date_field="DateEntry")),
     _fan("adjustments", "adjustment", "AdjNum", _BY_PATIENT),
     _daily("insplans", "insplan", "PlanNum"),
     _daily("carriers", "carrier", "CarrierNum"),
@@ -274,7 +282,7 @@ MONEY: tuple[Resource, ...] = (
     _daily("recalltypes", "recalltype", "RecallTypeNum"),
     Resource("schedules", "schedules", "schedule", "ScheduleNum", None, None,
              window=DateWindow("dateStart", "dateEnd", back=7 * _DAY, first_back=730 * _DAY,
-                               ahead=120 * _DAY, step=7 * _DAY)),
+                               ahead=120 * _DAY, step=7 * _DAY, date_field="SchedDate")),
     _whole("scheduleops", "scheduleops", "scheduleop", "ScheduleOpNum"),
     _daily("feescheds", "feesched", "FeeSchedNum"),
     _daily("fees", "fee", "FeeNum"),
@@ -286,7 +294,7 @@ MONEY: tuple[Resource, ...] = (
              "DateTStamp", cursor_from_rows=True, aliases=(("ReferralType", "RefType"),)),
     _changed("commlogs", "commlog", "CommlogNum"),
     _whole("claimtrackings", "claimtrackings", "claimtracking", "ClaimTrackingNum"),
-    _fan("payplans", "payplan", "PayPlanNum", FanOut("PatNum", "patient", "patnum", "datetstamp")),
+    _fan("payplans", "payplan", "PayPlanNum", _BY_PATIENT),
     _fan("payplancharges", "payplancharge", "PayPlanChargeNum",
          FanOut("PayPlanNum", "payplan", "payplannum")),
     _fan("proctps", "proctp", "ProcTPNum", _BY_TREATPLAN),
@@ -318,11 +326,15 @@ RESOURCES: dict[str, Resource] = {
 """Every resource odmirror can mirror, by name; `sync.resources` in the config picks some."""
 
 
-def select_resources(names: Iterable[str]) -> list[Resource]:
+def select_resources(names: Iterable[str], allow_empty: bool = False) -> list[Resource]:
     """The resources by name, in declaration order; "a,b" counts as two names.
 
+    Args:
+        names: resource names.
+        allow_empty: no name is no resource (a config that reads only `sync.tables`).
+
     Raises:
-        ConfigError: a name is not a resource odmirror knows.
+        ConfigError: a name is not a resource odmirror knows, or none is named (unless allowed).
     """
     wanted = {part.strip() for name in names for part in name.split(",") if part.strip()}
     unknown = sorted(wanted - RESOURCES.keys())
@@ -330,6 +342,6 @@ def select_resources(names: Iterable[str]) -> list[Resource]:
         raise ConfigError(
             f"unknown resource {', '.join(map(repr, unknown))} (known: {', '.join(RESOURCES)})"
         )
-    if not wanted:
+    if not wanted and not allow_empty:
         raise ConfigError("no resource to sync: name at least one")
     return [r for name, r in RESOURCES.items() if name in wanted]
