@@ -191,3 +191,20 @@ def scripted() -> Iterator[Any]:
     yield start
     for server in servers:
         server.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ODMIRROR_PLAIN (`make test-plain`), leave out the tests marked `plain_irrelevant`
+    (they reach no fast path nor its twin) and those that turn the fast paths on again
+    (`fast_paths_on`): for both, the first run already proved all they prove."""
+    if not os.environ.get("ODMIRROR_PLAIN"):
+        return
+    kept = [
+        item
+        for item in items
+        if item.get_closest_marker("plain_irrelevant") is None
+        and "fast_paths_on" not in getattr(item, "fixturenames", ())
+    ]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

@@ -98,8 +98,9 @@ class Templates:
         """Drop the server-side templates made this session."""
         if "postgresql" in self._made:
             admin = create_engine(self.pg_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+            name = self._made["postgresql"]
             with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {self._made['postgresql']} WITH (FORCE)"))
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             admin.dispose()
         if "mysql" in self._made:
             admin = create_engine(self.mysql_url, poolclass=NullPool)
