@@ -6,7 +6,8 @@ kind of database is upgraded once per session instead, and each test gets a copy
 
 - SQLite: the template file, copied byte for byte (mode 0600, as `make_engine` makes it).
 - PostgreSQL: `CREATE DATABASE ... TEMPLATE` (an exact copy), its one schema renamed so that
-  each test's database and schema carry a name of their own, as `empty_database` gives them.
+  each test's database and schema carry a name of their own, as `empty_database` gives them;
+  the copies are dropped together when the session ends (see `postgres_copy`).
 - MariaDB: each table's `SHOW CREATE TABLE` and its rows, then each view's definition.
 
 tests/test_templates.py proves a copy is what `upgrade` makes of an empty database: the same
@@ -37,6 +38,7 @@ class Templates:
     def __init__(self, directory: Path, pg_url: str, mysql_url: str) -> None:
         self.directory, self.pg_url, self.mysql_url = directory, pg_url, mysql_url
         self._made: dict[str, str] = {}
+        self._copies: list[str] = []  # PostgreSQL databases to drop at the end
 
     def sqlite_copy(self, target: Path) -> str:
         """A copy of the SQLite template at `target` (mode 0600); returns its URL."""
@@ -53,9 +55,11 @@ class Templates:
 
     @contextmanager
     def postgres_copy(self) -> Iterator[str]:
-        """A new database copied from the PostgreSQL template, dropped on exit.
+        """A new database copied from the PostgreSQL template, dropped when the session ends.
 
-        Its one schema has the database's own name (odm_...), on the URL's search path.
+        Its one schema has the database's own name (odm_...), on the URL's search path. The
+        drops wait for the session's end because each DROP DATABASE forces a checkpoint, which
+        costs seconds on a busy server: one after another at the end, only the first does.
         """
         admin = create_engine(self.pg_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         if "postgresql" not in self._made:
@@ -65,17 +69,15 @@ class Templates:
         try:
             with admin.connect() as conn:
                 conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+            self._copies.append(name)
             url = _pg_database_url(self.pg_url, name)
             renamer = create_engine(url, poolclass=NullPool)
             with renamer.begin() as conn:
                 conn.execute(text(f"ALTER SCHEMA {template} RENAME TO {name}"))
             renamer.dispose()
-            yield url
         finally:
-            with admin.connect() as conn:
-                # FORCE: a connection a failed test left open must not keep the database.
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             admin.dispose()
+        yield url
 
     def mariadb_fill(self, url: str) -> None:
         """Make the empty MariaDB database at `url` a copy of the MariaDB template."""
@@ -95,12 +97,14 @@ class Templates:
             engine.dispose()
 
     def close(self) -> None:
-        """Drop the server-side templates made this session."""
-        if "postgresql" in self._made:
+        """Drop the copies and the server-side templates made this session."""
+        if "postgresql" in self._made or self._copies:
             admin = create_engine(self.pg_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-            name = self._made["postgresql"]
             with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                for name in [*self._copies, self._made.get("postgresql")]:
+                    # FORCE: a connection a failed test left open must not keep the database.
+                    if name:
+                        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             admin.dispose()
         if "mysql" in self._made:
             admin = create_engine(self.mysql_url, poolclass=NullPool)
@@ -108,6 +112,7 @@ class Templates:
                 conn.execute(text(f"DROP DATABASE IF EXISTS {self._made['mysql']}"))
             admin.dispose()
         self._made.clear()
+        self._copies.clear()
 
 
 def _upgraded(url: str) -> None:
