@@ -57,6 +57,8 @@ def findings_for(path: str | None) -> Iterator[Finding]:
         return
     logs.REDACTOR.add_secrets(settings.api.developer_key, settings.api.customer_key)
     logs.REDACTOR.add_secrets(*(p.customer_key for p in settings.practices))
+    if (bulk := settings.api.bulk_sftp) is not None:  # SFTP passwords of the bulk path
+        logs.REDACTOR.add_secrets(bulk.password, bulk.read_password or "")
     offices = f"{plural(len(settings.practices), 'practice')}" if settings.practices else "1 office"
     yield Finding("config", True, f"{config_path(path)} is valid ({offices})")
     yield from _environment(settings)

@@ -116,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--full", action="store_true", help="ignore the cursor, pull all")
             sub.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
             sub.add_argument(
+                "--reconcile",
+                action="store_true",
+                help="look for rows the office deleted now (default: every sync.reconcile_every)",
+            )
+            sub.add_argument(
                 "--resource",
                 action="append",
                 metavar="NAME",
@@ -153,6 +158,8 @@ def _settings(args: argparse.Namespace, need_keys: bool = True) -> Settings:
     logs.setup(args.command, getattr(args, "verbose", False), settings.log.format)
     logs.REDACTOR.add_secrets(settings.api.developer_key, settings.api.customer_key)
     logs.REDACTOR.add_secrets(*(practice.customer_key for practice in settings.practices))
+    if (bulk := settings.api.bulk_sftp) is not None:  # SFTP passwords of the bulk path
+        logs.REDACTOR.add_secrets(bulk.password, bulk.read_password or "")
     return settings
 
 
@@ -175,7 +182,12 @@ def cmd_sync(args: argparse.Namespace) -> None:
             sync_progress(settings, control, args.full, args.practice, args.quiet),
         ):
             sync_mirrors(
-                settings, args.full, args.practice, control=control, resources=args.resource
+                settings,
+                args.full,
+                args.practice,
+                control=control,
+                resources=args.resource,
+                reconcile=args.reconcile,
             )
     except StopRequested:
         print("odmirror: sync stopped on request; the pages read so far are saved", file=sys.stderr)

@@ -115,6 +115,7 @@ def sync_mirrors(
     control: RunControl | None = None,
     resources: Sequence[str] | None = None,
     json_lines: bool = True,
+    reconcile: bool = False,
 ) -> list[RunResult]:
     """Sync every mirror (or the practice `only`) at once; print each result's summary.
 
@@ -136,7 +137,7 @@ def sync_mirrors(
     def sync_one(target: Target) -> list[RunResult]:
         client = api_client(target.settings.api)
         try:
-            return run_sync(target.settings, full, client, control, resources)
+            return run_sync(target.settings, full, client, control, resources, reconcile)
         except StopRequested:
             return []
 
@@ -151,11 +152,36 @@ def sync_mirrors(
                 fields["practice"] = outcome.name
             line = _named(outcome.name, result.summary())
             out(logs.summary_line(line, fields) if json_lines else line)
+        if outcome.value:  # the bill of a Remote run is its requests: per resource at a glance
+            line = _named(outcome.name, requests_line(outcome.value))
+            fields = {"requests": {r.resource: r.stats.requests for r in outcome.value}}
+            out(logs.summary_line(line, fields) if json_lines else line)
     if settings.practices:
         out(total_line(outcomes, time.monotonic() - began))
     raise_failures(outcomes, err)
     control.check()
     return [result for outcome in outcomes for result in outcome.value or []]
+
+
+def requests_line(results: Sequence[RunResult]) -> str:
+    """One mirror's requests in all, then per resource, most first (those with none left out).
+
+    Args:
+        results: the mirror's results of one run.
+    """
+    spent = sorted(
+        (r for r in results if r.stats.requests), key=lambda r: (-r.stats.requests, r.resource)
+    )
+    each = ", ".join(f"{_label(r)} {r.stats.requests}" for r in spent)
+    total = sum(r.stats.requests for r in results)
+    none = len(results) - len(spent)
+    rest = f"; {none} with none" if none else ""
+    return f"requests: {total} in all" + (f" ({each})" if each else "") + rest
+
+
+def _label(result: RunResult) -> str:
+    # A table read and reconciled in one run is two results of one name.
+    return f"{result.resource} (reconcile)" if result.mode == "reconcile" else result.resource
 
 
 def total_line(outcomes: Sequence[Outcome[list[RunResult]]], seconds: float) -> str:

@@ -82,7 +82,7 @@ def offices(settings: Settings) -> list[Office]:
 
 def read_figures(engine: Engine, resources: tuple[str, ...]) -> dict[str, ResourceFigures]:
     """The figures of each resource, from the mirror's bookkeeping."""
-    found = {r.name: ResourceFigures() for r in select_resources(resources)}
+    found = {r.name: ResourceFigures() for r in select_resources(resources, allow_empty=True)}
     with engine.connect() as conn:
         _read_totals(conn, found)
         _read_state(conn, found)

@@ -41,7 +41,7 @@ def estimates(settings: Settings, full: bool, only: str | None = None) -> dict[K
         engine = make_engine(target.settings.database.url)
         try:
             with engine.connect() as conn:
-                for resource in select_resources(settings.sync.resources):
+                for resource in select_resources(settings.sync.resources, allow_empty=True):
                     whole = full or resource.cursor_param is None
                     if whole or state.get_cursor(engine, resource.name) is None:
                         rows = conn.scalar(select(func.count()).select_from(resource.table))

@@ -127,7 +127,7 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
 def _chosen(settings: Settings) -> list[Resource]:
     # The endpoints' resources, then the tables read with SQL (query mode).
     tables = [query_resource(name) for name in settings.sync.tables]
-    return [*select_resources(settings.sync.resources), *tables]
+    return [*select_resources(settings.sync.resources, allow_empty=True), *tables]
 
 
 def _resource_status(

@@ -85,7 +85,8 @@ def test_a_hostile_sync_logs_no_key_and_no_patient_field(
         entries = [json.loads(line) for line in lines]  # every line is one JSON object
         assert {e["level"] for e in entries} >= {"warning", "debug"}
         assert all(set(e) >= {"time", "level", "logger", "message"} for e in entries)
-        (summary,) = [json.loads(line) for line in done.stdout.splitlines()]
+        summary, bill = [json.loads(line) for line in done.stdout.splitlines()]
+        assert bill["requests"] == {"patients": summary["requests"]}  # per resource
         assert summary["message"].startswith("patients (full): fetched")
         assert (summary["resource"], summary["inserted"], summary["rejected"]) == (
             "patients",

@@ -12,11 +12,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, select, text
 
 from etl.catalog.resources import MONEY, RESOURCES
+from etl.mirror.bookkeeping import SyncRun
 from etl.mirror.kpi_views import create_kpi_views, kpi_view_names
-from etl.sync import state
+from etl.sync import state, sweep
 from etl.sync.cursor import window_start
 from tests.practice import ALL, assert_mirrors, mirror, office_clock, sync
 
@@ -47,6 +48,23 @@ def test_every_money_resource_mirrors_the_source(engine: Engine, practice: Any) 
     payment = next(iter(mirror(engine, RESOURCES["payments"]).values()))
     assert payment["paytype_name"] in ("Check", "Card", "Cash", "")
     assert payment["paymentstatus"] is None  # not in the endpoint's example: not known
+    # Keys sent under another name, and intervals sent as text, land in their columns.
+    served_users = {r["UserNum"]: r for r in practice.tables.all("userods")}
+    for key, user in mirror(engine, RESOURCES["userods"]).items():
+        assert "ProvNum" not in served_users[key]
+        assert user["provnum"] == served_users[key]["ProviderNum"]
+        assert not (user["odmirror_extra"] or {}).get("ProviderNum")
+    assert {u["provnum"] for u in mirror(engine, RESOURCES["userods"]).values()} == {0, 1, 2}
+    attached = mirror(engine, RESOURCES["refattaches"])
+    served_types = {
+        r["RefAttachNum"]: r["ReferralType"] for r in practice.tables.all("refattaches")
+    }
+    assert {k: row["reftype"] for k, row in attached.items()} == {
+        k: {"RefTo": 0, "RefFrom": 1, "RefCustom": 2}[t] for k, t in served_types.items()
+    }
+    recalls = mirror(engine, RESOURCES["recalls"]).values()
+    assert {r["recallinterval"] for r in recalls} == {6 << 16}  # "6m" as sent
+    assert {r["RecallInterval"] for r in practice.tables.all("recalls")} == {"6m"}
 
 
 def test_a_row_a_whole_pull_no_longer_lists_is_marked(engine: Engine, practice: Any) -> None:
@@ -87,8 +105,15 @@ def test_a_fan_out_reads_only_changed_parents_on_the_second_run(
     recent = [r["PatNum"] for r in practice.store.all()
               if dt.datetime.fromisoformat(r["DateTStamp"]) >= since]  # fmt: skip
     assert changed in recent and len(recent) < len(patnums) // 4
+    # ...and the sweep's slots due since the first run began (etl.sync.sweep), seconds ago: few.
+    query = select(SyncRun.started_at).where(SyncRun.resource == "adjustments")
+    with engine.connect() as conn:
+        began = conn.execute(query.order_by(SyncRun.id)).scalars().all()
+    slots = sweep.slots_due(began[0], began[1], dt.timedelta(days=7))
+    first, last = slots or (0, sweep.SLOTS - 1)
+    swept = [n for n in patnums if first <= n % sweep.SLOTS <= last]  # no wrap in seconds
     asked = [q["PatNum"] for q in requests_to(practice, "adjustments")]
-    assert asked == [str(n) for n in sorted(recent)]
+    assert asked == [str(n) for n in sorted(set(recent) | set(swept))]
     assert mirror(engine, RESOURCES["adjustments"])[new_key]["adjamt"] == -5.0
     assert_mirrors(engine, practice, RESOURCES["adjustments"])
 

@@ -155,8 +155,8 @@ def test_more_rows_on_one_stamp_than_a_page_are_all_read(office: Simulator, engi
     assert second.mode == "incremental"
     assert _mirror(engine, "claimproc") == _source(office, "claimproc")
     sql = _sql_sent(office)
-    assert sql[0] == "SELECT NOW() AS ServerNow"
-    assert len(sql) == 4  # the clock, then pages of 100, 100 and 50: none twice
+    assert sql[0].startswith("SELECT 'NOW()' AS TableName, 0 AS Changed, NOW() AS ServerNow")
+    assert len(sql) == 4  # the clock and change probe, then pages of 100, 100 and 50: none twice
     assert (
         "ClaimProcNum > 100) OR" not in sql[2]
         and f"= '{same_second}' AND ClaimProcNum > 100" in sql[2]

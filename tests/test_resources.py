@@ -238,11 +238,11 @@ def test_cli_sync_resource(
     capsys.readouterr()
     assert main(["sync", "--config", str(path)]) == 0
     assert [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()] == [
-        "patients", "providers"]  # fmt: skip
+        "patients", "providers", "requests:"]  # fmt: skip
     for given in (["clinics,operatories"], ["operatories", "--resource", "clinics"]):
         assert main(["sync", "--config", str(path), "--resource", *given]) == 0
         assert [line.split(" ")[0] for line in capsys.readouterr().out.splitlines()] == [
-            "clinics", "operatories"]  # fmt: skip
+            "clinics", "operatories", "requests:"]  # fmt: skip
     assert main(["sync", "--config", str(path), "--resource", "clinic"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("odmirror: error: unknown resource 'clinic' (known: patients,")

@@ -24,12 +24,25 @@ class FanOut:
         parent_key: its column holding the key the parameter takes.
         parent_change: its change-time column: an incremental run asks only for parents
             changed since the last complete run (less the overlap). None: every parent, every run.
+        all_parents_every: a child can change while its parent's row does not (an adjustment
+            on a patient whose row stayed the same): every parent is read again at least this
+            often, a slice of them each run, in step with odmirror's clock (etl.sync.sweep).
+            None: only changed parents until `--full`.
+        activity: (mirror table, its column holding the parent key) pairs: parents that rows
+            odmirror wrote there since the fan-out's last complete run name are read as well
+            (a patient's new procedure or payment: an adjustment often comes with it). A hint
+            that makes the usual case fresh; the sweep is what bounds the rest.
+
+    A parent's list is complete for that parent: its children the list no longer returns are
+    marked gone (`odmirror_gone_at`) once the run's every list was read to its end.
     """
 
     param: str
     parent_table: str
     parent_key: str
     parent_change: str | None = None
+    all_parents_every: dt.timedelta | None = None
+    activity: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,9 @@ class DateWindow:
         first_back: how far back a first or full run reads; None: no date at all (everything).
         ahead: how far after today the range ends (with end_param).
         step: the days one request covers (with end_param).
+        date_field: the JSON key of the row's date the window selects on (e.g. "SchedDate"):
+            an answer is complete for its dates, so rows of the mirror dated inside a window
+            that its answer did not list are marked gone. None: nothing is marked.
     """
 
     start_param: str
@@ -56,3 +72,4 @@ class DateWindow:
     first_back: dt.timedelta | None = None
     ahead: dt.timedelta = dt.timedelta(0)
     step: dt.timedelta = dt.timedelta(days=7)
+    date_field: str | None = None

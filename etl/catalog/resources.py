@@ -33,7 +33,8 @@ class FieldSpec:
     Attributes:
         key: the JSON key the API sends.
         column: the mirror column.
-        kind: one of int, text, enum, bool, date, datetime, decimal, double, time, timespan.
+        kind: one of int, text, enum, bool, date, datetime, decimal, double, time, timespan,
+            interval (Open Dental's packed years/months/weeks/days).
         enum: for kind enum, the names in code order.
     """
 
@@ -83,6 +84,9 @@ class Resource:
         window: read over a window of dates (etl.catalog.reading.DateWindow).
         every: the resource is read at most this often: a run before it is due skips it
             (whole pulls of big tables that change little, on their own cadence).
+        aliases: (JSON key, Open Dental column) pairs for keys the endpoint sends under
+            another name than its column (userods `ProviderNum` is ProvNum): the key fills that
+            column, decoded as the column's own key would be.
     """
 
     name: str
@@ -98,6 +102,7 @@ class Resource:
     fan_out: FanOut | None = None
     window: DateWindow | None = None
     every: dt.timedelta | None = None
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> Table:
@@ -114,12 +119,18 @@ class Resource:
     @cached_property
     def by_key(self) -> KeyLookup:
         """The FieldSpecs by JSON key (exact, else case-insensitive where unambiguous)."""
-        return KeyLookup(self.fields)
+        by_column = {spec.key: spec for spec in self.fields}
+        renamed = (
+            FieldSpec(key, by_column[column].column, by_column[column].kind, by_column[column].enum)
+            for key, column in self.aliases
+        )
+        return KeyLookup((*self.fields, *renamed))
 
     @cached_property
     def columns_not_sent(self) -> tuple[str, ...]:
         """Open Dental's columns the endpoint does not send: NULL in the mirror (not known)."""
         sent = {key.lower() for key in MIRRORED[self.table_name].sent}
+        sent |= {column.lower() for _key, column in self.aliases}
         return tuple(
             column.name
             for column in self.table.columns
@@ -168,7 +179,7 @@ class KeyLookup(Mapping[str, FieldSpec]):
 
 
 _KINDS = {
-    "Long": "int", "Int": "int", "Byte": "int", "Interval": "int", "Bool": "bool",
+    "Long": "int", "Int": "int", "Byte": "int", "Interval": "interval", "Bool": "bool",
     "Double": "double", "Float": "double", "String": "text", "EnumAsString": "text",
     "Date": "date", "DateT": "datetime", "Time": "time", "TSpan": "timespan",
 }  # fmt: skip
@@ -245,15 +256,23 @@ def _changed(name: str, table: str, key: str) -> Resource:
     return Resource(name, name, table, key, "DateTStamp", "DateTStamp", cursor_from_rows=True)
 
 
-_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp")
-_BY_TREATPLAN = FanOut("TreatPlanNum", "treatplan", "treatplannum", "secdatetedit")
+# A child can change while its parent's row does not: every parent is read again within a
+# week, a slice each run (etl.sync.sweep), besides the parents that changed and, for patients,
+# those with new or changed procedures, payments, splits or claim rows in the mirror.
+_ACCOUNT_ACTIVITY = (("procedurelog", "patnum"), ("payment", "patnum"), ("paysplit", "patnum"),
+                     ("claimproc", "patnum"))  # fmt: skip
+_BY_PATIENT = FanOut("PatNum", "patient", "patnum", "datetstamp", all_parents_every=7 * _DAY,
+                     activity=_ACCOUNT_ACTIVITY)  # fmt: skip
+_BY_TREATPLAN = FanOut(
+    "TreatPlanNum", "treatplan", "treatplannum", "secdatetedit", all_parents_every=7 * _DAY
+)
 MONEY: tuple[Resource, ...] = (
     _whole("claimprocs", "claimprocs", "claimproc", "ClaimProcNum"),
     _whole("paysplits", "paysplits", "paysplit", "SplitNum"),
     # DateEntry is the entry date: a trailing window re-reads recent payments (edits to older
     # ones need query mode's SecDateTEdit).
     Resource("payments", "payments", "payment", "PayNum", None, None,
-             window=DateWindow("DateEntry", None, back=30 * _DAY)),
+             window=DateWindow("DateEntry", None, back=30 * _DAY, date_field="DateEntry")),
     _fan("adjustments", "adjustment", "AdjNum", _BY_PATIENT),
     _daily("insplans", "insplan", "PlanNum"),
     _daily("carriers", "carrier", "CarrierNum"),
@@ -263,17 +282,19 @@ MONEY: tuple[Resource, ...] = (
     _daily("recalltypes", "recalltype", "RecallTypeNum"),
     Resource("schedules", "schedules", "schedule", "ScheduleNum", None, None,
              window=DateWindow("dateStart", "dateEnd", back=7 * _DAY, first_back=730 * _DAY,
-                               ahead=120 * _DAY, step=7 * _DAY)),
+                               ahead=120 * _DAY, step=7 * _DAY, date_field="SchedDate")),
     _whole("scheduleops", "scheduleops", "scheduleop", "ScheduleOpNum"),
     _daily("feescheds", "feesched", "FeeSchedNum"),
     _daily("fees", "fee", "FeeNum"),
     Resource("userods", "userods", "userod", "UserNum", None, None,
-             passes=({"includeHidden": "true"},), mark_missing=True, every=_DAY),
+             passes=({"includeHidden": "true"},), mark_missing=True, every=_DAY,
+             aliases=(("ProviderNum", "ProvNum"),)),
     _daily("referrals", "referral", "ReferralNum"),
-    _changed("refattaches", "refattach", "RefAttachNum"),
+    Resource("refattaches", "refattaches", "refattach", "RefAttachNum", "DateTStamp",
+             "DateTStamp", cursor_from_rows=True, aliases=(("ReferralType", "RefType"),)),
     _changed("commlogs", "commlog", "CommlogNum"),
     _whole("claimtrackings", "claimtrackings", "claimtracking", "ClaimTrackingNum"),
-    _fan("payplans", "payplan", "PayPlanNum", FanOut("PatNum", "patient", "patnum", "datetstamp")),
+    _fan("payplans", "payplan", "PayPlanNum", _BY_PATIENT),
     _fan("payplancharges", "payplancharge", "PayPlanChargeNum",
          FanOut("PayPlanNum", "payplan", "payplannum")),
     _fan("proctps", "proctp", "ProcTPNum", _BY_TREATPLAN),
@@ -305,11 +326,15 @@ RESOURCES: dict[str, Resource] = {
 """Every resource odmirror can mirror, by name; `sync.resources` in the config picks some."""
 
 
-def select_resources(names: Iterable[str]) -> list[Resource]:
+def select_resources(names: Iterable[str], allow_empty: bool = False) -> list[Resource]:
     """The resources by name, in declaration order; "a,b" counts as two names.
 
+    Args:
+        names: resource names.
+        allow_empty: no name is no resource (a config that reads only `sync.tables`).
+
     Raises:
-        ConfigError: a name is not a resource odmirror knows.
+        ConfigError: a name is not a resource odmirror knows, or none is named (unless allowed).
     """
     wanted = {part.strip() for name in names for part in name.split(",") if part.strip()}
     unknown = sorted(wanted - RESOURCES.keys())
@@ -317,6 +342,6 @@ def select_resources(names: Iterable[str]) -> list[Resource]:
         raise ConfigError(
             f"unknown resource {', '.join(map(repr, unknown))} (known: {', '.join(RESOURCES)})"
         )
-    if not wanted:
+    if not wanted and not allow_empty:
         raise ConfigError("no resource to sync: name at least one")
     return [r for name, r in RESOURCES.items() if name in wanted]

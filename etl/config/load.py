@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from etl.config.bulk_sftp import env_names
 from etl.config.environment import known_names, override_name, warn_unknown
 from etl.config.operations import check_operations
 from etl.config.practices import check_placeholder, parse_practices, split_practices
@@ -76,7 +77,7 @@ def load_settings(
     raw = _read_yaml(file)
     settings = settings_from_dict(raw, str(file), os.environ, need_keys)
     if warn_env:
-        warn_unknown(os.environ, known_names(_SECTIONS, [settings.pii.secret_env]))
+        warn_unknown(os.environ, known_names(_SECTIONS, [settings.pii.secret_env, *env_names()]))
     return settings
 
 

@@ -44,6 +44,10 @@ def check_operations(settings: Settings, source: str) -> None:
     Raises:
         ConfigError: naming the key and what is wrong.
     """
+    if not settings.sync.resources and not settings.sync.tables:
+        raise ConfigError(
+            f"{source}: 'sync.resources' and 'sync.tables' are both empty: nothing to sync"
+        )
     schedule = settings.schedule
     if schedule.every and schedule.cron:
         raise ConfigError(f"{source}: set 'schedule.every' or 'schedule.cron', not both")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from etl.config.bulk_sftp import BulkSftpSettings
 from etl.config.practices import PracticeSettings
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 
@@ -39,6 +40,8 @@ class ApiSettings:
     max_pages: int = 100_000
     #: SQL through ShortQuery (Queries permission): auto (ask once, remember), on or off.
     queries: str = "auto"
+    #: First loads of big query-mode tables through POST /queries and SFTP; None: off.
+    bulk_sftp: BulkSftpSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,11 @@ class SyncSettings:
     #: A group's bound on database sessions at once, across its practices (0: none): practices
     #: sync max_db_sessions // SESSIONS_PER_PRACTICE at a time, the others wait their turn.
     max_db_sessions: int = 0
+    #: How often the tables read are reconciled with the office by key ranges, to find the rows
+    #: Open Dental deleted (etl.sync.reconcile; needs SQL queries): 12h, 1d; "0"/off: never.
+    reconcile_every: str | None = "1d"
+    #: What reconciliation does with a row the office deleted: mark (odmirror_gone_at) or delete.
+    removed_rows: str = "mark"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ from sqlalchemy.exc import ArgumentError
 
 from etl.catalog.query_tables import check_tables
 from etl.catalog.resources import select_resources
+from etl.config.bulk_sftp import parse_bulk_sftp
 from etl.config.endpoint import plain_http_to_vendor, refusal
+from etl.config.operations import parse_duration
 from etl.config.settings import SESSIONS_PER_PRACTICE
 from etl.errors import ConfigError
 
@@ -52,6 +54,8 @@ def check_value(dotted: str, kind: Any, value: Any, source: str, env: dict[str, 
     Raises:
         ConfigError: naming the file and the key.
     """
+    if dotted == "api.bulk_sftp":
+        return parse_bulk_sftp(value, source, env)
     if isinstance(value, str):
         value = _expand(dotted, value, source, env)
     if dotted in _OWN_CHECKS:
@@ -94,7 +98,7 @@ def _as_names(dotted: str, value: Any, source: str) -> tuple[str, ...]:
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ConfigError(f"{source}: '{dotted}' must be a list of names")
     try:
-        chosen = select_resources(items)
+        chosen = select_resources(items, allow_empty=True)  # with sync.tables (check_operations)
     except ConfigError as exc:
         raise ConfigError(f"{source}: '{dotted}': {exc}") from None
     return tuple(r.name for r in chosen)
@@ -125,10 +129,32 @@ def _as_sessions(dotted: str, value: Any, source: str) -> int:
     return number
 
 
+def _as_every(dotted: str, value: Any, source: str) -> str:
+    # 0, off (YAML's false) or a duration; the default 1d when unset.
+    words = ("0", "off", "no", "false", "never")
+    if value is False or value == 0 or (isinstance(value, str) and value.strip().lower() in words):
+        return "off"
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{source}: '{dotted}' must be a duration like 12h or 1d, or off")
+    try:
+        parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: '{dotted}': {exc}") from None
+    return value.strip()
+
+
+def _as_removed(dotted: str, value: Any, source: str) -> str:
+    if not isinstance(value, str) or value.strip().lower() not in ("mark", "delete"):
+        raise ConfigError(f"{source}: '{dotted}' must be mark or delete, not {value!r}")
+    return value.strip().lower()
+
+
 _OWN_CHECKS = {
     "sync.tables": _as_tables,
     "api.queries": _as_mode,
     "sync.max_db_sessions": _as_sessions,
+    "sync.reconcile_every": _as_every,
+    "sync.removed_rows": _as_removed,
 }
 
 

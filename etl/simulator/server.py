@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from etl.simulator.bulk_queries import BulkQueries
 from etl.simulator.clock import OfficeClock, format_datetime
 from etl.simulator.config import RequestLog, SimulatorConfig
 from etl.simulator.data import make_patients
@@ -36,6 +37,7 @@ JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
 _PATIENTS = re.compile(r"/api/v1/patients/([^/]+)/?", re.IGNORECASE)
 _SHORT_QUERY = re.compile(r"/api/v1/queries/ShortQuery/?", re.IGNORECASE)
+_QUERIES = re.compile(r"/api/v1/queries/?", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class Simulator(Serving):
         self.tables: Tables | None = None
         #: The office database that ShortQuery reads (etl.simulator.office_db), once enabled.
         self.office_db: OfficeDatabase | None = None
+        #: POST /queries: the SELECT's CSV written to the client's SFTP server (its faults).
+        self.bulk_queries = BulkQueries()
         self._seed = seed
         self.office_online = True
         self.requests: list[RequestLog] = []
@@ -191,6 +195,11 @@ class Simulator(Serving):
     def _route(self, log: RequestLog) -> Reply:
         if log.method == "PUT" and _SHORT_QUERY.fullmatch(log.path):
             return self._short_query(log)
+        if log.method == "POST" and _QUERIES.fullmatch(log.path) and self.office_db is not None:
+            if not self.config.queries_allowed:
+                return self._error(401, "This API key does not have permission to run queries.")
+            status, why = self.bulk_queries.answer(self.office_db, log.body)
+            return Reply(201, b"", {}) if status == 201 else self._error(status, why)
         match = _PATIENTS.fullmatch(log.path)
         if log.method == "GET" and match is None and self.tables is not None:
             return self._other(log, self.tables)

@@ -1,6 +1,9 @@
 """One Open Dental table's run in query mode: read it with ShortQuery, save it like a resource.
 
-The run takes the office's clock first (`SELECT NOW()`, T1). A table the mirror has no cursor
+The run takes the office's clock first (`NOW()`, T1), in the same SELECT that asks every table
+with a cursor whether its incremental read would return anything (etl.sync.change_probe): a
+table that would get no row is not read, its cursor moves to T1, so a run with no change costs
+one request for up to 99 tables. A table the mirror has no cursor
 for is loaded by primary-key keyset (`WHERE Key > k ORDER BY Key LIMIT 100`): Open Dental
 indexes its change columns with PatNum, not the key, so a first load ordered by the change
 column would filesort the whole table on every call. Later runs read by the change column from
@@ -31,7 +34,7 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import drift
 from etl.mirror.upsert import has_rows
-from etl.sync import removals, state
+from etl.sync import bulk_load, change_probe, removals, state
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.sync.saver import PageSaver
@@ -50,6 +53,8 @@ class QueryTableSync:
         full: ignore the cursor and load the whole table by key.
         pii: the PHI policy applied to every row before it is stored.
         control: stop request and progress hook.
+        clock: the office clock the run's change probe read (etl.sync.change_probe); None:
+            the run asks `SELECT NOW()` itself.
     """
 
     def __init__(
@@ -61,13 +66,16 @@ class QueryTableSync:
         full: bool = False,
         pii: PiiPolicy = DEFAULT_POLICY,
         control: RunControl | None = None,
+        clock: dt.datetime | None = None,
     ) -> None:
         self.engine, self.client, self.resource = engine, client, resource
-        self.overlap, self.full = overlap, full
+        self.overlap, self.full, self.clock = overlap, full, clock
         self.control = control or RunControl()
         self.stats = state.RunStats()
         self.notes: list[str] = []
         self.saver = PageSaver(engine, resource, pii, self.stats)
+        self.charged = 0  # requests made for it before its run: the run's change probe
+        self.expected: int | None = None  # the rows after which the read may stop, if known
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -79,7 +87,7 @@ class QueryTableSync:
         stamp = self.resource.cursor_field
         mode = "full" if cursor is None or stamp is None else "incremental"
         run_id = self.saver.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
-        requests_before = self.client.requests_made
+        requests_before = self.client.requests_made - self.charged
         try:
             self.saver.fresh = not has_rows(self.engine, self.resource.table)
             new_cursor = self._read(cursor if stamp is not None else None)
@@ -102,7 +110,7 @@ class QueryTableSync:
 
     def _read(self, cursor: dt.datetime | None) -> dt.datetime:
         """Read what the run needs; returns the new cursor (the office clock it began at)."""
-        until = short_query.office_now(self.client)
+        until = self.clock or short_query.office_now(self.client)
         self.stats.office_clock = until
         table, key, stamp = self.resource.table_name, self.resource.key, self.resource.cursor_field
         ceiling = self.client.settings.max_pages
@@ -111,10 +119,18 @@ class QueryTableSync:
         else:
             since = min(window_start(cursor, self.overlap), until)
             paging = KeysetPaginator(table, key, stamp, since, until, max_pages=ceiling)
-        for page in short_query.pages(self.client, paging):
+        first = self.full or self.saver.fresh or (stamp is not None and cursor is None)
+        stop = None if first else self.expected  # a whole read is not the probe's window
+        for page in bulk_load.pages(  # a big first load may go through SFTP
+            self.client, self.resource, paging, self.control, self.notes, first
+        ):
             self.saver.save(page)
             self.control.report(self.resource.name, self.stats.fetched, self.client.requests_made)
             self.control.check()  # between pages: the page just saved is committed
+            if stop is not None and self.stats.fetched >= stop:
+                # Every row the probe counted is read: no empty page to learn the end (why
+                # that is safe: etl.sync.change_probe.ProbeAnswer.stop_after).
+                break
         if stamp is None and self.resource.mark_missing:
             self._mark_missing()
         elif stamp is None:
@@ -158,24 +174,44 @@ def sync_tables(
     names = settings.sync.tables
     if not names:
         return []
+    before = client.requests_made
     if not queries_allowed(engine, client, settings.api.queries):
         log.warning("sync.tables skipped (%s): the office does not allow SQL", ", ".join(names))
         for name in names:  # so that `odmirror status` shows each table and why
             _record_skip(engine, name, "skipped: the office's API tier does not allow SQL queries")
         return []
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
-    results = []
-    for name in names:
-        resource = query_resource(name)
-        if not full and not due(engine, resource, settings):
-            log.info("%s: read whole less than %s ago, not yet due", name, whole_every(settings))
+    chosen = [r for r in map(query_resource, names) if full or _due_logged(engine, r, settings)]
+    if not chosen:
+        return []
+    asked = client.requests_made - before  # the Queries permission's check, when it is made
+    answer = change_probe.probe_tables(engine, client, chosen, overlap, full)
+    results: list[state.RunResult] = []
+    for resource in chosen:
+        # The probe (and the check) are counted on the run's first table, so the summary's
+        # requests add up to what the run spent.
+        charge = asked + answer.requests if answer is not None and not results else 0
+        if answer is not None and answer.unchanged(resource.name):
+            results.append(change_probe.record_unchanged(engine, resource, answer, charge, asked))
             continue
-        table = QueryTableSync(engine, client, resource, overlap, full, settings.pii, control)
+        clock = answer.clock if answer is not None else None
+        table = QueryTableSync(
+            engine, client, resource, overlap, full, settings.pii, control, clock
+        )
+        table.charged = charge
+        table.expected = answer.stop_after(resource.name, overlap) if answer is not None else None
         try:
             results.append(table.run())
         except (QueryNotAllowed, QueryRefused) as exc:
-            log.warning("%s skipped: %s", name, exc)
+            log.warning("%s skipped: %s", resource.name, exc)
     return results
+
+
+def _due_logged(engine: Engine, resource: QueryResource, settings: Settings) -> bool:
+    if due(engine, resource, settings):
+        return True
+    log.info("%s: read whole less than %s ago, not yet due", resource.name, whole_every(settings))
+    return False
 
 
 def whole_every(settings: Settings) -> dt.timedelta | None:

@@ -1,5 +1,6 @@
-"""Rows that left Open Dental: hard deletions listed by a history feed, and rows that a table
-pulled whole no longer returns.
+"""Rows that left Open Dental: hard deletions listed by a history feed, rows that a table
+pulled whole no longer returns, and rows a fan-out parent's list or a date window's answer no
+longer returns (`mark_missing_within`).
 
 Both run only after a resource's pull completed, so a failed or cut-short pull never removes
 or marks anything.
@@ -8,10 +9,10 @@ or marks anything.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, delete, or_, update
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, delete, or_, select, update
 
 from etl.api.client import ApiClient
 from etl.catalog.resources import Resource
@@ -101,3 +102,42 @@ def mark_missing(
             marked = marked.where(key.not_in(keys))
         count = conn.execute(marked.values({gone: now})).rowcount
     return count, back
+
+
+def mark_missing_within(
+    engine: Engine,
+    resource: Resource,
+    scopes: Iterable[ColumnElement[bool]],
+    present: Container[Any],
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Stamp `odmirror_gone_at` on rows inside the scopes that the run did not return; clear it
+    on rows it returned.
+
+    Args:
+        engine: the mirror.
+        resource: the fan-out or date window that was read.
+        scopes: parts of the table that complete answers listed whole
+            (etl.sync.requests.listed_scopes); a row outside all of them is left as it is.
+        present: the keys the run returned (any list, any pass).
+        now: the time to stamp.
+
+    Returns:
+        (rows newly marked gone, rows that came back).
+    """
+    table = resource.table
+    key, gone = table.c[resource.key_column], table.c["odmirror_gone_at"]
+    with engine.begin() as conn:
+        # The keys are read first and compared here: a scope holds few rows, the run's keys
+        # may be many, and neither goes into one statement whole.
+        missing: set[Any] = set()
+        for scope in scopes:
+            inside = conn.execute(select(key).where(and_(scope, gone.is_(None)))).scalars()
+            missing.update(k for k in inside if k not in present)
+        marked_before = conn.execute(select(key).where(gone.is_not(None))).scalars()
+        back = sorted(k for k in marked_before if k in present)
+        for chunk in chunked(sorted(missing), _CHUNK):
+            conn.execute(update(table).where(key.in_(chunk)).values({gone: now}))
+        for chunk in chunked(back, _CHUNK):
+            conn.execute(update(table).where(key.in_(chunk)).values({gone: None}))
+    return len(missing), len(back)

@@ -69,6 +69,7 @@ class ResourceSync:
         )
         self.deferred: list[Index] = []  # its indexes, to build when the rows are in
         self.sampled = False  # whether the first page has shown which are cheap to keep
+        self.listed: list[dict[str, str]] = []  # unfiltered request series read to their end
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -149,6 +150,14 @@ class ResourceSync:
             marked, back = removals.mark_missing(self.engine, resource, self.saver.stamps, now)
             if marked or back:
                 self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
+        # A fan-out parent's list, a date window's answer: complete for their own part only.
+        scopes = requests.listed_scopes(resource, self.listed)
+        if scopes:
+            marked, back = removals.mark_missing_within(
+                self.engine, resource, scopes, self.saver.seen, now
+            )
+            if marked or back:
+                self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
 
     def _succeed(self, run_id: int, new_cursor: dt.datetime | None) -> None:
         # Problems the run resolved go in the transaction that records its success: a failed
@@ -197,6 +206,8 @@ class ResourceSync:
                     if not filters:
                         self.shown.note(page.rows)
                     yield filters, number, page
+                if not filters:  # read to its end (a failed read has raised)
+                    self.listed.append(extra)
 
     def _save(self, page: Page) -> int:
         self.run_cursor.track(page)

@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.api.client import ApiClient
-from etl.catalog.resources import select_resources
+from etl.catalog.query_tables import query_resource
+from etl.catalog.resources import Resource, select_resources
 from etl.config.settings import Settings
 from etl.control import RunControl
 from etl.errors import DatabaseError
@@ -23,6 +24,7 @@ from etl.mirror.pii_scrub import apply_policy
 from etl.sync import state
 from etl.sync.cursor import window_start
 from etl.sync.query_mode import sync_tables
+from etl.sync.reconcile_run import reconcile_tables
 from etl.sync.resource import ResourceSync
 
 __all__ = ["ResourceSync", "run_sync", "window_start"]
@@ -34,6 +36,7 @@ def run_sync(
     client: ApiClient | None = None,
     control: RunControl | None = None,
     resources: Sequence[str] | None = None,
+    reconcile: bool = False,
 ) -> list[state.RunResult]:
     """Bring every enabled resource of the mirror up to date once.
 
@@ -44,6 +47,7 @@ def run_sync(
         control: stop request and progress hook; a stop raises StopRequested after the page
             in flight is committed, with the run recorded as interrupted.
         resources: the names to sync (default: the config's `sync.resources`).
+        reconcile: look for rows the office deleted now, whatever `sync.reconcile_every`.
 
     Returns:
         One result per resource.
@@ -52,7 +56,11 @@ def run_sync(
         OdMirrorError: a one-line reason; the mirror keeps what earlier pages committed.
         MirrorLocked: another process is syncing this mirror.
     """
-    chosen = select_resources(settings.sync.resources if resources is None else resources)
+    chosen = (
+        select_resources(settings.sync.resources, allow_empty=True)  # sync.tables only
+        if resources is None
+        else select_resources(resources)
+    )
     engine = make_engine(settings.database.url)
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:
@@ -73,7 +81,8 @@ def run_sync(
             # Query mode (sync.tables) only on a whole run, not for a resource asked by name.
             if resources is None:
                 results += sync_tables(engine, api, settings, full, control)
-            return results
+            read = _resources_read(chosen, settings, results)
+            return results + reconcile_tables(engine, api, settings, read, reconcile, control)
     except SQLAlchemyError as exc:
         raise DatabaseError(describe(exc, settings.database.url)) from None
     finally:
@@ -87,3 +96,18 @@ def _pace_after_last_run(engine: Engine, api: ApiClient) -> None:
     if last is not None:
         since = (state.utcnow() - last).total_seconds()
         api.not_before(api.settings.min_request_interval + 1.0 - since)
+
+
+def _resources_read(
+    chosen: Sequence[Resource], settings: Settings, results: Sequence[state.RunResult]
+) -> list[tuple[Resource, state.RunResult]]:
+    # Each resource with the result of its read this run (query-mode tables by their name).
+    known = {r.name: r for r in chosen}
+    read = []
+    for result in results:
+        resource = known.get(result.resource)
+        if resource is None and result.resource in settings.sync.tables:
+            resource = query_resource(result.resource)
+        if resource is not None:
+            read.append((resource, result))
+    return read
