@@ -42,5 +42,10 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_sync.py $(BENCH_ARGS)
 
+# The other benchmarks, by name: bench-whole, bench-requests, bench-reconcile, bench-bulk,
+# bench-practices (bench/bench_<name>.py; each prints a table and writes JSON).
+bench-%: $(BIN)/.installed
+	$(BIN)/python bench/bench_$*.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) odmirror-demo.db odmirror-demo.db-wal odmirror-demo.db-shm odmirror-demo.db.lock

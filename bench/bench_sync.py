@@ -15,6 +15,7 @@ start-up (in "wall") does not count against the floor:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import statistics
@@ -26,6 +27,8 @@ from mirrors import Mirror, mirror_for
 from simproc import SimProcess
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+#: Every line printed, as a record, written to --json at the end (to compare machines).
+RESULTS: list[dict[str, object]] = []
 HEADER = (
     f"{'regime':<8} {'N':>8} {'what':<20} {'into':<10} {'rows':>8} {'req':>5} {'min':>5} "
     f"{'viol':>4} {'wall s':>7} {'run s':>7} {'floor s':>7} {'x floor':>7} {'rows/s':>8} "
@@ -40,6 +43,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for regime in ("service", "remote") if args.regime == "both" else (args.regime,):
             _regime(args, regime, Path(tmp))
+    Path(args.json).write_text(json.dumps(RESULTS, indent=1), encoding="utf-8")
+    print(f"written: {args.json}")
 
 
 def _args() -> argparse.Namespace:
@@ -55,6 +60,7 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--no-dlt", action="store_true")
     parser.add_argument("--no-again", action="store_true", help="skip the second full sync")
     parser.add_argument("--repeat", type=int, default=1, help="fetch and syncs N times (median)")
+    parser.add_argument("--json", default="bench-sync.json", help="where to write results")
     return parser.parse_args()
 
 
@@ -159,6 +165,14 @@ class _Row:
         ratio = f"{r.run / floor:7.2f}" if floor else f"{'':>7}"
         floor_text = f"{floor:7.2f}" if floor is not None else f"{'':>7}"
         rate = r.rows / r.run if r.run else 0.0
+        RESULTS.append({
+            "regime": self.regime, "patients": self.n, "run": what, "into": into,
+            "rows": r.rows, "requests": r.counts["requests"], "fewest_requests": fewest or None,
+            "violations": r.counts["violations"], "wall_s": round(r.measured.wall, 3),
+            "run_s": round(r.run, 3), "floor_s": round(floor, 3) if floor else None,
+            "x_floor": round(r.run / floor, 3) if floor else None, "rows_per_s": round(rate),
+            "rss_mb": round(r.measured.rss_mb), "cpu_s": round(r.measured.cpu, 2),
+        })  # fmt: skip
         print(
             f"{self.regime:<8} {self.n:>8} {what:<20} {into:<10} {r.rows:>8} "
             f"{r.counts['requests']:>5} {fewest!s:>5} {r.counts['violations']:>4} "
