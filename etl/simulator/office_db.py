@@ -77,6 +77,12 @@ class OfficeDatabase:
         with self._lock:
             self._db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
 
+    def replace(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Make a table hold exactly these rows (raw values; absent columns as `insert`)."""
+        with self._lock:
+            self._db.execute(f"DROP TABLE IF EXISTS {table}")
+            self.insert(table, rows)
+
     def update(self, table: str, key: int, **fields: Any) -> None:
         """Change a row's columns; its change column takes the office clock, as MySQL's does."""
         stamp = change_column(table)

@@ -1,0 +1,210 @@
+"""Whole pulls that provably changed nothing are not read: one ShortQuery asks them all first.
+
+In endpoint mode a resource without a change filter (claimprocs, paysplits, recalls, ...) is
+listed whole on every run: 3,000 requests for 300,000 claimprocs, a second each on the Remote
+API. Where the office allows SQL (etl.sync.query_detect), the run first asks, in one SELECT for
+every such resource (a UNION ALL, MySQL 5.5 SQL, as etl.sync.change_probe's), each table's
+`COUNT(*)` and `MAX(change column)` (etl.catalog.query_tables.change_column), and `NOW()`.
+
+A complete pull remembers the answer of the probe made just before it (count C, newest stamp
+M, office clock T0) in `odmirror_settings`, and only if the pull listed C rows itself. A later
+run skips the pull when its probe finds the same C and M and M is older than T0 less
+`sync.overlap_seconds`. Why that proves the list unchanged: every insert and every edit stamps
+the change column with the database's clock, so a row written after T0 (or committed late with
+a stamp inside the overlap) would carry a stamp newer than M, unless deleted again; the rows
+now are then all rows of T0, unedited, and as many as at T0: the same rows. The pull listed C
+rows after T0 and before now, none of them newer than M: the same rows again (a row inserted
+after T0 and deleted since would have made the pull list more than C). A deletion lowers the
+count, an insert or an edit moves the newest stamp.
+
+Not probed (pulled as before): tables without a change column (scheduleops, payplanlinks), and
+tables whose rows carry a caption the API derives from another table (paysplits' unearnedType,
+operatories' operatoryType, benefits' procCode): renaming a definition changes the list but no
+stamp of the table. A probe that fails (401, 400: a table the office lacks or refuses, 504), or
+an answer without a table's row, pulls as before, with one line. `--full` never skips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, delete, insert, select
+
+from etl.api import short_query
+from etl.api.client import ApiClient
+from etl.api.paginator import parse_query_time
+from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
+from etl.catalog.query_tables import change_column
+from etl.catalog.resources import Resource
+from etl.errors import ApiError
+from etl.mirror.bookkeeping import Setting
+from etl.sync import change_probe, state
+from etl.sync.cursor import window_start
+from etl.sync.query_detect import queries_allowed
+from etl.wording import plural
+
+log = logging.getLogger("etl.sync.run")
+
+#: Where a complete pull's probe is kept in odmirror_settings (the resource's name follows).
+PREFIX = "whole_probe:"
+UNCHANGED = "unchanged since its last pull: not read (change probe)"
+
+
+def probed(resource: Resource) -> bool:
+    """Whether a resource is a whole pull the probe can vouch for (see the module's notes)."""
+    plain = resource.cursor_param is None and resource.fan_out is None
+    whole = plain and resource.window is None and resource.passes == ({},)
+    derived = any("derived_from" in c.info for c in resource.table.columns)
+    return whole and not derived and change_column(resource.table_name) is not None
+
+
+@dataclass
+class WholeProbe:
+    """The run's answer: per probed resource, its table's row count and newest change stamp.
+
+    Attributes:
+        clock: the office clock of the probe (T0 of the pulls that follow it).
+        found: resource name: (count, newest stamp or None for an empty table).
+        requests: the calls the probe made (the Queries check included), charged once.
+    """
+
+    clock: dt.datetime
+    found: dict[str, tuple[int, dt.datetime | None]] = field(default_factory=dict)
+    requests: int = 0
+
+    def take_charge(self, name: str) -> int:
+        """The probe's requests, for the first resource it answered for (0 afterwards)."""
+        if name not in self.found:
+            return 0
+        charge, self.requests = self.requests, 0
+        return charge
+
+
+def probe_sql(resources: Sequence[Resource]) -> str:
+    """The probe's SELECT: the clock's row, then one row per resource's table."""
+    parts = [change_probe.clock_select()]
+    for resource in resources:
+        table, stamp = resource.table_name, change_column(resource.table_name)
+        parts.append(f"SELECT '{table}', COUNT(*), NULL, MAX({stamp}) FROM {table}")
+    return " UNION ALL ".join(parts)
+
+
+def ask(
+    engine: Engine, client: ApiClient, mode: str, chosen: Sequence[Resource], full: bool
+) -> WholeProbe | None:
+    """Probe the run's whole pulls once, before any is read.
+
+    Args:
+        engine: the mirror (where the Queries permission's answer is remembered).
+        client: the office's API session.
+        mode: `api.queries` (auto, on, off).
+        chosen: the resources of the run, in order.
+        full: a `--full` run: nothing is probed, nothing skipped.
+
+    Returns:
+        The answer, or None (every whole pull is read): a full run, no whole pull to probe, an
+        office without SQL, or a probe that failed (one line says why).
+    """
+    wanted = [r for r in chosen if probed(r)][: change_probe.ROWS_PER_CALL - 1]
+    if full or not wanted:
+        return None
+    before = client.requests_made
+    try:
+        if not queries_allowed(engine, client, mode):
+            return None
+        rows = short_query.short_query(client, probe_sql(wanted))
+        answer = WholeProbe(change_probe.clock_of(rows))
+    except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
+        log.warning("whole pulls not probed, each is read: %s", exc)
+        return None
+    by_table = {r.table_name: r.name for r in wanted}
+    for row in rows:
+        name = by_table.get(str(row.get("TableName")))  # the clock's row names no table
+        found = _count_and_newest(row)
+        if name is not None and found is not None:
+            answer.found[name] = found
+    answer.requests = client.requests_made - before
+    return answer
+
+
+def _count_and_newest(row: dict[str, object]) -> tuple[int, dt.datetime | None] | None:
+    try:  # a UNION's column may come as text
+        count = int(str(row.get("Changed")))
+    except ValueError:
+        return None
+    newest = parse_query_time(row.get("Newest"))
+    if count and newest is None:
+        return None  # rows without a readable stamp: nothing is proved
+    return count, newest
+
+
+def skip_if_unchanged(
+    engine: Engine, resource: Resource, probe: WholeProbe | None, overlap: dt.timedelta
+) -> state.RunResult | None:
+    """Record the resource as read without reading it, if the probe proves it unchanged.
+
+    Returns:
+        The run's result, or None: the resource is to be pulled.
+    """
+    now = None if probe is None else probe.found.get(resource.name)
+    last = _remembered(engine, resource.name)
+    if probe is None or now is None or last is None:
+        return None
+    (count, newest), (old_count, old_newest, before) = now, last
+    quiet = newest is None or newest < window_start(before, overlap)
+    if count != old_count or newest != old_newest or not quiet:
+        return None
+    stats = state.RunStats(requests=probe.take_charge(resource.name), office_clock=probe.clock)
+    notes = [UNCHANGED]
+    if stats.requests:
+        calls, asked = plural(stats.requests, "request"), plural(len(probe.found), "whole pull")
+        notes.append(f"counts the run's probe of {asked} ({calls})")
+    cursor = state.get_cursor(engine, resource.name)
+    mode = "full" if cursor is None else "incremental"
+    run_id = state.start_run(engine, resource.name, mode, cursor)
+    with engine.begin() as conn:
+        state.close_run(conn, run_id, stats, new_cursor=cursor, note="; ".join(notes))
+    return state.RunResult(resource.name, mode, stats, 0.0, cursor, False, notes)
+
+
+def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) -> int:
+    """Forget what the last pull remembered (this pull replaces it); the probe's charge."""
+    if not probed(resource):
+        return 0
+    with engine.begin() as conn:
+        conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
+    return 0 if probe is None else probe.take_charge(resource.name)
+
+
+def after_pull(engine: Engine, resource: Resource, probe: WholeProbe | None, listed: int) -> None:
+    """Remember the probe made before a complete pull, if the pull listed as many rows."""
+    now = None if probe is None else probe.found.get(resource.name)
+    if probe is None or now is None:
+        return
+    count, newest = now
+    if listed != count:  # the list and the table differ (or changed meanwhile): not vouched
+        log.info("%s: listed %d rows, its table %d: not remembered", resource.name, listed, count)
+        return
+    value = {"count": count, "newest": _text(newest), "before": _text(probe.clock)}
+    with engine.begin() as conn:
+        conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
+
+
+def _remembered(engine: Engine, name: str) -> tuple[int, dt.datetime | None, dt.datetime] | None:
+    with engine.connect() as conn:
+        text = conn.execute(select(Setting.value).where(Setting.name == PREFIX + name)).scalar()
+    try:
+        saved = json.loads(text or "")
+        newest, before = saved["newest"], dt.datetime.fromisoformat(saved["before"])
+        stamp = None if newest is None else dt.datetime.fromisoformat(newest)
+        return int(saved["count"]), stamp, before
+    except (ValueError, KeyError, TypeError):
+        return None  # nothing remembered (or unreadable): pulled
+
+
+def _text(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
