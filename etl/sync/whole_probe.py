@@ -67,18 +67,19 @@ class WholeProbe:
     """The run's answer: per probed resource, its table's row count and newest change stamp.
 
     Attributes:
-        clock: the office clock of the probe (T0 of the pulls that follow it).
+        clock: the office clock of the probe (T0 of the pulls that follow it); None: the
+            probe did not answer (its requests are still charged).
         found: resource name: (count, newest stamp or None for an empty table).
         requests: the calls the probe made (the Queries check included), charged once.
     """
 
-    clock: dt.datetime
+    clock: dt.datetime | None
     found: dict[str, tuple[int, dt.datetime | None]] = field(default_factory=dict)
     requests: int = 0
 
-    def take_charge(self, name: str) -> int:
-        """The probe's requests, for the first resource it answered for (0 afterwards)."""
-        if name not in self.found:
+    def take_charge(self, resource: Resource) -> int:
+        """The probe's requests, for the first whole pull of the run (0 afterwards)."""
+        if not probed(resource):
             return 0
         charge, self.requests = self.requests, 0
         return charge
@@ -115,12 +116,12 @@ def ask(
     before = client.requests_made
     try:
         if not queries_allowed(engine, client, mode):
-            return None
+            return _spent(client, before)
         rows = short_query.short_query(client, probe_sql(wanted))
         answer = WholeProbe(change_probe.clock_of(rows))
     except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
         log.warning("whole pulls not probed, each is read: %s", exc)
-        return None
+        return _spent(client, before)
     by_table = {r.table_name: r.name for r in wanted}
     for row in rows:
         name = by_table.get(str(row.get("TableName")))  # the clock's row names no table
@@ -129,6 +130,12 @@ def ask(
             answer.found[name] = found
     answer.requests = client.requests_made - before
     return answer
+
+
+def _spent(client: ApiClient, before: int) -> WholeProbe | None:
+    # No answer, but requests to charge (the summary's requests add up to the run's).
+    spent = client.requests_made - before
+    return WholeProbe(None, requests=spent) if spent else None
 
 
 def _count_and_newest(row: dict[str, object]) -> tuple[int, dt.datetime | None] | None:
@@ -152,13 +159,13 @@ def skip_if_unchanged(
     """
     now = None if probe is None else probe.found.get(resource.name)
     last = _remembered(engine, resource.name)
-    if probe is None or now is None or last is None:
+    if probe is None or probe.clock is None or now is None or last is None:
         return None
     (count, newest), (old_count, old_newest, before) = now, last
     quiet = newest is None or newest < window_start(before, overlap)
     if count != old_count or newest != old_newest or not quiet:
         return None
-    stats = state.RunStats(requests=probe.take_charge(resource.name), office_clock=probe.clock)
+    stats = state.RunStats(requests=probe.take_charge(resource), office_clock=probe.clock)
     notes = [UNCHANGED]
     if stats.requests:
         calls, asked = plural(stats.requests, "request"), plural(len(probe.found), "whole pull")
@@ -177,13 +184,13 @@ def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) ->
         return 0
     with engine.begin() as conn:
         conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
-    return 0 if probe is None else probe.take_charge(resource.name)
+    return 0 if probe is None else probe.take_charge(resource)
 
 
 def after_pull(engine: Engine, resource: Resource, probe: WholeProbe | None, listed: int) -> None:
     """Remember the probe made before a complete pull, if the pull listed as many rows."""
     now = None if probe is None else probe.found.get(resource.name)
-    if probe is None or now is None:
+    if probe is None or probe.clock is None or now is None:
         return
     count, newest = now
     if listed != count:  # the list and the table differ (or changed meanwhile): not vouched
