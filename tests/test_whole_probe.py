@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from etl.api.client import ApiClient
 from etl.catalog.resources import RESOURCES
+from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
 from etl.sync import whole_probe
 from etl.sync.run import run_sync
@@ -68,6 +69,12 @@ def test_a_run_with_no_change_costs_one_request_for_every_probed_whole_pull(
     first = _sync(office, engine)
     assert all(first[n].stats.fetched == len(office.tables.all(n)) > 0 for n in PROBED)
     assert len(_sql_sent(office)) == 2  # the Queries permission's check, then the probe
+    with engine.connect() as conn:
+        saved = {name: value for name, value in conn.execute(select(Setting.name, Setting.value))}
+    remembered = {k.removeprefix(whole_probe.PREFIX): v for k, v in saved.items() if v}
+    assert sorted(set(remembered) & set(NAMES)) == sorted(PROBED)
+    assert json.loads(remembered["recalls"])["before"] == office.clock.now().isoformat()
+    assert json.loads(remembered["recalls"])["count"] == len(office.tables.all("recalls"))
     office.clock.advance(300)
     again = _sync(office, engine)
     sql = _sql_sent(office)
@@ -87,36 +94,34 @@ def test_a_run_with_no_change_costs_one_request_for_every_probed_whole_pull(
     assert all(again[n].stats.fetched == first[n].stats.fetched for n in NOT_PROBED)
 
 
-@pytest.mark.parametrize("change", ["delete", "insert", "edit"])
-def test_a_deleted_inserted_or_edited_row_makes_its_pull(
-    office: Simulator, engine: Engine, change: str
+def test_a_deleted_an_inserted_and_an_edited_row_each_make_its_pull(
+    office: Simulator, engine: Engine
 ) -> None:
     tables = office.tables
     assert tables is not None
     _sync(office, engine)
-    office.clock.advance(300)
-    key = tables.all("claimprocs")[2]["ClaimProcNum"]
-    if change == "delete":
-        tables["claimprocs"].rows.pop(key)
-    elif change == "insert":
-        copied = {k: v for k, v in tables.all("claimprocs")[0].items() if k != "SecDateTEdit"}
-        tables.add("claimprocs", **{**copied, "WriteOff": 1.5})
-    else:
-        tables.update("claimprocs", key, WriteOff=12.25)
-    office.clock.advance(120)  # past the overlap: the pull that reads it is remembered
-    results = _sync(office, engine)
-    served = len(tables.all("claimprocs"))
-    assert results["claimprocs"].stats.fetched == served
-    assert _shown(results, PROBED[1:]) == [(n, 0, 0) for n in PROBED[1:]]
+    keys = [r["ClaimProcNum"] for r in tables.all("claimprocs")]
+    copied = {k: v for k, v in tables.all("claimprocs")[0].items() if k != "SecDateTEdit"}
+    changes = {
+        "delete": lambda: tables["claimprocs"].rows.pop(keys[2]),
+        "insert": lambda: tables.add("claimprocs", **{**copied, "WriteOff": 1.5}),
+        "edit": lambda: tables.update("claimprocs", keys[4], WriteOff=12.25),
+    }
+    for change, make in changes.items():
+        office.clock.advance(300)
+        make()
+        office.clock.advance(120)  # past the overlap: the pull that reads it is remembered
+        results = _sync(office, engine)
+        served = tables.all("claimprocs")
+        assert results["claimprocs"].stats.fetched == len(served), change
+        assert _shown(results, PROBED[1:]) == [(n, 0, 0) for n in PROBED[1:]]
+        office.clock.advance(300)
+        assert _sync(office, engine)["claimprocs"].stats.fetched == 0, change  # remembered
     rows = mirror(engine, RESOURCES["claimprocs"])
-    if change == "delete":
-        assert [k for k, r in rows.items() if r["odmirror_gone_at"] is not None] == [key]
-    elif change == "insert":
-        assert results["claimprocs"].stats.inserted == 1 and len(rows) == served
-    else:
-        assert results["claimprocs"].stats.updated == 1 and rows[key]["writeoff"] == 12.25
-    office.clock.advance(300)
-    assert _sync(office, engine)["claimprocs"].stats.fetched == 0  # remembered again
+    assert [k for k, r in rows.items() if r["odmirror_gone_at"] is not None] == [keys[2]]
+    assert len(rows) == len(keys) + 1 and rows[keys[4]]["writeoff"] == 12.25
+    new = max(rows)
+    assert (rows[new]["writeoff"], rows[new]["odmirror_gone_at"]) == (1.5, None)
 
 
 def test_an_edit_in_the_same_second_as_the_newest_stamp_is_pulled(
@@ -182,18 +187,3 @@ def test_full_never_skips(office: Simulator, engine: Engine) -> None:
     assert _sync(office, engine)["claimprocs"].stats.fetched == first["claimprocs"].stats.fetched
     office.clock.advance(300)
     assert _sync(office, engine)["claimprocs"].stats.fetched == 0
-
-
-def test_what_a_pull_remembers(office: Simulator, engine: Engine) -> None:
-    from etl.mirror.bookkeeping import Setting
-
-    office.clock.advance(0)
-    _sync(office, engine)
-    with engine.connect() as conn:
-        saved = dict(conn.execute(select(Setting.name, Setting.value)).all())
-    assert sorted(k for k in saved if k.startswith(whole_probe.PREFIX)) == sorted(
-        whole_probe.PREFIX + n for n in PROBED
-    )
-    recalls = json.loads(saved[whole_probe.PREFIX + "recalls"])
-    assert recalls["before"] == office.clock.now().isoformat()
-    assert recalls["count"] == len(office.tables.all("recalls") if office.tables else [])
