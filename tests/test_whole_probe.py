@@ -1,8 +1,8 @@
 """Whole pulls skipped when one SQL probe proves them unchanged (etl.sync.whole_probe; issue 23).
 
-The simulator's ShortQuery reads the REST lists' own tables (`sql_reads_rest`), so a change made
-through the REST store (an insert, an edit stamping SecDateTEdit, a deletion) is what the probe
-counts. Its clock stands still unless a test moves it.
+The simulator's ShortQuery reads the REST lists' own tables (`sql_reads_rest`, on by default),
+so a change made through the REST store (an insert, an edit stamping SecDateTEdit, a deletion)
+is what the probe counts. Its clock stands still unless a test moves it.
 """
 
 from __future__ import annotations
@@ -35,9 +35,7 @@ NAMES = PROBED + NOT_PROBED
 @pytest.fixture
 def office(make_sim: Any) -> Simulator:
     """A small practice whose ShortQuery reads the REST tables; its clock past every stamp."""
-    sim: Simulator = make_sim(
-        patients=12, clock=OfficeClock(start=START), sql_reads_rest=True
-    ).fill_practice()
+    sim: Simulator = make_sim(patients=12, clock=OfficeClock(start=START)).fill_practice()
     sim.clock.advance(300)
     return sim
 
@@ -167,7 +165,7 @@ def test_a_refused_probe_pulls_as_before(office: Simulator, engine: Engine) -> N
 
 def test_without_the_queries_permission_nothing_changes(make_sim: Any, engine: Engine) -> None:
     sim: Simulator = make_sim(
-        patients=12, clock=OfficeClock(start=START), sql_reads_rest=True, queries_allowed=False
+        patients=12, clock=OfficeClock(start=START), queries_allowed=False
     ).fill_practice()
     first = _sync(sim, engine)
     sim.clock.advance(300)

@@ -30,7 +30,7 @@ class SimulatorConfig:
     queries_allowed: bool = True
     #: Whether ShortQuery also reads the REST endpoints' tables (claimproc, recall, ...), as
     #: the office's one database would: copied, raw, into the office database before each query.
-    sql_reads_rest: bool = False
+    sql_reads_rest: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in CAPS:

@@ -44,6 +44,8 @@ class OfficeDatabase:
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.create_function("NOW", 0, lambda: format_datetime(self.clock.now()))
         self._lock = threading.RLock()
+        #: Tables copied from the REST lists (etl.simulator.rest_sql), refreshed on each query.
+        self.copied: set[str] = set()
 
     def create(self, table: str) -> None:
         """Create one Open Dental table (lower-case name), empty."""
@@ -76,6 +78,14 @@ class OfficeDatabase:
         ]
         with self._lock:
             self._db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+
+    def holds(self, table: str) -> bool:
+        """Whether the office database has this table."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+            ).fetchone()
+        return found is not None
 
     def replace(self, table: str, rows: list[dict[str, Any]]) -> None:
         """Make a table hold exactly these rows (raw values; absent columns as `insert`)."""

@@ -5,7 +5,8 @@ ShortQuery reads (etl.simulator.office_db). With `sql_reads_rest`, a SELECT that
 REST list serves (claimproc, recall, ...) reads that list's rows as they are now, copied into
 the office database with the database's raw values: enum names back to their codes, flags to
 0 and 1. A column the list does not send gets Open Dental's "no value" (its change column, the
-office clock, as a new row's would).
+office clock, as a new row's would). A table a test put into the office database itself is
+left as it is.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ def copy_named_tables(office_db: OfficeDatabase, tables: Tables, body: bytes) ->
             rows = tables.all(path) if path is not None else None
         except KeyError:  # the simulator does not serve that list
             rows = None
-        if rows is not None:
+        if rows is not None and (table in office_db.copied or not office_db.holds(table)):
             office_db.replace(table, [raw_row(table, row) for row in rows])
+            office_db.copied.add(table)
 
 
 def raw_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
