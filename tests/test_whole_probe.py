@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, MetaData, create_engine, insert, select
 
 from etl.api.client import ApiClient
+from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
@@ -22,13 +24,14 @@ from etl.sync import whole_probe
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult
 from tests.conftest import settings_for
+from tests.mariadb import fresh_mariadb
 from tests.practice import mirror, url_of
 
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
-PROBED = ("claimprocs", "patplans", "recalls", "claimtrackings")
-#: Whole pulls the probe cannot vouch for: a caption from definitions, no change column.
-NOT_PROBED = ("paysplits", "payplanlinks")
+PROBED = ("claimprocs", "paysplits", "patplans", "recalls", "claimtrackings")
+#: Whole pulls the probe cannot vouch for: no change column.
+NOT_PROBED = ("scheduleops", "payplanlinks")
 NAMES = PROBED + NOT_PROBED
 
 
@@ -76,20 +79,45 @@ def test_a_run_with_no_change_costs_one_request_for_every_probed_whole_pull(
     office.clock.advance(300)
     again = _sync(office, engine)
     sql = _sql_sent(office)
-    assert len(sql) == 1 and sql[0].count("UNION ALL") == len(PROBED)
+    # The clock, a row per table, and the fingerprint of paysplits' captions (definitions).
+    assert len(sql) == 1 and sql[0].count("UNION ALL") == len(PROBED) + 1
     assert _listed(office) == set(NOT_PROBED)  # the others are listed as before
     assert _shown(again, PROBED) == [
         ("claimprocs", 0, 1),  # the probe is counted on the first
+        ("paysplits", 0, 0),
         ("patplans", 0, 0),
         ("recalls", 0, 0),
         ("claimtrackings", 0, 0),
     ]
     assert again["claimprocs"].notes == [
         whole_probe.UNCHANGED,
-        "counts the run's probe of 4 whole pulls (1 request)",
+        "counts the run's probe of 5 whole pulls (1 request)",
     ]
     assert all(again[n].notes == [whole_probe.UNCHANGED] for n in PROBED[1:])
     assert all(again[n].stats.fetched == first[n].stats.fetched for n in NOT_PROBED)
+
+
+def test_a_renamed_definition_pulls_the_paysplits_that_show_its_name(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    split = next(r for r in tables.all("paysplits") if r["UnearnedType"])
+    # The simulator's definitions list lacks the money tables' own: the office's one table.
+    named = {"DefNum": split["UnearnedType"], "Category": 29, "ItemName": split["unearnedType"]}
+    tables.load("definitions", [named])
+    _sync(office, engine)
+    office.clock.advance(300)
+    tables.update("definitions", split["UnearnedType"], ItemName="Prepaid, renamed")
+    for row in tables["paysplits"].rows.values():  # the caption the API derives
+        if row["UnearnedType"] == split["UnearnedType"]:
+            row["unearnedType"] = "Prepaid, renamed"
+    office.clock.advance(120)
+    results = _sync(office, engine)
+    assert results["paysplits"].stats.updated > 0
+    assert _shown(results, ("claimprocs", "recalls")) == [("claimprocs", 0, 1), ("recalls", 0, 0)]
+    rows = mirror(engine, RESOURCES["paysplits"])
+    assert rows[split["SplitNum"]]["unearnedtype_name"] == "Prepaid, renamed"
 
 
 def test_a_deleted_an_inserted_and_an_edited_row_each_make_its_pull(
@@ -185,3 +213,33 @@ def test_full_never_skips(office: Simulator, engine: Engine) -> None:
     assert _sync(office, engine)["claimprocs"].stats.fetched == first["claimprocs"].stats.fetched
     office.clock.advance(300)
     assert _sync(office, engine)["claimprocs"].stats.fetched == 0
+
+
+def test_the_probe_runs_on_mysql_as_written() -> None:
+    # The probe goes to the office's own MySQL/MariaDB: run it there (MySQL 5.5 SQL).
+    metadata = MetaData()
+    claimproc, definition = od_table("claimproc", metadata), od_table("definition", metadata)
+    with fresh_mariadb() as url:
+        office = create_engine(url)
+        metadata.create_all(office)
+        stamps = [dt.datetime(2025, 3, 1, 8, 0, 0), dt.datetime(2025, 3, 2, 9, 30, 0)]
+        with office.begin() as conn:
+            conn.execute(
+                insert(claimproc),
+                [
+                    {"claimprocnum": 1, "secdatetedit": stamps[0]},
+                    {"claimprocnum": 2, "secdatetedit": stamps[1]},
+                ],
+            )
+            conn.execute(insert(definition), [{"defnum": 7, "itemname": "Prepaid"}])
+        resources = [RESOURCES["claimprocs"], RESOURCES["paysplits"]]
+        sql = whole_probe.probe_sql(resources).replace("FROM paysplit", "FROM claimproc")
+        with office.connect() as conn:
+            found = conn.exec_driver_sql(sql).mappings().all()
+        office.dispose()
+    labels = [r["TableName"] for r in found]
+    assert labels == ["NOW()", "claimproc", "paysplit", "definition.ItemName"]
+    assert [int(r["Changed"]) for r in found[1:]] == [2, 2, 1]
+    newest = {r["TableName"]: r["Newest"] for r in found}
+    assert str(newest["claimproc"]) == "2025-03-02 09:30:00"
+    assert int(newest["definition.ItemName"]) == zlib.crc32(b"7|Prepaid")

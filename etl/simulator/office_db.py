@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import zlib
 from typing import Any
 
 import sqlglot
@@ -43,6 +44,7 @@ class OfficeDatabase:
         self.clock, self.timeout_rows = clock, timeout_rows
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.create_function("NOW", 0, lambda: format_datetime(self.clock.now()))
+        self._db.create_function("CRC32", 1, _crc32)  # MySQL's, of the value's text
         self._lock = threading.RLock()
         #: Tables copied from the REST lists (etl.simulator.rest_sql), refreshed on each query.
         self.copied: set[str] = set()
@@ -158,6 +160,10 @@ class OfficeDatabase:
         if not isinstance(wanted, exp.Literal) or wanted.is_string:
             return True
         return int(wanted.this) > self.timeout_rows
+
+
+def _crc32(value: Any) -> int | None:
+    return None if value is None else zlib.crc32(str(value).encode())
 
 
 def _one_summary(query: exp.Query) -> bool:

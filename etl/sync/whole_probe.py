@@ -54,12 +54,37 @@ PREFIX = "whole_probe:"
 UNCHANGED = "unchanged since its last pull: not read (change probe)"
 
 
+#: Where the captions the API derives come from (its key: table, key, caption column). The
+#: probe fingerprints those columns: a caption renamed changes the list, not the table's stamps.
+CAPTION_SOURCES = {
+    "unearnedType": ("definition", "DefNum", "ItemName"),
+    "operatoryType": ("definition", "DefNum", "ItemName"),
+    "procCode": ("procedurecode", "CodeNum", "ProcCode"),
+}
+
+
 def probed(resource: Resource) -> bool:
     """Whether a resource is a whole pull the probe can vouch for (see the module's notes)."""
     plain = resource.cursor_param is None and resource.fan_out is None
     whole = plain and resource.window is None and resource.passes == ({},)
-    derived = any("derived_from" in c.info for c in resource.table.columns)
-    return whole and not derived and change_column(resource.table_name) is not None
+    stamped = change_column(resource.table_name) is not None
+    return whole and stamped and captions(resource) is not None
+
+
+def captions(resource: Resource) -> list[tuple[str, str, str]] | None:
+    """The caption columns a resource's list derives (None: one the probe cannot fingerprint)."""
+    found = []
+    for column in resource.table.columns:
+        key = column.info.get("derived_from")
+        if key is not None and key not in CAPTION_SOURCES:
+            return None
+        if key is not None:
+            found.append(CAPTION_SOURCES[key])
+    return sorted(set(found))
+
+
+def _label(source: tuple[str, str, str]) -> str:
+    return f"{source[0]}.{source[2]}"
 
 
 @dataclass
@@ -70,11 +95,13 @@ class WholeProbe:
         clock: the office clock of the probe (T0 of the pulls that follow it); None: the
             probe did not answer (its requests are still charged).
         found: resource name: (count, newest stamp or None for an empty table).
+        prints: caption source (`definition.ItemName`): its rows' count and CRC32 sum.
         requests: the calls the probe made (the Queries check included), charged once.
     """
 
     clock: dt.datetime | None
     found: dict[str, tuple[int, dt.datetime | None]] = field(default_factory=dict)
+    prints: dict[str, str] = field(default_factory=dict)
     requests: int = 0
 
     def take_charge(self, resource: Resource) -> int:
@@ -84,6 +111,15 @@ class WholeProbe:
         charge, self.requests = self.requests, 0
         return charge
 
+    def of(self, resource: Resource) -> dict[str, object] | None:
+        """What the probe found of a resource (count, newest, its captions), None if not all."""
+        found = self.found.get(resource.name)
+        sources = [_label(s) for s in captions(resource) or ()]
+        if self.clock is None or found is None or any(s not in self.prints for s in sources):
+            return None
+        prints = {s: self.prints[s] for s in sources}
+        return {"count": found[0], "newest": _text(found[1]), "captions": prints}
+
 
 def probe_sql(resources: Sequence[Resource]) -> str:
     """The probe's SELECT: the clock's row, then one row per resource's table."""
@@ -91,6 +127,10 @@ def probe_sql(resources: Sequence[Resource]) -> str:
     for resource in resources:
         table, stamp = resource.table_name, change_column(resource.table_name)
         parts.append(f"SELECT '{table}', COUNT(*), NULL, MAX({stamp}) FROM {table}")
+    sources = sorted({s for r in resources for s in captions(r) or ()})
+    for table, key, column in sources:
+        label, text = _label((table, key, column)), f"CONCAT({key}, '|', {column})"
+        parts.append(f"SELECT '{label}', COUNT(*), NULL, SUM(CRC32({text})) FROM {table}")
     return " UNION ALL ".join(parts)
 
 
@@ -124,10 +164,13 @@ def ask(
         return _spent(client, before)
     by_table = {r.table_name: r.name for r in wanted}
     for row in rows:
-        name = by_table.get(str(row.get("TableName")))  # the clock's row names no table
-        found = _count_and_newest(row)
+        label = str(row.get("TableName"))
+        name = by_table.get(label)  # the clock's row names no table
+        found = _count_and_newest(row) if name is not None else None
         if name is not None and found is not None:
             answer.found[name] = found
+        elif "." in label:  # a caption's fingerprint: compared as sent
+            answer.prints[label] = f"{row.get('Changed')}:{row.get('Newest')}"
     answer.requests = client.requests_made - before
     return answer
 
@@ -157,13 +200,14 @@ def skip_if_unchanged(
     Returns:
         The run's result, or None: the resource is to be pulled.
     """
-    now = None if probe is None else probe.found.get(resource.name)
+    now = None if probe is None else probe.of(resource)
     last = _remembered(engine, resource.name)
-    if probe is None or probe.clock is None or now is None or last is None:
+    if probe is None or now is None or last is None:
         return None
-    (count, newest), (old_count, old_newest, before) = now, last
+    before = dt.datetime.fromisoformat(str(last.pop("before")))
+    newest = probe.found[resource.name][1]
     quiet = newest is None or newest < window_start(before, overlap)
-    if count != old_count or newest != old_newest or not quiet:
+    if now != last or not quiet:
         return None
     stats = state.RunStats(requests=probe.take_charge(resource), office_clock=probe.clock)
     notes = [UNCHANGED]
@@ -189,28 +233,27 @@ def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) ->
 
 def after_pull(engine: Engine, resource: Resource, probe: WholeProbe | None, listed: int) -> None:
     """Remember the probe made before a complete pull, if the pull listed as many rows."""
-    now = None if probe is None else probe.found.get(resource.name)
-    if probe is None or probe.clock is None or now is None:
+    now = None if probe is None else probe.of(resource)
+    if probe is None or now is None:
         return
-    count, newest = now
+    count = now["count"]
     if listed != count:  # the list and the table differ (or changed meanwhile): not vouched
-        log.info("%s: listed %d rows, its table %d: not remembered", resource.name, listed, count)
+        log.info("%s: listed %d rows, its table %s: not remembered", resource.name, listed, count)
         return
-    value = {"count": count, "newest": _text(newest), "before": _text(probe.clock)}
+    value = {**now, "before": _text(probe.clock)}
     with engine.begin() as conn:
         conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
 
 
-def _remembered(engine: Engine, name: str) -> tuple[int, dt.datetime | None, dt.datetime] | None:
+def _remembered(engine: Engine, name: str) -> dict[str, object] | None:
     with engine.connect() as conn:
         text = conn.execute(select(Setting.value).where(Setting.name == PREFIX + name)).scalar()
     try:
         saved = json.loads(text or "")
-        newest, before = saved["newest"], dt.datetime.fromisoformat(saved["before"])
-        stamp = None if newest is None else dt.datetime.fromisoformat(newest)
-        return int(saved["count"]), stamp, before
+        dt.datetime.fromisoformat(saved["before"])
     except (ValueError, KeyError, TypeError):
         return None  # nothing remembered (or unreadable): pulled
+    return saved if isinstance(saved, dict) else None
 
 
 def _text(moment: dt.datetime | None) -> str | None:
