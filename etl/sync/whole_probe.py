@@ -42,7 +42,7 @@ from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
 from etl.mirror.bookkeeping import Setting
-from etl.sync import change_probe, state
+from etl.sync import cadence, change_probe, state
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.wording import plural
@@ -150,8 +150,12 @@ def ask(
         The answer, or None (every whole pull is read): a full run, no whole pull to probe, an
         office without SQL, or a probe that failed (one line says why).
     """
-    wanted = [r for r in chosen if probed(r)][: change_probe.ROWS_PER_CALL - 1]
-    if full or not wanted:
+    if full:
+        return None
+    now = state.utcnow()  # those not due on their cadence are not run: not asked either
+    due = [r for r in chosen if probed(r) and cadence.next_due(engine, r, now) is None]
+    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES)]
+    if not wanted:
         return None
     before = client.requests_made
     try:
