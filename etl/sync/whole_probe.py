@@ -17,11 +17,16 @@ rows after T0 and before now, none of them newer than M: the same rows again (a 
 after T0 and deleted since would have made the pull list more than C). A deletion lowers the
 count, an insert or an edit moves the newest stamp.
 
-Not probed (pulled as before): tables without a change column (scheduleops, payplanlinks), and
-tables whose rows carry a caption the API derives from another table (paysplits' unearnedType,
-operatories' operatoryType, benefits' procCode): renaming a definition changes the list but no
-stamp of the table. A probe that fails (401, 400: a table the office lacks or refuses, 504), or
-an answer without a table's row, pulls as before, with one line. `--full` never skips.
+Captions the API derives from another table (paysplits' unearnedType and operatories'
+operatoryType: definition.ItemName; benefits' procCode: procedurecode.ProcCode) change the list
+but no stamp of the table: the probe also asks each source's `COUNT(*)` and
+`SUM(CRC32(CONCAT(key, '|', caption)))`, remembered and compared with the rest (a rename is
+missed only if its CRC32 sum collides, about one in four billion, or if a caption renamed
+during a pull is renamed back before the next run). A caption of another source: not probed.
+
+Not probed (pulled as before): tables without a change column (scheduleops, payplanlinks).
+A probe that fails (401, 400: a table the office lacks or refuses, 504), or an answer without
+a table's row, pulls as before, with one line. `--full` never skips.
 """
 
 from __future__ import annotations
@@ -175,6 +180,9 @@ def ask(
             answer.found[name] = found
         elif "." in label:  # a caption's fingerprint: compared as sent
             answer.prints[label] = f"{row.get('Changed')}:{row.get('Newest')}"
+    missing = [r.name for r in wanted if answer.of(r) is None]
+    if missing:
+        log.warning("the probe did not answer for %s: read whole", ", ".join(missing))
     answer.requests = client.requests_made - before
     return answer
 
