@@ -1,15 +1,17 @@
-"""Fresh mirrors for the benchmark: a SQLite file, or a PostgreSQL schema of its own."""
+"""Fresh mirrors for the benchmark: a SQLite file, a PostgreSQL schema or a MySQL database."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from etl.mirror.engine import make_engine, upgrade
 from etl.simulator import SimulatorConfig
 
 KEYS = SimulatorConfig()
+MYSQL_DEFAULT = "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
 
 
 class Mirror:
@@ -19,14 +21,18 @@ class Mirror:
         self.url, self.tmp, self.label, self.schema = url, tmp, label, schema
         self._xid = 0
 
-    def config(self, base_url: str, page_size: int, interval: float) -> Path:
-        """Write the YAML config of a sync of this mirror from base_url."""
+    def config(
+        self, base_url: str, page_size: int, interval: float, resources: Sequence[str] = ()
+    ) -> Path:
+        """Write the YAML config of a sync of this mirror from base_url (patients by default)."""
         path = self.tmp / f"{self.label}.yaml"
+        chosen = "".join(f"    - {name}\n" for name in resources)
         path.write_text(
             f"api:\n  base_url: {base_url}\n  developer_key: {KEYS.developer_key}\n"
             f"  customer_key: {KEYS.customer_key}\n  page_size: {page_size}\n"
             f"  min_request_interval: {interval}\n  timeout: 60\n"
-            f"database:\n  url: '{self.url}'\n",
+            f"database:\n  url: '{self.url}'\n"
+            + (f"sync:\n  resources:\n{chosen}" if chosen else ""),
             encoding="utf-8",
         )
         return path
@@ -51,12 +57,16 @@ class Mirror:
         return value
 
 
-def mirror_for(db: str, tmp: Path, pg_url: str, label: str) -> Mirror:
+def mirror_for(
+    db: str, tmp: Path, pg_url: str, label: str, mysql_url: str = MYSQL_DEFAULT
+) -> Mirror:
     """A fresh, empty mirror at the current schema (for dlt, an empty schema: it makes its own)."""
     if db == "sqlite":
         path = tmp / f"{label}.db"
         path.unlink(missing_ok=True)
         mirror = Mirror(f"sqlite:///{path}", tmp, f"{db}-{label}")
+    elif db == "mysql":
+        mirror = Mirror(_fresh_mysql(mysql_url, f"odmirror_bench_{label}"), tmp, f"{db}-{label}")
     else:
         name = f"odmirror_bench_{label}"
         admin = make_engine(pg_url)
@@ -73,3 +83,13 @@ def mirror_for(db: str, tmp: Path, pg_url: str, label: str) -> Mirror:
         upgrade(engine)
         engine.dispose()
     return mirror
+
+
+def _fresh_mysql(server_url: str, name: str) -> str:
+    """Drop and create database `name` on the MySQL/MariaDB server; its URL."""
+    admin = make_engine(server_url)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)

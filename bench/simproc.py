@@ -25,11 +25,14 @@ class SimProcess:
         mode: "service" (1000 rows a page, no throttle) or "remote" (100 a page, throttled).
         interval: the Remote throttle, seconds per request.
         latency: seconds each answer takes on top of the work.
+        practice: also serve the practice's other tables (appointments, money, schedules, ...).
     """
 
-    def __init__(self, patients: int, mode: str, interval: float, latency: float) -> None:
+    def __init__(
+        self, patients: int, mode: str, interval: float, latency: float, practice: bool = False
+    ) -> None:
         self._conn, child = mp.Pipe()
-        args = (child, patients, mode, interval, latency)
+        args = (child, patients, mode, interval, latency, practice)
         self._proc = mp.Process(target=_serve, args=args, name="bench-simulator", daemon=True)
 
     def __enter__(self) -> SimProcess:
@@ -47,11 +50,15 @@ class SimProcess:
         return self._conn.recv()
 
 
-def _serve(conn: Connection, patients: int, mode: str, interval: float, latency: float) -> None:
+def _serve(
+    conn: Connection, patients: int, mode: str, interval: float, latency: float, practice: bool
+) -> None:
     started = time.perf_counter()
     config = SimulatorConfig(mode=mode, throttle_interval=interval, latency=latency)
     clock = OfficeClock("America/Chicago", start=OFFICE_START)
     sim = Simulator(make_many_patients(patients, now=clock.now()), config, clock=clock)
+    if practice:
+        sim.fill_practice()
     sim.start()
     conn.send((sim.base_url, time.perf_counter() - started))
     while True:
@@ -79,6 +86,19 @@ def _counts(sim: Simulator) -> dict[str, Any]:
     }
 
 
+def _log(sim: Simulator) -> list[tuple[str, str, dict[str, str]]]:
+    """The requests since the last reset: (method, path under the API's base, query)."""
+    return [(log.method, log.path.removeprefix("/api/v1"), dict(log.query)) for log in sim.requests]
+
+
+def _sizes(sim: Simulator) -> dict[str, int]:
+    """Rows each endpoint holds (patients included)."""
+    sizes = {"patients": len(sim.store)}
+    if sim.tables is not None:
+        sizes.update((name, len(table.rows)) for name, table in sim.tables._tables.items())
+    return sizes
+
+
 def _change(sim: Simulator, fraction: float, advance: float) -> int:
     """Advance the office clock, then change every 1/fraction-th patient."""
     sim.clock.advance(advance)
@@ -91,4 +111,10 @@ def _change(sim: Simulator, fraction: float, advance: float) -> int:
     return changed
 
 
-_COMMANDS = {"reset": _reset, "counts": _counts, "change": _change}
+_COMMANDS = {
+    "reset": _reset,
+    "counts": _counts,
+    "change": _change,
+    "log": _log,
+    "sizes": _sizes,
+}

@@ -142,7 +142,9 @@ def sync_mirrors(
             return []
 
     began = time.monotonic()
-    outcomes = run_each(targets(settings, only), sync_one)
+    outcomes = run_each(
+        targets(settings, only), sync_one, max_sessions=settings.sync.max_db_sessions
+    )
     for outcome in outcomes:
         for result in outcome.value or []:
             fields = {"resource": result.resource, "mode": result.mode, **asdict(result.stats)}
@@ -170,11 +172,16 @@ def requests_line(results: Sequence[RunResult]) -> str:
     spent = sorted(
         (r for r in results if r.stats.requests), key=lambda r: (-r.stats.requests, r.resource)
     )
-    each = ", ".join(f"{r.resource} {r.stats.requests}" for r in spent)
+    each = ", ".join(f"{_label(r)} {r.stats.requests}" for r in spent)
     total = sum(r.stats.requests for r in results)
     none = len(results) - len(spent)
     rest = f"; {none} with none" if none else ""
     return f"requests: {total} in all" + (f" ({each})" if each else "") + rest
+
+
+def _label(result: RunResult) -> str:
+    # A table read and reconciled in one run is two results of one name.
+    return f"{result.resource} (reconcile)" if result.mode == "reconcile" else result.resource
 
 
 def total_line(outcomes: Sequence[Outcome[list[RunResult]]], seconds: float) -> str:

@@ -13,6 +13,7 @@ from etl.catalog.resources import RESOURCES
 from etl.config.settings import ApiSettings, DatabaseSettings, Settings, SyncSettings
 from etl.errors import OdMirrorError
 from etl.mirror.engine import make_engine, upgrade
+from etl.mirror.kpi_views import create_kpi_views
 from etl.simulator import OfficeClock, Simulator, SimulatorConfig
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.office_rows import office_rows
@@ -82,14 +83,63 @@ def run_demo(db: Path, patients: int = 3000, say: Callable[[str], None] = print)
         say(f"ten minutes later the office changed {edited} patients")
         for result in run_sync(settings):
             say("second sync: " + result.summary())
+    say(kpi_summary(settings.database.url, now.date()))
     say(f"\nthe mirror is {db}\ntry:\n  sqlite3 {db} \\\n    {_QUERY!r}")
     say(f"  sqlite3 {db} \\\n    {_VIEW_QUERY!r}")
+    say(f"  sqlite3 {db} \\\n    {_KPI_QUERY!r}")
+
+
+def last_full_month(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The first day of the month before `today`'s, and the first day of `today`'s month."""
+    end = today.replace(day=1)
+    return (end - dt.timedelta(days=1)).replace(day=1), end
+
+
+def kpi_summary(url: str, today: dt.date) -> str:
+    """Make the KPI views and say the last full month's production against its collections.
+
+    Args:
+        url: the demo mirror's database URL.
+        today: the office's date.
+
+    Returns:
+        One line: production, collections (patients and insurance) and their ratio.
+    """
+    start, end = last_full_month(today)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            skipped = create_kpi_views(conn)
+            if skipped:
+                return f"KPI views not made: {'; '.join(f'{k} ({v})' for k, v in skipped.items())}"
+            month = {"start": start.isoformat(), "end": end.isoformat()}
+            production, patients, insurance = (
+                conn.execute(text(_MONTH_TOTAL.format(view=view)), month).scalar_one() or 0.0
+                for view in _KPI_VIEWS
+            )
+    finally:
+        engine.dispose()
+    collected = patients + insurance
+    share = f", {collected / production:.0%} of production" if production else ""
+    return (
+        f"\n{start:%B %Y} from the KPI views: production ${production:,.2f},"
+        f" collections ${collected:,.2f} (patients ${patients:,.2f},"
+        f" insurance ${insurance:,.2f}){share}"
+    )
 
 
 _QUERY = "SELECT PatStatus, COUNT(*) FROM patient GROUP BY PatStatus ORDER BY PatStatus"
 _VIEW_QUERY = (
     "SELECT apt_month, prov_name, aptstatus_label, COUNT(*) FROM appointment_v"
     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+)
+
+
+_KPI_VIEWS = ("kpi_production", "kpi_patient_collections", "kpi_insurance_collections")
+_MONTH_TOTAL = "SELECT SUM(amount) FROM {view} WHERE day >= :start AND day < :end"
+_KPI_QUERY = (
+    "SELECT month, provnum, SUM(amount) FROM kpi_net_production"
+    " GROUP BY 1, 2 ORDER BY 1 DESC, 2 LIMIT 12"
 )
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy import Engine, MetaData, text
 
-from etl.catalog.opendental import no_value, od_table
+from etl.catalog.opendental import no_value
+from etl.catalog.tables import MIRRORED, declare
 from etl.simulator.money import Practice
 from tests import kpi_reference as ref
 
@@ -54,20 +55,49 @@ def db_today(engine: Engine) -> date:
 
 
 def load_practice(engine: Engine, practice: Practice) -> None:
-    """Create the practice's Open Dental tables and insert every row, blanks filled as OD does."""
+    """Create the practice's tables as the mirror declares them (Open Dental's columns, odmirror's
+    own, the mirror's indexes) and insert every row, blanks filled as Open Dental does."""
     metadata = MetaData()
-    tables = {name: od_table(name, metadata) for name in practice}
+    tables = {name: declare(name, MIRRORED[name], metadata) for name in practice}
     metadata.create_all(engine)
     with engine.begin() as conn:
         for name, rows in practice.items():
             columns = tables[name].columns
-            full = [
-                {c.name: row.get(c.name, no_value(c.info["od_storage"])) for c in columns}
-                for row in rows
-            ]
+            full = [{c.name: row.get(c.name, _blank(c.info)) for c in columns} for row in rows]
             unknown = {key for row in rows for key in row} - set(columns.keys())
             assert not unknown, f"{name} has no columns {unknown}"
             conn.execute(tables[name].insert(), full)
+    analyze(engine, list(practice))
+
+
+def analyze(engine: Engine, names: list[str]) -> None:
+    """Give the planner the tables' statistics, as autovacuum (or a nightly job) would.
+
+    Without them PostgreSQL guesses one row per table and nests loops over whole tables.
+    """
+    with engine.connect() as conn:
+        if engine.dialect.name in ("postgresql", "sqlite"):
+            conn.execute(text("ANALYZE"))
+        else:
+            conn.execute(text(f"ANALYZE TABLE {', '.join(names)}")).all()
+        conn.commit()
+
+
+def _blank(info: dict[str, Any]) -> Any:
+    """What Open Dental stores for a value not given; NULL in odmirror's own columns."""
+    return no_value(info["od_storage"]) if "od_storage" in info else None
+
+
+def mark_gone(office: Office, table: str, key: str, value: int, gone: datetime | None) -> None:
+    """Set (or clear, with None) `odmirror_gone_at` on one row, in the database and the rows."""
+    with office.engine.begin() as conn:
+        conn.execute(
+            text(f"UPDATE {table} SET odmirror_gone_at = :g WHERE {key} = :k"),
+            {"g": gone, "k": value},
+        )
+    for row in office.practice[table]:
+        if row[key] == value:
+            row["odmirror_gone_at"] = gone
 
 
 def as_date(value: Any) -> date:

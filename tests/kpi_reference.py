@@ -4,20 +4,42 @@ Written from Open Dental 24.3's report code (Reports/RpProdInc.cs, Db Multi Tabl
 Reports/RpOutstandingIns.cs, Data Interface/Recalls.cs, Reports/RpProdGoal.cs), not from the
 views: it walks the rows as the C# does (filters, dictionaries, sorted intervals), in exact
 Decimal, and never runs SQL. Each function returns {key: figure}; money is in Decimal cents.
+Rows the mirror marks removed (`odmirror_gone_at` set) are left out of every table first, as if
+Open Dental had never had them.
 """
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 Row = dict[str, Any]
 Practice = dict[str, list[Row]]
 Totals = dict[tuple[Any, ...], Decimal]
 CENT = Decimal("0.01")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _present(practice: Practice) -> Practice:
+    """The practice without the rows marked removed."""
+    return {
+        name: [r for r in rows if r.get("odmirror_gone_at") is None]
+        for name, rows in practice.items()
+    }
+
+
+def live_only(report: F) -> F:
+    """Run a report over the rows Open Dental still has."""
+
+    @functools.wraps(report)
+    def run(practice: Practice, *args: Any) -> Any:
+        return report(_present(practice), *args)
+
+    return run  # type: ignore[return-value]
 
 
 def dec(value: Any) -> Decimal:
@@ -45,6 +67,7 @@ def _fee(proc: Row) -> Decimal:
     return dec(proc["procfee"]) * int(proc["unitqty"] + proc["baseunits"])
 
 
+@live_only
 def production(practice: Practice) -> Totals:
     """(day, provnum, clinicnum) -> completed production less capitation write-offs."""
     cap: dict[int, Decimal] = defaultdict(Decimal)
@@ -58,6 +81,7 @@ def production(practice: Practice) -> Totals:
     )
 
 
+@live_only
 def scheduled_production(practice: Practice) -> Totals:
     """(day, provnum, clinicnum) -> planned fees on scheduled appointments less estimates."""
     subtract_ppo = _pref(practice, "ReportPandIschedProdSubtractsWO", "0").lower() in ("1", "true")
@@ -80,6 +104,7 @@ def scheduled_production(practice: Practice) -> Totals:
     return _total(rows)
 
 
+@live_only
 def adjustments(practice: Practice) -> Totals:
     """(day, provnum, clinicnum) -> signed adjustments by AdjDate."""
     return _total(
@@ -88,6 +113,7 @@ def adjustments(practice: Practice) -> Totals:
     )
 
 
+@live_only
 def writeoffs(practice: Practice) -> Totals:
     """(day, provnum, clinicnum) -> write-offs dated per ReportsPPOwriteoffDefaultToProcDate."""
     mode = _pref(practice, "ReportsPPOwriteoffDefaultToProcDate", "0")
@@ -114,6 +140,7 @@ def writeoffs(practice: Practice) -> Totals:
     return _total(rows)
 
 
+@live_only
 def net_production(practice: Practice) -> Totals:
     """(day, provnum, clinicnum) -> production + adjustments - write-offs."""
     parts = [production(practice), adjustments(practice)]
@@ -125,6 +152,7 @@ def net_production(practice: Practice) -> Totals:
     }
 
 
+@live_only
 def patient_collections(practice: Practice) -> dict[tuple[Any, ...], tuple[Decimal, Decimal]]:
     """(day, provnum, clinicnum) -> (earned income, unearned income) of paysplits by DatePay."""
     hidden = {d["defnum"] for d in practice["definition"] if d["category"] == 29 and d["itemvalue"]}
@@ -139,6 +167,7 @@ def patient_collections(practice: Practice) -> dict[tuple[Any, ...], tuple[Decim
     return {k: (e.get(k, Decimal("0.00")), u.get(k, Decimal("0.00"))) for k in set(e) | set(u)}
 
 
+@live_only
 def insurance_collections(practice: Practice) -> Totals:
     """(check date, provnum, clinicnum) -> insurance paid on checks."""
     checks = {c["claimpaymentnum"]: c["checkdate"] for c in practice["claimpayment"]}
@@ -177,6 +206,7 @@ def _aging_transactions(practice: Practice) -> Iterable[tuple[int, date, Decimal
             yield plan["patnum"], plan["payplandate"], -dec(plan["completedamt"]), Decimal(0)
 
 
+@live_only
 def ar_aging(practice: Practice, today: date) -> dict[int, tuple[Decimal, ...]]:
     """guarantor -> (0-30, 31-60, 61-90, over 90, total, insurance estimate), rounded to cents."""
     guarantor = {p["patnum"]: p["guarantor"] for p in practice["patient"]}
@@ -206,6 +236,7 @@ def ar_aging(practice: Practice, today: date) -> dict[int, tuple[Decimal, ...]]:
     return result
 
 
+@live_only
 def insurance_outstanding(practice: Practice, today: date) -> dict[int, tuple[int, int, str]]:
     """claimnum -> (days since sent, since service, age bucket) of sent claims with a carrier."""
     carriers = {c["carriernum"] for c in practice["carrier"]}
@@ -224,6 +255,7 @@ def insurance_outstanding(practice: Practice, today: date) -> dict[int, tuple[in
     return result
 
 
+@live_only
 def recalls(practice: Practice, today: date) -> dict[int, tuple[int, int, int, int]]:
     """recallnum -> (provnum, clinicnum, is scheduled, is overdue) of the recall list."""
     shown = [t for t in _pref(practice, "RecallTypesShowingInList", "").split(",") if t]
@@ -252,6 +284,7 @@ def recalls(practice: Practice, today: date) -> dict[int, tuple[int, int, int, i
     return result
 
 
+@live_only
 def new_patients(practice: Practice) -> dict[int, tuple[date, int | None]]:
     """patnum -> (first completed procedure date, first referred-from referral)."""
     first: dict[int, date] = {}
@@ -271,6 +304,7 @@ def new_patients(practice: Practice) -> dict[int, tuple[date, int | None]]:
     return {patnum: (day, referral.get(patnum)) for patnum, day in first.items()}
 
 
+@live_only
 def schedule_utilization(practice: Practice) -> dict[tuple[int, date], tuple[int, int]]:
     """(provnum, day) -> (scheduled minutes with overlaps merged, booked appointment minutes)."""
     blocks: dict[tuple[int, date], list[tuple[int, int]]] = defaultdict(list)

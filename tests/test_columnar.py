@@ -97,6 +97,7 @@ def good(spec: FieldSpec | None) -> st.SearchStrategy[Any]:
         "date": st.dates().map(dt.date.isoformat) | st.just("0001-01-01"),
         "datetime": moments.map(lambda d: d.isoformat(sep=" ")),
         "decimal": st.floats(-1e14, 1e14) | st.integers(-(10**15), 10**15),
+        "double": st.floats() | st.integers(-(2**70), 2**70) | st.sampled_from(["1.5", " 2 "]),
     }.get(kind, st.text(max_size=12))
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from etl.cli import main
+from etl.demo import OFFICE_TZ, last_full_month
 
 
 def test_demo_mirrors_the_simulated_office(
@@ -24,10 +28,38 @@ def test_demo_mirrors_the_simulated_office(
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM patient").fetchone() == (403,)
         assert conn.execute("SELECT PatNum, LName FROM patient WHERE PatStatus = 0").fetchall()
+    _assert_kpi_line(out, db)
     # run again: the file an earlier demo made is replaced
     assert main(["demo", "--db", str(db), "--patients", "50"]) == 0
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM patient").fetchone() == (53,)
+
+
+def _assert_kpi_line(out: str, db: Path) -> None:
+    """The demo's KPI line says the last full month's sums of the views, in dollars."""
+    line = next(x for x in out.splitlines() if "from the KPI views" in x)
+    shown = re.fullmatch(
+        r"(\w+ \d{4}) from the KPI views: production \$([\d,.]+), collections \$([\d,.]+)"
+        r" \(patients \$([\d,.]+), insurance \$([\d,.]+)\), (\d+)% of production",
+        line,
+    )
+    assert shown is not None, line
+    office_today = dt.datetime.now(ZoneInfo(OFFICE_TZ)).date()
+    month = dt.datetime.strptime(shown[1], "%B %Y").date()
+    assert month == last_full_month(office_today)[0]
+    with sqlite3.connect(db) as conn:
+        sums = [
+            conn.execute(
+                f"SELECT ROUND(SUM(amount), 2) FROM {view} WHERE month = ?",
+                (f"{month:%Y-%m}",),
+            ).fetchone()[0]
+            for view in ("kpi_production", "kpi_patient_collections", "kpi_insurance_collections")
+        ]
+    production, patients, insurance = (float(shown[i].replace(",", "")) for i in (2, 4, 5))
+    assert [production, patients, insurance] == sums
+    assert production > 1000 and patients > 0 and insurance > 0  # a month of a real office
+    assert float(shown[3].replace(",", "")) == round(patients + insurance, 2)
+    assert int(shown[6]) == round(100 * (patients + insurance) / production)
 
 
 def test_demo_never_overwrites_another_file(

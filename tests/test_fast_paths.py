@@ -13,6 +13,10 @@ from etl.catalog.resources import RESOURCES
 from etl.mirror.engine import make_engine, upgrade
 from tests.practice import ALL, mirror, office_clock, sync
 
+#: Four pages of patients (page_size 100) and every other table filled in proportion: enough
+#: for a first load, deferred indexes, prefetched pages and an incremental run with changes.
+PATIENTS = 400
+
 
 @pytest.mark.parametrize(
     ("plain", "off"),
@@ -40,7 +44,7 @@ def _synced_twice(sim: Any, engine: Engine) -> dict[str, dict[int, dict[str, Any
     """A first load, edits at the office, an incremental run: every table as the mirror holds it."""
     sync(sim, engine)
     sim.clock.advance(120)
-    for patnum in range(1, 1200, 9):  # some patients change between the runs
+    for patnum in range(1, PATIENTS, 9):  # some patients change between the runs
         sim.store.update(patnum, City="Elsewhere", PatStatus="Inactive")
     sim.clock.advance(120)
     sync(sim, engine)
@@ -72,18 +76,18 @@ def test_plain_twins_give_the_mirror_the_fast_paths_give(
     monkeypatch.delenv(fast_paths.PLAIN_ENV, raising=False)
     fast_engine = make_engine(db_url)
     upgrade(fast_engine)
-    fast = _synced_twice(make_sim(1200, clock=office_clock()).fill_practice(), fast_engine)
+    fast = _synced_twice(make_sim(PATIENTS, clock=office_clock()).fill_practice(), fast_engine)
 
     # The same office again, into a second mirror, with every fast path off.
     monkeypatch.setenv(fast_paths.PLAIN_ENV, "all")
     plain_engine = make_engine(twin_url)
     upgrade(plain_engine)
-    plain = _synced_twice(make_sim(1200, clock=office_clock()).fill_practice(), plain_engine)
+    plain = _synced_twice(make_sim(PATIENTS, clock=office_clock()).fill_practice(), plain_engine)
 
     assert set(plain) == set(ALL)
     for name in ALL:
         assert plain[name] == fast[name], name
-    assert sum(len(rows) for rows in plain.values()) > 1200
+    assert sum(len(rows) for rows in plain.values()) > PATIENTS
     # The plain twin keeps the indexes: none is missing after its first load either.
     assert _indexes(plain_engine) == _indexes(fast_engine)
     fast_engine.dispose()

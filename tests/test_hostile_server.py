@@ -88,6 +88,7 @@ def finish(proc: subprocess.Popen[str], within: float) -> tuple[int, str]:
 # --- Time: a deadline for a whole answer ------------------------------------------------------
 
 
+@pytest.mark.plain_irrelevant
 @pytest.mark.parametrize(
     "behave", [hs.silent, hs.trickle_headers, hs.trickle_body], ids=lambda b: b.__name__
 )
@@ -107,6 +108,7 @@ def test_an_answer_that_never_finishes_ends_at_the_deadline(hostile: Any, behave
     assert server.requests == 2
 
 
+@pytest.mark.plain_irrelevant
 def test_the_deadline_ends_a_trickle_over_tls(
     hostile: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -223,6 +225,7 @@ def test_a_huge_answer_ends_the_run_in_one_line_within_300_mib(
     assert rss < 300, f"{what}: peak RSS {rss:.0f} MiB"
 
 
+@pytest.mark.plain_irrelevant
 def test_a_declared_length_over_the_cap_is_refused_before_reading(scripted: Any) -> None:
     server = scripted(lambda _q: (200, [{"PatNum": 1, "Note": "x" * 2 * hs.MIB}], False))
     with client(server, max_response_mb=1) as api, pytest.raises(ApiError, match="more than 1 MiB"):
@@ -294,6 +297,7 @@ VENDOR_IN_CLEAR = [
 ]
 
 
+@pytest.mark.plain_irrelevant
 @pytest.mark.parametrize("url", VENDOR_IN_CLEAR)
 def test_plain_http_to_open_dental_is_refused_before_any_request(tmp_path: Path, url: str) -> None:
     db = tmp_path / "mirror.db"
@@ -317,6 +321,7 @@ def test_plain_http_to_open_dental_is_refused_before_any_request(tmp_path: Path,
         ApiClient(ApiSettings(url, DEV, CUST))  # settings made in code are refused too
 
 
+@pytest.mark.plain_irrelevant
 def test_plain_http_stays_allowed_for_an_office_api_service() -> None:
     for url in ("http://10.0.2.5:30223/api/v1", "http://odserver:30222/api/v1"):
         raw = {"api": {"base_url": url, **KEYS}, "database": {"url": "sqlite://"}}

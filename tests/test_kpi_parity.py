@@ -7,16 +7,32 @@ Dental's report arithmetic in Python from the same rows without SQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from etl.mirror.kpi_views import create_kpi_views, drop_kpi_views, kpi_view_names
+from etl.mirror.kpi_views import (
+    create_kpi_views,
+    drop_kpi_views,
+    kpi_view_names,
+)
 from etl.simulator.money import make_practice
 from tests import kpi_reference as ref
-from tests.kpi_db import SEED, Office, as_date, by_day, cents, db_today, load_practice
+from tests.kpi_db import (
+    SEED,
+    Office,
+    as_date,
+    by_day,
+    cents,
+    db_today,
+    load_practice,
+    mark_gone,
+)
+from tests.kpi_reference import Practice, Row
 from tests.mariadb import DATABASES, mirror_url
 
 
@@ -228,29 +244,227 @@ def test_overlapping_schedule_blocks_count_once(office: Office) -> None:
     assert set(minutes.values()) == {480}
 
 
-DATE_INDEXES = {
-    "kpi_production": ("procedurelog", "procdate"),
-    "kpi_adjustments": ("adjustment", "adjdate"),
-    "kpi_patient_collections": ("paysplit", "datepay"),
-    "kpi_writeoffs": ("claimproc", "datecp"),
-    "kpi_net_production": ("procedurelog", "procdate"),
+# Each view with a day, and the mirror's index (on a table, under the view's alias) that a
+# month's filter on `day` must reach as an index range. kpi_new_patients has none: a patient's
+# first visit is the MIN over all their procedures. kpi_scheduled_production (and the booked
+# half of kpi_schedule_utilization) date by the appointment's day, a cast of AptDateTime: they
+# range over scheduled appointments (AptStatus 1) and filter the day there (README "KPIs").
+DATE_INDEXES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "kpi_production": (("procedurelog", "pl", "ix_procedurelog_procdate"),),
+    "kpi_scheduled_production": (("appointment", "ap", "ix_appointment_aptstatus"),),
+    "kpi_adjustments": (("adjustment", "a", "ix_adjustment_adjdate"),),
+    "kpi_writeoffs": (("claimproc", "cp", "ix_claimproc_datecp"),),
+    "kpi_net_production": (
+        ("procedurelog", "pl", "ix_procedurelog_procdate"),
+        ("adjustment", "a", "ix_adjustment_adjdate"),
+        ("claimproc", "cp", "ix_claimproc_datecp"),
+    ),
+    "kpi_patient_collections": (("paysplit", "ps", "ix_paysplit_datepay"),),
+    "kpi_insurance_collections": (
+        ("claimpayment", "cy", "ix_claimpayment_checkdate"),
+        ("claimproc", "cp", "ix_claimproc_claimpaymentnum"),
+    ),
+    "kpi_recalls": (("recall", "r", "ix_recall_datedue"),),
+    "kpi_schedule_utilization": (("schedule", "sc", "ix_schedule_scheddate"),),
 }
 
 
-def test_day_filters_reach_the_tables_date_indexes(office: Office) -> None:
+def test_every_view_with_a_day_is_checked_for_its_index(office: Office) -> None:
+    with office.engine.connect() as conn:
+        with_day = {
+            name
+            for name in kpi_view_names()
+            if "day" in list(conn.execute(text(f"SELECT * FROM {name} WHERE 1 = 0")).keys())
+        }
+    assert with_day - set(DATE_INDEXES) == {"kpi_new_patients"}
+    assert set(DATE_INDEXES) <= with_day
+
+
+def _plan(office: Office, view: str) -> list[tuple[Any, ...]]:
+    """The database's plan for one month of the view."""
     dialect = office.engine.dialect.name
     explain = "EXPLAIN QUERY PLAN" if dialect == "sqlite" else "EXPLAIN"
     with office.engine.begin() as conn:
-        for table, column in set(DATE_INDEXES.values()):
-            conn.execute(text(f"CREATE INDEX IF NOT EXISTS kx_{column} ON {table} ({column})"))
-    for view, (_, column) in DATE_INDEXES.items():
+        if dialect == "postgresql":  # the test tables are small enough to scan whole
+            conn.execute(text("SET LOCAL enable_seqscan = off"))
+        month = "day >= '2026-03-01' AND day < '2026-04-01'"
+        sql = f"{explain} SELECT COUNT(*) FROM {view} WHERE {month}"
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def _full_scans(dialect: str, plan: list[tuple[Any, ...]], table: str, alias: str) -> list[Any]:
+    """The plan's steps that read the whole table (or a whole index of it)."""
+    if dialect == "postgresql":
+        return [r for r in plan if f"Seq Scan on {table} {alias}" in r[0]]
+    if dialect == "sqlite":
+        return [r for r in plan if str(r[-1]).startswith(f"SCAN {alias}")]
+    return [r for r in plan if r[2] == alias and r[3] in ("ALL", "index")]
+
+
+@pytest.mark.parametrize("view", sorted(DATE_INDEXES))
+def test_a_month_of_each_view_is_an_index_range(office: Office, view: str) -> None:
+    dialect = office.engine.dialect.name
+    if dialect == "sqlite":
+        # Issue 23 asks it of the server databases; SQLite's planner, without a month of
+        # statistics per index, often prefers ProcStatus's equality to the date range.
+        pytest.skip("index ranges are asserted on PostgreSQL and MariaDB")
+    plan = _plan(office, view)
+    for table, alias, index in DATE_INDEXES[view]:
+        assert index in str(plan), (view, index, plan)
+        assert not _full_scans(dialect, plan, table, alias), (view, table, plan)
+
+
+def _collections(office: Office) -> dict[tuple[Any, ...], tuple[Decimal, Decimal]]:
+    sql = (
+        "SELECT day, provnum, clinicnum, SUM(amount), SUM(unearned_amount)"
+        " FROM kpi_patient_collections GROUP BY day, provnum, clinicnum"
+    )
+    return {(as_date(d), p, c): (cents(a), cents(u)) for d, p, c, a, u in office.rows(sql)}
+
+
+def _aging(office: Office) -> dict[int, tuple[Decimal, ...]]:
+    sql = "SELECT guarantor, bal_0_30, bal_31_60, bal_61_90, bal_over_90, bal_total, ins_est"
+    return {r[0]: tuple(cents(x) for x in r[1:]) for r in office.rows(f"{sql} FROM kpi_ar_aging")}
+
+
+def _recalls(office: Office) -> dict[int, tuple[Any, ...]]:
+    sql = "SELECT recallnum, provnum, clinicnum, is_scheduled, is_overdue FROM kpi_recalls"
+    return {r[0]: tuple(r[1:]) for r in office.rows(sql)}
+
+
+def _new_patients(office: Office) -> dict[int, tuple[date, Any]]:
+    rows = office.rows("SELECT patnum, day, referralnum FROM kpi_new_patients")
+    return {patnum: (as_date(day), referral) for patnum, day, referral in rows}
+
+
+def _utilization(office: Office) -> dict[tuple[int, date], tuple[int, int]]:
+    sql = "SELECT provnum, day, scheduled_minutes, booked_minutes FROM kpi_schedule_utilization"
+    return {(p, as_date(d)): (int(s), int(b)) for p, d, s, b in office.rows(sql)}
+
+
+# Each view's figures (from the view, from the reference).
+FIGURES: dict[str, Callable[[Office], tuple[Any, Any]]] = {
+    "kpi_production": lambda o: (by_day(o, "kpi_production"), ref.production(o.practice)),
+    "kpi_adjustments": lambda o: (by_day(o, "kpi_adjustments"), ref.adjustments(o.practice)),
+    "kpi_writeoffs": lambda o: (by_day(o, "kpi_writeoffs"), ref.writeoffs(o.practice)),
+    "kpi_net_production": lambda o: (
+        by_day(o, "kpi_net_production"),
+        ref.net_production(o.practice),
+    ),
+    "kpi_patient_collections": lambda o: (_collections(o), ref.patient_collections(o.practice)),
+    "kpi_insurance_collections": lambda o: (
+        by_day(o, "kpi_insurance_collections"),
+        ref.insurance_collections(o.practice),
+    ),
+    "kpi_ar_aging": lambda o: (_aging(o), ref.ar_aging(o.practice, o.today)),
+    "kpi_recalls": lambda o: (_recalls(o), ref.recalls(o.practice, o.today)),
+    "kpi_new_patients": lambda o: (_new_patients(o), ref.new_patients(o.practice)),
+    "kpi_schedule_utilization": lambda o: (_utilization(o), ref.schedule_utilization(o.practice)),
+}
+
+
+def _first_visit(practice: Practice) -> Row:
+    """A completed procedure that alone dates its patient's first visit."""
+    done = [p for p in practice["procedurelog"] if p["procstatus"] == 2]
+    # Not capitated: a capitation write-off can take a procedure's whole fee (production 0).
+    capitated = {cp["procnum"] for cp in practice["claimproc"] if cp["status"] == 7}
+    for proc in (p for p in done if p["procfee"] > 0 and p["procnum"] not in capitated):
+        same = [p for p in done if p["patnum"] == proc["patnum"]]
+        if len(same) > 1 and sum(p["procdate"] <= proc["procdate"] for p in same) == 1:
+            return proc
+    raise AssertionError("no patient with two visits")
+
+
+def _paid_claimproc(practice: Practice) -> Row:
+    done = {p["procnum"] for p in practice["procedurelog"] if p["procstatus"] == 2}
+    return next(
+        cp
+        for cp in practice["claimproc"]
+        if cp["status"] in (1, 4) and cp["writeoff"] > 0 and cp["inspayamt"] > 0
+        and cp["claimpaymentnum"] and cp["payplannum"] == 0 and cp["procnum"] in done
+    )  # fmt: skip
+
+
+def _open_block(practice: Practice) -> Row:
+    return next(
+        s
+        for s in practice["schedule"]
+        if s["schedtype"] == 1 and s["status"] == 0 and s["provnum"] not in (0, 2)
+        and s["stoptime"] > s["starttime"]
+    )  # fmt: skip
+
+
+# table, key, the row to remove, the views whose figures it is in.
+GONE = {
+    "claimproc": (
+        "claimprocnum",
+        _paid_claimproc,
+        ("kpi_writeoffs", "kpi_insurance_collections", "kpi_ar_aging", "kpi_net_production"),
+    ),
+    "paysplit": (
+        "splitnum",
+        lambda p: next(
+            s
+            for s in p["paysplit"]
+            if s["unearnedtype"] == 0 and s["splitamt"] > 0 and s["payplannum"] == 0
+        ),
+        ("kpi_patient_collections", "kpi_ar_aging"),
+    ),
+    "adjustment": (
+        "adjnum",
+        lambda p: next(a for a in p["adjustment"] if a["adjamt"] != 0),
+        ("kpi_adjustments", "kpi_net_production", "kpi_ar_aging"),
+    ),
+    "procedurelog": (
+        "procnum",
+        _first_visit,
+        ("kpi_production", "kpi_new_patients", "kpi_net_production"),
+    ),
+    "recall": (
+        "recallnum",
+        lambda p: next(r for r in p["recall"] if r["recallnum"] in ref.recalls(p, date.today())),
+        ("kpi_recalls",),
+    ),
+    "schedule": ("schedulenum", _open_block, ("kpi_schedule_utilization",)),
+}
+
+
+@pytest.mark.parametrize("table", sorted(GONE))
+def test_removed_rows_count_as_never_mirrored(office: Office, table: str) -> None:
+    key, pick, views = GONE[table]
+    row = pick(office.practice)
+    before = {view: FIGURES[view](office)[0] for view in views}
+    mark_gone(office, table, key, row[key], datetime(2025, 6, 1, 12, 0))
+    try:
+        for view in views:
+            got, expected = FIGURES[view](office)
+            assert got == expected, view
+            assert got != before[view], f"{view}: removing the {table} row changed nothing"
+    finally:
+        mark_gone(office, table, key, row[key], None)
+    assert {view: FIGURES[view](office)[0] for view in views} == before
+
+
+def test_writeoffs_by_claim_date_without_snapshots_are_unknown(office: Office) -> None:
+    # Endpoint mode mirrors no claimsnapshot: every snapshot row gone stands for that.
+    snapshots = [s["claimsnapshotnum"] for s in office.practice["claimsnapshot"]]
+    gone = datetime(2025, 6, 1, 12, 0)
+    with office.engine.begin() as conn:
+        conn.execute(text("UPDATE claimsnapshot SET odmirror_gone_at = :g"), {"g": gone})
+    office.set_pref("ReportsPPOwriteoffDefaultToProcDate", "2")
+    try:
+        rows = office.rows(
+            "SELECT kind, COUNT(*), COUNT(day), COUNT(amount) FROM kpi_writeoffs GROUP BY kind"
+        )
+        net = office.rows("SELECT COUNT(*), COUNT(amount), SUM(amount) FROM kpi_net_production")
+    finally:
+        office.set_pref("ReportsPPOwriteoffDefaultToProcDate", "0")
         with office.engine.begin() as conn:
-            if dialect == "postgresql":  # the test tables are small enough to scan whole
-                conn.execute(text("SET LOCAL enable_seqscan = off"))
-            plan = conn.execute(
-                text(
-                    f"{explain} SELECT SUM(amount) FROM {view}"
-                    " WHERE day >= '2026-03-01' AND day < '2026-04-01'"
-                )
-            ).all()
-        assert f"kx_{column}" in str(plan), view
+            conn.execute(text("UPDATE claimsnapshot SET odmirror_gone_at = NULL"))
+    claimprocs = office.practice["claimproc"]
+    estimates = sum(cp["status"] in (0, 1, 4) for cp in claimprocs)
+    paid = sum(cp["status"] in (1, 4) for cp in claimprocs)
+    assert snapshots and estimates > paid > 0
+    assert sorted(rows) == [("adjustment", paid, paid, 0), ("estimate", estimates, 0, 0)]
+    assert net[0][0] > 0
+    assert net[0][1:] == (0, None)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
+from etl.catalog.tables import MIRRORED
 from etl.mirror.kpi_views import create_kpi_views, kpi_view_names
 from etl.simulator.money import make_practice
 from tests import kpi_reference as ref
@@ -54,7 +55,7 @@ def test_views_over_missing_tables_are_not_made(tmp_path: Path) -> None:
     engine.dispose()
     assert skipped == {
         "kpi_writeoffs": "needs claimsnapshot",
-        "kpi_net_production": "needs kpi_writeoffs",
+        "kpi_net_production": "needs claimsnapshot, kpi_writeoffs",
         "kpi_recalls": "needs recall",
     }
     assert made == set(kpi_view_names()) - set(skipped)
@@ -111,3 +112,14 @@ def test_views_read_the_boolean_flags_of_older_mirror_tables(tmp_path: Path) -> 
     assert got == ref.schedule_utilization(practice)
     expected = {k: earned for k, (earned, _) in ref.patient_collections(practice).items()}
     assert collections == expected
+
+
+def test_the_readme_lists_every_index_the_mirror_adds() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Indexes: a month of a view reads that month") :]
+    listed = {
+        line.split("|")[1].strip(" `"): line.split("|")[2].strip()
+        for line in section.split("\n\n")[3].splitlines()[2:]
+    }
+    declared = {name: ", ".join(how.indexes) for name, how in MIRRORED.items() if how.indexes}
+    assert listed == declared

@@ -48,6 +48,23 @@ def test_every_money_resource_mirrors_the_source(engine: Engine, practice: Any) 
     payment = next(iter(mirror(engine, RESOURCES["payments"]).values()))
     assert payment["paytype_name"] in ("Check", "Card", "Cash", "")
     assert payment["paymentstatus"] is None  # not in the endpoint's example: not known
+    # Keys sent under another name, and intervals sent as text, land in their columns.
+    served_users = {r["UserNum"]: r for r in practice.tables.all("userods")}
+    for key, user in mirror(engine, RESOURCES["userods"]).items():
+        assert "ProvNum" not in served_users[key]
+        assert user["provnum"] == served_users[key]["ProviderNum"]
+        assert not (user["odmirror_extra"] or {}).get("ProviderNum")
+    assert {u["provnum"] for u in mirror(engine, RESOURCES["userods"]).values()} == {0, 1, 2}
+    attached = mirror(engine, RESOURCES["refattaches"])
+    served_types = {
+        r["RefAttachNum"]: r["ReferralType"] for r in practice.tables.all("refattaches")
+    }
+    assert {k: row["reftype"] for k, row in attached.items()} == {
+        k: {"RefTo": 0, "RefFrom": 1, "RefCustom": 2}[t] for k, t in served_types.items()
+    }
+    recalls = mirror(engine, RESOURCES["recalls"]).values()
+    assert {r["recallinterval"] for r in recalls} == {6 << 16}  # "6m" as sent
+    assert {r["RecallInterval"] for r in practice.tables.all("recalls")} == {"6m"}
 
 
 def test_a_row_a_whole_pull_no_longer_lists_is_marked(engine: Engine, practice: Any) -> None:

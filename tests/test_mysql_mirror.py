@@ -33,6 +33,7 @@ from etl.mirror.upsert import upsert_statement
 from etl.mirror.views import view_names
 from tests.mariadb import DATABASES, MYSQL_URL, fresh_mariadb, mirror_url, require_mariadb
 from tests.practice import office_clock, sync
+from tests.templates import Templates
 
 PATIENTS = RESOURCES["patients"]
 SYNCED = dt.datetime(2031, 3, 14, 9, 0, 0)
@@ -41,11 +42,11 @@ WALL_CLOCK = {"odmirror_synced_at", "last_success_at"}
 
 
 @pytest.fixture
-def maria() -> Iterator[Engine]:
-    """A MariaDB mirror at the current schema."""
+def maria(head_templates: Templates) -> Iterator[Engine]:
+    """A MariaDB mirror at the current schema (a copy of the session's: tests/templates.py)."""
     with fresh_mariadb() as url:
+        head_templates.mariadb_fill(url)
         engine = make_engine(url)
-        upgrade(engine)
         yield engine
         engine.dispose()
 

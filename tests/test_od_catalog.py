@@ -175,7 +175,7 @@ def test_all_tables_are_created(database: str, tmp_path: Path) -> None:
     with mirror_url(database, tmp_path) as url:
         engine = create_engine(url)
         try:
-            metadata.create_all(engine)
+            metadata.create_all(engine, checkfirst=False)  # an empty database
             with engine.connect() as conn:
                 assert _reflected_columns(conn, database) == expected
         finally:
@@ -235,7 +235,7 @@ def test_open_dental_values_round_trip(database: str, tmp_path: Path) -> None:
     with mirror_url(database, tmp_path) as url:
         engine = create_engine(url)
         try:
-            metadata.create_all(engine)
+            metadata.create_all(engine, checkfirst=False)  # an empty database
             for table in tables:
                 rows = _rows(table.name)
                 with engine.begin() as conn:

@@ -66,12 +66,14 @@ def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- config -------------------------------------------------------------------------------------
 
 
+@pytest.mark.plain_irrelevant
 def test_default_policy_drops_ssn_and_keeps_the_rest() -> None:
     settings = settings_from_dict(config())
     assert settings.pii.action("SSN") == "drop"
     assert settings.pii.action("LName") == settings.pii.action("Birthdate") == "keep"
 
 
+@pytest.mark.plain_irrelevant
 def test_fields_merge_over_the_default_and_can_keep_ssn() -> None:
     raw = {"fields": {"SSN": "keep", "Email": "drop", "Birthdate": "HMAC"}}
     policy = policy_from_config(raw, "c", {"ODMIRROR_PII_SECRET": SECRET})
@@ -81,12 +83,14 @@ def test_fields_merge_over_the_default_and_can_keep_ssn() -> None:
     assert SECRET not in repr(policy)
 
 
+@pytest.mark.plain_irrelevant
 def test_secret_comes_from_the_variable_the_config_names() -> None:
     raw = {"secret_env": "MY_SECRET", "fields": {"LName": "hmac"}}
     policy = policy_from_config(raw, "c", {"MY_SECRET": SECRET})
     assert policy.digest("Smith") == digest("Smith")
 
 
+@pytest.mark.plain_irrelevant
 @pytest.mark.parametrize(
     ("pii", "env", "message"),
     [
@@ -109,6 +113,7 @@ def test_bad_pii_config_is_refused_clearly(pii: Any, env: dict[str, str], messag
     assert str(info.value).startswith(message)
 
 
+@pytest.mark.plain_irrelevant
 @pytest.mark.parametrize(
     "key", ["YOUR_DEVELOPER_KEY", "your-customer-key", "<developer key>", "XXXXXXXX", "..."]
 )
@@ -121,11 +126,13 @@ def test_placeholder_keys_are_refused(key: str) -> None:
     )
 
 
+@pytest.mark.plain_irrelevant
 def test_empty_key_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"'api\.customer_key' must be a non-empty string"):
         settings_from_dict(config(customer_key="  "), source="c")
 
 
+@pytest.mark.plain_irrelevant
 def test_published_test_keys_are_accepted() -> None:
     settings = settings_from_dict(
         config(developer_key="NFF6i0KrXrxDkZHt", customer_key="VzkmZEaUWOjnQX2z")
@@ -136,23 +143,27 @@ def test_published_test_keys_are_accepted() -> None:
 # --- mapping ------------------------------------------------------------------------------------
 
 
+@pytest.mark.plain_irrelevant
 def test_ssn_is_never_stored_by_default() -> None:
     mapped = map_record(PATIENTS, {"PatNum": 5, "SSN": SSN, "LName": "Ng"})
     assert mapped.row == {"patnum": 5, "ssn": None, "lname": "Ng", "odmirror_extra": None}
 
 
+@pytest.mark.plain_irrelevant
 def test_a_dropped_field_that_does_not_decode_is_not_kept_in_extra() -> None:
     mapped = map_record(PATIENTS, {"PatNum": 5, "SSN": ["not", "text"]})
     assert mapped.row == {"patnum": 5, "ssn": None, "odmirror_extra": None}
     assert mapped.invalid == []
 
 
+@pytest.mark.plain_irrelevant
 def test_dropping_an_unknown_field_keeps_it_out_of_extra() -> None:
     policy = policy_from_config({"fields": {"DriverLicense": "drop"}}, "c", {})
     mapped = map_record(PATIENTS, {"PatNum": 5, "DriverLicense": "D123", "New": 1}, policy)
     assert mapped.row == {"patnum": 5, "odmirror_extra": {"New": 1}}
 
 
+@pytest.mark.plain_irrelevant
 def test_hmac_of_a_text_field_is_stored_in_its_column() -> None:
     mapped = map_record(PATIENTS, {"PatNum": 5, "LName": "Smith", "FName": "Jo"}, hashing("LName"))
     assert mapped.row == {
@@ -163,6 +174,7 @@ def test_hmac_of_a_text_field_is_stored_in_its_column() -> None:
     }
 
 
+@pytest.mark.plain_irrelevant
 def test_hmac_of_a_date_goes_to_extra_and_the_column_is_null() -> None:
     policy = hashing("Birthdate", "NewSecret")
     record = {"PatNum": 5, "Birthdate": "1976-05-24", "NewSecret": "s", "SSN": SSN}
@@ -176,6 +188,7 @@ def test_hmac_of_a_date_goes_to_extra_and_the_column_is_null() -> None:
     assert mapped.invalid == [] and mapped.unknown == ["NewSecret"]
 
 
+@pytest.mark.plain_irrelevant
 def test_the_same_value_gives_the_same_digest_so_rows_can_be_joined() -> None:
     policy = hashing("Email")
     one = map_record(PATIENTS, {"PatNum": 1, "Email": "a@example.com"}, policy).row["email"]
@@ -185,6 +198,7 @@ def test_the_same_value_gives_the_same_digest_so_rows_can_be_joined() -> None:
     assert "a@example.com" not in one
 
 
+@pytest.mark.plain_irrelevant
 def test_a_reject_payload_follows_the_policy() -> None:
     record = {"LName": "Smith", "SSN": SSN, "Birthdate": "1976-05-24", "Note": "x" * 5000}
     reject = rejects.rejected(PATIENTS, record, "no PatNum", hashing("LName"))
@@ -311,6 +325,7 @@ def test_the_sqlite_mirror_is_readable_by_its_owner_only(tmp_path: Path, make_si
     assert modes == {0o600}
 
 
+@pytest.mark.plain_irrelevant
 def test_default_policy_object_is_the_settings_default() -> None:
     assert settings_from_dict(config()).pii == DEFAULT_POLICY
 
@@ -329,6 +344,7 @@ def test_switching_a_field_to_drop_erases_it_at_the_next_full_sync(
     assert all(r["ssn"] is None for r in mirror(engine).values())
 
 
+@pytest.mark.plain_irrelevant
 @given(st.dictionaries(st.sampled_from(["SSN", "LName", "PatNum", "Birthdate", "X"]), st.text()))
 def test_no_reject_payload_holds_a_dropped_field(record: dict[str, Any]) -> None:
     policy = policy_from_config({"fields": {"Birthdate": "drop"}}, "c", {})
@@ -358,6 +374,7 @@ def test_credentials_in_the_api_url_never_show(
     assert "Hunter2" not in err and "proxyuser" not in err
 
 
+@pytest.mark.plain_irrelevant
 @pytest.mark.parametrize(
     ("text", "url", "expected"),
     [
@@ -371,6 +388,7 @@ def test_mask_password(text: str, url: str | None, expected: str) -> None:
     assert mask_password(text, url) == expected
 
 
+@pytest.mark.plain_irrelevant
 @pytest.mark.parametrize(
     ("url", "shown"),
     [

@@ -393,8 +393,9 @@ def test_odmirror_sync_reconcile_reconciles_now(
     capsys.readouterr()
     assert main(["sync", "--config", str(path), "-q", "--reconcile"]) == 0
     said = capsys.readouterr().out.splitlines()
-    assert said[-1].startswith("claimproc (reconcile): fetched 0 rows")
-    assert said[-1].endswith("reconciled: 1 gone, 0 back, 0 not yet read, 3 requests")
+    assert said[-2].startswith("claimproc (reconcile): fetched 0 rows")
+    assert said[-2].endswith("reconciled: 1 gone, 0 back, 0 not yet read, 3 requests")
+    assert said[-1].startswith("requests: ") and "claimproc (reconcile) 3" in said[-1]
     engine = make_engine(url)
     with engine.connect() as conn:
         gone = conn.execute(

@@ -56,5 +56,10 @@ ENUM_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "SchedStatus": ("Open", "Closed", "Holiday"),
         "PayPlanChargeType": ("Debit", "Credit"),
         "RecallPriority": ("Normal", "ASAP"),
+        # TableTypes/RefAttach.cs: the refattaches list sends them as names ("RefFrom", "None").
+        "ReferralType": ("RefTo", "RefFrom", "RefCustom"),
+        "ReferralToStatus": (
+            "None", "Declined", "Scheduled", "Consulted", "InTreatment", "Complete",
+        ),
     }
 )  # fmt: skip

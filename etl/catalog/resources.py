@@ -33,7 +33,8 @@ class FieldSpec:
     Attributes:
         key: the JSON key the API sends.
         column: the mirror column.
-        kind: one of int, text, enum, bool, date, datetime, decimal, double, time, timespan.
+        kind: one of int, text, enum, bool, date, datetime, decimal, double, time, timespan,
+            interval (Open Dental's packed years/months/weeks/days).
         enum: for kind enum, the names in code order.
     """
 
@@ -83,6 +84,9 @@ class Resource:
         window: read over a window of dates (etl.catalog.reading.DateWindow).
         every: the resource is read at most this often: a run before it is due skips it
             (whole pulls of big tables that change little, on their own cadence).
+        aliases: (JSON key, Open Dental column) pairs for keys the endpoint sends under
+            another name than its column (userods `ProviderNum` is ProvNum): the key fills that
+            column, decoded as the column's own key would be.
     """
 
     name: str
@@ -98,6 +102,7 @@ class Resource:
     fan_out: FanOut | None = None
     window: DateWindow | None = None
     every: dt.timedelta | None = None
+    aliases: tuple[tuple[str, str], ...] = ()
 
     @property
     def table(self) -> Table:
@@ -114,12 +119,18 @@ class Resource:
     @cached_property
     def by_key(self) -> KeyLookup:
         """The FieldSpecs by JSON key (exact, else case-insensitive where unambiguous)."""
-        return KeyLookup(self.fields)
+        by_column = {spec.key: spec for spec in self.fields}
+        renamed = (
+            FieldSpec(key, by_column[column].column, by_column[column].kind, by_column[column].enum)
+            for key, column in self.aliases
+        )
+        return KeyLookup((*self.fields, *renamed))
 
     @cached_property
     def columns_not_sent(self) -> tuple[str, ...]:
         """Open Dental's columns the endpoint does not send: NULL in the mirror (not known)."""
         sent = {key.lower() for key in MIRRORED[self.table_name].sent}
+        sent |= {column.lower() for _key, column in self.aliases}
         return tuple(
             column.name
             for column in self.table.columns
@@ -168,7 +179,7 @@ class KeyLookup(Mapping[str, FieldSpec]):
 
 
 _KINDS = {
-    "Long": "int", "Int": "int", "Byte": "int", "Interval": "int", "Bool": "bool",
+    "Long": "int", "Int": "int", "Byte": "int", "Interval": "interval", "Bool": "bool",
     "Double": "double", "Float": "double", "String": "text", "EnumAsString": "text",
     "Date": "date", "DateT": "datetime", "Time": "time", "TSpan": "timespan",
 }  # fmt: skip
@@ -276,9 +287,11 @@ MONEY: tuple[Resource, ...] = (
     _daily("feescheds", "feesched", "FeeSchedNum"),
     _daily("fees", "fee", "FeeNum"),
     Resource("userods", "userods", "userod", "UserNum", None, None,
-             passes=({"includeHidden": "true"},), mark_missing=True, every=_DAY),
+             passes=({"includeHidden": "true"},), mark_missing=True, every=_DAY,
+             aliases=(("ProviderNum", "ProvNum"),)),
     _daily("referrals", "referral", "ReferralNum"),
-    _changed("refattaches", "refattach", "RefAttachNum"),
+    Resource("refattaches", "refattaches", "refattach", "RefAttachNum", "DateTStamp",
+             "DateTStamp", cursor_from_rows=True, aliases=(("ReferralType", "RefType"),)),
     _changed("commlogs", "commlog", "CommlogNum"),
     _whole("claimtrackings", "claimtrackings", "claimtracking", "ClaimTrackingNum"),
     _fan("payplans", "payplan", "PayPlanNum", _BY_PATIENT),

@@ -15,6 +15,10 @@ from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 #: What `sync.resources` means when the config does not say: the patient mirror, as before.
 #: The other tables are opt-in, so an upgrade never starts pulling new kinds of data unasked.
 DEFAULT_RESOURCES = ("patients",)
+#: Database sessions one practice's sync holds at most at once (measured on PostgreSQL): the
+#: writer, the run lock's own session and the thread that builds the indexes a first load
+#: deferred. `sync.max_db_sessions` is shared out in these.
+SESSIONS_PER_PRACTICE = 3
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,9 @@ class SyncSettings:
     #: How often a table of `tables` without a change column is read whole (90m, 1d); None:
     #: every run.
     whole_tables_every: str | None = None
+    #: A group's bound on database sessions at once, across its practices (0: none): practices
+    #: sync max_db_sessions // SESSIONS_PER_PRACTICE at a time, the others wait their turn.
+    max_db_sessions: int = 0
     #: How often the tables read are reconciled with the office by key ranges, to find the rows
     #: Open Dental deleted (etl.sync.reconcile; needs SQL queries): 12h, 1d; "0"/off: never.
     reconcile_every: str | None = "1d"

@@ -13,6 +13,7 @@ from etl.catalog.resources import select_resources
 from etl.config.bulk_sftp import parse_bulk_sftp
 from etl.config.endpoint import plain_http_to_vendor, refusal
 from etl.config.operations import parse_duration
+from etl.config.settings import SESSIONS_PER_PRACTICE
 from etl.errors import ConfigError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -118,6 +119,16 @@ def _as_mode(dotted: str, value: Any, source: str) -> str:
     return word.strip().lower()
 
 
+def _as_sessions(dotted: str, value: Any, source: str) -> int:
+    number = int(_as_number(dotted, "int", value, source))
+    if number != 0 and not SESSIONS_PER_PRACTICE <= number <= 100_000:
+        raise ConfigError(
+            f"{source}: '{dotted}' must be 0 (no bound) or from {SESSIONS_PER_PRACTICE} (the "
+            f"sessions one practice's sync may hold) to 100000, not {value!r}"
+        )
+    return number
+
+
 def _as_every(dotted: str, value: Any, source: str) -> str:
     # 0, off (YAML's false) or a duration; the default 1d when unset.
     words = ("0", "off", "no", "false", "never")
@@ -141,6 +152,7 @@ def _as_removed(dotted: str, value: Any, source: str) -> str:
 _OWN_CHECKS = {
     "sync.tables": _as_tables,
     "api.queries": _as_mode,
+    "sync.max_db_sessions": _as_sessions,
     "sync.reconcile_every": _as_every,
     "sync.removed_rows": _as_removed,
 }

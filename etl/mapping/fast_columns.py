@@ -23,6 +23,8 @@ from etl.mapping.values import Invalid, clean_text
 SLOW = object()  # a value the short path does not take: its record goes through map_record
 SLOW_MADE = count()  # moves on each time a decoder gives SLOW (next() is atomic)
 _LO, _HI = -(2**63), 2**63
+_INF = float("inf")
+_BOOLS = {"true": 1, "false": 0}  # the API's flags as text, as decode() reads them
 _MEMO_SIZE = 4096  # dates remembered a column: enough for those that repeat; memory flat in N
 Column = Callable[[Sequence[Any]], list[Any]]
 _SHAPES = {  # a whole column of ASCII dates (or moments), one a line
@@ -44,7 +46,14 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
     if spec.kind == "int":
         return _whole(_plain_ints, _int_column(one))
     if spec.kind == "bool":
-        return lambda col: [int(v) if v is True or v is False else _try(one, v) for v in col]
+        return lambda col: [
+            int(v)
+            if v is True or v is False
+            else _BOOLS[v]
+            if type(v) is str and v in _BOOLS
+            else _try(one, v)
+            for v in col
+        ]
     if spec.kind == "enum":
         codes = _codes(spec.enum)
         return _whole(
@@ -58,6 +67,16 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
         # decode() turns into a Decimal.
         return lambda col: [
             Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
+        ]
+    if spec.kind == "double":
+        # A finite float is its own value; a whole number in range is its float (as decode()).
+        return lambda col: [
+            v
+            if type(v) is float and -_INF < v < _INF
+            else float(v)
+            if type(v) is int and _LO <= v < _HI
+            else _try(one, v)
+            for v in col
         ]
     return lambda col: [_try(one, v) for v in col]
 

@@ -4,9 +4,10 @@ Each value is stored as Open Dental's own database holds it (the mirror answers 
 SQL as Open Dental does): enums arrive as names and are stored as their integer codes; booleans
 arrive as "true"/"false" (or "True"/"False") and are stored as 0/1, as Open Dental's tinyint;
 "0001-01-01", Open Dental's "no date", is kept as that date; "" for an unset foreign key is 0;
-colours sent as "r,g,b" are the ARGB integer Open Dental stores; numbers may come as text. Times
-carry no zone. Text is made storable: PostgreSQL text cannot hold NUL, nor UTF-8 a lone
-surrogate. Only a missing value (null) becomes NULL.
+colours sent as "r,g,b" are the ARGB integer Open Dental stores; numbers may come as text;
+intervals sent as "1y6m2w3d" are the integer Open Dental packs them into. Times carry no zone.
+Text is made storable: PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate. Only a
+missing value (null) becomes NULL.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ _DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]00:00:00)?")
 _RGB = re.compile(r"\d{1,3},\d{1,3},\d{1,3}")
 _TIME = re.compile(r"\d{2}:\d{2}:\d{2}")
 _SPAN = re.compile(r"(-)?(?:(\d+)\.)?(\d{1,3}):([0-5]\d):([0-5]\d)")
+_INTERVAL = re.compile(r"(?:(\d{1,3})y)?(?:(\d{1,3})m)?(?:(\d{1,3})w)?(?:(\d{1,3})d)?")
 _DATETIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?")
 
 
@@ -192,6 +194,26 @@ def _timespan(value: Any) -> dt.timedelta:
     return -span if sign else span
 
 
+def _interval(value: Any) -> int:
+    # Open Dental's Interval (OpenDentBusiness/Db/Interval.cs) shows as "1y3m1w1d", each part
+    # left out when 0 ("" is no interval), and is stored as one int: a byte each for days,
+    # weeks, months and years, low to high (6m1d = 6 << 16 | 1). Each part holds up to 255,
+    # years up to 127 (the int stays positive). The stored int itself is taken as it is.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < 2**31:
+            raise Invalid(value)
+        return value
+    if _is_int_text(value):
+        return _interval(int(value))
+    match = _INTERVAL.fullmatch(value.strip().lower()) if isinstance(value, str) else None
+    if match is None:
+        raise Invalid(value)
+    years, months, weeks, days = (int(part or 0) for part in match.groups())
+    if max(months, weeks, days) > 255 or years > 127:
+        raise Invalid(value)
+    return years << 24 | months << 16 | weeks << 8 | days
+
+
 _DECODERS: dict[str, Callable[[Any], Any]] = {
     "int": _int,
     "text": _text,
@@ -202,6 +224,7 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
     "double": _double,
     "time": _time,
     "timespan": _timespan,
+    "interval": _interval,
 }
 
 

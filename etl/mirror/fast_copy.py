@@ -71,6 +71,17 @@ def driver_values(
     constants: Mapping[str, Any],
 ) -> list[tuple[Any, ...]]:
     """Each row's values in `names` order, converted for the driver (a tuple per row)."""
+    return list(zip(*driver_columns(conn, table, names, rows, constants), strict=False))
+
+
+def driver_columns(
+    conn: Connection,
+    table: Table,
+    names: Sequence[str],
+    rows: Block,
+    constants: Mapping[str, Any],
+) -> list[Iterable[Any]]:
+    """The values of each column of `names`, converted for the driver (one iterable a column)."""
     # Column by column: one comprehension per column that needs converting, not a Python loop
     # per row (measured: a 1000-row page of patients in 4 ms instead of 15).
     by_name = rows.by_name()
@@ -83,7 +94,7 @@ def driver_values(
         else:
             convert = _converter(conn.dialect, table.c[name])
             columns.append(by_name[name] if convert is None else convert(by_name[name]))
-    return list(zip(*columns, strict=False))
+    return columns
 
 
 @functools.lru_cache(maxsize=1024)  # columns of every table

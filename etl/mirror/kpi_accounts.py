@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from etl.mirror.kpi_sql import HIDDEN_UNEARNED, pref
+from etl.mirror.kpi_sql import HIDDEN_UNEARNED, live, pref
 
 if TYPE_CHECKING:
     from etl.mirror.kpi_sql import KpiDialect
@@ -41,17 +41,20 @@ if TYPE_CHECKING:
 _TRANSACTIONS = (
     "SELECT pl.patnum, pl.procdate AS trandate, pl.procfee * (pl.unitqty + pl.baseunits) AS amount,"
     " 0 AS ins_est FROM procedurelog pl WHERE pl.procstatus = 2 AND pl.procfee <> 0"
+    f" AND {live('pl')}"
     " UNION ALL SELECT cp.patnum, cp.datecp, CASE WHEN cp.status <> 0 THEN"
     " (CASE WHEN cp.payplannum = 0 THEN -cp.inspayamt ELSE 0 END) - cp.writeoff ELSE 0 END,"
     " CASE WHEN cp.status = 0 THEN cp.inspayest + cp.writeoff ELSE 0 END"
     " FROM claimproc cp LEFT JOIN procedurelog cpl ON cpl.procnum = cp.procnum"
-    " WHERE cp.status IN (0, 1, 4, 5, 7) AND (cp.procnum = 0 OR cpl.procstatus = 2)"
+    f" AND {live('cpl')} WHERE cp.status IN (0, 1, 4, 5, 7) AND {live('cp')}"
+    " AND (cp.procnum = 0 OR cpl.procstatus = 2)"
     " UNION ALL SELECT a.patnum, a.adjdate, a.adjamt, 0 FROM adjustment a WHERE a.adjamt <> 0"
+    f" AND {live('a')}"
     " UNION ALL SELECT ps.patnum, ps.datepay,"
     " CASE WHEN ps.payplannum = 0 THEN -ps.splitamt ELSE 0 END, 0 FROM paysplit ps"
-    f" WHERE ps.splitamt <> 0 AND ps.unearnedtype NOT IN {HIDDEN_UNEARNED}"
+    f" WHERE ps.splitamt <> 0 AND {live('ps')} AND ps.unearnedtype NOT IN {HIDDEN_UNEARNED}"
     " UNION ALL SELECT pp.patnum, pp.payplandate, -pp.completedamt, 0 FROM payplan pp"
-    " WHERE pp.completedamt <> 0"
+    f" WHERE pp.completedamt <> 0 AND {live('pp')}"
 )
 
 
@@ -74,7 +77,8 @@ def ar_aging(d: KpiDialect) -> str:
         f" {_charges(d, 60, 30)} AS c31, {_charges(d, 30, None)} AS c0,"
         f" -SUM(CASE WHEN t.amount < 0 AND t.trandate <= {d.today} THEN t.amount ELSE 0 END)"
         " AS credits, SUM(t.amount) AS bal_total, SUM(t.ins_est) AS ins_est"
-        f" FROM ({_TRANSACTIONS}) t JOIN patient pt ON pt.patnum = t.patnum GROUP BY pt.guarantor"
+        f" FROM ({_TRANSACTIONS}) t JOIN patient pt ON pt.patnum = t.patnum AND {live('pt')}"
+        " GROUP BY pt.guarantor"
     )
     known = f"{pref('PayPlansVersion', '1')} = '1' AND {pref('AgingProcLifo', '0')} <> '1'"
     older = ["s.c90", "s.c90 + s.c61", "s.c90 + s.c61 + s.c31", "s.c90 + s.c61 + s.c31 + s.c0"]
@@ -107,9 +111,10 @@ def insurance_outstanding(d: KpiDialect) -> str:
         " c.claimtype, c.dateservice, c.datesent, c.datesentorig, c.claimfee, c.inspayest,"
         f" {d.days_since('c.datesent')} AS days_since_sent,"
         f" {d.days_since('c.dateservice')} AS days_since_service FROM claim c"
-        " JOIN insplan ip ON ip.plannum = c.plannum"
-        " JOIN carrier ca ON ca.carriernum = ip.carriernum"
+        f" JOIN insplan ip ON ip.plannum = c.plannum AND {live('ip')}"
+        f" JOIN carrier ca ON ca.carriernum = ip.carriernum AND {live('ca')}"
         " WHERE UPPER(c.claimstatus) = 'S' AND LOWER(c.claimtype) <> 'preauth'"
+        f" AND {live('c')}"
     )
     return (
         "SELECT o.*, CASE WHEN o.days_since_sent <= 30 THEN '0-30'"
@@ -133,9 +138,10 @@ def recalls(d: KpiDialect) -> str:
         f" r.recalltypenum, r.datedue AS day, {d.month('r.datedue')} AS month, r.datescheduled,"
         " CASE WHEN r.datescheduled > '1880-01-01' THEN 1 ELSE 0 END AS is_scheduled,"
         f" CASE WHEN r.datedue < {d.today} THEN 1 ELSE 0 END AS is_overdue"
-        " FROM recall r JOIN patient pt ON pt.patnum = r.patnum"
-        " JOIN patient gu ON gu.patnum = pt.guarantor"
-        f" WHERE {d.flag('r.isdisabled')} = 0 AND pt.patstatus = 0 AND r.datedue > '1880-01-01'"
+        f" FROM recall r JOIN patient pt ON pt.patnum = r.patnum AND {live('pt')}"
+        f" JOIN patient gu ON gu.patnum = pt.guarantor AND {live('gu')}"
+        f" WHERE {d.flag('r.isdisabled')} = 0 AND {live('r')} AND pt.patstatus = 0"
+        " AND r.datedue > '1880-01-01'"
         f" AND ({shown} = '' OR {listed}) AND r.disableuntildate <= {d.today}"
         f" AND NOT (r.disableuntilbalance > 0 AND {balance} > r.disableuntilbalance)"
     )
@@ -145,13 +151,13 @@ def new_patients(d: KpiDialect) -> str:
     """Patients by the date of their first completed procedure."""
     referral = (
         "(SELECT ra.referralnum FROM refattach ra WHERE ra.patnum = f.patnum AND ra.reftype = 1"
-        " ORDER BY ra.itemorder, ra.refattachnum LIMIT 1)"
+        f" AND {live('ra')} ORDER BY ra.itemorder, ra.refattachnum LIMIT 1)"
     )
     return (
         f"SELECT f.patnum, f.day, {d.month('f.day')} AS month, pt.priprov AS provnum,"
         f" pt.clinicnum, {referral} AS referralnum FROM (SELECT patnum, MIN(procdate) AS day"
-        " FROM procedurelog WHERE procstatus = 2 GROUP BY patnum) f"
-        " JOIN patient pt ON pt.patnum = f.patnum"
+        f" FROM procedurelog fp WHERE procstatus = 2 AND {live('fp')} GROUP BY patnum) f"
+        f" JOIN patient pt ON pt.patnum = f.patnum AND {live('pt')}"
     )
 
 
@@ -161,7 +167,7 @@ def schedule_utilization(d: KpiDialect) -> str:
     blocks = (
         "SELECT schedulenum, provnum, scheddate,"
         f" {d.minutes_of_day('starttime')} AS start_min, {d.minutes_of_day('stoptime')} AS stop_min"
-        " FROM schedule WHERE schedtype = 1 AND status = 0 AND provnum <> 0"
+        f" FROM schedule sc WHERE schedtype = 1 AND status = 0 AND provnum <> 0 AND {live('sc')}"
     )
     starts = (
         "SELECT schedulenum, provnum, scheddate, start_min, stop_min, CASE WHEN start_min <="
@@ -180,7 +186,7 @@ def schedule_utilization(d: KpiDialect) -> str:
         f"SELECT CASE WHEN {d.flag('ap.ishygiene')} = 1 AND ap.provhyg <> 0"
         " THEN ap.provhyg ELSE ap.provnum END,"
         f" {d.day('ap.aptdatetime')}, 0, {d.length('ap.pattern')} * 5 FROM appointment ap"
-        " WHERE ap.aptstatus IN (1, 2)"
+        f" WHERE ap.aptstatus IN (1, 2) AND {live('ap')}"
     )
     return (
         f"SELECT u.provnum, u.day, {d.month('u.day')} AS month, SUM(u.sched) AS scheduled_minutes,"

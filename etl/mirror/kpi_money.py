@@ -19,6 +19,8 @@ the monthly and annual Production and Income report):
   the claimsnapshot write-off (-1 = none) of Status 0, 1, 4 dated the snapshot's DateTEntry
   (`kind` 'estimate') plus, for Status 1, 4, the claimproc write-off minus that snapshot write-off
   dated DateCP (`kind` 'adjustment'). `amount` is positive, as stored; production subtracts it.
+  Under 2 with no claimsnapshot row mirrored (endpoint mode reads none) the write-offs are
+  unknown: the rows stay, their amounts NULL (and every amount of `kpi_net_production`).
 - `kpi_net_production`: production + adjustments - write-offs (`kind` says which).
 - `kpi_patient_collections`: paysplits (not IsDiscount) dated DatePay, provider and clinic from
   the split; `amount` is earned income (UnearnedType 0), `unearned_amount` the prepayments,
@@ -32,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from etl.mirror.kpi_sql import HIDDEN_UNEARNED, pref
+from etl.mirror.kpi_sql import HIDDEN_UNEARNED, live, pref
 
 if TYPE_CHECKING:
     from etl.mirror.kpi_sql import KpiDialect
@@ -44,13 +46,13 @@ def production(d: KpiDialect) -> str:
     """Completed procedures less capitation write-offs, by procedure date."""
     cap = (
         "COALESCE((SELECT SUM(cc.writeoff) FROM claimproc cc"
-        " WHERE cc.procnum = pl.procnum AND cc.status = 7), 0)"
+        f" WHERE cc.procnum = pl.procnum AND cc.status = 7 AND {live('cc')}), 0)"
     )
     return (
         f"SELECT pl.procnum, pl.patnum, pl.procdate AS day, {d.month('pl.procdate')} AS month,"
         f" pl.provnum, pl.clinicnum, {_FEE} AS fee, {cap} AS capitation_writeoff,"
         f" {_FEE} - {cap} AS amount"
-        " FROM procedurelog pl WHERE pl.procstatus = 2"
+        f" FROM procedurelog pl WHERE pl.procstatus = 2 AND {live('pl')}"
     )
 
 
@@ -63,7 +65,7 @@ def scheduled_production(d: KpiDialect, discounts: bool = True) -> str:
     estimate = (
         "COALESCE((SELECT SUM(CASE WHEN ce.writeoffestoverride <> -1"
         " THEN ce.writeoffestoverride ELSE ce.writeoffest END) FROM claimproc ce"
-        " WHERE ce.procnum = pl.procnum"
+        f" WHERE ce.procnum = pl.procnum AND {live('ce')}"
         " AND (ce.writeoffest <> -1 OR ce.writeoffestoverride <> -1)"
         f" AND (ce.status = 8 OR (ce.status = 6 AND {subtracts_ppo}))), 0)"
     )
@@ -76,7 +78,7 @@ def scheduled_production(d: KpiDialect, discounts: bool = True) -> str:
         f" pl.provnum, ap.clinicnum, {_FEE} AS fee, {estimate} AS writeoff_estimate,"
         f" {discount} AS discount FROM appointment ap"
         " JOIN procedurelog pl ON pl.aptnum = ap.aptnum AND pl.procstatus = 1"
-        " WHERE ap.aptstatus = 1"
+        f" AND {live('pl')} WHERE ap.aptstatus = 1 AND {live('ap')}"
     )
     return (
         f"SELECT s.procnum, s.aptnum, s.patnum, s.day, {d.month('s.day')} AS month, s.provnum,"
@@ -90,38 +92,66 @@ def adjustments(d: KpiDialect) -> str:
     return (
         f"SELECT a.adjnum, a.patnum, a.adjdate AS day, {d.month('a.adjdate')} AS month,"
         " a.provnum, a.clinicnum, a.adjtype, a.adjamt AS amount FROM adjustment a"
+        f" WHERE {live('a')}"
+    )
+
+
+def snapshots_unknown() -> str:
+    """The condition that write-offs are dated by the initial claim but no snapshot is mirrored.
+
+    Setting 2 of ReportsPPOwriteoffDefaultToProcDate needs claimsnapshot, which only query mode
+    reads: with no snapshot at all the estimates (and so the rest of each write-off) are unknown.
+    """
+    return (
+        f"{pref('ReportsPPOwriteoffDefaultToProcDate', '0')} = '2' AND NOT EXISTS"
+        f" (SELECT 1 FROM claimsnapshot sk WHERE {live('sk')})"
     )
 
 
 def writeoffs(d: KpiDialect) -> str:
-    """Insurance write-offs, dated as the office's report setting says."""
+    """Insurance write-offs, dated as the office's report setting says.
+
+    Under setting 2 with no claimsnapshot row mirrored (endpoint mode), each write-off is still
+    listed but its amounts are NULL and its 'estimate' row has no day: unknown, not zero.
+    """
     mode = pref("ReportsPPOwriteoffDefaultToProcDate", "0")
+    unknown = snapshots_unknown()
     cols = "cp.claimprocnum, cp.patnum, {day} AS day, {month} AS month, cp.provnum, cp.clinicnum"
     snap = "CASE WHEN cs.writeoff = -1 THEN 0 ELSE cs.writeoff END"
     by_pay = cols.format(day="cp.datecp", month=d.month("cp.datecp"))
     by_proc = cols.format(day="cp.procdate", month=d.month("cp.procdate"))
     by_snap = cols.format(day=d.day("cs.datetentry"), month=d.month("cs.datetentry"))
+    undated = cols.format(day="CASE WHEN 1 = 0 THEN cp.datecp END", month="NULL")
     return (
         f"SELECT {by_pay}, 'writeoff' AS kind, cp.writeoff AS amount FROM claimproc cp"
-        f" WHERE cp.status IN (1, 4) AND {mode} = '0'"
+        f" WHERE cp.status IN (1, 4) AND {live('cp')} AND {mode} = '0'"
         f" UNION ALL SELECT {by_proc}, 'writeoff', cp.writeoff FROM claimproc cp"
-        f" WHERE cp.status IN (0, 1, 4) AND {mode} = '1'"
+        f" WHERE cp.status IN (0, 1, 4) AND {live('cp')} AND {mode} = '1'"
         f" UNION ALL SELECT {by_snap}, 'estimate', {snap} FROM claimproc cp"
-        " JOIN claimsnapshot cs ON cs.claimprocnum = cp.claimprocnum"
-        f" WHERE cp.status IN (0, 1, 4) AND {mode} = '2'"
-        f" UNION ALL SELECT {by_pay}, 'adjustment', cp.writeoff - COALESCE({snap}, 0)"
+        f" JOIN claimsnapshot cs ON cs.claimprocnum = cp.claimprocnum AND {live('cs')}"
+        f" WHERE cp.status IN (0, 1, 4) AND {live('cp')} AND {mode} = '2'"
+        f" UNION ALL SELECT {undated}, 'estimate', CASE WHEN 1 = 0 THEN cp.writeoff END"
+        f" FROM claimproc cp WHERE cp.status IN (0, 1, 4) AND {live('cp')} AND {unknown}"
+        f" UNION ALL SELECT {by_pay}, 'adjustment', CASE WHEN NOT ({unknown})"
+        f" THEN cp.writeoff - COALESCE({snap}, 0) END"
         " FROM claimproc cp LEFT JOIN claimsnapshot cs ON cs.claimprocnum = cp.claimprocnum"
-        f" WHERE cp.status IN (1, 4) AND {mode} = '2'"
+        f" AND {live('cs')} WHERE cp.status IN (1, 4) AND {live('cp')} AND {mode} = '2'"
     )
 
 
 def net_production(d: KpiDialect) -> str:
-    """Production plus adjustments minus write-offs, one row per underlying row."""
+    """Production plus adjustments minus write-offs, one row per underlying row.
+
+    When the write-offs are unknown (`snapshots_unknown`) every amount is NULL: a sum that
+    skipped the NULL write-offs would be a wrong net production, not a partial one.
+    """
     del d  # the parts are views already
+    known = f"NOT ({snapshots_unknown()})"
     return (
-        "SELECT day, month, provnum, clinicnum, 'production' AS kind, amount FROM kpi_production"
-        " UNION ALL SELECT day, month, provnum, clinicnum, 'adjustment', amount"
-        " FROM kpi_adjustments"
+        f"SELECT day, month, provnum, clinicnum, 'production' AS kind, CASE WHEN {known}"
+        " THEN amount END AS amount FROM kpi_production"
+        f" UNION ALL SELECT day, month, provnum, clinicnum, 'adjustment', CASE WHEN {known}"
+        " THEN amount END FROM kpi_adjustments"
         " UNION ALL SELECT day, month, provnum, clinicnum, 'writeoff', -amount FROM kpi_writeoffs"
     )
 
@@ -135,7 +165,7 @@ def patient_collections(d: KpiDialect) -> str:
         " CASE WHEN ps.unearnedtype <> 0 THEN ps.splitamt ELSE 0 END AS unearned_amount"
         # IsDiscount is unused in Open Dental's source and the REST paysplits omit it (NULL):
         # NULL is "not a discount", else a mirror fed by the API would count no collection.
-        f" FROM paysplit ps WHERE COALESCE({d.flag('ps.isdiscount')}, 0) = 0"
+        f" FROM paysplit ps WHERE COALESCE({d.flag('ps.isdiscount')}, 0) = 0 AND {live('ps')}"
         f" AND ps.unearnedtype NOT IN {HIDDEN_UNEARNED}"
     )
 
@@ -146,8 +176,8 @@ def insurance_collections(d: KpiDialect) -> str:
         "SELECT cp.claimprocnum, cp.claimnum, cp.claimpaymentnum, cp.patnum,"
         f" cy.checkdate AS day, {d.month('cy.checkdate')} AS month, cp.provnum, cp.clinicnum,"
         " cp.inspayamt AS amount FROM claimproc cp"
-        " JOIN claimpayment cy ON cy.claimpaymentnum = cp.claimpaymentnum"
-        " WHERE cp.status IN (1, 4)"
+        f" JOIN claimpayment cy ON cy.claimpaymentnum = cp.claimpaymentnum AND {live('cy')}"
+        f" WHERE cp.status IN (1, 4) AND {live('cp')}"
     )
 
 

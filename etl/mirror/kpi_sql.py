@@ -80,15 +80,26 @@ DIALECTS = {
 DIALECTS["mariadb"] = DIALECTS["mysql"]
 
 
+def live(alias: str) -> str:
+    """The condition that a row of `alias` is one Open Dental still has.
+
+    Every mirrored table has `odmirror_gone_at`, set when odmirror finds that Open Dental
+    deleted the row (whole pulls, fan-outs, key-range reconciliation): a view counts only the
+    rows it is NULL on, in every table it reads, so a removed row counts as if never mirrored.
+    """
+    return f"{alias}.odmirror_gone_at IS NULL"
+
+
 def pref(name: str, default: str) -> str:
     """A preference's ValueString, or `default` when the office's row is not mirrored."""
     return (
-        f"COALESCE((SELECT MAX(pf.valuestring) FROM preference pf WHERE pf.prefname = '{name}'),"
-        f" '{default}')"
+        f"COALESCE((SELECT MAX(pf.valuestring) FROM preference pf WHERE pf.prefname = '{name}'"
+        f" AND {live('pf')}), '{default}')"
     )
 
 
 # Paysplit unearned types hidden from income (definition category 29 with an ItemValue).
 HIDDEN_UNEARNED = (
-    "(SELECT hd.defnum FROM definition hd WHERE hd.category = 29 AND hd.itemvalue <> '')"
+    "(SELECT hd.defnum FROM definition hd WHERE hd.category = 29 AND hd.itemvalue <> ''"
+    f" AND {live('hd')})"
 )

@@ -7,7 +7,9 @@ is a range on the table's own date column (procedurelog.procdate, paysplit.datep
 table's indexes answer it. Which rows count and on which date follow Open Dental 24.3's
 `OpenDentBusiness/Reports` (RpProdInc.cs for production and income, Ledgers.cs for aging,
 RpOutstandingIns.cs, Recalls.cs, RpProdGoal.cs); each view's docstring in `kpi_money` and
-`kpi_accounts` names its rule. Report settings are read from the mirrored `preference` and
+`kpi_accounts` names its rule. Every table a view reads is read without the rows odmirror
+marked removed (`odmirror_gone_at` set, `kpi_sql.live`): a removed row counts as if it had
+never been mirrored. Report settings are read from the mirrored `preference` and
 `definition` rows when the view is queried, so a change of setting in the office changes the
 answer at the next sync.
 

@@ -38,7 +38,7 @@ from etl.catalog.resources import Resource
 from etl.errors import DatabaseError
 from etl.mapping import office_clock
 from etl.mapping.block import Block, blocks_of, newest_per_key
-from etl.mirror import fast_checkpoints, fast_copy, mysql, mysql_upsert, updates
+from etl.mirror import fast_checkpoints, fast_copy, fast_mysql, mysql, mysql_upsert, updates
 from etl.mirror.classify import UNCOMPARED, LoadCounts, classify
 
 SUPPORTED = ("postgresql", "sqlite", *mysql.NAMES)
@@ -182,11 +182,17 @@ def _write(
 ) -> None:
     table, dialect = resource.table, conn.dialect.name
     columns = (*block.columns, *constants)
-    if not fast_paths.enabled("copy") or mysql.is_mysql(dialect):
-        # The plain twin: one upsert of the page through SQLAlchemy's executemany. MySQL has
-        # no other: the fast path is PostgreSQL's COPY and SQLite's own SQL.
+    if not fast_paths.enabled("copy"):
+        # The plain twin: one upsert of the page through SQLAlchemy's executemany.
         stmt = upsert_statement(table, dialect, columns, resource.cursor_column)
         conn.execute(stmt, [{**row, **constants} for row in block.rows()])
+        return
+    if mysql.is_mysql(dialect):
+        # The same upsert, compiled once, its rows written as SQL column by column: SQLAlchemy
+        # built and processed a dict per row, and PyMySQL escaped it by name, one call a value
+        # (a whole practice into MariaDB: 4x the bare fetch).
+        stmt = upsert_statement(table, dialect, columns, resource.cursor_column)
+        fast_mysql.upsert_rows(conn, stmt, columns, block, constants)
         return
     if any_newer and resource.cursor_column is not None:
         block = updates.update_newer(conn, resource, block, constants, stored)

@@ -37,6 +37,7 @@ from etl.simulator.money_rows import (
     PLAN_PPO,
     PREFERENCES,
     PREPAYMENT,
+    SIX_MONTHS,
     TP_PREPAYMENT_HIDDEN,
     TREATMENT_CODES,
     Practice,
@@ -123,7 +124,7 @@ class _Office(Claims, Ledger, Calendar):
         for plan, carrier, kind in ((1, 1, "p"), (2, 2, ""), (3, 3, "c"), (4, 99, "")):
             self.add("insplan", "plannum", carriernum=carrier, plantype=kind, groupname=f"G{plan}")
         for name in ("Prophy", "Perio", "Fluoride"):
-            self.add("recalltype", "recalltypenum", description=name, defaultinterval=60000)
+            self.add("recalltype", "recalltypenum", description=name, defaultinterval=SIX_MONTHS)
 
     def family(self) -> None:
         """A guarantor and dependants, their plan, visits, payments and recall."""

@@ -17,9 +17,11 @@ from typing import Any
 from etl.catalog.enums import ENUM_NAMES
 from etl.catalog.opendental import OD_TABLES, no_value
 from etl.catalog.query_tables import change_column
+from etl.catalog.resources import RESOURCES
 from etl.catalog.tables import MIRRORED
 from etl.simulator.clock import format_datetime
 from etl.simulator.money import make_practice
+from etl.simulator.money_rows import DENTISTS
 from etl.simulator.tables import Table, Tables
 
 # endpoint: (table, key, change filter, equality filters, fan-out parameter)
@@ -53,6 +55,18 @@ ENDPOINTS: dict[str, tuple[str, str, str | None, tuple[str, ...], str | None]] =
 # Captions some endpoints derive from a definition: (table, JSON key, column holding the DefNum)
 CAPTIONS = (("payment", "payType", "paytype"), ("adjustment", "adjType", "adjtype"),
             ("paysplit", "unearnedType", "unearnedtype"))  # fmt: skip
+
+
+#: Columns an endpoint sends under another key (vendor examples): (JSON key, column).
+ALIASES = {r.table_name: r.aliases for r in RESOURCES.values() if r.aliases}
+
+
+def interval_text(stored: int) -> str:
+    """An Interval as the API shows it: "1y3m1w1d", parts of 0 left out, "" for none
+    (OpenDentBusiness/Db/Interval.cs: a byte each for days, weeks, months, years)."""
+    parts = zip((stored >> 24 & 0x7F, stored >> 16 & 0xFF, stored >> 8 & 0xFF, stored & 0xFF),
+                "ymwd", strict=True)  # fmt: skip
+    return "".join(f"{count}{unit}" for count, unit in parts if count)
 
 
 def money_endpoints() -> list[Table]:
@@ -90,7 +104,7 @@ def fill_money(tables: Tables, patients: list[dict[str, Any]], seed: int, now: d
 def _api_row(
     table: str, row: dict[str, Any], captions: dict[int, str], rng: random.Random, now: dt.datetime
 ) -> dict[str, Any]:
-    sent = set(MIRRORED[table].sent)
+    sent = set(MIRRORED[table].sent) | {column for _key, column in ALIASES.get(table, ())}
     record: dict[str, Any] = {}
     for column in OD_TABLES[table]:
         if column.name not in sent:
@@ -102,10 +116,15 @@ def _api_row(
     for name, key, column_name in CAPTIONS:
         if name == table:
             record[key] = captions.get(row.get(column_name, 0), "")
+    for key, column_name in ALIASES.get(table, ()):  # sent under another name, as documented
+        if column_name in record:
+            record[key] = record.pop(column_name)
     return record
 
 
 def _rest_value(storage: str, enum: str | None, value: Any) -> Any:
+    if storage == "Interval" and isinstance(value, int):
+        return interval_text(value)
     names = ENUM_NAMES.get(enum or "")
     if names and isinstance(value, int) and 0 <= value < len(names):
         return names[value]
@@ -132,7 +151,8 @@ def _more_rows(practice: dict[str, list[dict[str, Any]]], rng: random.Random, ta
                             for n in (1, 2)]  # fmt: skip
     practice["fee"] = [{"feenum": n, "amount": float(50 + 5 * n), "feesched": 1 + n % 2,
                         "codenum": n} for n in range(1, 13)]  # fmt: skip
-    practice["userod"] = [{"usernum": n, "username": f"user{n}", "ishidden": int(n == 4)}
+    practice["userod"] = [{"usernum": n, "username": f"user{n}", "ishidden": int(n == 4),
+                           "provnum": n if n in DENTISTS else 0}
                           for n in range(1, 5)]  # fmt: skip
     practice["referral"] = [{"referralnum": n, "lname": f"Referrer{n}", "isdoctor": 1}
                             for n in range(1, 9)]  # fmt: skip

@@ -7,6 +7,7 @@ from typing import Any
 
 from etl.simulator.money_rows import (
     NO_DATE,
+    SIX_MONTHS,
     Row,
     RowMaker,
 )
@@ -34,7 +35,7 @@ class Calendar(RowMaker):
                 datedue=due,
                 dateduecalc=due,
                 dateprevious=NO_DATE,
-                recallinterval=60000,
+                recallinterval=SIX_MONTHS,
                 recallstatus=0,
                 isdisabled=int(self.chance(0.04)),
                 recalltypenum=kind,

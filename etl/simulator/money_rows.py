@@ -12,6 +12,8 @@ Practice = dict[str, list[Row]]
 
 NO_DATE = date(1, 1, 1)
 NO_DATETIME = datetime(1, 1, 1)
+#: A recall interval of six months as Open Dental stores it (Interval.cs: months << 16).
+SIX_MONTHS = 6 << 16
 CLINICS = (1, 2)
 DENTISTS = (1, 2)
 HYGIENISTS = (3, 4)

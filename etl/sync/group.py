@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from etl.api.client import ApiClient
-from etl.config.settings import ApiSettings
+from etl.config.settings import SESSIONS_PER_PRACTICE, ApiSettings
 from etl.config.targets import Target
 from etl.control import shield_thread
 from etl.errors import OdMirrorError
@@ -48,9 +48,16 @@ class Outcome(Generic[T]):
 
 
 def run_each(
-    chosen: Sequence[Target], work: Callable[[Target], T], parallel: bool = True
+    chosen: Sequence[Target],
+    work: Callable[[Target], T],
+    parallel: bool = True,
+    max_sessions: int = 0,
 ) -> list[Outcome[T]]:
     """Do `work` for every practice, all at once unless `parallel` is False.
+
+    With `max_sessions` (`sync.max_db_sessions`), at most max_sessions //
+    SESSIONS_PER_PRACTICE practices work at once (at least one), so that the group never
+    holds more database sessions than that; the others wait for a free thread.
 
     A practice's error (or bug) is caught and becomes its outcome, so the others go on. Log
     records made meanwhile start with the practice's name. On Ctrl-C the practices' API
@@ -65,6 +72,8 @@ def run_each(
     if len(chosen) == 1 and chosen[0].name is None:
         return [Outcome(None, value=work(chosen[0]))]
     threads = min(MAX_THREADS, len(chosen)) if parallel else 1
+    if max_sessions > 0:
+        threads = min(threads, max(1, max_sessions // SESSIONS_PER_PRACTICE))
     stop = threading.Event()
     pool = ThreadPoolExecutor(threads, "odmirror-practice", initializer=shield_thread)
     try:

@@ -90,18 +90,18 @@ def mark_missing(
     """
     table = resource.table
     key, gone = table.c[resource.key_column], table.c["odmirror_gone_at"]
-    keys = sorted(set(present))
+    returned = present if isinstance(present, set | frozenset | dict) else set(present)
     with engine.begin() as conn:
-        back = 0
-        for chunk in chunked(keys, _CHUNK):
-            back += conn.execute(
-                update(table).where(and_(key.in_(chunk), gone.is_not(None))).values({gone: None})
-            ).rowcount
-        marked = update(table).where(gone.is_(None))
-        if keys:
-            marked = marked.where(key.not_in(keys))
-        count = conn.execute(marked.values({gone: now})).rowcount
-    return count, back
+        # The mirror's keys are read once and compared here: only the rows that change state
+        # are written (none, most runs), never a statement holding every key of the table.
+        held = conn.execute(select(key, gone.is_not(None))).all()
+        missing = sorted(k for k, was_gone in held if not was_gone and k not in returned)
+        back = sorted(k for k, was_gone in held if was_gone and k in returned)
+        for chunk in chunked(missing, _CHUNK):
+            conn.execute(update(table).where(key.in_(chunk)).values({gone: now}))
+        for chunk in chunked(back, _CHUNK):
+            conn.execute(update(table).where(key.in_(chunk)).values({gone: None}))
+    return len(missing), len(back)
 
 
 def mark_missing_within(

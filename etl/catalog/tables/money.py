@@ -33,7 +33,8 @@ def money_tables(mirrored: type[Mirrored]) -> Mapping[str, Mirrored]:
     return MappingProxyType(
         {
             "claimproc": m(
-                indexes=("procnum", "datecp", "procdate", "patnum", "claimnum", "secdatetedit"),
+                indexes=("procnum", "datecp", "procdate", "patnum", "claimnum", "secdatetedit",
+                         "claimpaymentnum"),
                 whole=True,
                 sent=all_but("claimproc", "LineNumber IsOverpay SecurityHash"),
             ),
