@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, text
 from etl.catalog.resources import MONEY, RESOURCES
 from etl.mirror.bookkeeping import SyncRun
 from etl.mirror.kpi_views import create_kpi_views, kpi_view_names
-from etl.sync import state, sweep
+from etl.sync import state, sweep, whole_probe
 from etl.sync.cursor import window_start
 from tests.practice import ALL, assert_mirrors, mirror, office_clock, sync
 
@@ -164,12 +164,14 @@ def test_a_resource_on_its_own_cadence_is_skipped_until_due(engine: Engine, prac
     practice.requests.clear()
     second = {r.resource: r for r in sync(practice, engine, ("fees", "claimprocs"))}
     assert second["fees"].mode == "skipped" and "read every 24h" in second["fees"].summary()
-    assert requests_to(practice, "fees") == [] and requests_to(practice, "claimprocs")
+    # claimprocs has no cadence: run, and found unchanged by the probe (etl.sync.whole_probe).
+    assert requests_to(practice, "fees") == [] and second["claimprocs"].mode == "full"
     with engine.begin() as conn:  # a day later (odmirror's own clock): due again
         conn.execute(
             text("UPDATE odmirror_sync_state SET last_success_at = :then WHERE resource = 'fees'"),
             {"then": state.utcnow() - dt.timedelta(hours=25)},
         )
     third = {r.resource: r for r in sync(practice, engine, ("fees",))}
-    assert third["fees"].mode == "full" and third["fees"].stats.unchanged == 12
+    # Due, and found unchanged since its last pull by the SQL probe (etl.sync.whole_probe).
+    assert third["fees"].mode == "full" and third["fees"].notes[0] == whole_probe.UNCHANGED
     assert_mirrors(engine, practice, RESOURCES["fees"])

@@ -28,6 +28,9 @@ class SimulatorConfig:
     latency: float = 0.0
     #: Whether PUT /queries/ShortQuery answers (True) or refuses the key (401).
     queries_allowed: bool = True
+    #: Whether ShortQuery also reads the REST endpoints' tables (claimproc, recall, ...), as
+    #: the office's one database would: copied, raw, into the office database before each query.
+    sql_reads_rest: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in CAPS:

@@ -16,6 +16,7 @@ from typing import Any
 
 from etl.catalog.enums import ENUM_NAMES
 from etl.catalog.opendental import OD_TABLES, no_value
+from etl.catalog.query_tables import change_column
 from etl.catalog.resources import RESOURCES
 from etl.catalog.tables import MIRRORED
 from etl.simulator.clock import format_datetime
@@ -71,9 +72,11 @@ def interval_text(stored: int) -> str:
 def money_endpoints() -> list[Table]:
     """The endpoints, empty: a fan-out's parameter is required, schedules take a date range."""
     tables = []
-    for path, (_table, key, stamp, filters, required) in ENDPOINTS.items():
+    for path, (name, key, stamp, filters, required) in ENDPOINTS.items():
         table = Table(path, key, stamp, filters + ((required,) if required else ()),
                       required=required)  # fmt: skip
+        if stamp is None and change_column(name) in MIRRORED[name].sent:
+            table.sql_stamp = change_column(name)  # Open Dental's database stamps it all the same
         if path == "schedules":
             table.date_range = ("SchedDate", "dateStart", "dateEnd")
         if path == "payments":

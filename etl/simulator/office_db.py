@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import zlib
 from typing import Any
 
 import sqlglot
@@ -43,7 +44,10 @@ class OfficeDatabase:
         self.clock, self.timeout_rows = clock, timeout_rows
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.create_function("NOW", 0, lambda: format_datetime(self.clock.now()))
+        self._db.create_function("CRC32", 1, _crc32)  # MySQL's, of the value's text
         self._lock = threading.RLock()
+        #: Tables copied from the REST lists (etl.simulator.rest_sql), refreshed on each query.
+        self.copied: set[str] = set()
 
     def create(self, table: str) -> None:
         """Create one Open Dental table (lower-case name), empty."""
@@ -76,6 +80,20 @@ class OfficeDatabase:
         ]
         with self._lock:
             self._db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
+
+    def holds(self, table: str) -> bool:
+        """Whether the office database has this table."""
+        with self._lock:
+            found = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+            ).fetchone()
+        return found is not None
+
+    def replace(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Make a table hold exactly these rows (raw values; absent columns as `insert`)."""
+        with self._lock:
+            self._db.execute(f"DROP TABLE IF EXISTS {table}")
+            self.insert(table, rows)
 
     def update(self, table: str, key: int, **fields: Any) -> None:
         """Change a row's columns; its change column takes the office clock, as MySQL's does."""
@@ -142,6 +160,10 @@ class OfficeDatabase:
         if not isinstance(wanted, exp.Literal) or wanted.is_string:
             return True
         return int(wanted.this) > self.timeout_rows
+
+
+def _crc32(value: Any) -> int | None:
+    return None if value is None else zlib.crc32(str(value).encode())
 
 
 def _one_summary(query: exp.Query) -> bool:

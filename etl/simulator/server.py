@@ -26,6 +26,7 @@ from etl.simulator.money_api import fill_money
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.practice import fill_practice
 from etl.simulator.query import QueryError, parse_simple_query
+from etl.simulator.rest_sql import copy_named_tables
 from etl.simulator.store import PatientStore
 from etl.simulator.tables import Tables, empty_tables
 
@@ -219,6 +220,9 @@ class Simulator(Serving):
     def _short_query(self, log: RequestLog) -> Reply:
         if not self.config.queries_allowed:
             return self._error(401, "This API key does not have permission to run queries.")
+        if self.config.sql_reads_rest and self.tables is not None:
+            self.office_db = self.office_db or OfficeDatabase(self.clock)
+            copy_named_tables(self.office_db, self.tables, log.body)
         if self.office_db is None:
             return self._json([{"1": 1}])  # no office database: only whether queries may run
         status, payload = self.office_db.answer(log.body)

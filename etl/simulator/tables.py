@@ -32,6 +32,8 @@ class Table:
         required: a filter the list cannot do without (a fan-out's parent key): 400 if absent.
         date_range: (date field, first-date parameter, last-date parameter), inclusive.
         on_or_after: a date field whose same-named parameter keeps rows on or after it.
+        sql_stamp: a change column the database stamps though the list has no filter on it
+            (what ShortQuery sees of a whole pull's table: etl.simulator.rest_sql).
     """
 
     path: str
@@ -44,6 +46,7 @@ class Table:
     required: str | None = None
     date_range: tuple[str, str, str] | None = None
     on_or_after: str | None = None
+    sql_stamp: str | None = None
 
     def select(self, params: Mapping[str, str], cap: int, inclusive: bool) -> list[dict[str, Any]]:
         """One page: filter, order by key, then Offset and Limit (capped).
@@ -154,8 +157,8 @@ class Tables:
         table = self._tables[path]
         with self._lock:
             row = table.rows[key]
-            if table.stamp:
-                row[table.stamp] = format_datetime(self.clock.now())
+            for stamp in filter(None, (table.stamp, table.sql_stamp)):
+                row[stamp] = format_datetime(self.clock.now())
             row.update(fields)
             return dict(row)
 
@@ -165,8 +168,8 @@ class Tables:
         with self._lock:
             key = max(table.rows, default=0) + 1
             row = {**fields, table.key: key}
-            if table.stamp and table.stamp not in fields:
-                row[table.stamp] = format_datetime(self.clock.now())
+            for stamp in filter(None, (table.stamp, table.sql_stamp)):
+                row.setdefault(stamp, format_datetime(self.clock.now()))
             table.rows[key] = row
             return key
 

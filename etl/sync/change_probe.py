@@ -99,9 +99,7 @@ def probe_sql(windows: Sequence[Window], with_clock: bool) -> str:
     """
     parts = []
     if with_clock:
-        parts.append(
-            f"SELECT '{CLOCK_LABEL}' AS TableName, 0 AS Changed, NOW() AS ServerNow, NULL AS Newest"
-        )
+        parts.append(clock_select())
     for window in windows:
         name, stamp = window.resource.table_name, window.resource.cursor_field
         since = f"'{window.since.replace(microsecond=0).isoformat(sep=' ')}'"
@@ -115,6 +113,20 @@ def probe_sql(windows: Sequence[Window], with_clock: bool) -> str:
     if len(parts) > ROWS_PER_CALL:
         raise ValueError(f"a probe answers at most {ROWS_PER_CALL} rows")
     return " UNION ALL ".join(parts)
+
+
+def clock_select() -> str:
+    """The probe's first row, the office's clock, with the column names of the UNION ALL."""
+    return f"SELECT '{CLOCK_LABEL}' AS TableName, 0 AS Changed, NOW() AS ServerNow, NULL AS Newest"
+
+
+def clock_of(rows: list[dict[str, object]]) -> dt.datetime:
+    """The office clock in a probe's answer (the row of `clock_select`).
+
+    Raises:
+        ApiError: the answer has no such row, or not a date-time in it.
+    """
+    return _clock(rows)
 
 
 def batches(windows: Sequence[Window]) -> list[tuple[Sequence[Window], bool]]:

@@ -24,7 +24,7 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import fast_indexes, rejects
 from etl.mirror.upsert import has_rows
-from etl.sync import cadence, removals, requests, state
+from etl.sync import cadence, removals, requests, state, whole_probe
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
@@ -70,6 +70,7 @@ class ResourceSync:
         self.deferred: list[Index] = []  # its indexes, to build when the rows are in
         self.sampled = False  # whether the first page has shown which are cheap to keep
         self.listed: list[dict[str, str]] = []  # unfiltered request series read to their end
+        self.probe: whole_probe.WholeProbe | None = None  # the run's probe of whole pulls
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -77,11 +78,18 @@ class ResourceSync:
         due = None if self.full else cadence.next_due(self.engine, self.resource, state.utcnow())
         if due is not None:  # its own cadence (`every`): not yet
             return cadence.skipped(self.resource, due)
+        if not self.full:  # provably unchanged since its last pull (etl.sync.whole_probe)
+            unchanged = whole_probe.skip_if_unchanged(
+                self.engine, self.resource, self.probe, self.overlap
+            )
+            if unchanged is not None:
+                return unchanged
+        charged = whole_probe.before_pull(self.engine, self.resource, self.probe)
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
         run_id = self.saver.run_id = state.start_run(self.engine, self.resource.name, mode, cursor)
-        requests_before = self.client.requests_made
+        requests_before = self.client.requests_made - charged  # the probe's, made before
         try:
             self.saver.fresh = not has_rows(self.engine, self.resource.table)
             # The plain twin keeps the indexes (defer on a table said not to be empty).
@@ -90,6 +98,7 @@ class ResourceSync:
             new_cursor = self._pull_all(cursor)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
+            whole_probe.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
         except (StopRequested, KeyboardInterrupt) as exc:
             self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before

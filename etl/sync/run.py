@@ -21,7 +21,7 @@ from etl.errors import DatabaseError
 from etl.mirror.engine import check_schema, describe, make_engine
 from etl.mirror.lock import mirror_lock
 from etl.mirror.pii_scrub import apply_policy
-from etl.sync import state
+from etl.sync import state, whole_probe
 from etl.sync.cursor import window_start
 from etl.sync.query_mode import sync_tables
 from etl.sync.reconcile_run import reconcile_tables
@@ -74,10 +74,13 @@ def run_sync(
                 api.stop_with(control.stop)  # a stop ends waits and the request in flight
             _pace_after_last_run(engine, api)
             apply_policy(engine, settings.pii)  # a stricter policy reaches every stored row
-            results = [
-                ResourceSync(engine, api, resource, overlap, full, settings.pii, control).run()
-                for resource in chosen
-            ]
+            # One SQL probe for every whole pull: those provably unchanged are not read.
+            probe = whole_probe.ask(engine, api, settings.api.queries, chosen, full)
+            results = []
+            for resource in chosen:
+                one = ResourceSync(engine, api, resource, overlap, full, settings.pii, control)
+                one.probe = probe
+                results.append(one.run())
             # Query mode (sync.tables) only on a whole run, not for a resource asked by name.
             if resources is None:
                 results += sync_tables(engine, api, settings, full, control)

@@ -1,0 +1,64 @@
+"""ShortQuery over the REST endpoints' own tables: one office, one database, as in Open Dental.
+
+The simulator keeps the REST lists (etl.simulator.tables) apart from the office database that
+ShortQuery reads (etl.simulator.office_db). With `sql_reads_rest`, a SELECT that names a table a
+REST list serves (claimproc, recall, ...) reads that list's rows as they are now, copied into
+the office database with the database's raw values: enum names back to their codes, flags to
+0 and 1. A column the list does not send gets Open Dental's "no value" (its change column, the
+office clock, as a new row's would). A table a test put into the office database itself is
+left as it is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from etl.catalog.enums import ENUM_NAMES
+from etl.catalog.opendental import OD_TABLES
+from etl.catalog.resources import RESOURCES
+from etl.simulator.office_db import OfficeDatabase
+from etl.simulator.tables import Tables
+
+#: Open Dental table: the REST list that serves it.
+_PATHS = {r.table_name: r.path for r in RESOURCES.values() if r.fan_out is None}
+
+
+def copy_named_tables(office_db: OfficeDatabase, tables: Tables, body: bytes) -> None:
+    """Copy into the office database the REST tables a ShortQuery body names (as they are now).
+
+    A body that is not a SELECT the parser reads is left for the office database to refuse.
+    """
+    try:
+        sql = json.loads(body or b"{}").get("SqlCommand")
+        parsed = sqlglot.parse_one(sql, read="mysql") if isinstance(sql, str) else None
+    except (ValueError, AttributeError, sqlglot.errors.ParseError):
+        return
+    named = {t.name.lower() for t in parsed.find_all(exp.Table)} if parsed is not None else set()
+    for table in sorted(named):
+        path = _PATHS.get(table)
+        try:
+            rows = tables.all(path) if path is not None else None
+        except KeyError:  # the simulator does not serve that list
+            rows = None
+        if rows is not None and (table in office_db.copied or not office_db.holds(table)):
+            office_db.replace(table, [raw_row(table, row) for row in rows])
+            office_db.copied.add(table)
+
+
+def raw_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A REST row as Open Dental's database holds it (only the columns the row carries)."""
+    raw = {}
+    for column in OD_TABLES[table]:
+        if column.name not in row:
+            continue
+        value, names = row[column.name], ENUM_NAMES.get(column.enum or "")
+        if names and isinstance(value, str) and value in names:
+            value = names.index(value)
+        elif column.storage == "Bool" and value in ("true", "false"):
+            value = int(value == "true")
+        raw[column.name] = value
+    return raw

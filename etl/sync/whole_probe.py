@@ -1,0 +1,272 @@
+"""Whole pulls that provably changed nothing are not read: one ShortQuery asks them all first.
+
+In endpoint mode a resource without a change filter (claimprocs, paysplits, recalls, ...) is
+listed whole on every run: 3,000 requests for 300,000 claimprocs, a second each on the Remote
+API. Where the office allows SQL (etl.sync.query_detect), the run first asks, in one SELECT for
+every such resource (a UNION ALL, MySQL 5.5 SQL, as etl.sync.change_probe's), each table's
+`COUNT(*)` and `MAX(change column)` (etl.catalog.query_tables.change_column), and `NOW()`.
+
+A complete pull remembers the answer of the probe made just before it (count C, newest stamp
+M, office clock T0) in `odmirror_settings`, and only if the pull listed C rows itself. A later
+run skips the pull when its probe finds the same C and M and M is older than T0 less
+`sync.overlap_seconds`. Why that proves the list unchanged: every insert and every edit stamps
+the change column with the database's clock, so a row written after T0 (or committed late with
+a stamp inside the overlap) would carry a stamp newer than M, unless deleted again; the rows
+now are then all rows of T0, unedited, and as many as at T0: the same rows. The pull listed C
+rows after T0 and before now, none of them newer than M: the same rows again (a row inserted
+after T0 and deleted since would have made the pull list more than C). A deletion lowers the
+count, an insert or an edit moves the newest stamp.
+
+Captions the API derives from another table (paysplits' unearnedType and operatories'
+operatoryType: definition.ItemName; benefits' procCode: procedurecode.ProcCode) change the list
+but no stamp of the table: the probe also asks each source's `COUNT(*)` and
+`SUM(CRC32(CONCAT(key, '|', caption)))`, remembered and compared with the rest (a rename is
+missed only if its CRC32 sum collides, about one in four billion, or if a caption renamed
+during a pull is renamed back before the next run). A caption of another source: not probed.
+
+Not probed (pulled as before): tables without a change column (scheduleops, payplanlinks).
+A probe that fails (401, 400: a table the office lacks or refuses, 504), or an answer without
+a table's row, pulls as before, with one line. `--full` never skips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, delete, insert, select
+
+from etl.api import short_query
+from etl.api.client import ApiClient
+from etl.api.paginator import parse_query_time
+from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
+from etl.catalog.query_tables import change_column
+from etl.catalog.resources import Resource
+from etl.errors import ApiError
+from etl.mirror.bookkeeping import Setting
+from etl.sync import cadence, change_probe, state
+from etl.sync.cursor import window_start
+from etl.sync.query_detect import queries_allowed
+from etl.wording import plural
+
+log = logging.getLogger("etl.sync.run")
+
+#: Where a complete pull's probe is kept in odmirror_settings (the resource's name follows).
+PREFIX = "whole_probe:"
+UNCHANGED = "unchanged since its last pull: not read (change probe)"
+
+
+#: Where the captions the API derives come from (its key: table, key, caption column). The
+#: probe fingerprints those columns: a caption renamed changes the list, not the table's stamps.
+CAPTION_SOURCES = {
+    "unearnedType": ("definition", "DefNum", "ItemName"),
+    "operatoryType": ("definition", "DefNum", "ItemName"),
+    "procCode": ("procedurecode", "CodeNum", "ProcCode"),
+}
+
+
+def probed(resource: Resource) -> bool:
+    """Whether a resource is a whole pull the probe can vouch for (see the module's notes)."""
+    plain = resource.cursor_param is None and resource.fan_out is None
+    whole = plain and resource.window is None and resource.passes == ({},)
+    stamped = change_column(resource.table_name) is not None
+    return whole and stamped and captions(resource) is not None
+
+
+def captions(resource: Resource) -> list[tuple[str, str, str]] | None:
+    """The caption columns a resource's list derives (None: one the probe cannot fingerprint)."""
+    found = []
+    for column in resource.table.columns:
+        key = column.info.get("derived_from")
+        if key is not None and key not in CAPTION_SOURCES:
+            return None
+        if key is not None:
+            found.append(CAPTION_SOURCES[key])
+    return sorted(set(found))
+
+
+def _label(source: tuple[str, str, str]) -> str:
+    return f"{source[0]}.{source[2]}"
+
+
+@dataclass
+class WholeProbe:
+    """The run's answer: per probed resource, its table's row count and newest change stamp.
+
+    Attributes:
+        clock: the office clock of the probe (T0 of the pulls that follow it); None: the
+            probe did not answer (its requests are still charged).
+        found: resource name: (count, newest stamp or None for an empty table).
+        prints: caption source (`definition.ItemName`): its rows' count and CRC32 sum.
+        requests: the calls the probe made (the Queries check included), charged once.
+    """
+
+    clock: dt.datetime | None
+    found: dict[str, tuple[int, dt.datetime | None]] = field(default_factory=dict)
+    prints: dict[str, str] = field(default_factory=dict)
+    requests: int = 0
+
+    def take_charge(self, resource: Resource) -> int:
+        """The probe's requests, for the first whole pull of the run (0 afterwards)."""
+        if not probed(resource):
+            return 0
+        charge, self.requests = self.requests, 0
+        return charge
+
+    def of(self, resource: Resource) -> dict[str, object] | None:
+        """What the probe found of a resource (count, newest, its captions), None if not all."""
+        found = self.found.get(resource.name)
+        sources = [_label(s) for s in captions(resource) or ()]
+        if self.clock is None or found is None or any(s not in self.prints for s in sources):
+            return None
+        prints = {s: self.prints[s] for s in sources}
+        return {"count": found[0], "newest": _text(found[1]), "captions": prints}
+
+
+def probe_sql(resources: Sequence[Resource]) -> str:
+    """The probe's SELECT: the clock's row, then one row per resource's table."""
+    parts = [change_probe.clock_select()]
+    for resource in resources:
+        table, stamp = resource.table_name, change_column(resource.table_name)
+        parts.append(f"SELECT '{table}', COUNT(*), NULL, MAX({stamp}) FROM {table}")
+    sources = sorted({s for r in resources for s in captions(r) or ()})
+    for table, key, column in sources:
+        label, text = _label((table, key, column)), f"CONCAT({key}, '|', {column})"
+        parts.append(f"SELECT '{label}', COUNT(*), NULL, SUM(CRC32({text})) FROM {table}")
+    return " UNION ALL ".join(parts)
+
+
+def ask(
+    engine: Engine, client: ApiClient, mode: str, chosen: Sequence[Resource], full: bool
+) -> WholeProbe | None:
+    """Probe the run's whole pulls once, before any is read.
+
+    Args:
+        engine: the mirror (where the Queries permission's answer is remembered).
+        client: the office's API session.
+        mode: `api.queries` (auto, on, off).
+        chosen: the resources of the run, in order.
+        full: a `--full` run: nothing is probed, nothing skipped.
+
+    Returns:
+        The answer, or None (every whole pull is read): a full run, no whole pull to probe, an
+        office without SQL, or a probe that failed (one line says why).
+    """
+    if full:
+        return None
+    now = state.utcnow()  # those not due on their cadence are not run: not asked either
+    due = [r for r in chosen if probed(r) and cadence.next_due(engine, r, now) is None]
+    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES)]
+    if not wanted:
+        return None
+    before = client.requests_made
+    try:
+        if not queries_allowed(engine, client, mode):
+            return _spent(client, before)
+        rows = short_query.short_query(client, probe_sql(wanted))
+        answer = WholeProbe(change_probe.clock_of(rows))
+    except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
+        log.warning("whole pulls not probed, each is read: %s", exc)
+        return _spent(client, before)
+    by_table = {r.table_name: r.name for r in wanted}
+    for row in rows:
+        label = str(row.get("TableName"))
+        name = by_table.get(label)  # the clock's row names no table
+        found = _count_and_newest(row) if name is not None else None
+        if name is not None and found is not None:
+            answer.found[name] = found
+        elif "." in label:  # a caption's fingerprint: compared as sent
+            answer.prints[label] = f"{row.get('Changed')}:{row.get('Newest')}"
+    missing = [r.name for r in wanted if answer.of(r) is None]
+    if missing:
+        log.warning("the probe did not answer for %s: read whole", ", ".join(missing))
+    answer.requests = client.requests_made - before
+    return answer
+
+
+def _spent(client: ApiClient, before: int) -> WholeProbe | None:
+    # No answer, but requests to charge (the summary's requests add up to the run's).
+    spent = client.requests_made - before
+    return WholeProbe(None, requests=spent) if spent else None
+
+
+def _count_and_newest(row: dict[str, object]) -> tuple[int, dt.datetime | None] | None:
+    try:  # a UNION's column may come as text
+        count = int(str(row.get("Changed")))
+    except ValueError:
+        return None
+    newest = parse_query_time(row.get("Newest"))
+    if count and newest is None:
+        return None  # rows without a readable stamp: nothing is proved
+    return count, newest
+
+
+def skip_if_unchanged(
+    engine: Engine, resource: Resource, probe: WholeProbe | None, overlap: dt.timedelta
+) -> state.RunResult | None:
+    """Record the resource as read without reading it, if the probe proves it unchanged.
+
+    Returns:
+        The run's result, or None: the resource is to be pulled.
+    """
+    now = None if probe is None else probe.of(resource)
+    last = _remembered(engine, resource.name)
+    if probe is None or now is None or last is None:
+        return None
+    before = dt.datetime.fromisoformat(str(last.pop("before")))
+    newest = probe.found[resource.name][1]
+    quiet = newest is None or newest < window_start(before, overlap)
+    if now != last or not quiet:
+        return None
+    stats = state.RunStats(requests=probe.take_charge(resource), office_clock=probe.clock)
+    notes = [UNCHANGED]
+    if stats.requests:
+        calls, asked = plural(stats.requests, "request"), plural(len(probe.found), "whole pull")
+        notes.append(f"counts the run's probe of {asked} ({calls})")
+    cursor = state.get_cursor(engine, resource.name)
+    mode = "full" if cursor is None else "incremental"
+    run_id = state.start_run(engine, resource.name, mode, cursor)
+    with engine.begin() as conn:
+        state.close_run(conn, run_id, stats, new_cursor=cursor, note="; ".join(notes))
+    return state.RunResult(resource.name, mode, stats, 0.0, cursor, False, notes)
+
+
+def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) -> int:
+    """Forget what the last pull remembered (this pull replaces it); the probe's charge."""
+    if not probed(resource):
+        return 0
+    with engine.begin() as conn:
+        conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
+    return 0 if probe is None else probe.take_charge(resource)
+
+
+def after_pull(engine: Engine, resource: Resource, probe: WholeProbe | None, listed: int) -> None:
+    """Remember the probe made before a complete pull, if the pull listed as many rows."""
+    now = None if probe is None else probe.of(resource)
+    if probe is None or now is None:
+        return
+    count = now["count"]
+    if listed != count:  # the list and the table differ (or changed meanwhile): not vouched
+        log.info("%s: listed %d rows, its table %s: not remembered", resource.name, listed, count)
+        return
+    value = {**now, "before": _text(probe.clock)}
+    with engine.begin() as conn:
+        conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
+
+
+def _remembered(engine: Engine, name: str) -> dict[str, object] | None:
+    with engine.connect() as conn:
+        text = conn.execute(select(Setting.value).where(Setting.name == PREFIX + name)).scalar()
+    try:
+        saved = json.loads(text or "")
+        dt.datetime.fromisoformat(saved["before"])
+    except (ValueError, KeyError, TypeError):
+        return None  # nothing remembered (or unreadable): pulled
+    return saved if isinstance(saved, dict) else None
+
+
+def _text(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
