@@ -1,4 +1,9 @@
-"""A dental group: practices mirrored into their own schemas or files, at once, with group views."""
+"""A dental group: practices mirrored into their own schemas or files, at once, with group views.
+
+Where each practice's mirror lives, and the group views, are tested on all three databases; how
+a group run goes (an office offline, one practice asked for, status and the scheduled job)
+does not depend on the database, and is tested on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -223,6 +228,7 @@ def group_view_rows(group: Group, init_out: str) -> dict[str, list[dict[str, Any
     return by_practice
 
 
+@pytest.mark.parametrize("group", ["sqlite", "postgresql"], indirect=True)  # orchestration
 def test_one_office_offline_the_others_succeed(
     tmp_path: Path, group: Group, offices: Offices, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -258,6 +264,7 @@ def test_one_office_offline_the_others_succeed(
     assert own_rows(group, "south") == []
 
 
+@pytest.mark.parametrize("group", ["sqlite", "postgresql"], indirect=True)  # orchestration
 def test_practice_option_syncs_only_that_practice(
     tmp_path: Path, group: Group, offices: Offices, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -306,6 +313,7 @@ def test_practices_run_at_once_each_at_its_own_pace(
     assert max(order.index(short) for short in KEYS) < min(last.values()), order
 
 
+@pytest.mark.parametrize("group", ["sqlite", "postgresql"], indirect=True)  # orchestration
 def test_status_and_scheduled_job_cover_every_practice(
     tmp_path: Path,
     group: Group,
