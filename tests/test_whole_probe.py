@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import zlib
 from typing import Any
 
@@ -191,11 +192,18 @@ def test_a_refused_probe_pulls_as_before(office: Simulator, engine: Engine) -> N
     assert _sync(office, engine)["claimprocs"].stats.fetched == 0
 
 
-def test_without_the_queries_permission_nothing_changes(make_sim: Any, engine: Engine) -> None:
+def test_without_the_queries_permission_nothing_changes(
+    make_sim: Any, engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
     sim: Simulator = make_sim(
         patients=12, clock=OfficeClock(start=START), queries_allowed=False
     ).fill_practice()
-    first = _sync(sim, engine)
+    with caplog.at_level(logging.INFO, logger="etl"):
+        first = _sync(sim, engine)
+    # The config asks for no SQL: a tier without it is said, but is no warning.
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if "query mode" in r.getMessage()]
+    assert [level for level, _ in said] == ["INFO"]
+    assert said[0][1].startswith("query mode off for this office (after a tier upgrade")
     sim.clock.advance(300)
     again = _sync(sim, engine)
     assert _sql_sent(sim) == []  # asked once on the first run, remembered

@@ -21,13 +21,15 @@ log = logging.getLogger("etl.sync.run")
 SETTING = "api_queries"
 
 
-def queries_allowed(engine: Engine, client: ApiClient, mode: str) -> bool:
+def queries_allowed(engine: Engine, client: ApiClient, mode: str, asked: bool = True) -> bool:
     """Whether query mode may be used for this office.
 
     Args:
         engine: the mirror (where the answer is remembered).
         client: the office's API session.
         mode: `api.queries`: auto, on or off.
+        asked: the config asks for SQL (`sync.tables`); if not, a tier without it is no
+            warning, only an info line (SQL would only have saved requests).
 
     Raises:
         ApiError: the probe failed for a reason other than the tier's permission.
@@ -44,7 +46,7 @@ def queries_allowed(engine: Engine, client: ApiClient, mode: str) -> bool:
         allowed, why = False, str(exc)
     remember(engine, allowed)
     if not allowed:
-        log.warning(
+        (log.warning if asked else log.info)(
             "query mode off for this office (after a tier upgrade: api.queries: on): %s", why
         )
     return allowed

@@ -103,7 +103,7 @@ def reconcile_tables(
     if not chosen:
         return []
     try:
-        allowed = queries_allowed(engine, client, settings.api.queries)
+        allowed = queries_allowed(engine, client, settings.api.queries, bool(settings.sync.tables))
     except ApiError as exc:  # asked again next run
         log.warning("removed rows not reconciled: %s", exc)
         return []

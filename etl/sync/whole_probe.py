@@ -164,7 +164,7 @@ def ask(
         return None
     before = client.requests_made
     try:
-        if not queries_allowed(engine, client, mode):
+        if not queries_allowed(engine, client, mode, asked=False):
             return _spent(client, before)
         rows = short_query.short_query(client, probe_sql(wanted))
         answer = WholeProbe(change_probe.clock_of(rows))
