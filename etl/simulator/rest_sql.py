@@ -12,25 +12,40 @@ left as it is.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import sqlglot
 from sqlglot import exp
 
-from etl.catalog.enums import ENUM_NAMES
 from etl.catalog.opendental import OD_TABLES
 from etl.catalog.resources import RESOURCES
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.tables import Tables
+from etl.sync.pass_probe import codes, feed_table
 
-#: Open Dental table: the REST list that serves it.
+#: Open Dental table: the REST list that serves it (deletion feeds' history tables included).
 _PATHS = {r.table_name: r.path for r in RESOURCES.values() if r.fan_out is None}
+for _resource in RESOURCES.values():
+    if _resource.deletions is not None and feed_table(_resource) is not None:
+        _PATHS.setdefault(str(feed_table(_resource)), _resource.deletions.path)
 
 
-def copy_named_tables(office_db: OfficeDatabase, tables: Tables, body: bytes) -> None:
+def copy_named_tables(
+    office_db: OfficeDatabase,
+    tables: Tables,
+    body: bytes,
+    patients: Callable[[], list[dict[str, Any]]] | None = None,
+) -> None:
     """Copy into the office database the REST tables a ShortQuery body names (as they are now).
 
     A body that is not a SELECT the parser reads is left for the office database to refuse.
+
+    Args:
+        office_db: the office database ShortQuery reads.
+        tables: the REST lists.
+        body: the ShortQuery request's body.
+        patients: the patient store's rows (`patient`, kept apart from the other lists).
     """
     try:
         sql = json.loads(body or b"{}").get("SqlCommand")
@@ -44,6 +59,8 @@ def copy_named_tables(office_db: OfficeDatabase, tables: Tables, body: bytes) ->
             rows = tables.all(path) if path is not None else None
         except KeyError:  # the simulator does not serve that list
             rows = None
+        if table == "patient" and patients is not None:
+            rows = patients()
         if rows is not None and (table in office_db.copied or not office_db.holds(table)):
             office_db.replace(table, [raw_row(table, row) for row in rows])
             office_db.copied.add(table)
@@ -55,7 +72,7 @@ def raw_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
     for column in OD_TABLES[table]:
         if column.name not in row:
             continue
-        value, names = row[column.name], ENUM_NAMES.get(column.enum or "")
+        value, names = row[column.name], codes(column.enum)
         if names and isinstance(value, str) and value in names:
             value = names.index(value)
         elif column.storage == "Bool" and value in ("true", "false"):

@@ -222,7 +222,7 @@ class Simulator(Serving):
             return self._error(401, "This API key does not have permission to run queries.")
         if self.config.sql_reads_rest and self.tables is not None:
             self.office_db = self.office_db or OfficeDatabase(self.clock)
-            copy_named_tables(self.office_db, self.tables, log.body)
+            copy_named_tables(self.office_db, self.tables, log.body, self.store.all)
         if self.office_db is None:
             return self._json([{"1": 1}])  # no office database: only whether queries may run
         status, payload = self.office_db.answer(log.body)

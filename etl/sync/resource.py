@@ -24,7 +24,7 @@ from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import fast_indexes, rejects
 from etl.mirror.upsert import has_rows
-from etl.sync import cadence, removals, requests, state, whole_probe
+from etl.sync import cadence, pass_probe, removals, requests, state, whole_probe
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
@@ -85,6 +85,7 @@ class ResourceSync:
             if unchanged is not None:
                 return unchanged
         charged = whole_probe.before_pull(self.engine, self.resource, self.probe)
+        vouched = self._skip_quiet_passes()
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
@@ -96,6 +97,8 @@ class ResourceSync:
             deferring = self.saver.fresh and fast_paths.enabled("deferred_indexes")
             self.deferred = fast_indexes.defer(self.engine, self.resource.table, deferring)
             new_cursor = self._pull_all(cursor)
+            if vouched:  # the skipped passes are vouched for up to the probe's clock only
+                new_cursor = pass_probe.cap(new_cursor, vouched)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
             whole_probe.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
@@ -120,6 +123,22 @@ class ResourceSync:
             new_cursor is not None,
             self.notes,
         )
+
+    def _skip_quiet_passes(self) -> dt.datetime | None:
+        # Status passes the run's probe found nothing new for (etl.sync.pass_probe): its clock.
+        probe = self.probe
+        quiet = (
+            []
+            if probe is None
+            else pass_probe.quiet_passes(probe.passes, probe.clock, self.resource)
+        )
+        for filters in quiet:
+            self.shown.vouch(filters)
+        if not quiet or probe is None:
+            return None
+        named = ", ".join("&".join(f"{k}={v}" for k, v in f.items()) for f in quiet)
+        self.notes.append(f"{named} not read: nothing new since the cursor (change probe)")
+        return probe.clock
 
     def _build_anyway(self) -> None:
         # The run has failed: its error is what the user must see, not a second one.
@@ -150,11 +169,7 @@ class ResourceSync:
         # Only after every pass completed: a failed pull has raised before this point.
         resource, now = self.resource, state.utcnow()
         if resource.deletions is not None:
-            gone = removals.delete_rows(
-                self.engine, resource, removals.deleted_keys(self.client, resource)
-            )
-            if gone:
-                self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
+            self._deletions()
         if resource.mark_missing and resource.cursor_param is None:
             marked, back = removals.mark_missing(self.engine, resource, self.saver.stamps, now)
             if marked or back:
@@ -167,6 +182,23 @@ class ResourceSync:
             )
             if marked or back:
                 self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
+
+    def _deletions(self) -> None:
+        # The feed is read whole: not at all when the probe found no deletion since it last was.
+        resource, probe = self.resource, self.probe
+        clock = None if probe is None else probe.clock
+        if probe is not None and pass_probe.quiet_feed(probe.passes, clock, resource):
+            feed = resource.deletions
+            assert feed is not None
+            self.notes.append(
+                f"{feed.path} not read: no deletion since its last read (change probe)"
+            )
+        else:
+            keys = removals.deleted_keys(self.client, resource)
+            gone = removals.delete_rows(self.engine, resource, keys)
+            if gone:
+                self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
+        pass_probe.remember_feed(self.engine, resource, clock)
 
     def _succeed(self, run_id: int, new_cursor: dt.datetime | None) -> None:
         # Problems the run resolved go in the transaction that records its success: a failed

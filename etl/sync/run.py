@@ -75,7 +75,7 @@ def run_sync(
             _pace_after_last_run(engine, api)
             apply_policy(engine, settings.pii)  # a stricter policy reaches every stored row
             # One SQL probe for every whole pull: those provably unchanged are not read.
-            probe = whole_probe.ask(engine, api, settings.api.queries, chosen, full)
+            probe = whole_probe.ask(engine, api, settings.api.queries, chosen, full, overlap)
             results = []
             for resource in chosen:
                 one = ResourceSync(engine, api, resource, overlap, full, settings.pii, control)

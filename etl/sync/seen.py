@@ -90,6 +90,10 @@ class ShownValues:
             if value in [r.get(key) for r in records if isinstance(r, dict)]:
                 self._shown.add(item)
 
+    def vouch(self, filters: dict[str, str]) -> None:
+        """Take a pass as shown: the change probe found nothing it would return (not read)."""
+        self._shown.update(filters.items())
+
     def needed(self) -> Iterator[dict[str, str]]:
         """The passes still worth a request, the plain list first."""
         for filters in self.passes:

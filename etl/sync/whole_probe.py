@@ -47,7 +47,7 @@ from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
 from etl.mirror.bookkeeping import Setting
-from etl.sync import cadence, change_probe, state
+from etl.sync import cadence, change_probe, pass_probe, state
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.wording import plural
@@ -102,16 +102,20 @@ class WholeProbe:
         found: resource name: (count, newest stamp or None for an empty table).
         prints: caption source (`definition.ItemName`): its rows' count and CRC32 sum.
         requests: the calls the probe made (the Queries check included), charged once.
+        passes: per status pass or deletion feed asked (etl.sync.pass_probe), its new rows.
+        asked: the resources with such a row (charged as a whole pull would be).
     """
 
     clock: dt.datetime | None
     found: dict[str, tuple[int, dt.datetime | None]] = field(default_factory=dict)
     prints: dict[str, str] = field(default_factory=dict)
     requests: int = 0
+    passes: dict[str, int] = field(default_factory=dict)
+    asked: set[str] = field(default_factory=set)
 
     def take_charge(self, resource: Resource) -> int:
         """The probe's requests, for the first whole pull of the run (0 afterwards)."""
-        if not probed(resource):
+        if not probed(resource) and resource.name not in self.asked:
             return 0
         charge, self.requests = self.requests, 0
         return charge
@@ -126,9 +130,9 @@ class WholeProbe:
         return {"count": found[0], "newest": _text(found[1]), "captions": prints}
 
 
-def probe_sql(resources: Sequence[Resource]) -> str:
-    """The probe's SELECT: the clock's row, then one row per resource's table."""
-    parts = [change_probe.clock_select()]
+def probe_sql(resources: Sequence[Resource], more: Sequence[str] = ()) -> str:
+    """The probe's SELECT: the clock's row, one row per resource's table, then `more`."""
+    parts = [change_probe.clock_select(), *more]
     for resource in resources:
         table, stamp = resource.table_name, change_column(resource.table_name)
         parts.append(f"SELECT '{table}', COUNT(*), NULL, MAX({stamp}) FROM {table}")
@@ -140,7 +144,12 @@ def probe_sql(resources: Sequence[Resource]) -> str:
 
 
 def ask(
-    engine: Engine, client: ApiClient, mode: str, chosen: Sequence[Resource], full: bool
+    engine: Engine,
+    client: ApiClient,
+    mode: str,
+    chosen: Sequence[Resource],
+    full: bool,
+    overlap: dt.timedelta | None = None,
 ) -> WholeProbe | None:
     """Probe the run's whole pulls once, before any is read.
 
@@ -150,6 +159,8 @@ def ask(
         mode: `api.queries` (auto, on, off).
         chosen: the resources of the run, in order.
         full: a `--full` run: nothing is probed, nothing skipped.
+        overlap: `sync.overlap_seconds`; given, the status passes and deletion feeds of the
+            run are asked too (etl.sync.pass_probe).
 
     Returns:
         The answer, or None (every whole pull is read): a full run, no whole pull to probe, an
@@ -159,24 +170,35 @@ def ask(
         return None
     now = state.utcnow()  # those not due on their cadence are not run: not asked either
     due = [r for r in chosen if probed(r) and cadence.next_due(engine, r, now) is None]
-    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES)]
-    if not wanted:
+    others = [r for r in chosen if r not in due and cadence.next_due(engine, r, now) is None]
+    more = [] if overlap is None else pass_probe.asks(engine, others, overlap)
+    # A deletion feed never vouched for: the probe's clock alone is worth a request, once.
+    first_feed = overlap is not None and any(pass_probe.unvouched_feed(engine, r) for r in others)
+    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more)]
+    if not wanted and not more and not first_feed:
         return None
+    askers = {a.resource for a in more} | {
+        r.name for r in others if pass_probe.unvouched_feed(engine, r)
+    }
     before = client.requests_made
     try:
         if not queries_allowed(engine, client, mode, asked=False):
-            return _spent(client, before)
-        rows = short_query.short_query(client, probe_sql(wanted))
-        answer = WholeProbe(change_probe.clock_of(rows))
+            return _spent(client, before, askers)
+        rows = short_query.short_query(client, probe_sql(wanted, [a.sql for a in more]))
+        answer = WholeProbe(change_probe.clock_of(rows), asked=askers)
     except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
         log.warning("whole pulls not probed, each is read: %s", exc)
-        return _spent(client, before)
+        return _spent(client, before, askers)
     by_table = {r.table_name: r.name for r in wanted}
     for row in rows:
         label = str(row.get("TableName"))
         name = by_table.get(label)  # the clock's row names no table
         found = _count_and_newest(row) if name is not None else None
-        if name is not None and found is not None:
+        if label.startswith(pass_probe.LABEL):
+            pass_count = _count_and_newest(row)
+            if pass_count is not None:
+                answer.passes[label] = pass_count[0]
+        elif name is not None and found is not None:
             answer.found[name] = found
         elif "." in label:  # a caption's fingerprint: compared as sent
             answer.prints[label] = f"{row.get('Changed')}:{row.get('Newest')}"
@@ -187,10 +209,10 @@ def ask(
     return answer
 
 
-def _spent(client: ApiClient, before: int) -> WholeProbe | None:
+def _spent(client: ApiClient, before: int, asked: set[str]) -> WholeProbe | None:
     # No answer, but requests to charge (the summary's requests add up to the run's).
     spent = client.requests_made - before
-    return WholeProbe(None, requests=spent) if spent else None
+    return WholeProbe(None, requests=spent, asked=asked) if spent else None
 
 
 def _count_and_newest(row: dict[str, object]) -> tuple[int, dt.datetime | None] | None:
@@ -236,10 +258,9 @@ def skip_if_unchanged(
 
 def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) -> int:
     """Forget what the last pull remembered (this pull replaces it); the probe's charge."""
-    if not probed(resource):
-        return 0
-    with engine.begin() as conn:
-        conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
+    if probed(resource):
+        with engine.begin() as conn:
+            conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
     return 0 if probe is None else probe.take_charge(resource)
 
 

@@ -1,0 +1,159 @@
+"""Extra requests the run's one SQL probe proves empty: status passes and deletion feeds.
+
+`patients` is read three times (the plain list, then PatStatus=Deleted and =Archived, as the
+vendor does not say whether the plain list shows them) and `appointments` reads its deletion
+feed (`histappointments`, no change filter) whole on every run. Where the office allows SQL,
+the run's probe (etl.sync.whole_probe) asks, in the same ShortQuery, one row more for each:
+
+- a status pass: how many rows of that status (its raw code, etl.catalog.enums) carry a change
+  stamp at or after the cursor less the overlap and before the probe's clock T0. None: the
+  pass would return nothing the mirror lacks, and is not read. The run's cursor then goes no
+  later than T0 (a row stamped after T0 is in the next run's window, as it would be after a
+  read); a late commit stamped before T0 is in it too, by the overlap (etl.sync.change_probe).
+- a deletion feed: how many history rows of the delete action carry a stamp at or after the
+  clock of the probe before its last complete read (or skip) less the overlap. None: every
+  deletion the feed lists was listed then, and applied; the feed is not read, and the clock
+  of this probe is remembered as if it had been.
+
+No cursor, nothing remembered, `--full`, a refused probe or an answer without the row: the
+request is made as before.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete, insert, select
+
+from etl.catalog.enums import ENUM_NAMES
+from etl.catalog.opendental import OD_TABLES
+from etl.catalog.query_tables import change_column
+from etl.catalog.resources import Resource
+from etl.mirror.bookkeeping import Setting
+from etl.sync import state
+from etl.sync.cursor import window_start
+
+#: Codes the catalog's enums lack: OpenDentBusiness/TableTypes/HistAppointment.cs (0 to 4).
+MORE_ENUMS = {"HistAppointmentAction": ("Created", "Changed", "Missed", "Cancelled", "Deleted")}
+#: Where the probe clock of a deletion feed's last complete read is kept (resource's name next).
+FEED_PREFIX = "deletions_probe:"
+#: The probe rows' labels start so (never a table's name, nor a caption's `table.column`).
+LABEL = "pass:"
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One row of the probe: a pass or a feed of a resource, and its SELECT."""
+
+    resource: str
+    label: str
+    sql: str
+
+
+def codes(enum: str | None) -> tuple[str, ...]:
+    """The names of an Open Dental enum, in code order (empty if unknown)."""
+    found = ENUM_NAMES.get(enum or "") or MORE_ENUMS.get(enum or "")
+    return tuple(found or ())
+
+
+def feed_table(resource: Resource) -> str | None:
+    """The Open Dental table of a resource's deletion feed (`histappointments`: histappointment)."""
+    feed = resource.deletions
+    table = None if feed is None else feed.path.rstrip("s")
+    return table if table in OD_TABLES else None
+
+
+def _row(table: str, label: str, stamp: str, where: dict[str, str], since: dt.datetime) -> str:
+    columns = {c.name: c for c in OD_TABLES[table]}
+    tests = []
+    for name, value in where.items():
+        names = codes(columns[name].enum) if name in columns else ()
+        if value not in names:
+            raise KeyError(name)  # not an Open Dental enum column: not asked
+        tests.append(f"{name} = {names.index(value)}")
+    start = f"'{since.replace(microsecond=0).isoformat(sep=' ')}'"
+    tests += [f"{stamp} >= {start}", f"{stamp} < NOW()"]
+    return (
+        f"SELECT '{label}', COUNT(*), NULL, MAX({stamp}) FROM {table} WHERE {' AND '.join(tests)}"
+    )
+
+
+def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[Ask]:
+    """The probe's rows for the run's status passes and deletion feeds (those it can answer)."""
+    found = []
+    for resource in chosen:
+        stamp, cursor = change_column(resource.table_name), state.get_cursor(engine, resource.name)
+        for filters in resource.passes:
+            if not filters or stamp is None or cursor is None or not resource.cursor_param:
+                continue
+            label = f"{LABEL}{resource.name}:" + "&".join(f"{k}={v}" for k, v in filters.items())
+            try:
+                sql = _row(
+                    resource.table_name, label, stamp, filters, window_start(cursor, overlap)
+                )
+            except KeyError:
+                continue
+            found.append(Ask(resource.name, label, sql))
+        table, last = feed_table(resource), _feed_clock(engine, resource.name)
+        if table is not None and last is not None and resource.deletions is not None:
+            feed, label = resource.deletions, f"{LABEL}{resource.name}:deletions"
+            stamp = feed.stamp or ""
+            try:
+                sql = _row(table, label, stamp, feed.params, window_start(last, overlap))
+            except KeyError:
+                continue
+            found.append(Ask(resource.name, label, sql))
+    return found
+
+
+def quiet_passes(
+    counts: dict[str, int], clock: dt.datetime | None, resource: Resource
+) -> list[dict[str, str]]:
+    """The status passes of a resource the probe found nothing for (none without a clock)."""
+    if clock is None:
+        return []
+    prefix = f"{LABEL}{resource.name}:"
+    return [
+        f
+        for f in resource.passes
+        if f and counts.get(prefix + "&".join(f"{k}={v}" for k, v in f.items())) == 0
+    ]
+
+
+def quiet_feed(counts: dict[str, int], clock: dt.datetime | None, resource: Resource) -> bool:
+    """Whether the probe found no deletion since the feed's last complete read."""
+    return clock is not None and counts.get(f"{LABEL}{resource.name}:deletions") == 0
+
+
+def cap(cursor: dt.datetime | None, clock: dt.datetime | None) -> dt.datetime | None:
+    """A cursor no later than the probe's clock (a pass skipped vouched only up to it)."""
+    if cursor is None or clock is None:
+        return cursor
+    return min(cursor, clock)
+
+
+def remember_feed(engine: Engine, resource: Resource, clock: dt.datetime | None) -> None:
+    """Keep the probe clock before a complete read (or a proved skip) of a deletion feed."""
+    if clock is None or feed_table(resource) is None:
+        return  # no probe before the read: what was kept (an older clock) still holds
+    name = FEED_PREFIX + resource.name
+    with engine.begin() as conn:
+        conn.execute(delete(Setting).where(Setting.name == name))
+        conn.execute(insert(Setting).values(name=name, value=clock.isoformat()))
+
+
+def unvouched_feed(engine: Engine, resource: Resource) -> bool:
+    """Whether a resource has a deletion feed the probe could ask for, with no clock kept yet."""
+    return feed_table(resource) is not None and _feed_clock(engine, resource.name) is None
+
+
+def _feed_clock(engine: Engine, name: str) -> dt.datetime | None:
+    with engine.connect() as conn:
+        text = conn.execute(
+            select(Setting.value).where(Setting.name == FEED_PREFIX + name)
+        ).scalar()
+    try:
+        return dt.datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
