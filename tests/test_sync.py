@@ -187,7 +187,10 @@ def test_wrong_keys_end_the_run_and_leave_the_mirror(engine: Engine, make_sim: A
         sync(sim, engine, customer_key="WrongCustomerKey1")
     assert mirror(engine) == before
     assert state.get_cursor(engine, "patients") == cursor
-    assert len([r for r in sim.requests if r.status == 401]) == 1  # 401 is not retried
+    # 401 is not retried: the run's SQL probe (its status passes, etl.sync.pass_probe) is
+    # refused once, then the list once, which ends the run.
+    refused = [r.path.rsplit("/", 1)[-1] for r in sim.requests if r.status == 401]
+    assert refused == ["ShortQuery", "Simple"]
 
 
 def test_full_resync_after_a_run_repairs_and_keeps_counts(engine: Engine, make_sim: Any) -> None:
