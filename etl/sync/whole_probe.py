@@ -24,6 +24,9 @@ but no stamp of the table: the probe also asks each source's `COUNT(*)` and
 missed only if its CRC32 sum collides, about one in four billion, or if a caption renamed
 during a pull is renamed back before the next run). A caption of another source: not probed.
 
+The same SELECT also asks, a row each, whether patients' status passes and appointments'
+deletion feed would bring anything new (etl.sync.pass_probe): those that would not are not read.
+
 Not probed (pulled as before): tables without a change column (scheduleops, payplanlinks).
 A probe that fails (401, 400: a table the office lacks or refuses, 504), or an answer without
 a table's row, pulls as before, with one line. `--full` never skips.
