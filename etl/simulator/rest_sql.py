@@ -33,30 +33,34 @@ for _resource in RESOURCES.values():
 
 def copy_named_tables(
     office_db: OfficeDatabase,
-    tables: Tables,
+    tables: Tables | None,
     body: bytes,
     patients: Callable[[], list[dict[str, Any]]] | None = None,
-) -> None:
+) -> bool:
     """Copy into the office database the REST tables a ShortQuery body names (as they are now).
 
     A body that is not a SELECT the parser reads is left for the office database to refuse.
 
     Args:
         office_db: the office database ShortQuery reads.
-        tables: the REST lists.
+        tables: the REST lists (None: the simulator serves the patients alone).
         body: the ShortQuery request's body.
         patients: the patient store's rows (`patient`, kept apart from the other lists).
+
+    Returns:
+        Whether a table was copied.
     """
     try:
         sql = json.loads(body or b"{}").get("SqlCommand")
         parsed = sqlglot.parse_one(sql, read="mysql") if isinstance(sql, str) else None
     except (ValueError, AttributeError, sqlglot.errors.ParseError):
-        return
+        return False
     named = {t.name.lower() for t in parsed.find_all(exp.Table)} if parsed is not None else set()
+    copied = False
     for table in sorted(named):
         path = _PATHS.get(table)
         try:
-            rows = tables.all(path) if path is not None else None
+            rows = tables.all(path) if path is not None and tables is not None else None
         except KeyError:  # the simulator does not serve that list
             rows = None
         if table == "patient" and patients is not None:
@@ -64,6 +68,8 @@ def copy_named_tables(
         if rows is not None and (table in office_db.copied or not office_db.holds(table)):
             office_db.replace(table, [raw_row(table, row) for row in rows])
             office_db.copied.add(table)
+            copied = True
+    return copied
 
 
 def raw_row(table: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -220,9 +220,11 @@ class Simulator(Serving):
     def _short_query(self, log: RequestLog) -> Reply:
         if not self.config.queries_allowed:
             return self._error(401, "This API key does not have permission to run queries.")
-        if self.config.sql_reads_rest and self.tables is not None:
-            self.office_db = self.office_db or OfficeDatabase(self.clock)
-            copy_named_tables(self.office_db, self.tables, log.body, self.store.all)
+        if self.config.sql_reads_rest:  # the patients alone are a REST table too
+            office_db = self.office_db or OfficeDatabase(self.clock)
+            copied = copy_named_tables(office_db, self.tables, log.body, self.store.all)
+            if copied or self.tables is not None:
+                self.office_db = office_db
         if self.office_db is None:
             return self._json([{"1": 1}])  # no office database: only whether queries may run
         status, payload = self.office_db.answer(log.body)
