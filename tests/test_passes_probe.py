@@ -13,22 +13,25 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, MetaData, create_engine, insert, select
 
 from etl.api.client import ApiClient
+from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
-from etl.sync import pass_probe
+from etl.sync import change_probe, pass_probe
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult
 from tests.conftest import settings_for
+from tests.mariadb import fresh_mariadb
 from tests.practice import mirror, url_of
 
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
 NAMES = ("patients", "appointments")
 QUIET_PASSES = "PatStatus=Deleted, PatStatus=Archived not read: nothing new since the cursor"
+DELETED, ARCHIVED = {"PatStatus": "Deleted"}, {"PatStatus": "Archived"}
 QUIET_FEED = "histappointments not read: no deletion since its last read (change probe)"
 
 
@@ -165,3 +168,49 @@ def test_the_probe_asks_raw_codes() -> None:
     assert pass_probe.codes("PatientStatus").index("Archived") == 3
     assert pass_probe.codes("HistAppointmentAction").index("Deleted") == 4
     assert json.dumps(pass_probe.feed_table(RESOURCES["appointments"])) == '"histappointment"'
+
+
+def test_the_probe_rows_run_on_mysql_as_written() -> None:
+    # The probe goes to the office's own MySQL/MariaDB: run its rows there, behind the clock.
+    metadata = MetaData()
+    patient, history = od_table("patient", metadata), od_table("histappointment", metadata)
+    since = dt.datetime(2025, 3, 1, 8, 0, 0)
+    with fresh_mariadb() as url:
+        office = create_engine(url)
+        metadata.create_all(office)
+        with office.begin() as conn:
+            conn.execute(
+                insert(patient),
+                [
+                    {"patnum": 1, "patstatus": 4, "datetstamp": since},
+                    {"patnum": 2, "patstatus": 3, "datetstamp": since - dt.timedelta(seconds=1)},
+                    {"patnum": 3, "patstatus": 0, "datetstamp": since},
+                ],
+            )
+            conn.execute(
+                insert(history),
+                [
+                    {"histapptnum": 1, "histapptaction": 4, "histdatetstamp": since},
+                    {"histapptnum": 2, "histapptaction": 1, "histdatetstamp": since},
+                ],
+            )
+        rows = [
+            pass_probe.count_sql("patient", "pass:patients:D", "DateTStamp", DELETED, since),
+            pass_probe.count_sql("patient", "pass:patients:A", "DateTStamp", ARCHIVED, since),
+            pass_probe.count_sql(
+                "histappointment",
+                "pass:appointments:deletions",
+                "HistDateTStamp",
+                {"HistApptAction": "Deleted"},
+                since,
+            ),
+        ]
+        sql = " UNION ALL ".join([change_probe.clock_select(), *rows])
+        with office.connect() as conn:
+            found = conn.exec_driver_sql(sql).mappings().all()
+        office.dispose()
+    assert [(r["TableName"], int(r["Changed"])) for r in found[1:]] == [
+        ("pass:patients:D", 1),
+        ("pass:patients:A", 0),  # stamped before the window
+        ("pass:appointments:deletions", 1),
+    ]

@@ -64,7 +64,12 @@ def feed_table(resource: Resource) -> str | None:
     return table if table in OD_TABLES else None
 
 
-def _row(table: str, label: str, stamp: str, where: dict[str, str], since: dt.datetime) -> str:
+def count_sql(table: str, label: str, stamp: str, where: dict[str, str], since: dt.datetime) -> str:
+    """One row of the probe: the rows of `where` (enum names, sent as codes) stamped since then.
+
+    Raises:
+        KeyError: a filter that is not an Open Dental enum column of the table.
+    """
     columns = {c.name: c for c in OD_TABLES[table]}
     tests = []
     for name, value in where.items():
@@ -89,7 +94,7 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
                 continue
             label = f"{LABEL}{resource.name}:" + "&".join(f"{k}={v}" for k, v in filters.items())
             try:
-                sql = _row(
+                sql = count_sql(
                     resource.table_name, label, stamp, filters, window_start(cursor, overlap)
                 )
             except KeyError:
@@ -100,7 +105,7 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
             feed, label = resource.deletions, f"{LABEL}{resource.name}:deletions"
             stamp = feed.stamp or ""
             try:
-                sql = _row(table, label, stamp, feed.params, window_start(last, overlap))
+                sql = count_sql(table, label, stamp, feed.params, window_start(last, overlap))
             except KeyError:
                 continue
             found.append(Ask(resource.name, label, sql))
