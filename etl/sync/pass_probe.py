@@ -6,10 +6,12 @@ feed (`histappointments`, no change filter) whole on every run. Where the office
 the run's probe (etl.sync.whole_probe) asks, in the same ShortQuery, one row more for each:
 
 - a status pass: how many rows of that status (its raw code, etl.catalog.enums) carry a change
-  stamp at or after the cursor less the overlap and before the probe's clock T0. None: the
+  stamp at or after the cursor less the overlap (the window the pass would read). None: the
   pass would return nothing the mirror lacks, and is not read. The run's cursor then goes no
-  later than T0 (a row stamped after T0 is in the next run's window, as it would be after a
-  read); a late commit stamped before T0 is in it too, by the overlap (etl.sync.change_probe).
+  later than the probe's clock T0 (a row written after the probe is in the next run's window,
+  as it would be after a read); a late commit stamped before T0 is in it too, by the overlap
+  (etl.sync.change_probe). Rows stamped at or after T0 are counted too: a frozen or repeated
+  second costs a read, never a row.
 - a deletion feed: how many history rows of the delete action carry a stamp at or after the
   clock of the probe before its last complete read (or skip) less the overlap. None: every
   deletion the feed lists was listed then, and applied; the feed is not read, and the clock
@@ -78,7 +80,7 @@ def count_sql(table: str, label: str, stamp: str, where: dict[str, str], since: 
             raise KeyError(name)  # not an Open Dental enum column: not asked
         tests.append(f"{name} = {names.index(value)}")
     start = f"'{since.replace(microsecond=0).isoformat(sep=' ')}'"
-    tests += [f"{stamp} >= {start}", f"{stamp} < NOW()"]
+    tests.append(f"{stamp} >= {start}")  # no upper bound: a row stamped since is counted too
     return (
         f"SELECT '{label}', COUNT(*), NULL, MAX({stamp}) FROM {table} WHERE {' AND '.join(tests)}"
     )
