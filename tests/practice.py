@@ -27,10 +27,12 @@ def url_of(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=False)
 
 
-def sync(sim: Any, engine: Engine, names: tuple[str, ...] = ALL, **api: Any) -> list[RunResult]:
+def sync(
+    sim: Any, engine: Engine, names: tuple[str, ...] = ALL, full: bool = False, **api: Any
+) -> list[RunResult]:
     settings = settings_for(sim, url_of(engine), **api)
     with ApiClient(settings.api, backoff_factor=0.01) as client:
-        return run_sync(settings, client=client, resources=names)
+        return run_sync(settings, full=full, client=client, resources=names)
 
 
 def mirror(engine: Engine, resource: Resource) -> dict[int, dict[str, Any]]:

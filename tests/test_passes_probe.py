@@ -15,17 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, MetaData, create_engine, insert, select
 
-from etl.api.client import ApiClient
 from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
 from etl.sync import change_probe, pass_probe
-from etl.sync.run import run_sync
 from etl.sync.state import RunResult
-from tests.conftest import settings_for
 from tests.mariadb import fresh_mariadb
-from tests.practice import mirror, url_of
+from tests.practice import mirror, sync
 
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
@@ -44,11 +41,8 @@ def office(make_sim: Any) -> Simulator:
 
 
 def _sync(sim: Simulator, engine: Engine, full: bool = False) -> dict[str, RunResult]:
-    settings = settings_for(sim, url_of(engine))
-    sim.requests.clear()
-    with ApiClient(settings.api, backoff_factor=0.01) as client:
-        results = run_sync(settings, full=full, client=client, resources=NAMES)
-    return {r.resource: r for r in results}
+    sim.requests.clear()  # each test reads what this run asked
+    return {r.resource: r for r in sync(sim, engine, NAMES, full=full)}
 
 
 def _asked(sim: Simulator) -> list[str]:
