@@ -94,6 +94,14 @@ def trickle_headers(sock: socket.socket, _n: int, closing: threading.Event) -> N
         sock.sendall(b"a")
 
 
+def silent_then_trickle_headers(sock: socket.socket, n: int, closing: threading.Event) -> None:
+    """The first try gets nothing at all, later ones trickled headers (two ways to be cut)."""
+    if n == 0:
+        silent(sock, n, closing)
+    else:
+        trickle_headers(sock, n, closing)
+
+
 def trickle_body(sock: socket.socket, _n: int, closing: threading.Event) -> None:
     """Send whole headers for a 1 MB body, then the body one byte at a time."""
     sock.sendall(head(Content_Length=MIB) + b"[")

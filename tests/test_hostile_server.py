@@ -90,7 +90,9 @@ def finish(proc: subprocess.Popen[str], within: float) -> tuple[int, str]:
 
 @pytest.mark.plain_irrelevant
 @pytest.mark.parametrize(
-    "behave", [hs.silent, hs.trickle_headers, hs.trickle_body], ids=lambda b: b.__name__
+    "behave",
+    [hs.silent, hs.trickle_headers, hs.trickle_body, hs.silent_then_trickle_headers],
+    ids=lambda b: b.__name__,
 )
 def test_an_answer_that_never_finishes_ends_at_the_deadline(hostile: Any, behave: Any) -> None:
     """Without the deadline the silent server holds each try for the 30 s read timeout, and the

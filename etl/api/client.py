@@ -249,8 +249,9 @@ class ApiClient:
         if watch.stopped or self.stop.is_set():
             return StopRequested("stopped on request")
         if watch.timed_out:
-            overdue = overdue_error(self.settings)
-            return _Transient(overdue) if isinstance(error, _Transient) else overdue
+            # urllib3 does not try again a try the watchdog ended (etl.api.retries): the
+            # client's own loop does, so that tries are counted once.
+            return _Transient(overdue_error(self.settings))
         return error
 
     def _max_bytes(self) -> int:

@@ -91,7 +91,7 @@ class Watchdog:
     def watch(self, seconds: float) -> Iterator[Watch]:
         """Watch the requests the calling thread sends inside this block (one at a time)."""
         watch = Watch(seconds)
-        stamping.on_send(watch.sending)
+        stamping.on_send(watch.sending, lambda: watch.cut)
         with self._cond:
             self._watches.add(watch)
             self._start()

@@ -9,9 +9,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
-from etl.api import observe
+from etl.api import observe, stamping
 from etl.config.settings import ApiSettings
 from etl.control import StopRequested
 
@@ -51,6 +52,29 @@ class PacedRetry(Retry):
         assert isinstance(retry, PacedRetry)
         retry.min_backoff, retry.stop = self.min_backoff, self.stop
         retry.tries, retry.customer_key = self.tries, self.customer_key
+        return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> PacedRetry:
+        """As urllib3's, except that a try the watchdog ended is not tried again here.
+
+        The client's own loop retries it (etl.api.client): tried in both places, a cut answer
+        would be sent up to (max_retries + 1) squared times and its tries counted wrong.
+
+        Raises:
+            MaxRetryError: no more tries here.
+        """
+        if error is not None and stamping.last_try_cut():
+            raise MaxRetryError(_pool, url or "", error) from error
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        assert isinstance(retry, PacedRetry)
         return retry
 
     def sleep(self, response: Any = None) -> None:

@@ -23,6 +23,7 @@ class _Sent(threading.local):
     clock: Callable[[], float] | None = None
     at: float | None = None
     sending: Callable[[Any], None] | None = None
+    cut: Callable[[], bool] | None = None
 
 
 _SENT = _Sent()
@@ -33,9 +34,23 @@ def expect(clock: Callable[[], float]) -> None:
     _SENT.clock, _SENT.at = clock, None
 
 
-def on_send(hook: Callable[[Any], None] | None) -> None:
-    """Call `hook` with the connection each request on this thread is about to be sent on."""
-    _SENT.sending = hook
+def on_send(
+    hook: Callable[[Any], None] | None, cut: Callable[[], bool] | None = None
+) -> None:
+    """Call `hook` with the connection each request on this thread is about to be sent on.
+
+    Args:
+        hook: what to call before each try is sent; None: nothing.
+        cut: whether the watcher ended this thread's last try (etl.api.retries asks, so that
+            a try the watcher ended is not tried again inside urllib3).
+    """
+    _SENT.sending, _SENT.cut = hook, cut
+
+
+def last_try_cut() -> bool:
+    """Whether the watcher (etl.api.deadline) ended the last try sent on this thread."""
+    cut = _SENT.cut
+    return cut is not None and cut()
 
 
 def sent_at() -> float | None:
