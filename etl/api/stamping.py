@@ -34,9 +34,7 @@ def expect(clock: Callable[[], float]) -> None:
     _SENT.clock, _SENT.at = clock, None
 
 
-def on_send(
-    hook: Callable[[Any], None] | None, cut: Callable[[], bool] | None = None
-) -> None:
+def on_send(hook: Callable[[Any], None] | None, cut: Callable[[], bool] | None = None) -> None:
     """Call `hook` with the connection each request on this thread is about to be sent on.
 
     Args:
