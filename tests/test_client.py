@@ -6,6 +6,7 @@ import itertools
 import math
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -275,3 +276,23 @@ def test_answers_are_decoded_as_the_json_module_decodes_them(
         assert math.isnan(got[0]["EstBalance"]) and got[0]["BalTotal"] == math.inf
     else:
         assert got == expected and type(got[0]["PatNum"]) is int
+
+
+def test_a_proxy_from_the_environment_is_taken_once_at_start(
+    make_sim: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The environment is read when the client is made (not per request): HTTP_PROXY still
+    carries every request, and a ~/.netrc entry for the host does not replace our key."""
+    sim = make_sim(20, hide_deleted=False)
+    monkeypatch.setenv("HTTP_PROXY", sim.base_url.split("/api/")[0])
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine office-server.invalid login someone password secret\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    base_url = "http://office-server.invalid:30223/api/v1"  # reachable only through the proxy
+    settings = ApiSettings(base_url=base_url, developer_key=DEV, customer_key=CUST)
+    with ApiClient(settings) as client:
+        monkeypatch.delenv("HTTP_PROXY")  # read at start: a later change is not seen
+        assert len(all_rows(client)) == 20
+        assert client.session.headers["Authorization"] == f"ODFHIR {DEV}/{CUST}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import random
 import re
 import threading
@@ -43,6 +44,21 @@ _THROTTLED = re.compile(r"throttl|too many requests|rate limit", re.I)
 _RETRY_OTHERS = frozenset({429, 500, 502, 503})
 #: Turns a failure status into the error to raise: (path, response, secrets) -> error.
 ErrorMapper = Callable[[str, requests.Response, tuple[str, ...]], ApiError]
+
+
+def _environment_once(session: requests.Session, base_url: str) -> None:
+    """Take the proxy and CA bundle from the environment now, not on every request.
+
+    With `trust_env`, requests looks for ~/.netrc and walks the environment's proxy settings
+    for each request: syscalls that hand the GIL to the thread writing the last page, which
+    the fetch thread then waits to get back (etl.sync.fast_prefetch). A .netrc entry for the
+    API's host would also replace the Authorization header.
+    """
+    session.trust_env = False
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
 
 
 class _Transient(Exception):
@@ -105,6 +121,7 @@ class ApiClient:
         self._warned_cap = False
         self._watchdog = Watchdog(self.stop)
         self.session = requests.Session()
+        _environment_once(self.session, settings.base_url)
         for scheme in ("http://", "https://"):
             retry = make_retry(settings, backoff_factor, self.stop)
             self.session.mount(scheme, stamping.StampingAdapter(max_retries=retry))

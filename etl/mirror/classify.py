@@ -62,6 +62,10 @@ def classify(
     """
     table, key, guard = resource.table, resource.key_column, resource.cursor_column
     if guard is None:
+        if fresh and not any(k in counted for k in block.column(key)):
+            # Nothing of this block can be held: the table was empty when the run began, and
+            # this run saved none of its keys (a whole table's first pull is all such blocks).
+            return LoadCounts(inserted=len(block)), {}
         return _classify_whole(conn, resource, block.rows(), counted)
     keys, stamps = block.column(key), block.column(guard)
     maybe = [k for k in keys if k in counted] if fresh else keys
