@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Engine as EngineClass
 
-from etl.sync.fast_prefetch import Prefetch
+from etl.sync.fast_prefetch import SWITCH_SECONDS, Prefetch
 from tests.test_sync import assert_mirror_matches, office_clock, sync
 
 # Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
@@ -73,6 +74,21 @@ def test_leaving_early_stops_the_thread_and_closes_the_source() -> None:
                 break
     assert not prefetch._thread.is_alive()
     assert closed.is_set()
+
+
+def test_thread_switches_are_quick_while_any_fetch_thread_runs_then_as_before() -> None:
+    """Two pulls at once (a group's offices): the interval comes back after the last ends,
+    also when one leaves on an error."""
+    before = sys.getswitchinterval()
+    first = Prefetch(iter(range(3)))
+    with first:
+        assert sys.getswitchinterval() == SWITCH_SECONDS
+        with pytest.raises(KeyError), Prefetch(iter(range(3))):
+            raise KeyError("left on an error")
+        assert sys.getswitchinterval() == SWITCH_SECONDS
+    assert sys.getswitchinterval() == before
+    first.close()  # closing again changes nothing
+    assert sys.getswitchinterval() == before
 
 
 def test_depth_below_one_is_refused() -> None:

@@ -71,13 +71,9 @@ class OfficeDatabase:
         now = format_datetime(self.clock.now())
         names = ", ".join(f'"{c.name}"' for c in columns)
         marks = ", ".join("?" for _ in columns)
-        values = [
-            [
-                row.get(c.name, now if c.name == stamp else _NO_VALUE.get(c.storage, 0))
-                for c in columns
-            ]
-            for row in rows
-        ]
+        absent = {c.name: now if c.name == stamp else _NO_VALUE.get(c.storage, 0) for c in columns}
+        take = [c.name for c in columns]
+        values = [[merged[n] for n in take] for merged in ({**absent, **row} for row in rows)]
         with self._lock:
             self._db.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", values)
 

@@ -11,6 +11,7 @@ left as it is.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -74,14 +75,27 @@ def copy_named_tables(
 
 def raw_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
     """A REST row as Open Dental's database holds it (only the columns the row carries)."""
-    raw = {}
-    for column in OD_TABLES[table]:
-        if column.name not in row:
-            continue
-        value, names = row[column.name], codes(column.enum)
-        if names and isinstance(value, str) and value in names:
-            value = names.index(value)
-        elif column.storage == "Bool" and value in ("true", "false"):
-            value = int(value == "true")
-        raw[column.name] = value
+    columns, coded = _raw_columns(table)
+    raw = {name: value for name, value in row.items() if name in columns}
+    for name, index, boolean in coded:
+        value = raw.get(name)
+        if index and isinstance(value, str) and value in index:
+            raw[name] = index[value]
+        elif boolean and value in ("true", "false"):
+            raw[name] = int(value == "true")
     return raw
+
+
+@functools.cache
+def _raw_columns(table: str) -> tuple[frozenset[str], list[tuple[str, dict[str, int], bool]]]:
+    # The table's columns, and those sent as enum names or flags with their codes by name (a
+    # name's first code): worked out once a table, not once a value (a probe copies every row
+    # of twenty tables).
+    coded = []
+    for column in OD_TABLES[table]:
+        index: dict[str, int] = {}
+        for code, name in enumerate(codes(column.enum)):
+            index.setdefault(name, code)
+        if index or column.storage == "Bool":
+            coded.append((column.name, index, column.storage == "Bool"))
+    return frozenset(c.name for c in OD_TABLES[table]), coded

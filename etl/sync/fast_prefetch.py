@@ -32,6 +32,28 @@ _POLL = 0.1  # how often a blocked fetch thread looks whether the reader has gon
 #: rest (a connection still being made), so a stop never waits on the network.
 ABANDON_AFTER = 3.0
 _M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+#: The interpreter's thread switch interval while a fetch thread runs (Python's default: 5 ms).
+#: Each socket read of the fetch thread lets go of the GIL; taking it back from a thread busy
+#: writing the last page waits up to one interval, and a page of 1 MB takes a dozen reads.
+SWITCH_SECONDS = 0.0005
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_before = 0.005
+
+
+def _quick_switches(on: bool) -> None:
+    """Shorten the switch interval while any fetch thread runs; restore it after the last."""
+    global _switch_users, _switch_before
+    with _switch_lock:
+        if on:
+            if _switch_users == 0:
+                _switch_before = sys.getswitchinterval()
+                sys.setswitchinterval(min(_switch_before, SWITCH_SECONDS))
+            _switch_users += 1
+        else:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_before)
 
 
 @functools.cache
@@ -81,8 +103,11 @@ class Prefetch(Generic[T]):
         self._queue: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="odmirror-fetch", daemon=True)
+        self._entered = False
 
     def __enter__(self) -> Prefetch[T]:
+        _quick_switches(True)
+        self._entered = True
         self._thread.start()
         return self
 
@@ -103,6 +128,9 @@ class Prefetch(Generic[T]):
     def close(self, patience: float | None = None) -> None:
         """Stop fetching, and wait until the fetch thread has ended (at most `patience` s)."""
         self._stop.set()
+        if self._entered:
+            self._entered = False
+            _quick_switches(False)
         until = None if patience is None else time.monotonic() + patience
         while self._thread.is_alive():
             if until is not None and time.monotonic() >= until:
