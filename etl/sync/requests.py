@@ -4,7 +4,8 @@ A plain resource makes one request series per pass. A fan-out (etl.catalog.readi
 makes one per parent key, read from the mirror's parent table: on an incremental run only the
 parents changed since the last complete run, less the overlap, and the slice of the others that
 the slow sweep (etl.sync.sweep) says is due. A date window
-(etl.catalog.reading.DateWindow) makes one per window of dates, or one "on or after" request.
+(etl.catalog.reading.DateWindow) makes one per window of dates (one for the whole range when
+adaptive, etl.sync.series halving it), or one "on or after" request.
 
 The office's today is not known before the first answer: it is the date of the newest cursor
 that came from the office's clock (the patients read earlier in the same run), else this
@@ -30,6 +31,7 @@ from etl.mirror.lookup import chunked
 from etl.sync import state, sweep
 
 _MARGIN = dt.timedelta(days=1)  # office zones lie within a day of UTC
+_DAY = dt.timedelta(days=1)
 
 
 def request_params(
@@ -138,11 +140,12 @@ def _windows(
         yield {window.start_param: start.isoformat()}
         return
     last = today + window.ahead + _MARGIN
-    step = max(window.step, dt.timedelta(days=1))
+    # Adaptive (no step): the whole range in one series, halved as its answers say.
+    step = max(window.step or (last - start + _DAY), _DAY)
     while start <= last:
-        end = min(start + step - dt.timedelta(days=1), last)
+        end = min(start + step - _DAY, last)
         yield {window.start_param: start.isoformat(), window.end_param: end.isoformat()}
-        start = end + dt.timedelta(days=1)
+        start = end + _DAY
 
 
 def listed_scopes(resource: Resource, series: list[dict[str, str]]) -> list[ColumnElement[bool]]:

@@ -11,20 +11,18 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import Engine, Index
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl import fast_paths
 from etl.api.client import ApiClient, Page
-from etl.api.paginator import OffsetPaginator
 from etl.catalog.resources import Resource
 from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import fast_indexes, rejects
 from etl.mirror.upsert import has_rows
-from etl.sync import cadence, pass_probe, removals, requests, state, whole_probe
+from etl.sync import cadence, pass_probe, removals, requests, series, state, whole_probe
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
@@ -234,21 +232,14 @@ class ResourceSync:
         today = requests.office_today(self.engine) if self.resource.window else None
         for filters in self.shown.needed():
             # One request series per parent key or date window (etl.sync.requests).
-            for extra in requests.request_params(self.engine, self.resource, since, today):
-                params: dict[str, Any] = {**filters, **extra}
-                if since is not None and self.resource.cursor_param:
-                    params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
-                api = self.client.settings
-                paging = OffsetPaginator(
-                    api.page_size, self.resource.name, self.resource.key, api.max_pages
-                )
-                pages = self.client.pages(self.resource.path, params, paging)
-                for number, page in enumerate(pages):
-                    if not filters:
-                        self.shown.note(page.rows)
-                    yield filters, number, page
-                if not filters:  # read to its end (a failed read has raised)
-                    self.listed.append(extra)
+            extras = requests.request_params(self.engine, self.resource, since, today)
+            listed = None if filters else self.listed  # a filtered pass lists part of its scope
+            for number, page in series.pass_pages(
+                self.client, self.resource, filters, extras, since, listed
+            ):
+                if not filters:
+                    self.shown.note(page.rows)
+                yield filters, number, page
 
     def _save(self, page: Page) -> int:
         self.run_cursor.track(page)
