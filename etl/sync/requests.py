@@ -35,7 +35,11 @@ _DAY = dt.timedelta(days=1)
 
 
 def request_params(
-    engine: Engine, resource: Resource, since: dt.datetime | None, today: dt.date | None
+    engine: Engine,
+    resource: Resource,
+    since: dt.datetime | None,
+    today: dt.date | None,
+    parents: list[int] | None = None,
 ) -> Iterator[dict[str, str]]:
     """The extra query parameters of each request series of one pass.
 
@@ -44,13 +48,15 @@ def request_params(
         resource: what the run pulls.
         since: where an incremental run starts reading; None on a first or full run.
         today: the office's date (etl.sync.requests.office_today), for a date window.
+        parents: for a fan-out, the parents to read (etl.sync.fan_probe); None: as declared.
 
     Yields:
         One dict of parameters per request series ({} for a plain resource).
     """
     fan_out = resource.fan_out
     if fan_out is not None:
-        for key in _fan_out_keys(engine, resource, fan_out, since):
+        keys = _fan_out_keys(engine, resource, fan_out, since) if parents is None else parents
+        for key in keys:
             yield {fan_out.param: str(key)}
     elif resource.window is not None:
         yield from _windows(resource.window, since, today or office_today(engine))
@@ -146,6 +152,17 @@ def _windows(
         end = min(start + step - _DAY, last)
         yield {window.start_param: start.isoformat(), window.end_param: end.isoformat()}
         start = end + _DAY
+
+
+def window_range(
+    window: DateWindow, since: dt.datetime | None, today: dt.date
+) -> tuple[dt.date, dt.date] | None:
+    """The first and last dates a dated window's run asks for (None: no end date, or no date)."""
+    extras = list(_windows(window, since, today))
+    if window.end_param is None or not extras or not extras[0]:
+        return None
+    first, last = extras[0][window.start_param], extras[-1][window.end_param]
+    return dt.date.fromisoformat(first), dt.date.fromisoformat(last)
 
 
 def listed_scopes(resource: Resource, series: list[dict[str, str]]) -> list[ColumnElement[bool]]:
