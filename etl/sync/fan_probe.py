@@ -73,6 +73,11 @@ def bound(engine: Engine, resource: Resource, overlap: dt.timedelta) -> dt.datet
     return window_start(cursor - period, overlap) - _DRIFT
 
 
+def unvouched(engine: Engine, resource: Resource) -> bool:
+    """Whether a fan-out the probe could vouch for has no probe clock kept yet."""
+    return stamp_of(resource) is not None and _kept(engine, resource.name) is None
+
+
 def label(resource: Resource, since: dt.datetime) -> str:
     """The probe row's label: the resource and the bound it counts from."""
     return f"{LABEL}{resource.name}:children>={_literal(since)}"
@@ -85,13 +90,27 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
         since, stamp = bound(engine, resource, overlap), stamp_of(resource)
         if since is None or stamp is None:
             continue
-        name = label(resource, since)
-        sql = (
-            f"SELECT '{name}', COUNT(*), NULL, MAX({stamp}) FROM {resource.table_name} "
-            f"WHERE {stamp} >= '{_literal(since)}'"
-        )
-        found.append(Ask(resource.name, name, sql))
+        found.append(Ask(resource.name, label(resource, since), count_sql(resource, since)))
     return found
+
+
+def count_sql(resource: Resource, since: dt.datetime) -> str:
+    """The probe's row of a fan-out: its children stamped at or after `since`, and the newest."""
+    stamp = stamp_of(resource)
+    return (
+        f"SELECT '{label(resource, since)}', COUNT(*), NULL, MAX({stamp}) "
+        f"FROM {resource.table_name} WHERE {stamp} >= '{_literal(since)}'"
+    )
+
+
+def parents_sql(resource: Resource, since: dt.datetime, after: int) -> str:
+    """The parents (keys over `after`, 100 at most) of children stamped at or after `since`."""
+    assert resource.fan_out is not None
+    column, stamp = resource.fan_out.param, stamp_of(resource)
+    return (
+        f"SELECT DISTINCT {column} FROM {resource.table_name} WHERE {stamp} >= "
+        f"'{_literal(since)}' AND {column} > {int(after)} ORDER BY {column} LIMIT {_ROWS}"
+    )
 
 
 def stamped_parents(
@@ -120,12 +139,8 @@ def stamped_parents(
     # Bounded: the children counted can name no more parents than their count (a few more
     # calls for children stamped since the probe); past that, read as without SQL.
     for _call in range(count // _ROWS + 3):
-        sql = (
-            f"SELECT DISTINCT {column} FROM {resource.table_name} WHERE {stamp} >= "
-            f"'{_literal(since)}' AND {column} > {after} ORDER BY {column} LIMIT {_ROWS}"
-        )
         try:
-            rows = short_query.short_query(client, sql)
+            rows = short_query.short_query(client, parents_sql(resource, since, after))
             keys = [_key(row.get(column)) for row in rows]
         except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
             log.warning("%s: parents not asked, read as without SQL: %s", resource.name, exc)

@@ -183,13 +183,13 @@ def ask(
     if overlap is not None:  # fan-outs' children and dated windows (one row each)
         more += fan_probe.asks(engine, others, overlap) + window_probe.asks(engine, others, overlap)
     # A deletion feed never vouched for: the probe's clock alone is worth a request, once.
-    first_feed = overlap is not None and any(pass_probe.unvouched_feed(engine, r) for r in others)
+    # A deletion feed or a fan-out never vouched for: the probe's clock alone is worth a
+    # request, once (it starts what later runs skip by).
+    unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}
     wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more)]
-    if not wanted and not more and not first_feed:
+    if not wanted and not more and not unvouched:
         return None
-    askers = {a.resource for a in more} | {
-        r.name for r in others if pass_probe.unvouched_feed(engine, r)
-    }
+    askers = {a.resource for a in more} | unvouched
     before = client.requests_made
     try:
         if not queries_allowed(engine, client, mode, asked=False):
@@ -217,6 +217,10 @@ def ask(
         log.warning("the probe did not answer for %s: read whole", ", ".join(missing))
     answer.requests = client.requests_made - before
     return answer
+
+
+def _unvouched(engine: Engine, resource: Resource) -> bool:
+    return pass_probe.unvouched_feed(engine, resource) or fan_probe.unvouched(engine, resource)
 
 
 def _spent(client: ApiClient, before: int, asked: set[str]) -> WholeProbe | None:

@@ -77,13 +77,18 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
         dates = run_window(engine, resource, overlap)
         if dates is None or resource.window is None or resource.window.date_field is None:
             continue
-        name, stamp = label(resource, dates), change_column(resource.table_name)
-        sql = (
-            f"SELECT '{name}', COUNT(*), NULL, MAX({stamp}) FROM {resource.table_name} WHERE "
-            f"{resource.window.date_field} BETWEEN '{dates[0]}' AND '{dates[1]}'"
-        )
-        found.append(Ask(resource.name, name, sql))
+        found.append(Ask(resource.name, label(resource, dates), count_sql(resource, dates)))
     return found
+
+
+def count_sql(resource: Resource, dates: tuple[dt.date, dt.date]) -> str:
+    """The probe's row of a dated window: its rows' count and newest stamp."""
+    assert resource.window is not None
+    stamp, dated = change_column(resource.table_name), resource.window.date_field
+    return (
+        f"SELECT '{label(resource, dates)}', COUNT(*), NULL, MAX({stamp}) "
+        f"FROM {resource.table_name} WHERE {dated} BETWEEN '{dates[0]}' AND '{dates[1]}'"
+    )
 
 
 def skip_if_unchanged(
