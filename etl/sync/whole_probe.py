@@ -182,9 +182,8 @@ def ask(
     more = [] if overlap is None else pass_probe.asks(engine, others, overlap)
     if overlap is not None:  # fan-outs' children and dated windows (one row each)
         more += fan_probe.asks(engine, others, overlap) + window_probe.asks(engine, others, overlap)
-    # A deletion feed never vouched for: the probe's clock alone is worth a request, once.
-    # A deletion feed or a fan-out never vouched for: the probe's clock alone is worth a
-    # request, once (it starts what later runs skip by).
+    # A deletion feed, a fan-out or a dated window never vouched for: the probe's clock alone
+    # is worth a request, once (it starts what later runs skip by).
     unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}
     wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more)]
     if not wanted and not more and not unvouched:
@@ -220,7 +219,11 @@ def ask(
 
 
 def _unvouched(engine: Engine, resource: Resource) -> bool:
-    return pass_probe.unvouched_feed(engine, resource) or fan_probe.unvouched(engine, resource)
+    return (
+        pass_probe.unvouched_feed(engine, resource)
+        or fan_probe.unvouched(engine, resource)
+        or window_probe.unvouched(engine, resource)
+    )
 
 
 def _spent(client: ApiClient, before: int, asked: set[str]) -> WholeProbe | None:

@@ -53,6 +53,11 @@ def probed(resource: Resource) -> bool:
     return dated and change_column(resource.table_name) is not None
 
 
+def unvouched(engine: Engine, resource: Resource) -> bool:
+    """Whether a dated window the probe could vouch for has no read remembered yet."""
+    return probed(resource) and _kept(engine, resource.name) is None
+
+
 def run_window(
     engine: Engine, resource: Resource, overlap: dt.timedelta
 ) -> tuple[dt.date, dt.date] | None:
