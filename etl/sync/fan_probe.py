@@ -64,10 +64,12 @@ def bound(engine: Engine, resource: Resource, overlap: dt.timedelta) -> dt.datet
     fan_out = resource.fan_out
     if fan_out is None or stamp_of(resource) is None:
         return None
-    kept = _kept(engine, resource.name)
+    cursor, kept = state.get_cursor(engine, resource.name), _kept(engine, resource.name)
+    if cursor is None and fan_out.parent_change is not None:
+        return None  # a first load (or a state set back): every parent is read
     if kept is not None:
         return window_start(kept, overlap)
-    cursor, period = state.get_cursor(engine, resource.name), fan_out.all_parents_every
+    period = fan_out.all_parents_every
     if cursor is None or fan_out.parent_change is None or period is None:
         return None  # a read of every parent will start the chain
     return window_start(cursor - period, overlap) - _DRIFT

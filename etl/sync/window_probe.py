@@ -16,7 +16,9 @@ only rows its ranges did not list; a later failed read writes what it reads and 
 nothing). So the office's rows of W are all among the mirror's rows of W; as many of each,
 they are the same rows. A row deleted since, or moved out of W (its new stamp is outside the
 count), leaves the mirror one row more: read. A window that moved past W' (a new day: its far
-end was never listed, while its rows can be old) is read, once a day.
+end was never listed, while its rows can be old) is read, once a day. (A single day of more
+rows than a page is paged with Offset, which may miss a row in that unstable order: the mirror
+then has one row fewer, the counts differ, and the window is read again.)
 
 No cursor (a first run), nothing remembered, `--full`, a failed probe or an answer without the
 row (the window differs from the one the probe asked): read as without SQL.
