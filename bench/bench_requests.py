@@ -5,10 +5,13 @@
 
 On the Remote API every request costs a second or more, so the number of requests is the bill.
 Over a simulated practice (the simulator in this process, its money tables filled), each mode
-runs three times into a fresh mirror: the first load, a run with no change, and a run after 1%
-of every table's rows changed. For each run it prints the requests in all, per resource (the
-costliest), and the floor: the pages the rows that changed fill (100 rows a page, per table),
-and the run's requests over that floor. Counts, not times: they do not depend on the machine.
+runs three times into a fresh mirror: the first load, a run with no change (every resource that
+made a request shown), and a run after 1% of every table's rows changed. Endpoint mode runs
+twice: with SQL (the Queries permission: the run's one probe vouches for what did not change)
+and without (`no-sql`, the endpoints alone). For each run it prints the requests in all, per
+resource (the costliest), and the floor: the pages the rows that changed fill (100 rows a
+page, per table), and the run's requests over that floor. Counts, not times: they do not depend
+on the machine.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ def main() -> None:
     found: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.mode in ("endpoints", "both"):
-            found += _endpoint_mode(args, Path(tmp))
+            found += _endpoint_mode(args, Path(tmp), sql=True)
+            found += _endpoint_mode(args, Path(tmp), sql=False)
         if args.mode in ("query", "both"):
             found += _query_mode(args, Path(tmp))
     Path(args.json).write_text(json.dumps(found, indent=2), encoding="utf-8")
@@ -98,21 +102,25 @@ def _run(sim: Simulator, settings: Settings) -> tuple[int, Counter[str]]:
     return sum(r.stats.fetched for r in results), spent
 
 
-def _endpoint_mode(args: argparse.Namespace, tmp: Path) -> list[dict[str, Any]]:
-    sim = Simulator(args.patients, SimulatorConfig(), clock=OfficeClock(start=START))
+def _endpoint_mode(args: argparse.Namespace, tmp: Path, sql: bool) -> list[dict[str, Any]]:
+    # With SQL (the Queries permission): the run's one probe vouches for what did not change;
+    # without it (`no-sql`), the endpoints alone.
+    config = SimulatorConfig(queries_allowed=sql)
+    sim = Simulator(args.patients, config, clock=OfficeClock(start=START))
     sim.start().fill_practice()
+    mode = "endpoints" if sql else "no-sql"
     try:
-        url = _mirror_url(args, tmp, "endpoints")
+        url = _mirror_url(args, tmp, mode.replace("-", "_"))
         upgrade(make_engine(url))
         settings = _settings(sim, url, resources=tuple(RESOURCES))
         rows: list[dict[str, Any]] = []
-        rows.append(_line("endpoints", "first load", *_run(sim, settings), None))
+        rows.append(_line(mode, "first load", *_run(sim, settings), None))
         sim.clock.advance(900)
-        rows.append(_line("endpoints", "no change", *_run(sim, settings), 0))
+        rows.append(_line(mode, "no change", *_run(sim, settings), 0, every=True))
         sim.clock.advance(900)
         floor = _change_endpoints(sim)
         sim.clock.advance(900)
-        rows.append(_line("endpoints", "1% changed", *_run(sim, settings), floor))
+        rows.append(_line(mode, "1% changed", *_run(sim, settings), floor))
         return rows
     finally:
         sim.stop()
@@ -174,10 +182,13 @@ def _queries(sim: Simulator, settings: Settings) -> tuple[int, Counter[str]]:
     return fetched, spent
 
 
-def _line(mode: str, run: str, rows: int, spent: Counter[str], floor: int | None) -> dict[str, Any]:
+def _line(
+    mode: str, run: str, rows: int, spent: Counter[str], floor: int | None, every: bool = False
+) -> dict[str, Any]:
+    # `every`: each resource that made a request, not only the costliest six.
     total = sum(spent.values())
     ratio = f"{total / floor:.2f}" if floor else "-"
-    top = ", ".join(f"{name} {count}" for name, count in spent.most_common(6))
+    top = ", ".join(f"{name} {count}" for name, count in spent.most_common(None if every else 6))
     shown_floor = "-" if floor is None else str(floor)
     print(f"{mode:<9} {run:<12} {rows:>7} {total:>6} {shown_floor:>6} {ratio:>7}  {top}")
     return {"mode": mode, "run": run, "rows": rows, "requests": total, "floor": floor,

@@ -3,7 +3,8 @@
 A parent's list read to its end is complete for that parent, a window's answer for its dates:
 rows the mirror holds there that the answer no longer lists get `odmirror_gone_at`, rows it
 lists again lose it, and nothing outside (another parent, an older date) or after a failed read
-is marked. The slow sweep (etl.sync.sweep) reads every parent again within its period.
+is marked. The slow sweep (etl.sync.sweep) reads every parent again within its period (where
+the office allows no SQL; etl.sync.fan_probe otherwise).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ ADJUSTMENTS, SCHEDULES, PAYMENTS = (RESOURCES[n] for n in ("adjustments", "sched
 
 @pytest.fixture
 def practice(make_sim: Any) -> Any:
-    return make_sim(40, clock=office_clock()).fill_practice()
+    # The endpoints alone: with SQL, fan-outs read the parents of changed children instead of
+    # sweeping (tests/test_fan_probe.py), and windows may be vouched for (window_probe).
+    return make_sim(40, clock=office_clock(), queries_allowed=False).fill_practice()
 
 
 def assert_gone_exactly(engine: Engine, sim: Any, resource: Resource, gone: list[dict]) -> None:

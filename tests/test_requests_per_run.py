@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import math
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from etl.simulator import OfficeClock, Simulator
 from etl.simulator.clock import format_datetime
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.office_rows import office_rows
-from etl.sync import change_probe, whole_probe
+from etl.sync import change_probe, fan_probe, whole_probe, window_probe
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult, RunStats
 from tests.conftest import settings_for
@@ -235,7 +234,8 @@ def _vouched() -> list[str]:
 #: Resources whose run with no change costs more than one request, and why (README "What a
 #: run costs"): patients counts the run's SQL probe (which also vouches for its status passes
 #: and appointments' Deleted feed, etl.sync.pass_probe), the whole pulls the probe cannot
-#: vouch for (their pages), one request per parent without a change column, a week a request.
+#: vouch for (their pages). Fan-outs whose children have a change column and schedules' window
+#: cost nothing when the probe finds no child or row changed (etl.sync.fan_probe, window_probe).
 def _expected_over_one(sim: Any) -> dict[str, int]:
     def pages(path: str) -> int:
         return len(sim.tables.all(path)) // 100 + 1
@@ -244,8 +244,6 @@ def _expected_over_one(sim: Any) -> dict[str, int]:
     expected = {r.name: pages(r.path) for r in whole if r.cursor_param is None}
     expected = {name: count for name, count in expected.items() if name not in _vouched()}
     expected["patients"] = 2  # its list and the run's probe
-    expected["payplancharges"] = len(sim.tables.all("payplans"))
-    expected["schedules"] = math.ceil((8 + 121) / 7)
     return {name: count for name, count in expected.items() if count > 1}
 
 
@@ -269,7 +267,10 @@ def test_an_endpoint_run_with_no_change_costs_one_request_a_resource_but_where_i
     # patients, the first resource it asked about).
     unchanged = {r.resource for r in results if whole_probe.UNCHANGED in r.notes}
     assert unchanged == set(_vouched())
-    assert {name for name, count in spent.items() if count == 0} == daily | unchanged
+    quiet = {r.name for r in RESOURCES.values() if fan_probe.stamp_of(r) or window_probe.probed(r)}
+    assert quiet == {"adjustments", "payplancharges", "proctps", "schedules"}
+    assert {r.resource for r in results if window_probe.UNCHANGED in r.notes} == {"schedules"}
+    assert {name for name, count in spent.items() if count == 0} == daily | unchanged | quiet
     over_one = {name: count for name, count in spent.items() if count > 1}
     assert over_one == _expected_over_one(sim)
     assert set(spent) == set(ALL)

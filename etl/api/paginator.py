@@ -85,7 +85,7 @@ class OffsetPaginator:
             self.cap_confirmed = self.capped_at
         self.pages += 1
         self._check_progress(rows)
-        if not rows or (len(rows) < self.limit and len(rows) not in DOCUMENTED_CAPS):
+        if not full_page(rows, self.limit):
             self._more = False
             return
         if self.max_pages is not None and self.pages >= self.max_pages:
@@ -109,6 +109,11 @@ class OffsetPaginator:
                 f"the API sent the same {self.what} again for two pages "
                 "(it seems to ignore Offset); stopping"
             )
+
+
+def full_page(rows: list[Any], limit: int) -> bool:
+    """Whether an answer may have more rows after it: a full page, or one of a documented cap."""
+    return bool(rows) and (len(rows) >= limit or len(rows) in DOCUMENTED_CAPS)
 
 
 def _hashable(value: Any) -> Hashable:

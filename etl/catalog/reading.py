@@ -50,9 +50,13 @@ class DateWindow:
     """Requests over a range of dates around the office's today.
 
     With `end_param`, the range is cut into windows of `step` days, one request each
-    (`dateStart`, `dateEnd`, inclusive). Without it, one request asks for rows on or after the
-    start (`DateEntry=`, inclusive). The first run (or a full one) starts `first_back` days
-    before today, later runs `back` days before it.
+    (`dateStart`, `dateEnd`, inclusive); with `step` None (adaptive) one request asks for the
+    whole range, and an answer that fills a page is asked again in two halves, recursively,
+    down to a single day (etl.sync.series: the list's order is not unique, so Offset paging
+    over several days is unsafe; a single day that still fills a page is paged with Offset).
+    Without `end_param`, one request asks for rows on or after the start (`DateEntry=`,
+    inclusive). The first run (or a full one) starts `first_back` days before today, later
+    runs `back` days before it.
 
     Attributes:
         start_param: the query parameter of the first date.
@@ -60,7 +64,8 @@ class DateWindow:
         back: how far back an incremental run reads again.
         first_back: how far back a first or full run reads; None: no date at all (everything).
         ahead: how far after today the range ends (with end_param).
-        step: the days one request covers (with end_param).
+        step: the days one request covers (with end_param); None: adaptive, the whole range
+            first, halved where an answer fills a page.
         date_field: the JSON key of the row's date the window selects on (e.g. "SchedDate"):
             an answer is complete for its dates, so rows of the mirror dated inside a window
             that its answer did not list are marked gone. None: nothing is marked.
@@ -71,5 +76,5 @@ class DateWindow:
     back: dt.timedelta
     first_back: dt.timedelta | None = None
     ahead: dt.timedelta = dt.timedelta(0)
-    step: dt.timedelta = dt.timedelta(days=7)
+    step: dt.timedelta | None = dt.timedelta(days=7)
     date_field: str | None = None

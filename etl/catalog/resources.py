@@ -282,7 +282,7 @@ MONEY: tuple[Resource, ...] = (
     _daily("recalltypes", "recalltype", "RecallTypeNum"),
     Resource("schedules", "schedules", "schedule", "ScheduleNum", None, None,
              window=DateWindow("dateStart", "dateEnd", back=7 * _DAY, first_back=730 * _DAY,
-                               ahead=120 * _DAY, step=7 * _DAY, date_field="SchedDate")),
+                               ahead=120 * _DAY, step=None, date_field="SchedDate")),
     _whole("scheduleops", "scheduleops", "scheduleop", "ScheduleOpNum"),
     _daily("feescheds", "feesched", "FeeSchedNum"),
     _daily("fees", "fee", "FeeNum"),

@@ -25,8 +25,9 @@ from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.tables import Tables
 from etl.sync.pass_probe import codes, feed_table
 
-#: Open Dental table: the REST list that serves it (deletion feeds' history tables included).
-_PATHS = {r.table_name: r.path for r in RESOURCES.values() if r.fan_out is None}
+#: Open Dental table: the REST list that serves it (deletion feeds' history tables included;
+#: a fan-out's list holds every parent's children, as the office's table does).
+_PATHS = {r.table_name: r.path for r in RESOURCES.values()}
 for _resource in RESOURCES.values():
     if _resource.deletions is not None and feed_table(_resource) is not None:
         _PATHS.setdefault(str(feed_table(_resource)), _resource.deletions.path)

@@ -4,7 +4,8 @@ A plain resource makes one request series per pass. A fan-out (etl.catalog.readi
 makes one per parent key, read from the mirror's parent table: on an incremental run only the
 parents changed since the last complete run, less the overlap, and the slice of the others that
 the slow sweep (etl.sync.sweep) says is due. A date window
-(etl.catalog.reading.DateWindow) makes one per window of dates, or one "on or after" request.
+(etl.catalog.reading.DateWindow) makes one per window of dates (one for the whole range when
+adaptive, etl.sync.series halving it), or one "on or after" request.
 
 The office's today is not known before the first answer: it is the date of the newest cursor
 that came from the office's clock (the patients read earlier in the same run), else this
@@ -30,10 +31,15 @@ from etl.mirror.lookup import chunked
 from etl.sync import state, sweep
 
 _MARGIN = dt.timedelta(days=1)  # office zones lie within a day of UTC
+_DAY = dt.timedelta(days=1)
 
 
 def request_params(
-    engine: Engine, resource: Resource, since: dt.datetime | None, today: dt.date | None
+    engine: Engine,
+    resource: Resource,
+    since: dt.datetime | None,
+    today: dt.date | None,
+    parents: list[int] | None = None,
 ) -> Iterator[dict[str, str]]:
     """The extra query parameters of each request series of one pass.
 
@@ -42,13 +48,15 @@ def request_params(
         resource: what the run pulls.
         since: where an incremental run starts reading; None on a first or full run.
         today: the office's date (etl.sync.requests.office_today), for a date window.
+        parents: for a fan-out, the parents to read (etl.sync.fan_probe); None: as declared.
 
     Yields:
         One dict of parameters per request series ({} for a plain resource).
     """
     fan_out = resource.fan_out
     if fan_out is not None:
-        for key in _fan_out_keys(engine, resource, fan_out, since):
+        keys = _fan_out_keys(engine, resource, fan_out, since) if parents is None else parents
+        for key in keys:
             yield {fan_out.param: str(key)}
     elif resource.window is not None:
         yield from _windows(resource.window, since, today or office_today(engine))
@@ -138,11 +146,23 @@ def _windows(
         yield {window.start_param: start.isoformat()}
         return
     last = today + window.ahead + _MARGIN
-    step = max(window.step, dt.timedelta(days=1))
+    # Adaptive (no step): the whole range in one series, halved as its answers say.
+    step = max(window.step or (last - start + _DAY), _DAY)
     while start <= last:
-        end = min(start + step - dt.timedelta(days=1), last)
+        end = min(start + step - _DAY, last)
         yield {window.start_param: start.isoformat(), window.end_param: end.isoformat()}
-        start = end + dt.timedelta(days=1)
+        start = end + _DAY
+
+
+def window_range(
+    window: DateWindow, since: dt.datetime | None, today: dt.date
+) -> tuple[dt.date, dt.date] | None:
+    """The first and last dates a dated window's run asks for (None: no end date, or no date)."""
+    extras = list(_windows(window, since, today))
+    if window.end_param is None or not extras or not extras[0]:
+        return None
+    first, last = extras[0][window.start_param], extras[-1][window.end_param]
+    return dt.date.fromisoformat(first), dt.date.fromisoformat(last)
 
 
 def listed_scopes(resource: Resource, series: list[dict[str, str]]) -> list[ColumnElement[bool]]:

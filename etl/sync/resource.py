@@ -11,20 +11,28 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import Engine, Index
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl import fast_paths
 from etl.api.client import ApiClient, Page
-from etl.api.paginator import OffsetPaginator
 from etl.catalog.resources import Resource
 from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import fast_indexes, rejects
 from etl.mirror.upsert import has_rows
-from etl.sync import cadence, pass_probe, removals, requests, state, whole_probe
+from etl.sync import (
+    cadence,
+    fan_probe,
+    pass_probe,
+    removals,
+    requests,
+    series,
+    state,
+    whole_probe,
+    window_probe,
+)
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
@@ -71,6 +79,7 @@ class ResourceSync:
         self.sampled = False  # whether the first page has shown which are cheap to keep
         self.listed: list[dict[str, str]] = []  # unfiltered request series read to their end
         self.probe: whole_probe.WholeProbe | None = None  # the run's probe of whole pulls
+        self.parents: list[int] | None = None  # a fan-out's parents the probe chose
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -80,6 +89,8 @@ class ResourceSync:
             return cadence.skipped(self.resource, due)
         if not self.full:  # provably unchanged since its last pull (etl.sync.whole_probe)
             unchanged = whole_probe.skip_if_unchanged(
+                self.engine, self.resource, self.probe, self.overlap
+            ) or window_probe.skip_if_unchanged(
                 self.engine, self.resource, self.probe, self.overlap
             )
             if unchanged is not None:
@@ -102,6 +113,7 @@ class ResourceSync:
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
             whole_probe.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
+            self._remember_probe(cursor)
         except (StopRequested, KeyboardInterrupt) as exc:
             self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
@@ -140,6 +152,14 @@ class ResourceSync:
         self.notes.append(f"{named} not read: nothing new since the cursor (change probe)")
         return probe.clock
 
+    def _remember_probe(self, cursor: dt.datetime | None) -> None:
+        # What the probe before this complete read vouches for the next run (fan_probe, window).
+        clock = None if self.probe is None else self.probe.clock
+        fan_out = self.resource.fan_out
+        every = fan_out is not None and (cursor is None or fan_out.parent_change is None)
+        fan_probe.remember(self.engine, self.resource, clock, every or self.parents is not None)
+        window_probe.remember(self.engine, self.resource, clock, self.listed)
+
     def _build_anyway(self) -> None:
         # The run has failed: its error is what the user must see, not a second one.
         try:
@@ -153,6 +173,12 @@ class ResourceSync:
         # window's only says that a complete run happened (etl.sync.requests).
         fan_out, window = self.resource.fan_out, self.resource.window
         parents_seen = requests.parent_high_water(self.engine, fan_out) if fan_out else None
+        if fan_out is not None and self.probe is not None and not self.full:
+            self.parents = fan_probe.parents_to_read(
+                self.engine, self.client, self.resource, self.probe.passes, self.overlap, since
+            )
+            if self.parents:
+                self.notes.append(f"{len(self.parents)} parents read (change probe)")
         self._pull(since)
         # The last requests (Deleted rows, change checks) wait for the API: the indexes a first
         # load deferred are built meanwhile.
@@ -234,21 +260,14 @@ class ResourceSync:
         today = requests.office_today(self.engine) if self.resource.window else None
         for filters in self.shown.needed():
             # One request series per parent key or date window (etl.sync.requests).
-            for extra in requests.request_params(self.engine, self.resource, since, today):
-                params: dict[str, Any] = {**filters, **extra}
-                if since is not None and self.resource.cursor_param:
-                    params[self.resource.cursor_param] = since.strftime(state.TIME_FORMAT)
-                api = self.client.settings
-                paging = OffsetPaginator(
-                    api.page_size, self.resource.name, self.resource.key, api.max_pages
-                )
-                pages = self.client.pages(self.resource.path, params, paging)
-                for number, page in enumerate(pages):
-                    if not filters:
-                        self.shown.note(page.rows)
-                    yield filters, number, page
-                if not filters:  # read to its end (a failed read has raised)
-                    self.listed.append(extra)
+            extras = requests.request_params(self.engine, self.resource, since, today, self.parents)
+            listed = None if filters else self.listed  # a filtered pass lists part of its scope
+            for number, page in series.pass_pages(
+                self.client, self.resource, filters, extras, since, listed
+            ):
+                if not filters:
+                    self.shown.note(page.rows)
+                yield filters, number, page
 
     def _save(self, page: Page) -> int:
         self.run_cursor.track(page)

@@ -25,7 +25,9 @@ missed only if its CRC32 sum collides, about one in four billion, or if a captio
 during a pull is renamed back before the next run). A caption of another source: not probed.
 
 The same SELECT also asks, a row each, whether patients' status passes and appointments'
-deletion feed would bring anything new (etl.sync.pass_probe): those that would not are not read.
+deletion feed would bring anything new (etl.sync.pass_probe): those that would not are not read;
+which fan-outs' children changed (etl.sync.fan_probe) and whether schedules' window did
+(etl.sync.window_probe).
 
 Not probed (pulled as before): tables without a change column (scheduleops, payplanlinks).
 A probe that fails (401, 400: a table the office lacks or refuses, 504), or an answer without
@@ -50,7 +52,7 @@ from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
 from etl.mirror.bookkeeping import Setting
-from etl.sync import cadence, change_probe, pass_probe, state
+from etl.sync import cadence, change_probe, fan_probe, pass_probe, state, window_probe
 from etl.sync.cursor import window_start
 from etl.sync.query_detect import queries_allowed
 from etl.wording import plural
@@ -105,8 +107,10 @@ class WholeProbe:
         found: resource name: (count, newest stamp or None for an empty table).
         prints: caption source (`definition.ItemName`): its rows' count and CRC32 sum.
         requests: the calls the probe made (the Queries check included), charged once.
-        passes: per status pass or deletion feed asked (etl.sync.pass_probe), its new rows.
+        passes: per status pass or deletion feed asked (etl.sync.pass_probe), its new rows;
+            per fan-out or date window (etl.sync.fan_probe, window_probe), its rows counted.
         asked: the resources with such a row (charged as a whole pull would be).
+        newest: per such row, the newest stamp among the rows it counted.
     """
 
     clock: dt.datetime | None
@@ -115,6 +119,7 @@ class WholeProbe:
     requests: int = 0
     passes: dict[str, int] = field(default_factory=dict)
     asked: set[str] = field(default_factory=set)
+    newest: dict[str, dt.datetime | None] = field(default_factory=dict)
 
     def take_charge(self, resource: Resource) -> int:
         """The probe's requests, for the first whole pull of the run (0 afterwards)."""
@@ -175,14 +180,15 @@ def ask(
     due = [r for r in chosen if probed(r) and cadence.next_due(engine, r, now) is None]
     others = [r for r in chosen if r not in due and cadence.next_due(engine, r, now) is None]
     more = [] if overlap is None else pass_probe.asks(engine, others, overlap)
-    # A deletion feed never vouched for: the probe's clock alone is worth a request, once.
-    first_feed = overlap is not None and any(pass_probe.unvouched_feed(engine, r) for r in others)
+    if overlap is not None:  # fan-outs' children and dated windows (one row each)
+        more += fan_probe.asks(engine, others, overlap) + window_probe.asks(engine, others, overlap)
+    # A deletion feed, a fan-out or a dated window never vouched for: the probe's clock alone
+    # is worth a request, once (it starts what later runs skip by).
+    unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}
     wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more)]
-    if not wanted and not more and not first_feed:
+    if not wanted and not more and not unvouched:
         return None
-    askers = {a.resource for a in more} | {
-        r.name for r in others if pass_probe.unvouched_feed(engine, r)
-    }
+    askers = {a.resource for a in more} | unvouched
     before = client.requests_made
     try:
         if not queries_allowed(engine, client, mode, asked=False):
@@ -200,7 +206,7 @@ def ask(
         if label.startswith(pass_probe.LABEL):
             pass_count = _count_and_newest(row)
             if pass_count is not None:
-                answer.passes[label] = pass_count[0]
+                answer.passes[label], answer.newest[label] = pass_count
         elif name is not None and found is not None:
             answer.found[name] = found
         elif "." in label:  # a caption's fingerprint: compared as sent
@@ -210,6 +216,14 @@ def ask(
         log.warning("the probe did not answer for %s: read whole", ", ".join(missing))
     answer.requests = client.requests_made - before
     return answer
+
+
+def _unvouched(engine: Engine, resource: Resource) -> bool:
+    return (
+        pass_probe.unvouched_feed(engine, resource)
+        or fan_probe.unvouched(engine, resource)
+        or window_probe.unvouched(engine, resource)
+    )
 
 
 def _spent(client: ApiClient, before: int, asked: set[str]) -> WholeProbe | None:
