@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 import etl
 from etl import fast_paths
 from etl.errors import DatabaseError, SchemaError
-from etl.mirror import drift, fast_checkpoints, mysql
+from etl.mirror import drift, fast_checkpoints, idle_ping, mysql
 from etl.mirror.db_errors import reason
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(
             f"odmirror mirrors into PostgreSQL, MySQL, MariaDB or SQLite, not {backend}"
         )
-    options: dict[str, Any] = {"pool_pre_ping": True}
+    options: dict[str, Any] = {}
     if mysql.is_mysql(backend):
         options["connect_args"] = mysql.connect_args()
     try:
@@ -109,6 +109,7 @@ def make_engine(url: str) -> Engine:
         raise DatabaseError(
             mask_password(f"invalid database URL {safe_url(url)}: {exc}", url)
         ) from None
+    idle_ping.attach(engine)
     if mysql.is_mysql(engine.dialect.name):
         mysql.configure(engine)
     if engine.dialect.name == "sqlite":
