@@ -1,4 +1,5 @@
-"""Pooled connections are tested at checkout only after sitting idle (etl.mirror.idle_ping)."""
+"""Mirror sessions: pooled connections tested only after idling (etl.mirror.idle_ping), and
+PostgreSQL commits that do not wait for the disk (the async_commit fast path)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,20 @@ def test_a_connection_used_a_moment_ago_is_not_tested_again(
         assert len(pings) == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize(("plain", "expected"), [("", "off"), ("async_commit", "on")])
+def test_postgresql_commits_do_not_wait_for_the_disk_unless_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plain: str, expected: str
+) -> None:
+    """The fast path sets synchronous_commit off, keeping the URL's own options (its schema)."""
+    monkeypatch.setenv("ODMIRROR_PLAIN", plain)
+    with empty_database("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == expected
+                schema = url.rsplit("%3D", 1)[1]
+                assert conn.execute(text("SELECT current_schema()")).scalar_one() == schema
+        finally:
+            engine.dispose()
