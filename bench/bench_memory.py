@@ -51,12 +51,18 @@ def main() -> None:
                               sim_seconds=sim.ready_seconds)  # fmt: skip
                 results.append(result)
                 _show(result)
-    verdicts = [_verdict(results, db) for db in args.db.split(",")]
-    for line in verdicts:
+                _write(args, results)  # as it goes: a long run stopped still leaves its sizes
+    for line in _write(args, results):
         print(line, flush=True)
+    print(f"written: {args.json}")
+
+
+def _write(args: argparse.Namespace, results: list[dict[str, Any]]) -> list[str]:
+    """Write the results so far as JSON, with the verdicts; returns the verdicts."""
+    verdicts = [_verdict(results, db) for db in args.db.split(",")]
     out = {"shape": args.shape, "target_mb": TARGET_MB, "results": results, "verdicts": verdicts}
     Path(args.json).write_text(json.dumps(out, indent=1), encoding="utf-8")
-    print(f"written: {args.json}")
+    return verdicts
 
 
 def _args() -> argparse.Namespace:
