@@ -108,14 +108,17 @@ def fill_money(
     _more_rows(practice, rng, tables, now)
     captions = {d["defnum"]: d["itemname"] for d in practice["definition"]}
     known = {p["PatNum"] for p in patients}
+    # The made rows are let go as soon as they are sent or not needed: a practice of millions
+    # of rows held twice over (as made and as sent) would be gigabytes more.
+    served = {name for name, *_rest in ENDPOINTS.values()}
+    for name in [name for name in practice if name not in served]:
+        del practice[name]
     for path, (name, *_rest) in ENDPOINTS.items():
-        # Each table's made rows are let go once served: a million-row practice twice over
-        # (as made and as sent) would be gigabytes.
         made = practice.pop(name, [])
         rows = [_api_row(name, r, captions, rng, now) for r in made
                 if r.get("patnum", 0) in known or "patnum" not in r]  # fmt: skip
         del made
-        tables.load(path, rows)
+        tables.load(path, rows, owned=True)
 
 
 def _api_row(

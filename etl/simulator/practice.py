@@ -54,8 +54,8 @@ def fill_practice(
     tables.load("procedurecodes", [_code(n, rng, now) for n in range(1, len(CODES) + 1)])
     active = [p for p in patients if p.get("PatStatus") == "Patient"]
     appointments, procedures = _schedule(rng, active, now, shape)
-    tables.load("appointments", appointments)
-    tables.load("procedurelogs", procedures)
+    tables.load("appointments", appointments, owned=True)
+    tables.load("procedurelogs", procedures, owned=True)
     tables.load("claims", _claims(rng, procedures, now))
     tables.load("claimpayments", _payments(rng, tables, now))
     tables.load("inssubs", _inssubs(rng, active, now))

@@ -132,12 +132,18 @@ class Tables:
         with self._lock:
             self._tables[table.path] = table
 
-    def load(self, path: str, rows: list[dict[str, Any]]) -> None:
-        """Put rows into a table as they are."""
+    def load(self, path: str, rows: list[dict[str, Any]], owned: bool = False) -> None:
+        """Put rows into a table as they are.
+
+        Args:
+            path: the table.
+            rows: the rows.
+            owned: the rows are the table's from now on, kept rather than copied (a practice
+                of millions of rows is made once, not twice).
+        """
         table = self._tables[path]
         with self._lock:
-            for row in rows:
-                table.rows[int(row[table.key])] = dict(row)
+            table.rows.update((int(row[table.key]), row if owned else dict(row)) for row in rows)
 
     def all(self, path: str) -> list[dict[str, Any]]:
         """Copies of a table's rows in key order (hidden ones included)."""
