@@ -25,8 +25,10 @@ from bench_whole import FANOUTS, PG_DEFAULT, _rows
 from measure import run_child, sync_args
 from mirrors import MYSQL_DEFAULT, mirror_for
 from simproc import SimProcess
+from sqlalchemy import text
 
 from etl.catalog.resources import RESOURCES
+from etl.mirror.engine import make_engine
 
 TARGET_MB = 150.0
 #: Rows of the largest table per patient, by shape (measured at 20,000 patients).
@@ -85,9 +87,21 @@ def _load(args: argparse.Namespace, sim: SimProcess, names: list[str], db: str) 
         started = time.monotonic()
         measured = run_child(sync_args(config))
         wall = time.monotonic() - started
-    # The mirror is left for a look afterwards; the next size's run replaces it.
+    _drop(db, args)  # a million-row mirror left behind is gigabytes on the shared servers
     return {"into": db, "rows": _rows(measured.output), "rss_mb": measured.rss_mb,
             "wall": wall, "cpu": measured.cpu}  # fmt: skip
+
+
+def _drop(db: str, args: argparse.Namespace) -> None:
+    """Drop the PostgreSQL schema or MySQL database the run loaded (SQLite's went with tmp)."""
+    if db == "sqlite":
+        return
+    statement = ("DROP DATABASE IF EXISTS odmirror_bench_memory" if db == "mysql"
+                 else "DROP SCHEMA IF EXISTS odmirror_bench_memory CASCADE")  # fmt: skip
+    engine = make_engine(args.mysql_url if db == "mysql" else args.pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(statement))
+    engine.dispose()
 
 
 def _show(r: dict[str, Any]) -> None:
