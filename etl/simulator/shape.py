@@ -34,7 +34,8 @@ class Shape:
 
 SHAPES = {
     "default": Shape(),
-    # Measured at 20,000 patients: see bench/bench_memory.py's --shape (per-patient counts).
+    # Measured at 20,000 patients: 7.98 procedures, 5.90 claimprocs, 2.91 paysplits, 2.00
+    # appointments, 1.13 recalls a patient.
     "issue": Shape(
         "issue",
         appointments=(5, 15, 30, 30, 20),  # for the active patients: 2 a patient in all
