@@ -26,13 +26,21 @@ class SimProcess:
         interval: the Remote throttle, seconds per request.
         latency: seconds each answer takes on top of the work.
         practice: also serve the practice's other tables (appointments, money, schedules, ...).
+        shape: the practice's shape (etl.simulator.shape: "default", or "issue" for issue 23's
+            8 procedures, 6 claimprocs, 3 paysplits and 2 appointments a patient).
     """
 
     def __init__(
-        self, patients: int, mode: str, interval: float, latency: float, practice: bool = False
+        self,
+        patients: int,
+        mode: str,
+        interval: float,
+        latency: float,
+        practice: bool = False,
+        shape: str = "default",
     ) -> None:
         self._conn, child = mp.Pipe()
-        args = (child, patients, mode, interval, latency, practice)
+        args = (child, patients, mode, interval, latency, practice, shape)
         self._proc = mp.Process(target=_serve, args=args, name="bench-simulator", daemon=True)
 
     def __enter__(self) -> SimProcess:
@@ -51,14 +59,20 @@ class SimProcess:
 
 
 def _serve(
-    conn: Connection, patients: int, mode: str, interval: float, latency: float, practice: bool
+    conn: Connection,
+    patients: int,
+    mode: str,
+    interval: float,
+    latency: float,
+    practice: bool,
+    shape: str,
 ) -> None:
     started = time.perf_counter()
     config = SimulatorConfig(mode=mode, throttle_interval=interval, latency=latency)
     clock = OfficeClock("America/Chicago", start=OFFICE_START)
     sim = Simulator(make_many_patients(patients, now=clock.now()), config, clock=clock)
     if practice:
-        sim.fill_practice()
+        sim.fill_practice(shape)
     sim.start()
     conn.send((sim.base_url, time.perf_counter() - started))
     while True:

@@ -27,6 +27,7 @@ from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.practice import fill_practice
 from etl.simulator.query import QueryError, parse_simple_query
 from etl.simulator.rest_sql import copy_named_tables
+from etl.simulator.shape import shape_named
 from etl.simulator.store import PatientStore
 from etl.simulator.tables import Tables, empty_tables
 
@@ -91,11 +92,16 @@ class Simulator(Serving):
         self._last_served: dict[str, float] = {}
         self._stopping = threading.Event()
 
-    def fill_practice(self) -> Simulator:
-        """Fill the other endpoints with synthetic data drawn from the patients; returns self."""
+    def fill_practice(self, shape: str = "default") -> Simulator:
+        """Fill the other endpoints with synthetic data drawn from the patients; returns self.
+
+        Args:
+            shape: how much each patient has (etl.simulator.shape: "default", "issue").
+        """
         tables = empty_tables(self.clock)
-        fill_practice(tables, self.store.all(), self._seed, self.clock.now())
-        fill_money(tables, self.store.all(), self._seed, self.clock.now())
+        patients, how = self.store.all(), shape_named(shape)
+        fill_practice(tables, patients, self._seed, self.clock.now(), how)
+        fill_money(tables, patients, self._seed, self.clock.now(), how)
         self.tables = tables
         return self
 
