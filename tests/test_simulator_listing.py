@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import pytest
 
-from etl.simulator import OfficeClock, Simulator
+from etl.simulator import OfficeClock, Simulator, SimulatorConfig
 from etl.simulator.clock import format_datetime
+from etl.simulator.office_db import OfficeDatabase
+from etl.simulator.rest_sql import copy_named_tables
 from etl.simulator.tables import Table, Tables
 
 START = datetime(2031, 3, 14, 9, 0, 0)
@@ -75,3 +78,25 @@ def test_the_issue_shape_has_its_rows_per_patient() -> None:
 def test_an_unknown_shape_is_refused() -> None:
     with pytest.raises(ValueError, match="no practice shape 'huge'"):
         Simulator(10).fill_practice("huge")
+
+
+def test_kept_office_copies_are_made_again_only_after_a_change() -> None:
+    """keep_office_copies (the benchmarks'): ShortQuery copies a REST list into the office
+    database once, and again only after its rows changed."""
+    clock = OfficeClock("America/Chicago", start=START)
+    sim = Simulator(20, SimulatorConfig(keep_office_copies=True), clock=clock).fill_practice()
+    assert sim.tables is not None
+    office_db = OfficeDatabase(clock)
+    body = json.dumps({"SqlCommand": "SELECT COUNT(*) FROM recall"}).encode()
+    count = len(sim.tables["recalls"].rows)
+
+    def copy() -> bool:
+        assert sim.tables is not None
+        return copy_named_tables(office_db, sim.tables, body, keep=True)
+
+    assert copy() and len(office_db.rows("recall")) == count
+    first = min(sim.tables["recalls"].rows)
+    office_db.delete("recall", first)  # only a new copy would bring it back
+    assert not copy() and len(office_db.rows("recall")) == count - 1
+    sim.tables.update("recalls", first, Note="changed")
+    assert copy() and len(office_db.rows("recall")) == count

@@ -228,7 +228,9 @@ class Simulator(Serving):
             return self._error(401, "This API key does not have permission to run queries.")
         if self.config.sql_reads_rest:  # the patients alone are a REST table too
             office_db = self.office_db or OfficeDatabase(self.clock)
-            copied = copy_named_tables(office_db, self.tables, log.body, self.store.all)
+            copied = copy_named_tables(
+                office_db, self.tables, log.body, self.store.all, self.config.keep_office_copies
+            )
             if copied or self.tables is not None:
                 self.office_db = office_db
         if self.office_db is None:
