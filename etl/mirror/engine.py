@@ -95,6 +95,9 @@ def make_engine(url: str) -> Engine:
     options: dict[str, Any] = {"pool_pre_ping": True}
     if mysql.is_mysql(backend):
         options["connect_args"] = mysql.connect_args()
+        if parsed.get_driver_name() == "pymysql":
+            # New rows may come by LOAD DATA LOCAL (etl.mirror.fast_mysql_load).
+            options["connect_args"]["local_infile"] = True
     try:
         engine = create_engine(url, **options)
     except (NoSuchModuleError, ModuleNotFoundError, ImportError) as exc:
