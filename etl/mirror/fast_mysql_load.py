@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 REFUSED = frozenset({1148, 3948, 4166, 2068})
 NULL = "\\N"  # LOAD DATA's NULL; the text 'NULL' is text when fields are not enclosed
 _SPECIAL = ("\\", "\t", "\n", "\r", "\0")
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))  # \\ first
 _refused: set[str] = set()  # the servers (URLs without password) that refused, this process
 
 
@@ -136,14 +136,25 @@ def _texts(values: list[Any]) -> list[str]:
         # One scan of the whole column: most columns hold none of the special characters.
         joined = "".join(v for v in values if v is not None)
         if any(c in joined for c in _SPECIAL):
-            return [NULL if v is None else v.translate(_ESCAPES) for v in values]
+            return [NULL if v is None else _escaped(v) for v in values]
         return [NULL if v is None else v for v in values]
     if kinds == {dt.date}:
         return [NULL if v is None else v.isoformat() for v in values]
-    if kinds == {dt.datetime} and all(v.tzinfo is None for v in values if v is not None):
-        # PyMySQL's escape_datetime's digits; the server cuts the microseconds as on INSERT.
-        return [NULL if v is None else v.isoformat(" ") for v in values]
+    if kinds in ({dt.datetime}, {dt.time}) and all(
+        v.tzinfo is None for v in values if v is not None
+    ):
+        # PyMySQL's escape_datetime and escape_time write the same digits (microseconds only
+        # when there are some); the server cuts them as on INSERT.
+        return [NULL if v is None else v.isoformat() for v in values]
     return [_text(v) for v in values]
+
+
+def _escaped(text: str) -> str:
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text or "\0" in text:
+        # Five replace() calls: a tenth of translate()'s time with a dict (1000 names, measured)
+        for plain, escape in _ESCAPES:
+            text = text.replace(plain, escape)
+    return text
 
 
 def _text(value: Any) -> str:
@@ -161,24 +172,22 @@ def _text(value: Any) -> str:
     if kind is int:
         return str(value)
     if kind is str:
-        return str(value.translate(_ESCAPES))
+        return _escaped(value)
     if kind is bool:
         return "1" if value else "0"
-    if kind is dt.date:
+    if kind is dt.timedelta:
+        return _span(value)
+    if kind in (dt.date, dt.datetime, dt.time) and getattr(value, "tzinfo", None) is None:
         return value.isoformat()  # type: ignore[no-any-return]
-    if kind is dt.datetime and value.tzinfo is None:
-        return value.isoformat(" ")  # type: ignore[no-any-return]
-    if kind in (dt.time, dt.timedelta):
-        return _quoted_digits(value)
-    raise _Unloadable  # bytes, aware date-times, anything else: the upsert's own escaping
+    raise _Unloadable  # bytes, aware times, anything else: the upsert's own escaping
 
 
-def _quoted_digits(value: dt.time | dt.timedelta) -> str:
-    """PyMySQL's own text of a time or a span (its sign and hours past 24), unquoted."""
-    from pymysql.converters import escape_item  # the driver: only where it is installed
-
-    literal = str(escape_item(value, "utf8mb4"))
-    inner = literal[1:-1]
-    if literal[:1] != "'" or literal[-1:] != "'" or "'" in inner or "\\" in inner:
-        raise _Unloadable
-    return inner
+def _span(value: dt.timedelta) -> str:
+    """A span as MySQL's TIME reads it: signed, hours past 24 (as PyMySQL's escape_timedelta)."""
+    sign = "-" if value.days < 0 else ""
+    value = abs(value)
+    minutes, seconds = divmod(value.seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    hours += value.days * 24
+    fraction = f".{value.microseconds:06d}" if value.microseconds else ""
+    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
