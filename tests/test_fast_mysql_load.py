@@ -10,16 +10,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import BigInteger, Column, Engine, Integer, MetaData, Table, create_engine, select
+from sqlalchemy.dialects import mysql as mysql_types
 from sqlalchemy.exc import DBAPIError
 
 from etl import fast_paths
 from etl.catalog import od_types
 from etl.catalog.base import Extra, Timestamp
-from etl.catalog.resources import RESOURCES
+from etl.catalog.resources import PATIENTS, RESOURCES
 from etl.mapping.block import Block
+from etl.mapping.record import map_record
 from etl.mirror import fast_mysql_load, mysql
 from etl.mirror.engine import make_engine, upgrade
-from etl.mirror.upsert import upsert_statement
+from etl.mirror.upsert import save_rows, upsert_statement
 from tests.mariadb import fresh_mariadb
 from tests.practice import ALL, mirror, office_clock, sync
 
@@ -48,7 +50,13 @@ ROW_KINDS: dict[str, list[Any]] = {
         None,
     ],
     "clock": [dt.time(0, 0, 0), dt.time(23, 59, 59), dt.time(8, 30, 0, 500_000), None],
-    "span": [dt.timedelta(hours=-1, minutes=-30), dt.timedelta(hours=838, minutes=59), None],
+    "span": [
+        dt.timedelta(hours=-1, minutes=-30),
+        dt.timedelta(hours=838, minutes=59),
+        dt.timedelta(seconds=-1, microseconds=-500_000),  # cut toward zero, as on INSERT
+        dt.timedelta(hours=25, microseconds=7),
+        None,
+    ],
     "ratio": [0.1, 1e300, -0.0, 5e-324, 1 / 3, 2.0**53 + 1, None],
     "single": [0.1, 3.4e38, -1.5, 1e-30, None],
     "amount": [Decimal("12.3400"), Decimal("-0.0001"), Decimal("1E+10"), Decimal("0"), None],
@@ -56,6 +64,7 @@ ROW_KINDS: dict[str, list[Any]] = {
     "count": [0, -(2**31), 2**31 - 1, None],
     "big": [0, -(2**63), 2**63 - 1, None],
     "extra": [{"a": "tab\t", "b": [1, 2.5, None]}, {}, None],
+    "precise": [dt.datetime(2025, 1, 14, 10, 0, 0, 5), dt.datetime(1, 1, 1), None],  # DATETIME(6)
     "stamp": [dt.datetime(2025, 1, 14, 10, 0, 0), None],
 }
 
@@ -78,6 +87,7 @@ def _table(metadata: MetaData, name: str) -> Table:
         Column("count", Integer),
         Column("big", od_types.bigint()),
         Column("extra", Extra),
+        Column("precise", mysql_types.DATETIME(fsp=6)),
         Column("stamp", Timestamp),
     )
 
@@ -129,6 +139,7 @@ def test_every_kind_of_value_is_loaded_as_the_insert_stores_it(
     # Doubles read back as written (-0.0 + 0.0 is 0.0: MariaDB keeps no negative zero).
     assert [repr(row[7]) for row in held[:6]] == [repr(v + 0.0) for v in ROW_KINDS["ratio"][:6]]
     assert held[0][-1] == dt.datetime(2025, 3, 1, 12, 0, 0)
+    assert held[0][-2] == dt.datetime(2025, 1, 14, 10, 0, 0, 5)
 
 
 def test_a_key_that_came_meanwhile_leaves_the_block_to_the_upsert(
@@ -140,6 +151,35 @@ def test_a_key_that_came_meanwhile_leaves_the_block_to_the_upsert(
     with engine.begin() as conn:
         assert not fast_mysql_load.load_rows(conn, loaded, _rows(5).columns, _rows(5))
     assert _held(engine, loaded) == before  # none of the five: the savepoint undid the load
+
+
+def test_a_page_whose_key_came_meanwhile_is_upserted_whole(
+    maria: tuple[Engine, Table, Table], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `fresh`: the run found the table empty, so the page's keys are not looked up and the
+    # load meets key 2, which another writer added: the upsert takes the page instead.
+    engine = maria[0]
+    upgrade(engine)
+    synced = dt.datetime(2026, 1, 2, 3, 4, 5)
+    theirs = {"PatNum": 2, "LName": "Theirs", "DateTStamp": "2024-04-01 12:00:00"}
+    save_rows(engine, PATIENTS, [map_record(PATIENTS, theirs).row], synced)
+    loads: list[Any] = []
+    real_load = fast_mysql_load._load
+
+    def noted(*args: Any) -> Any:  # the real load, its answer noted
+        loads.append(real_load(*args))
+        return loads[-1]
+
+    monkeypatch.setattr(fast_mysql_load, "_load", noted)
+    records = [
+        {"PatNum": n, "LName": f"New{n}", "DateTStamp": "2024-05-01 12:00:00"} for n in (1, 2, 3)
+    ]
+    rows = [map_record(PATIENTS, r).row for r in records]
+    assert save_rows(engine, PATIENTS, rows, synced, fresh=True).inserted == 3
+    assert loads == [(2, 1)]  # two rows loaded, one warning (the duplicate key): undone
+    with engine.connect() as conn:
+        held = conn.execute(select(PATIENTS.table.c.lname).order_by(PATIENTS.table.c.patnum))
+        assert list(held.scalars()) == ["New1", "New2", "New3"]
 
 
 def test_a_value_strict_mode_refuses_is_refused_by_the_upsert(

@@ -16,6 +16,7 @@ A server that refuses LOCAL loading (MySQL 8's default, local_infile=OFF) is not
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -24,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Column, Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError
 
 from etl.mapping.block import Block
@@ -71,7 +72,8 @@ def load_rows(
         return False
     try:
         values = fast_copy.driver_columns(conn, table, columns, rows, constants or {})
-        texts = [_texts(list(column)) for column in values]
+        cut = [_whole_seconds(conn.dialect, table.c[name]) for name in columns]
+        texts = [_texts(list(column), whole) for column, whole in zip(values, cut, strict=True)]
         data = ("\n".join(map("\t".join, zip(*texts, strict=True))) + "\n").encode("utf-8")
     except (_Unloadable, UnicodeEncodeError):
         return False
@@ -127,8 +129,18 @@ def _load(
         os.unlink(path)
 
 
-def _texts(values: list[Any]) -> list[str]:
-    """A column's values as LOAD DATA's text reads them back (NULL as \\N)."""
+@functools.lru_cache(maxsize=1024)  # columns of every table
+def _whole_seconds(dialect: Dialect, column: Column[Any]) -> bool:
+    """Whether the column keeps whole seconds (DATETIME, TIME: no fractional digits)."""
+    return column.type.compile(dialect=dialect) in ("DATETIME", "TIME", "TIMESTAMP")
+
+
+def _texts(values: list[Any], whole_seconds: bool = False) -> list[str]:
+    """A column's values as LOAD DATA's text reads them back (NULL as \\N).
+
+    With `whole_seconds`, times lose their microseconds here, as the server cuts them on INSERT
+    (MariaDB always, MySQL with TIME_TRUNCATE_FRACTIONAL): the server has no cut to note.
+    """
     kinds = set(map(type, values)) - {type(None)}  # type() is exact: bool is not int here
     if kinds <= {int}:
         return [NULL if v is None else str(v) for v in values]
@@ -144,9 +156,12 @@ def _texts(values: list[Any]) -> list[str]:
         v.tzinfo is None for v in values if v is not None
     ):
         # PyMySQL's escape_datetime and escape_time write the same digits (microseconds only
-        # when there are some); the server cuts them as on INSERT.
-        return [NULL if v is None else v.isoformat() for v in values]
-    return [_text(v) for v in values]
+        # when there are some); timespec "seconds" cuts them, as the server would.
+        spec = "seconds" if whole_seconds else "auto"
+        if kinds == {dt.time}:
+            return [NULL if v is None else v.isoformat(spec) for v in values]
+        return [NULL if v is None else v.isoformat(" ", spec) for v in values]
+    return [_text(v, whole_seconds) for v in values]
 
 
 def _escaped(text: str) -> str:
@@ -157,7 +172,7 @@ def _escaped(text: str) -> str:
     return text
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, whole_seconds: bool) -> str:
     if value is None:
         return NULL
     kind = type(value)
@@ -176,18 +191,21 @@ def _text(value: Any) -> str:
     if kind is bool:
         return "1" if value else "0"
     if kind is dt.timedelta:
-        return _span(value)
-    if kind in (dt.date, dt.datetime, dt.time) and getattr(value, "tzinfo", None) is None:
+        return _span(value, whole_seconds)
+    if kind is dt.date:
         return value.isoformat()  # type: ignore[no-any-return]
+    if kind in (dt.datetime, dt.time) and value.tzinfo is None:
+        return _texts([value], whole_seconds)[0]
     raise _Unloadable  # bytes, aware times, anything else: the upsert's own escaping
 
 
-def _span(value: dt.timedelta) -> str:
+def _span(value: dt.timedelta, whole_seconds: bool) -> str:
     """A span as MySQL's TIME reads it: signed, hours past 24 (as PyMySQL's escape_timedelta)."""
     sign = "-" if value.days < 0 else ""
     value = abs(value)
     minutes, seconds = divmod(value.seconds, 60)
     hours, minutes = divmod(minutes, 60)
     hours += value.days * 24
-    fraction = f".{value.microseconds:06d}" if value.microseconds else ""
+    # Cut toward zero, as the server cuts a TIME's fraction.
+    fraction = f".{value.microseconds:06d}" if value.microseconds and not whole_seconds else ""
     return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"
