@@ -153,6 +153,7 @@ def test_a_key_that_came_meanwhile_leaves_the_block_to_the_upsert(
     assert _held(engine, loaded) == before  # none of the five: the savepoint undid the load
 
 
+@pytest.mark.usefixtures("fast_paths_on")
 def test_a_page_whose_key_came_meanwhile_is_upserted_whole(
     maria: tuple[Engine, Table, Table], monkeypatch: pytest.MonkeyPatch
 ) -> None:
