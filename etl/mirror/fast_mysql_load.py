@@ -47,6 +47,10 @@ class _Unloadable(Exception):
     """A value LOAD DATA's text cannot carry as the upsert would (the upsert then takes it)."""
 
 
+class _Refused(Exception):
+    """No LOAD DATA LOCAL here: the server refuses it, or no file can be written to send."""
+
+
 def load_rows(
     conn: Connection,
     table: Table,
@@ -80,14 +84,14 @@ def load_rows(
     savepoint = conn.begin_nested()
     try:
         done = _load(conn, table, columns, data)
+    except _Refused as exc:
+        savepoint.rollback()
+        _refused.add(server)
+        log.debug("no LOAD DATA LOCAL INFILE into %s (%s): new rows by INSERT", server, exc)
+        return False
     except BaseException:
         savepoint.rollback()
         raise
-    if done is None:
-        savepoint.rollback()
-        _refused.add(server)
-        log.debug("%s refuses LOAD DATA LOCAL INFILE: new rows go by INSERT this run", server)
-        return False
     if done != (len(rows), 0):  # a row skipped (its key came meanwhile) or a value changed
         savepoint.rollback()
         return False
@@ -95,16 +99,24 @@ def load_rows(
     return True
 
 
-def _load(
-    conn: Connection, table: Table, columns: Sequence[str], data: bytes
-) -> tuple[int, int] | None:
-    """LOAD DATA the text; the rows loaded and the warnings, or None if the server refuses."""
+def _load(conn: Connection, table: Table, columns: Sequence[str], data: bytes) -> tuple[int, int]:
+    """LOAD DATA the text; the rows loaded and the warnings.
+
+    Raises:
+        _Refused: the server refuses LOCAL loading, or the text cannot be written to a file.
+    """
     dbapi: Any = conn.connection.dbapi_connection
     quote = conn.dialect.identifier_preparer.quote
-    fd, path = tempfile.mkstemp(prefix="odmirror-", suffix=".tsv")  # readable by its owner only
     try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
+        fd, path = tempfile.mkstemp(prefix="odmirror-", suffix=".tsv")  # its owner's only
+    except OSError as exc:
+        raise _Refused(f"no file for the rows: {exc}") from None
+    try:
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+        except OSError as exc:
+            raise _Refused(f"no file for the rows: {exc}") from None
         sql = (
             f"LOAD DATA LOCAL INFILE {dbapi.escape(path)} INTO TABLE {quote(table.name)}"
             " CHARACTER SET utf8mb4 FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\'"
@@ -119,7 +131,7 @@ def _load(
             return int(cursor.rowcount), int(cursor.warning_count)
         except conn.dialect.loaded_dbapi.Error as exc:
             if exc.args and exc.args[0] in REFUSED:
-                return None
+                raise _Refused(str(exc.args[-1])) from None
             error = conn.dialect.loaded_dbapi.Error
             raise DBAPIError.instance(sql, None, exc, error) from None
         finally:
