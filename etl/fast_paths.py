@@ -18,6 +18,8 @@ plain twins are what a reader should read first, and what the test suite runs a 
   (etl.sync.fast_prefetch). Plain: fetch, then write, in turn.
 - checkpoints: SQLite's write-ahead log is checkpointed on a thread of its own
   (etl.mirror.fast_checkpoints). Plain: SQLite checkpoints inside its commits.
+- async_commit: PostgreSQL sessions commit without waiting for the write-ahead log to reach
+  the disk (`synchronous_commit = off`; etl.mirror.engine). Plain: each commit waits for it.
 
 `ODMIRROR_PLAIN` lists the fast paths to turn off ("copy,prefetch"), or says "all". It is read
 when a path is chosen, so a test can set it for one run.
@@ -30,7 +32,7 @@ import os
 #: The environment variable that turns fast paths off.
 PLAIN_ENV = "ODMIRROR_PLAIN"
 #: Every fast path, by the name the switch uses.
-FAST_PATHS = ("copy", "columnar", "deferred_indexes", "prefetch", "checkpoints")
+FAST_PATHS = ("copy", "columnar", "deferred_indexes", "prefetch", "checkpoints", "async_commit")
 
 
 def enabled(name: str) -> bool:
