@@ -3,10 +3,13 @@
     python bench/bench_whole.py --scale 0.1                  # 5,000 patients and their tables
     python bench/bench_whole.py --scale 1 --repeat 2         # 50,000 patients
     python bench/bench_whole.py --scale 0.1 --regime remote --interval 0.01
+    python bench/bench_whole.py --scale 1 --shape default     # the tests' shape (3 claimprocs)
 
 The simulator (a process of its own) serves a practice: patients, appointments, procedures,
-claims, claimprocs, paysplits, payments, recalls, schedules and the other money tables. Each
-measured thing runs in a child process, timed from outside, its peak RSS read from the kernel:
+claims, claimprocs, paysplits, payments, recalls, schedules and the other money tables; by
+default in issue 23's shape (8 procedures, 6 claimprocs, 3 paysplits, 2 appointments a
+patient). Each measured thing runs in a child process, timed from outside, its peak RSS read
+from the kernel:
 - sync: the real `odmirror sync` of every resource into a fresh SQLite, PostgreSQL or
   MySQL/MariaDB mirror;
 - floor (API Service): a bare fetch that sends the very requests the sync sent, in order, with
@@ -51,7 +54,7 @@ def main() -> None:
     print(" ".join(f"{c:>{w}}" for c, w in zip(COLUMNS, WIDTHS, strict=True)), flush=True)
     page = 1000 if args.regime == "service" else 100
     interval = args.interval if args.regime == "remote" else 0.0
-    with SimProcess(patients, args.regime, interval, 0.0, practice=True) as sim:
+    with SimProcess(patients, args.regime, interval, 0.0, practice=True, shape=args.shape) as sim:
         sizes = {n: s for n, s in sim.call("sizes").items() if n in names}
         total = sum(sizes.values())
         print(f"practice: {patients} patients, {total} rows in {len(names)} resources "
@@ -66,8 +69,9 @@ def main() -> None:
     summary = _summary(results)
     for line in summary:
         print(line, flush=True)
-    out = {"scale": args.scale, "patients": patients, "sizes": sizes, "regime": args.regime,
-           "interval": interval, "results": results, "summary": summary}  # fmt: skip
+    out = {"scale": args.scale, "patients": patients, "shape": args.shape, "sizes": sizes,
+           "regime": args.regime, "interval": interval, "results": results,
+           "summary": summary}  # fmt: skip
     Path(args.json).write_text(json.dumps(out, indent=1), encoding="utf-8")
     print(f"written: {args.json}")
 
@@ -76,6 +80,8 @@ def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--scale", type=float, default=0.1, help="1 = 50,000 patients")
     parser.add_argument("--regime", choices=("service", "remote"), default="service")
+    parser.add_argument("--shape", choices=("issue", "default"), default="issue",
+                        help="rows a patient has: issue 23's, or the tests' fewer")  # fmt: skip
     parser.add_argument("--db", default="sqlite,postgresql,mysql", help="comma-separated")
     parser.add_argument("--pg-url", default=PG_DEFAULT)
     parser.add_argument("--mysql-url", default=MYSQL_DEFAULT)

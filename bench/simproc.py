@@ -6,6 +6,7 @@ The benchmark talks to it over a pipe: reset the request log, read the counts, c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing as mp
 import time
 from multiprocessing.connection import Connection
@@ -13,6 +14,8 @@ from typing import Any
 
 from etl.simulator import OfficeClock, Simulator, SimulatorConfig
 from etl.simulator.data import make_many_patients
+from etl.simulator.office_db import OfficeDatabase
+from etl.simulator.rest_sql import REST_TABLES, copy_named_tables
 
 OFFICE_START = dt.datetime(2025, 1, 14, 10, 0, 0)
 
@@ -26,13 +29,21 @@ class SimProcess:
         interval: the Remote throttle, seconds per request.
         latency: seconds each answer takes on top of the work.
         practice: also serve the practice's other tables (appointments, money, schedules, ...).
+        shape: the practice's shape (etl.simulator.shape: "default", or "issue" for issue 23's
+            8 procedures, 6 claimprocs, 3 paysplits and 2 appointments a patient).
     """
 
     def __init__(
-        self, patients: int, mode: str, interval: float, latency: float, practice: bool = False
+        self,
+        patients: int,
+        mode: str,
+        interval: float,
+        latency: float,
+        practice: bool = False,
+        shape: str = "default",
     ) -> None:
         self._conn, child = mp.Pipe()
-        args = (child, patients, mode, interval, latency, practice)
+        args = (child, patients, mode, interval, latency, practice, shape)
         self._proc = mp.Process(target=_serve, args=args, name="bench-simulator", daemon=True)
 
     def __enter__(self) -> SimProcess:
@@ -51,14 +62,28 @@ class SimProcess:
 
 
 def _serve(
-    conn: Connection, patients: int, mode: str, interval: float, latency: float, practice: bool
+    conn: Connection,
+    patients: int,
+    mode: str,
+    interval: float,
+    latency: float,
+    practice: bool,
+    shape: str,
 ) -> None:
     started = time.perf_counter()
-    config = SimulatorConfig(mode=mode, throttle_interval=interval, latency=latency)
+    # The office's database is there before a run: ShortQuery copies a list into it once, not
+    # for every query (a probe of a practice's tables cost the simulator seconds each time).
+    config = SimulatorConfig(
+        mode=mode, throttle_interval=interval, latency=latency, keep_office_copies=True
+    )
     clock = OfficeClock("America/Chicago", start=OFFICE_START)
     sim = Simulator(make_many_patients(patients, now=clock.now()), config, clock=clock)
     if practice:
-        sim.fill_practice()
+        sim.fill_practice(shape)
+        sim.office_db = OfficeDatabase(clock)
+        every = " UNION ALL ".join(f"SELECT 1 FROM {table}" for table in sorted(REST_TABLES))
+        copy_named_tables(sim.office_db, sim.tables, json.dumps({"SqlCommand": every}).encode(),
+                          keep=True)  # fmt: skip
     sim.start()
     conn.send((sim.base_url, time.perf_counter() - started))
     while True:

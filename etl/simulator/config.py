@@ -31,6 +31,10 @@ class SimulatorConfig:
     #: Whether ShortQuery also reads the REST endpoints' tables (claimproc, recall, ...), as
     #: the office's one database would: copied, raw, into the office database before each query.
     sql_reads_rest: bool = True
+    #: With sql_reads_rest: a REST table is copied again only after its rows changed (their
+    #: `Rows.version`), not for every query. A change made inside a row without `touch()` is
+    #: then not seen: for the benchmarks, whose office database is there before a run starts.
+    keep_office_copies: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in CAPS:

@@ -43,22 +43,26 @@ from etl.simulator.money_rows import (
     Practice,
     Row,
 )
+from etl.simulator.shape import SHAPES, Shape
 
 __all__ = ["NO_DATE", "Practice", "Row", "make_practice"]
 
 
-def make_practice(seed: int, today: date, patients: int = 600) -> Practice:
+def make_practice(
+    seed: int, today: date, patients: int = 600, shape: Shape = SHAPES["default"]
+) -> Practice:
     """A whole office's rows, the same for the same seed and day.
 
     Args:
         seed: Seed of every random choice.
         today: The office's current date; history runs up to it, bookings after it.
         patients: About how many patients (families are made until this many exist).
+        shape: How much history each patient has.
 
     Returns:
         {table name: rows}, lower-case column names.
     """
-    builder = _Office(random.Random(seed), today)
+    builder = _Office(random.Random(seed), today, shape)
     builder.setup()
     while len(builder.rows["patient"]) < patients:
         builder.family()
@@ -155,12 +159,12 @@ class _Office(Claims, Ledger, Calendar):
 
     def patient_history(self, patient: Row, plan: int) -> None:
         """Visits from a first visit up to today, maybe one booked ahead, recalls, referrals."""
-        visit = self.today - timedelta(days=self.rng.randint(5, 420))
+        visit = self.today - timedelta(days=self.rng.randint(5, self.shape.history_days))
         first = True
         while visit <= self.today and patient["patstatus"] in (0, 2):
             self.past_visit(patient, plan, visit, first)
             first = False
-            visit += timedelta(days=self.rng.randint(60, 200))
+            visit += timedelta(days=self.rng.randint(*self.shape.visit_gap))
         if patient["patstatus"] == 0 and self.chance(0.45):
             self.booked_visit(patient, plan)
         self.recalls(patient)

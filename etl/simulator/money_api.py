@@ -11,7 +11,9 @@ simulator does not have are left out, so that every row names a patient the API 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from etl.catalog.enums import ENUM_NAMES
@@ -22,6 +24,7 @@ from etl.catalog.tables import MIRRORED
 from etl.simulator.clock import format_datetime
 from etl.simulator.money import make_practice
 from etl.simulator.money_rows import DENTISTS
+from etl.simulator.shape import SHAPES, Shape
 from etl.simulator.tables import Table, Tables
 
 # endpoint: (table, key, change filter, equality filters, fan-out parameter)
@@ -59,6 +62,10 @@ CAPTIONS = (("payment", "payType", "paytype"), ("adjustment", "adjType", "adjtyp
 
 #: Columns an endpoint sends under another key (vendor examples): (JSON key, column).
 ALIASES = {r.table_name: r.aliases for r in RESOURCES.values() if r.aliases}
+Aliases = tuple[tuple[str, str], ...]
+# (JSON key, lower-case column, storage, enum names, Open Dental's blank, is a change stamp)
+_Column = tuple[str, str, str, "Sequence[str] | None", Any, bool]
+_CONVERTED = frozenset(("Interval", "Bool"))  # storage whose plain values the API rewrites
 
 
 def interval_text(stored: int) -> str:
@@ -86,46 +93,73 @@ def money_endpoints() -> list[Table]:
     return tables
 
 
-def fill_money(tables: Tables, patients: list[dict[str, Any]], seed: int, now: dt.datetime) -> None:
+def fill_money(
+    tables: Tables,
+    patients: list[dict[str, Any]],
+    seed: int,
+    now: dt.datetime,
+    shape: Shape = SHAPES["default"],
+) -> None:
     """Serve the endpoints, filled from `make_practice` for these patients."""
     for table in money_endpoints():
         tables.add_table(table)
-    practice = make_practice(seed, now.date(), patients=max(len(patients), 1))
+    practice = make_practice(seed, now.date(), patients=max(len(patients), 1), shape=shape)
     rng = random.Random(f"{seed}-money")
     _more_rows(practice, rng, tables, now)
     captions = {d["defnum"]: d["itemname"] for d in practice["definition"]}
     known = {p["PatNum"] for p in patients}
+    # The made rows are let go as soon as they are sent or not needed: a practice of millions
+    # of rows held twice over (as made and as sent) would be gigabytes more.
+    served = {name for name, *_rest in ENDPOINTS.values()}
+    for name in [name for name in practice if name not in served]:
+        del practice[name]
     for path, (name, *_rest) in ENDPOINTS.items():
-        rows = [r for r in practice.get(name, []) if r.get("patnum", 0) in known or
-                "patnum" not in r]  # fmt: skip
-        tables.load(path, [_api_row(name, r, captions, rng, now) for r in rows])
+        made = practice.pop(name, [])
+        rows = [_api_row(name, r, captions, rng, now) for r in made
+                if r.get("patnum", 0) in known or "patnum" not in r]  # fmt: skip
+        del made
+        tables.load(path, rows, owned=True)
 
 
 def _api_row(
     table: str, row: dict[str, Any], captions: dict[int, str], rng: random.Random, now: dt.datetime
 ) -> dict[str, Any]:
-    sent = set(MIRRORED[table].sent) | {column for _key, column in ALIASES.get(table, ())}
+    columns, captioned, aliases = _plan(table)
     record: dict[str, Any] = {}
-    for column in OD_TABLES[table]:
-        if column.name not in sent:
-            continue
-        value = row.get(column.name.lower(), no_value(column.storage))
-        if column.name in ("SecDateTEdit", "DateTStamp") and value == no_value(column.storage):
+    for name, lower, storage, names, blank, stamped in columns:
+        value = row.get(lower, blank)
+        if stamped and value == blank:
             value = now - dt.timedelta(seconds=rng.randrange(60, 400 * 86400))
-        record[column.name] = _rest_value(column.storage, column.enum, value)
-    for name, key, column_name in CAPTIONS:
-        if name == table:
-            record[key] = captions.get(row.get(column_name, 0), "")
-    for key, column_name in ALIASES.get(table, ()):  # sent under another name, as documented
+        kind = type(value)
+        if (kind is str or kind is int) and names is None and storage not in _CONVERTED:
+            record[name] = value  # the common case, sent as stored (what _rest_value returns)
+        else:
+            record[name] = _rest_value(storage, names, value)
+    for key, column_name in captioned:
+        record[key] = captions.get(row.get(column_name, 0), "")
+    for key, column_name in aliases:  # sent under another name, as documented
         if column_name in record:
             record[key] = record.pop(column_name)
     return record
 
 
-def _rest_value(storage: str, enum: str | None, value: Any) -> Any:
+@functools.cache
+def _plan(table: str) -> tuple[tuple[_Column, ...], tuple[tuple[str, str], ...], Aliases]:
+    """What a table's API row holds, worked out once (a million rows are made per table)."""
+    aliases = ALIASES.get(table, ())
+    sent = set(MIRRORED[table].sent) | {column for _key, column in aliases}
+    columns = tuple(
+        (c.name, c.name.lower(), c.storage, ENUM_NAMES.get(c.enum or ""), no_value(c.storage),
+         c.name in ("SecDateTEdit", "DateTStamp"))
+        for c in OD_TABLES[table] if c.name in sent
+    )  # fmt: skip
+    captioned = tuple((key, column) for name, key, column in CAPTIONS if name == table)
+    return columns, captioned, tuple(aliases)
+
+
+def _rest_value(storage: str, names: Sequence[str] | None, value: Any) -> Any:
     if storage == "Interval" and isinstance(value, int):
         return interval_text(value)
-    names = ENUM_NAMES.get(enum or "")
     if names and isinstance(value, int) and 0 <= value < len(names):
         return names[value]
     if storage == "Bool":

@@ -20,7 +20,7 @@ class Ledger(RowMaker):
 
     def patient_pays(self, patient: Row, procs: list[Row], due: float, day: date) -> None:
         """Pay at the visit, later, in part or never; sometimes prepay or transfer."""
-        when = self.rng.choices(("visit", "later", "never"), (60, 25, 15))[0]
+        when = self.rng.choices(("visit", "later", "never"), self.shape.pay_weights)[0]
         if when == "later":
             day = day + timedelta(days=self.rng.randint(15, 70))
         if when == "never" or day > self.today or due <= 0:

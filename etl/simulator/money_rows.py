@@ -7,6 +7,8 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from etl.simulator.shape import SHAPES, Shape
+
 Row = dict[str, Any]
 Practice = dict[str, list[Row]]
 
@@ -45,9 +47,10 @@ PREFERENCES = {
 class RowMaker:
     """Appends rows with the next key; holds the office's random source and current date."""
 
-    def __init__(self, rng: random.Random, today: date) -> None:
+    def __init__(self, rng: random.Random, today: date, shape: Shape = SHAPES["default"]) -> None:
         self.rng = rng
         self.today = today
+        self.shape = shape
         self.rows: defaultdict[str, list[Row]] = defaultdict(list)
         self.keys: defaultdict[str, int] = defaultdict(int)
         self.checks: dict[tuple[int, date], Row] = {}

@@ -48,6 +48,8 @@ class OfficeDatabase:
         self._lock = threading.RLock()
         #: Tables copied from the REST lists (etl.simulator.rest_sql), refreshed on each query.
         self.copied: set[str] = set()
+        #: The version of each copied list's rows (SimulatorConfig.keep_office_copies).
+        self.copy_versions: dict[str, int] = {}
 
     def create(self, table: str) -> None:
         """Create one Open Dental table (lower-case name), empty."""

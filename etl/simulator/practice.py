@@ -12,6 +12,7 @@ from typing import Any
 
 from etl.simulator.clock import format_date, format_datetime
 from etl.simulator.data import CLINIC_ABBRS, prov_abbr
+from etl.simulator.shape import SHAPES, Shape
 from etl.simulator.tables import Tables
 
 NO_TIME = "0001-01-01 00:00:00"
@@ -37,8 +38,14 @@ NOTES = (
 )
 
 
-def fill_practice(tables: Tables, patients: list[dict[str, Any]], seed: int, now: datetime) -> None:
-    """Fill every table from the patients, deterministically for a seed."""
+def fill_practice(
+    tables: Tables,
+    patients: list[dict[str, Any]],
+    seed: int,
+    now: datetime,
+    shape: Shape = SHAPES["default"],
+) -> None:
+    """Fill every table from the patients, deterministically for a seed and shape."""
     rng = random.Random(f"{seed}-practice")
     tables.load("clinics", [_clinic(n, a) for n, a in CLINIC_ABBRS.items()])
     tables.load("providers", [_provider(n, rng, now) for n in range(1, len(PROVIDERS) + 1)])
@@ -46,9 +53,9 @@ def fill_practice(tables: Tables, patients: list[dict[str, Any]], seed: int, now
     tables.load("definitions", _definitions())
     tables.load("procedurecodes", [_code(n, rng, now) for n in range(1, len(CODES) + 1)])
     active = [p for p in patients if p.get("PatStatus") == "Patient"]
-    appointments, procedures = _schedule(rng, active, now)
-    tables.load("appointments", appointments)
-    tables.load("procedurelogs", procedures)
+    appointments, procedures = _schedule(rng, active, now, shape)
+    tables.load("appointments", appointments, owned=True)
+    tables.load("procedurelogs", procedures, owned=True)
     tables.load("claims", _claims(rng, procedures, now))
     tables.load("claimpayments", _payments(rng, tables, now))
     tables.load("inssubs", _inssubs(rng, active, now))
@@ -101,15 +108,16 @@ def _code(num: int, rng: random.Random, now: datetime) -> dict[str, Any]:
 
 
 def _schedule(
-    rng: random.Random, patients: list[dict[str, Any]], now: datetime
+    rng: random.Random, patients: list[dict[str, Any]], now: datetime, shape: Shape
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     appointments: list[dict[str, Any]] = []
     procedures: list[dict[str, Any]] = []
+    counts = range(len(shape.appointments))
     for patient in patients:
-        for _ in range(rng.choices((0, 1, 2, 3), (20, 40, 30, 10))[0]):
+        for _ in range(rng.choices(counts, shape.appointments)[0]):
             apt = _appointment(rng, patient, len(appointments) + 1, now)
             appointments.append(apt)
-            for _ in range(rng.randint(1, 3)):
+            for _ in range(rng.randint(*shape.procedures)):
                 procedures.append(_procedure(rng, apt, len(procedures) + 1, now))
     return appointments, procedures
 

@@ -31,6 +31,8 @@ _PATHS = {r.table_name: r.path for r in RESOURCES.values()}
 for _resource in RESOURCES.values():
     if _resource.deletions is not None and feed_table(_resource) is not None:
         _PATHS.setdefault(str(feed_table(_resource)), _resource.deletions.path)
+#: The Open Dental tables a REST list serves (patient apart: the patient store serves it).
+REST_TABLES = frozenset(_PATHS) - {"patient"}
 
 
 def copy_named_tables(
@@ -38,6 +40,7 @@ def copy_named_tables(
     tables: Tables | None,
     body: bytes,
     patients: Callable[[], list[dict[str, Any]]] | None = None,
+    keep: bool = False,
 ) -> bool:
     """Copy into the office database the REST tables a ShortQuery body names (as they are now).
 
@@ -48,6 +51,7 @@ def copy_named_tables(
         tables: the REST lists (None: the simulator serves the patients alone).
         body: the ShortQuery request's body.
         patients: the patient store's rows (`patient`, kept apart from the other lists).
+        keep: a list whose rows did not change since its last copy is not copied again.
 
     Returns:
         Whether a table was copied.
@@ -61,6 +65,9 @@ def copy_named_tables(
     copied = False
     for table in sorted(named):
         path = _PATHS.get(table)
+        version = _version(tables, path) if keep and table != "patient" else None
+        if version is not None and office_db.copy_versions.get(table) == version:
+            continue  # its rows are as they were when last copied
         try:
             rows = tables.all(path) if path is not None and tables is not None else None
         except KeyError:  # the simulator does not serve that list
@@ -70,8 +77,20 @@ def copy_named_tables(
         if rows is not None and (table in office_db.copied or not office_db.holds(table)):
             office_db.replace(table, [raw_row(table, row) for row in rows])
             office_db.copied.add(table)
+            if version is not None:
+                office_db.copy_versions[table] = version
             copied = True
     return copied
+
+
+def _version(tables: Tables | None, path: str | None) -> int | None:
+    # The version of a list's rows (etl.simulator.table_rows.Rows), None if it has none.
+    if tables is None or path is None:
+        return None
+    try:
+        return getattr(tables[path].rows, "version", None)
+    except KeyError:
+        return None
 
 
 def raw_row(table: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.practice import fill_practice
 from etl.simulator.query import QueryError, parse_simple_query
 from etl.simulator.rest_sql import copy_named_tables
+from etl.simulator.shape import shape_named
 from etl.simulator.store import PatientStore
 from etl.simulator.tables import Tables, empty_tables
 
@@ -91,11 +92,16 @@ class Simulator(Serving):
         self._last_served: dict[str, float] = {}
         self._stopping = threading.Event()
 
-    def fill_practice(self) -> Simulator:
-        """Fill the other endpoints with synthetic data drawn from the patients; returns self."""
+    def fill_practice(self, shape: str = "default") -> Simulator:
+        """Fill the other endpoints with synthetic data drawn from the patients; returns self.
+
+        Args:
+            shape: how much each patient has (etl.simulator.shape: "default", "issue").
+        """
         tables = empty_tables(self.clock)
-        fill_practice(tables, self.store.all(), self._seed, self.clock.now())
-        fill_money(tables, self.store.all(), self._seed, self.clock.now())
+        patients, how = self.store.all(), shape_named(shape)
+        fill_practice(tables, patients, self._seed, self.clock.now(), how)
+        fill_money(tables, patients, self._seed, self.clock.now(), how)
         self.tables = tables
         return self
 
@@ -222,7 +228,9 @@ class Simulator(Serving):
             return self._error(401, "This API key does not have permission to run queries.")
         if self.config.sql_reads_rest:  # the patients alone are a REST table too
             office_db = self.office_db or OfficeDatabase(self.clock)
-            copied = copy_named_tables(office_db, self.tables, log.body, self.store.all)
+            copied = copy_named_tables(
+                office_db, self.tables, log.body, self.store.all, self.config.keep_office_copies
+            )
             if copied or self.tables is not None:
                 self.office_db = office_db
         if self.office_db is None:

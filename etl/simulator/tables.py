@@ -8,7 +8,6 @@ vendor's examples, only the DateTStamp endpoints add serverDateTime to each row.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 
 from etl.simulator.clock import OfficeClock, format_datetime, parse_datetime
 from etl.simulator.query import QueryError
+from etl.simulator.table_rows import Listing, Rows, check_date, whole, within
 
 
 @dataclass
@@ -42,11 +42,18 @@ class Table:
     filters: tuple[str, ...] = ()
     server_time: bool = False
     hidden: str | None = None
-    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rows: dict[int, dict[str, Any]] = field(default_factory=Rows)
     required: str | None = None
     date_range: tuple[str, str, str] | None = None
     on_or_after: str | None = None
     sql_stamp: str | None = None
+    _listing: Listing = field(default_factory=Listing, init=False, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Rows given as a plain dict (a test's own table) become Rows, which count changes.
+        if name == "rows" and not isinstance(value, Rows):
+            value = Rows(value)
+        super().__setattr__(name, value)
 
     def select(self, params: Mapping[str, str], cap: int, inclusive: bool) -> list[dict[str, Any]]:
         """One page: filter, order by key, then Offset and Limit (capped).
@@ -55,30 +62,31 @@ class Table:
             QueryError: a parameter is malformed.
         """
         given = {k.casefold(): v for k, v in params.items() if v != ""}
-        limit = min(_whole("Limit", given.get("limit", str(cap))), cap)
-        offset = _whole("Offset", given.get("offset", "0"))
+        limit = min(whole("Limit", given.get("limit", str(cap))), cap)
+        offset = whole("Offset", given.get("offset", "0"))
         since = self._since(given)
         equals = {n: given[n.casefold()] for n in self.filters if n.casefold() in given}
         if self.required and self.required not in equals:
             raise QueryError(f"{self.required} is required.")
         dates = self._dates(given)
-        rows = [
-            r
-            for _, r in sorted(self.rows.items())
-            if self._keep(r, since, inclusive, equals) and _within(r, dates)
-        ]
-        return [dict(r) for r in rows[offset : offset + limit]]
+        which = (since, inclusive, tuple(equals.items()), tuple(dates))
+
+        def keep(row: dict[str, Any]) -> bool:
+            return self._keep(row, since, inclusive, equals) and within(row, dates)
+
+        assert isinstance(self.rows, Rows)  # made so by __setattr__
+        return self._listing.page(self.rows, which, offset, limit, keep)
 
     def _dates(self, given: dict[str, str]) -> list[tuple[str, str, str]]:
         """(field, first, last) date bounds the request asks for ("" for open)."""
         bounds = []
         if self.date_range is not None:
             name, first, last = self.date_range
-            bounds.append((name, _date(given.get(first.casefold(), "")),
-                           _date(given.get(last.casefold(), "")) or "9999-12-31"))  # fmt: skip
+            bounds.append((name, check_date(given.get(first.casefold(), "")),
+                           check_date(given.get(last.casefold(), "")) or "9999-12-31"))  # fmt: skip
         if self.on_or_after is not None and self.on_or_after.casefold() in given:
             name = self.on_or_after
-            bounds.append((name, _date(given[name.casefold()]), "9999-12-31"))
+            bounds.append((name, check_date(given[name.casefold()]), "9999-12-31"))
         return bounds
 
     def _since(self, given: dict[str, str]) -> str | None:
@@ -99,22 +107,6 @@ class Table:
             if stamp < since or (stamp == since and not inclusive):
                 return False
         return all(str(row.get(name)) == value for name, value in equals.items())
-
-
-def _date(text: str) -> str:
-    if text and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
-        raise QueryError("Dates must be in the format yyyy-MM-dd.")
-    return text
-
-
-def _within(row: dict[str, Any], bounds: list[tuple[str, str, str]]) -> bool:
-    return all(first <= str(row.get(name, ""))[:10] <= last for name, first, last in bounds)
-
-
-def _whole(name: str, text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,18}", text):
-        raise QueryError(f"{name} must be a whole number, 0 or more.")
-    return int(text)
 
 
 class Tables:
@@ -140,12 +132,18 @@ class Tables:
         with self._lock:
             self._tables[table.path] = table
 
-    def load(self, path: str, rows: list[dict[str, Any]]) -> None:
-        """Put rows into a table as they are."""
+    def load(self, path: str, rows: list[dict[str, Any]], owned: bool = False) -> None:
+        """Put rows into a table as they are.
+
+        Args:
+            path: the table.
+            rows: the rows.
+            owned: the rows are the table's from now on, kept rather than copied (a practice
+                of millions of rows is made once, not twice).
+        """
         table = self._tables[path]
         with self._lock:
-            for row in rows:
-                table.rows[int(row[table.key])] = dict(row)
+            table.rows.update((int(row[table.key]), row if owned else dict(row)) for row in rows)
 
     def all(self, path: str) -> list[dict[str, Any]]:
         """Copies of a table's rows in key order (hidden ones included)."""
@@ -157,6 +155,8 @@ class Tables:
         table = self._tables[path]
         with self._lock:
             row = table.rows[key]
+            assert isinstance(table.rows, Rows)
+            table.rows.touch()  # changed in place: a kept listing may no longer hold
             for stamp in filter(None, (table.stamp, table.sql_stamp)):
                 row[stamp] = format_datetime(self.clock.now())
             row.update(fields)

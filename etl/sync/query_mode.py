@@ -131,8 +131,8 @@ class QueryTableSync:
                 # Every row the probe counted is read: no empty page to learn the end (why
                 # that is safe: etl.sync.change_probe.ProbeAnswer.stop_after).
                 break
-        if stamp is None and self.resource.mark_missing:
-            self._mark_missing()
+        if stamp is None and self.resource.mark_missing and not self.saver.fresh:
+            self._mark_missing()  # (a table empty when the run began has nothing to mark)
         elif stamp is None:
             # A whole read of a table without odmirror_gone_at: say so, never guess.
             self.notes.append("rows it no longer has are not marked (no odmirror_gone_at)")
@@ -141,7 +141,7 @@ class QueryTableSync:
     def _mark_missing(self) -> None:
         # Only after the whole table was read: a failed read has raised before this point.
         marked, back = removals.mark_missing(
-            self.engine, self.resource, self.saver.stamps, state.utcnow()
+            self.engine, self.resource, self.saver.seen, state.utcnow()
         )
         if marked or back:
             self.notes.append(

@@ -20,6 +20,7 @@ from etl.mapping.record import Invalid, decode, parse_server_time
 from etl.mirror.lookup import chunked
 
 _CHUNK = 500
+_STREAM_ROWS = 10_000  # the mirror's keys read a batch at a time
 
 
 def deleted_keys(client: ApiClient, resource: Resource) -> dict[int, dt.datetime | None]:
@@ -81,22 +82,35 @@ def delete_rows(engine: Engine, resource: Resource, keys: dict[int, dt.datetime 
 
 
 def mark_missing(
-    engine: Engine, resource: Resource, present: Iterable[Any], now: dt.datetime
+    engine: Engine, resource: Resource, present: Container[Any], now: dt.datetime
 ) -> tuple[int, int]:
     """Stamp `odmirror_gone_at` on rows a complete pull did not return; clear it on those it did.
+
+    Args:
+        engine: the mirror.
+        resource: what was pulled whole.
+        present: the keys the pull returned (a run's SeenKeys: about a bit a key).
+        now: the time to stamp.
 
     Returns:
         (rows newly marked gone, rows that came back).
     """
     table = resource.table
     key, gone = table.c[resource.key_column], table.c["odmirror_gone_at"]
-    returned = present if isinstance(present, set | frozenset | dict) else set(present)
+    missing, back = [], []
     with engine.begin() as conn:
-        # The mirror's keys are read once and compared here: only the rows that change state
-        # are written (none, most runs), never a statement holding every key of the table.
-        held = conn.execute(select(key, gone.is_not(None))).all()
-        missing = sorted(k for k, was_gone in held if not was_gone and k not in returned)
-        back = sorted(k for k, was_gone in held if was_gone and k in returned)
+        # The mirror's keys are read once, streamed (memory flat in the table's size), and
+        # compared here: only the rows that change state are written (none, most runs), never
+        # a statement holding every key of the table.
+        every = select(key, gone.is_not(None)).execution_options(yield_per=_STREAM_ROWS)
+        held = conn.execute(every)
+        for k, was_gone in held:
+            if was_gone and k in present:
+                back.append(k)
+            elif not was_gone and k not in present:
+                missing.append(k)
+        missing.sort()
+        back.sort()
         for chunk in chunked(missing, _CHUNK):
             conn.execute(update(table).where(key.in_(chunk)).values({gone: now}))
         for chunk in chunked(back, _CHUNK):

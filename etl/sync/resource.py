@@ -196,8 +196,9 @@ class ResourceSync:
         resource, now = self.resource, state.utcnow()
         if resource.deletions is not None:
             self._deletions()
-        if resource.mark_missing and resource.cursor_param is None:
-            marked, back = removals.mark_missing(self.engine, resource, self.saver.stamps, now)
+        # A table empty when the run began holds only what this run wrote: nothing to mark.
+        if resource.mark_missing and resource.cursor_param is None and not self.saver.fresh:
+            marked, back = removals.mark_missing(self.engine, resource, self.saver.seen, now)
             if marked or back:
                 self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
         # A fan-out parent's list, a date window's answer: complete for their own part only.

@@ -48,11 +48,11 @@ class PageSaver:
     ) -> None:
         self.engine, self.resource, self.pii, self.stats = engine, resource, pii, stats
         self.seen = SeenKeys()
-        # A cursor taken from the rows, or marking rows a whole pull no longer lists, needs each
-        # key's change time; only such resources keep them (they are the small ones).
-        wanted = resource.cursor_from_rows or resource.mark_missing
+        # A cursor taken from the rows needs each key's change time: only such resources keep
+        # them. Marking rows a whole pull no longer lists needs only the keys: `seen`, about a
+        # bit a key (a dict of a million claimprocs' keys and stamps was 140 MB).
         self.stamps: dict[Any, dt.datetime | None] = {}
-        self.keep_stamps = bool(wanted)
+        self.keep_stamps = resource.cursor_from_rows
         self.run_id: int | None = None
         self.pending_rejects: list[rejects.Reject] = []
         self.fresh = False  # the table held no row when the run began
