@@ -7,7 +7,8 @@ plain twins are what a reader should read first, and what the test suite runs a 
 - copy: PostgreSQL's binary COPY (straight into the table, or a staging table and one INSERT
   ... SELECT), SQL compiled once, and UPDATE instead of the upsert for rows held in an older
   version (etl.mirror.fast_copy, etl.mirror.updates); on MySQL/MariaDB the upsert's rows
-  written as SQL column by column (etl.mirror.fast_mysql). Plain: SQLAlchemy's upsert,
+  written as SQL column by column (etl.mirror.fast_mysql), and rows new to the mirror by LOAD
+  DATA LOCAL INFILE (etl.mirror.fast_mysql_load). Plain: SQLAlchemy's upsert,
   executemany.
 - columnar: a page mapped column by column (etl.mapping.fast_page). Plain: record by record
   (etl.mapping.record).

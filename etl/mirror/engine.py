@@ -95,6 +95,9 @@ def make_engine(url: str) -> Engine:
     options: dict[str, Any] = {}
     if mysql.is_mysql(backend):
         options["connect_args"] = mysql.connect_args()
+        if parsed.get_driver_name() == "pymysql":
+            # New rows may come by LOAD DATA LOCAL (etl.mirror.fast_mysql_load).
+            options["connect_args"]["local_infile"] = True
     elif backend == "postgresql" and fast_paths.enabled("async_commit"):
         # A page's commit need not wait for the disk (2 ms a commit here, some 600 a first
         # load): a crash of the server loses at most the last fraction of a second of commits,

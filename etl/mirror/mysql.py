@@ -72,6 +72,10 @@ def configure(engine: Engine) -> None:
 
 
 def _set_session(dbapi_conn: Any, _record: Any) -> None:
+    # A mirror engine connects with local_infile (etl.mirror.engine), and PyMySQL then sends
+    # any file a server names in answer to any statement: a server that is not what it seems
+    # must never read the sync host's files. On only around a load (etl.mirror.fast_mysql_load).
+    dbapi_conn._local_infile = False
     cursor = dbapi_conn.cursor()
     try:
         mode = SQL_MODE

@@ -1,7 +1,8 @@
 """Save mapped rows into the mirror with the dialect's upsert.
 
 INSERT ... ON CONFLICT DO UPDATE on PostgreSQL and SQLite; INSERT ... ON DUPLICATE KEY UPDATE on
-MySQL and MariaDB (etl.mirror.mysql_upsert), which takes the plain path always.
+MySQL and MariaDB (etl.mirror.mysql_upsert). Rows new to the mirror are written by a plain insert
+where the fast paths are on: COPY, INSERT OR IGNORE, LOAD DATA.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ from etl.catalog.resources import Resource
 from etl.errors import DatabaseError
 from etl.mapping import office_clock
 from etl.mapping.block import Block, blocks_of, newest_per_key
-from etl.mirror import fast_checkpoints, fast_copy, fast_mysql, mysql, mysql_upsert, updates
+from etl.mirror import (
+    fast_checkpoints,
+    fast_copy,
+    fast_mysql,
+    fast_mysql_load,
+    mysql,
+    mysql_upsert,
+    updates,
+)
 from etl.mirror.classify import UNCOMPARED, LoadCounts, classify
 
 SUPPORTED = ("postgresql", "sqlite", *mysql.NAMES)
@@ -188,6 +197,10 @@ def _write(
         conn.execute(stmt, [{**row, **constants} for row in block.rows()])
         return
     if mysql.is_mysql(dialect):
+        # Keys the mirror does not hold: LOAD DATA, no SQL to build or parse (etl.mirror.
+        # fast_mysql_load; a first load into MariaDB spent most of its CPU on the upsert's text).
+        if not stored and fast_mysql_load.load_rows(conn, table, columns, block, constants):
+            return
         # The same upsert, compiled once, its rows written as SQL column by column: SQLAlchemy
         # built and processed a dict per row, and PyMySQL escaped it by name, one call a value
         # (a whole practice into MariaDB: 4x the bare fetch).
