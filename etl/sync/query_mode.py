@@ -131,8 +131,9 @@ class QueryTableSync:
                 # Every row the probe counted is read: no empty page to learn the end (why
                 # that is safe: etl.sync.change_probe.ProbeAnswer.stop_after).
                 break
-        if stamp is None and self.resource.mark_missing and not self.saver.fresh:
-            self._mark_missing()  # (a table empty when the run began has nothing to mark)
+        if stamp is None and self.resource.mark_missing:
+            if not self.saver.fresh:  # a table empty when the run began has nothing to mark
+                self._mark_missing()
         elif stamp is None:
             # A whole read of a table without odmirror_gone_at: say so, never guess.
             self.notes.append("rows it no longer has are not marked (no odmirror_gone_at)")
