@@ -143,7 +143,8 @@ def test_the_probe_row_and_the_parents_query_run_on_a_real_mariadb() -> None:
         office = create_engine(url)
         table = od_table("adjustment", MetaData())
         table.metadata.create_all(office)
-        now = office.connect().execute(text("SELECT NOW()")).scalar()
+        with office.connect() as conn:  # closed: an open session holds up DROP DATABASE
+            now = conn.execute(text("SELECT NOW()")).scalar()
         assert isinstance(now, dt.datetime)
         old, new = now - dt.timedelta(days=2), now - dt.timedelta(minutes=5)
         rows = [(1, 7, old), (2, 9, new), (3, 7, new), (4, 12, new), (5, 3, old)]

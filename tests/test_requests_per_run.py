@@ -202,7 +202,8 @@ def test_the_probe_counts_rows_on_a_real_mariadb() -> None:
         office = create_engine(url)
         table = od_table("claimproc", MetaData())
         table.metadata.create_all(office)
-        now = office.connect().execute(text("SELECT NOW()")).scalar()
+        with office.connect() as conn:  # closed: an open session holds up DROP DATABASE
+            now = conn.execute(text("SELECT NOW()")).scalar()
         assert isinstance(now, dt.datetime)
         stamps = [now - dt.timedelta(hours=2), now - dt.timedelta(seconds=50), now + HOUR]
         with office.begin() as conn:
