@@ -25,14 +25,20 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed
 	$(BIN)/odmirror demo
 
+# Tests run in TEST_WORKERS processes (pytest-xdist; each test has its own database, file or
+# schema, and each process its own template mirrors). Many tests wait on a server or a deadline,
+# so two processes halve the wall time even on two cores. TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS)
+
 # Dagster's import changes how SQLAlchemy writes MySQL's DATETIME and FLOAT process-wide
 # (@compiles hooks in dagster/_core/storage/sql.py): its tests run in a process of their own.
 test: $(BIN)/.installed
-	$(BIN)/pytest --ignore=tests/test_dagster.py
+	$(PYTEST) --ignore=tests/test_dagster.py
 	$(BIN)/pytest tests/test_dagster.py
 
 test-plain: $(BIN)/.installed
-	ODMIRROR_PLAIN=all $(BIN)/pytest $(MIRROR_TESTS)
+	ODMIRROR_PLAIN=all $(PYTEST) $(MIRROR_TESTS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check etl tests migrations bench
