@@ -26,6 +26,7 @@ from etl.catalog.resources import Resource
 from etl.mapping import office_clock
 from etl.mapping.record import RejectedRecord, map_record, parse_server_time
 from etl.sync import state
+from etl.sync.row_stamps import RowStamps
 from etl.sync.seen import ShownValues
 
 
@@ -59,7 +60,7 @@ class RunCursor:
         client: ApiClient,
         resource: Resource,
         shown: ShownValues,
-        stamps: dict[Any, dt.datetime | None],
+        stamps: RowStamps,
         save: Callable[[Page], object],
         note: Callable[[str], None],
     ) -> None:
@@ -102,14 +103,13 @@ class RunCursor:
     def _newest_trusted(self, latest: dt.datetime) -> dt.datetime | None:
         # The row change times come from the server's clock too, and nothing newer was read;
         # but a row stamped later than any clock now is stored, not trusted.
-        stamps = [s for s in self.stamps.values() if s is not None]
-        beyond = sum(1 for s in stamps if s > latest)
+        newest, beyond = self.stamps.newest_trusted(latest)
         if beyond:
             self.note(
                 f"{beyond} rows carry a change time later than any office clock now: "
                 "stored, not used for the cursor"
             )
-        return max((s for s in stamps if s <= latest), default=None)
+        return newest
 
     def _changed_while_reading(self) -> bool:
         assert self.run_start is not None and self.resource.cursor_param
@@ -136,9 +136,7 @@ class RunCursor:
                 row = map_record(self.resource, record).row
             except RejectedRecord:
                 continue
-            if row[key] not in self.stamps or (row.get(stamp) or dt.datetime.min) > (
-                self.stamps[row[key]] or dt.datetime.min
-            ):
+            if self.stamps.is_news(row[key], row.get(stamp)):
                 return True
         return False
 

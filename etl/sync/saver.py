@@ -6,7 +6,6 @@ or sets aside is kept in odmirror_rejected, and each kind of flaw is logged once
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any
 
@@ -26,6 +25,7 @@ from etl.mirror import rejects
 from etl.mirror.engine import describe
 from etl.mirror.upsert import save_blocks
 from etl.sync import state
+from etl.sync.row_stamps import RowStamps
 from etl.sync.seen import SeenKeys
 
 # The run's warnings keep the logger name they always had (JSON logs show it).
@@ -48,10 +48,11 @@ class PageSaver:
     ) -> None:
         self.engine, self.resource, self.pii, self.stats = engine, resource, pii, stats
         self.seen = SeenKeys()
-        # A cursor taken from the rows needs each key's change time: only such resources keep
-        # them. Marking rows a whole pull no longer lists needs only the keys: `seen`, about a
-        # bit a key (a dict of a million claimprocs' keys and stamps was 140 MB).
-        self.stamps: dict[Any, dt.datetime | None] = {}
+        # A cursor taken from the rows needs the newest change times: only such resources keep
+        # them (etl.sync.row_stamps). Marking rows a whole pull no longer lists needs only the
+        # keys: `seen`, about a bit a key (a dict of a million claimprocs' keys and stamps was
+        # 140 MB).
+        self.stamps = RowStamps()
         self.keep_stamps = resource.cursor_from_rows
         self.run_id: int | None = None
         self.pending_rejects: list[rejects.Reject] = []
@@ -96,12 +97,7 @@ class PageSaver:
     def _remember(self, blocks: list[Block]) -> None:
         column = self.resource.cursor_column or ""
         for block in blocks:
-            for key, stamp in zip(
-                block.column(self.resource.key_column), block.column(column), strict=True
-            ):
-                old = self.stamps.get(key)
-                if key not in self.stamps or (stamp is not None and (old is None or stamp > old)):
-                    self.stamps[key] = stamp
+            self.stamps.note(block.column(self.resource.key_column), block.column(column))
 
     def _map(self, records: list[Any]) -> list[Block]:
         key, guard = self.resource.key_column, self.resource.cursor_column
