@@ -265,3 +265,24 @@ def test_a_first_load_fast_and_plain_gives_the_same_mirror_by_load_data(
     # The mapping drops NUL (PostgreSQL cannot store it); all else is kept as the office has it.
     kept = [text.replace("\0", "") for text in TEXTS[:-1]]
     assert [patients[n]["lname"] for n in range(1, len(TEXTS))] == kept
+
+
+def test_a_statement_of_the_mirror_s_own_cannot_send_a_file_to_the_server(tmp_path: Any) -> None:
+    # The installed PyMySQL keeps LOCAL loading behind the flag odmirror toggles (else a rename
+    # would have turned the fast path off, and this test says so)...
+    assert mysql.local_infile_switchable()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("1\t2\n")
+    with fresh_mariadb() as url:
+        engine = make_engine(url)
+        metadata = MetaData()
+        table = _table(metadata, "asked")
+        metadata.create_all(engine)
+        with engine.connect() as conn:  # the server would take the file: the client must refuse
+            assert conn.exec_driver_sql("SELECT @@local_infile").scalar() == 1
+        # ...and outside odmirror's own load, a server's request for a file is refused (PyMySQL
+        # raises mid-answer, which leaves the session unusable: it is thrown away).
+        with pytest.raises(DBAPIError), engine.connect() as conn:
+            conn.exec_driver_sql(f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE asked")
+        assert _held(engine, table) == []
+        engine.dispose()

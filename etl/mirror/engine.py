@@ -95,7 +95,7 @@ def make_engine(url: str) -> Engine:
     options: dict[str, Any] = {}
     if mysql.is_mysql(backend):
         options["connect_args"] = mysql.connect_args()
-        if parsed.get_driver_name() == "pymysql":
+        if parsed.get_driver_name() == "pymysql" and mysql.local_infile_switchable():
             # New rows may come by LOAD DATA LOCAL (etl.mirror.fast_mysql_load).
             options["connect_args"]["local_infile"] = True
     elif backend == "postgresql" and fast_paths.enabled("async_commit"):
