@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -71,3 +72,45 @@ def assert_mirrors(engine: Engine, sim: Any, resource: Resource) -> None:
     assert sorted(got) == sorted(want), resource.name
     wrong = [k for k in want if got[k] != want[k]]
     assert not wrong, f"{resource.name}: {len(wrong)} rows differ, e.g. {wrong[:3]}"
+
+
+def fast_and_plain_on_mariadb(
+    make_sim: Any,
+    monkeypatch: Any,
+    patients: int,
+    dress: Callable[[Any], None],
+    run: Callable[[Any, Engine], None],
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """One practice synced into MariaDB by the fast write and by its plain twin: the same mirror.
+
+    Args:
+        make_sim: the `make_sim` fixture.
+        monkeypatch: the test's, to set ODMIRROR_PLAIN for the plain way.
+        patients: the practice's size.
+        dress: changes the filled practice before either sync (odd texts, say).
+        run: the syncs (and edits between them) each way makes.
+
+    Returns:
+        The fast way's tables, by resource name (each equal to the plain way's, asserted).
+    """
+    from etl import fast_paths
+    from etl.mirror.engine import make_engine, upgrade
+    from tests.mariadb import fresh_mariadb
+
+    mirrors = {}
+    for way in ("fast", "plain"):
+        if way == "plain":
+            monkeypatch.setenv(fast_paths.PLAIN_ENV, "copy")
+        else:
+            monkeypatch.delenv(fast_paths.PLAIN_ENV, raising=False)
+        sim = make_sim(patients, clock=office_clock()).fill_practice()
+        dress(sim)
+        with fresh_mariadb() as url:
+            engine = make_engine(url)
+            upgrade(engine)
+            run(sim, engine)
+            mirrors[way] = {name: mirror(engine, r) for name, r in RESOURCES.items()}
+            engine.dispose()
+    for name in ALL:
+        assert mirrors["fast"][name] == mirrors["plain"][name], name
+    return mirrors["fast"]
