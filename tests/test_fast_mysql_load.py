@@ -18,7 +18,7 @@ from etl.catalog.base import Extra, Timestamp
 from etl.catalog.resources import PATIENTS
 from etl.mapping.block import Block
 from etl.mapping.record import map_record
-from etl.mirror import fast_mysql_load, mysql
+from etl.mirror import fast_mysql_load, mysql, mysql_local_files
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows, upsert_statement
 from tests.mariadb import fresh_mariadb
@@ -257,7 +257,7 @@ def test_a_first_load_fast_and_plain_gives_the_same_mirror_by_load_data(
 def test_a_statement_of_the_mirror_s_own_cannot_send_a_file_to_the_server(tmp_path: Any) -> None:
     # The installed PyMySQL keeps LOCAL loading behind the flag odmirror toggles (else a rename
     # would have turned the fast path off, and this test says so)...
-    assert mysql.local_infile_switchable()
+    assert mysql_local_files.switchable()
     secret = tmp_path / "secret.txt"
     secret.write_text("1\t2\n")
     with fresh_mariadb() as url:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 import etl
 from etl import fast_paths
 from etl.errors import DatabaseError, SchemaError
-from etl.mirror import drift, fast_checkpoints, idle_ping, mysql
+from etl.mirror import drift, fast_checkpoints, idle_ping, mysql, mysql_local_files
 from etl.mirror.db_errors import reason
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def make_engine(url: str) -> Engine:
     options: dict[str, Any] = {}
     if mysql.is_mysql(backend):
         options["connect_args"] = mysql.connect_args()
-        if parsed.get_driver_name() == "pymysql" and mysql.local_infile_switchable():
+        if parsed.get_driver_name() == "pymysql" and mysql_local_files.switchable():
             # New rows may come by LOAD DATA LOCAL (etl.mirror.fast_mysql_load).
             options["connect_args"]["local_infile"] = True
     elif backend == "postgresql" and fast_paths.enabled("async_commit"):

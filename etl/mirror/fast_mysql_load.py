@@ -29,7 +29,7 @@ from sqlalchemy import Column, Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError
 
 from etl.mapping.block import Block
-from etl.mirror import fast_copy
+from etl.mirror import fast_copy, mysql_local_files
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +123,9 @@ def _load(conn: Connection, table: Table, columns: Sequence[str], data: bytes) -
             f" LINES TERMINATED BY '\\n' ({', '.join(map(quote, columns))})"
         )
         cursor = dbapi.cursor()
-        # PyMySQL sends whatever file the server names: only while our own load runs
-        # (etl.mirror.mysql keeps it off otherwise).
-        dbapi._local_infile = True
         try:
-            cursor.execute(sql)
+            with mysql_local_files.sending_only(dbapi, path):
+                cursor.execute(sql)
             return int(cursor.rowcount), int(cursor.warning_count)
         except conn.dialect.loaded_dbapi.Error as exc:
             if exc.args and exc.args[0] in REFUSED:
@@ -135,7 +133,6 @@ def _load(conn: Connection, table: Table, columns: Sequence[str], data: bytes) -
             error = conn.dialect.loaded_dbapi.Error
             raise DBAPIError.instance(sql, None, exc, error) from None
         finally:
-            dbapi._local_infile = False
             cursor.close()
     finally:
         os.unlink(path)

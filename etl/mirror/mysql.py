@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import TypeCompiler
 
+from etl.mirror import mysql_local_files
+
 #: SQLAlchemy's names of the dialect: `mysql+pymysql://` and `mariadb+pymysql://` URLs.
 NAMES = ("mysql", "mariadb")
 #: Open Dental's own collation family: comparisons ignore case, as its queries expect.
@@ -66,38 +68,14 @@ def connect_args() -> dict[str, Any]:
     return {"charset": CHARSET, "connect_timeout": CONNECT_TIMEOUT}
 
 
-def local_infile_switchable() -> bool:
-    """Whether PyMySQL still answers a server's file request by the flag odmirror turns on and off.
-
-    PyMySQL has no public way to offer LOCAL loading for one statement only: odmirror connects
-    with `local_infile` and keeps the connection's `_local_infile` off except around its own
-    load. Should a PyMySQL release rename that attribute, turning it off would do nothing and
-    every statement could be asked for a file; so the connection offers LOCAL loading only while
-    PyMySQL's own code sets and reads that attribute (checked in its compiled names, no call).
-    """
-    try:
-        from pymysql import connections
-    except ImportError:
-        return False
-    named = ("Connection.__init__", "MySQLResult._read_load_local_packet")
-    for path in named:
-        owner, method = path.split(".")
-        code = getattr(getattr(getattr(connections, owner, None), method, None), "__code__", None)
-        if code is None or "_local_infile" not in code.co_names:
-            return False
-    return True
-
-
 def configure(engine: Engine) -> None:
     """Set every new connection's session as the module docstring says."""
     event.listen(engine, "connect", _set_session)
 
 
 def _set_session(dbapi_conn: Any, _record: Any) -> None:
-    # A mirror engine connects with local_infile (etl.mirror.engine), and PyMySQL then sends
-    # any file a server names in answer to any statement: a server that is not what it seems
-    # must never read the sync host's files. On only around a load (etl.mirror.fast_mysql_load).
-    dbapi_conn._local_infile = False
+    # A mirror engine connects with local_infile (etl.mirror.engine): on only around a load.
+    mysql_local_files.refuse(dbapi_conn)
     cursor = dbapi_conn.cursor()
     try:
         mode = SQL_MODE
