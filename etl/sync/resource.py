@@ -31,6 +31,7 @@ from etl.sync import (
     series,
     state,
     whole_probe,
+    whole_skip,
     window_probe,
 )
 from etl.sync.cursor import RunCursor, window_start
@@ -88,14 +89,14 @@ class ResourceSync:
         if due is not None:  # its own cadence (`every`): not yet
             return cadence.skipped(self.resource, due)
         if not self.full:  # provably unchanged since its last pull (etl.sync.whole_probe)
-            unchanged = whole_probe.skip_if_unchanged(
+            unchanged = whole_skip.skip_if_unchanged(
                 self.engine, self.resource, self.probe, self.overlap
             ) or window_probe.skip_if_unchanged(
                 self.engine, self.resource, self.probe, self.overlap
             )
             if unchanged is not None:
                 return unchanged
-        charged = whole_probe.before_pull(self.engine, self.resource, self.probe)
+        charged = whole_skip.before_pull(self.engine, self.resource, self.probe)
         vouched = self._skip_quiet_passes()
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
@@ -112,7 +113,7 @@ class ResourceSync:
                 new_cursor = pass_probe.cap(new_cursor, vouched)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
-            whole_probe.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
+            whole_skip.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
             self._remember_probe(cursor)
         except (StopRequested, KeyboardInterrupt) as exc:
             self._build_anyway()
