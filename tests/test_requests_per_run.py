@@ -270,8 +270,9 @@ def test_an_endpoint_run_with_no_change_costs_one_request_a_resource_but_where_i
     unchanged = {r.resource for r in results if whole_probe.UNCHANGED in r.notes}
     assert unchanged == set(_vouched())
     quiet = {r.name for r in RESOURCES.values() if fan_probe.stamp_of(r) or window_probe.probed(r)}
-    assert quiet == {"adjustments", "payplancharges", "proctps", "schedules"}
-    assert {r.resource for r in results if window_probe.UNCHANGED in r.notes} == {"schedules"}
+    assert quiet == {"adjustments", "payplancharges", "proctps", "schedules", "payments"}
+    windows = {"schedules", "payments"}
+    assert {r.resource for r in results if window_probe.UNCHANGED in r.notes} == windows
     assert {name for name, count in spent.items() if count == 0} == daily | unchanged | quiet
     over_one = {name: count for name, count in spent.items() if count > 1}
     assert over_one == _expected_over_one(sim)
