@@ -19,7 +19,7 @@ from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
-from etl.sync import change_probe, pass_probe
+from etl.sync import change_probe, pass_probe, state
 from etl.sync.state import RunResult
 from tests.mariadb import fresh_mariadb
 from tests.practice import mirror, sync
@@ -72,19 +72,30 @@ def test_a_run_with_no_change_costs_one_request_a_resource(
     office.clock.advance(300)
     _sync(office, engine)
     office.clock.advance(300)
+    assert office.tables is not None
+    before = {name: state.get_cursor(engine, name) for name in NAMES}
     quiet = _sync(office, engine)
-    assert sorted(_asked(office)) == ["SQL", "appointments", "patients/Simple"]
-    assert [(r.stats.fetched, r.stats.requests) for r in quiet.values()] == [(0, 2), (0, 1)]
-    assert quiet["patients"].notes == [QUIET_PASSES + " (change probe)"]
-    assert quiet["appointments"].notes == [QUIET_FEED]
-    # The patients' cursor goes no later than the probe's clock (the passes vouched up to it).
-    cursor = quiet["patients"].cursor
-    assert cursor is not None and cursor <= office.clock.now()
+    # Nothing stamped since either cursor (less the overlap), no deletion since the feed's
+    # last read: the probe vouches for every request of both.
+    assert _asked(office) == ["SQL"]
+    assert [(r.stats.fetched, r.stats.requests) for r in quiet.values()] == [(0, 1), (0, 0)]
+    assert quiet["patients"].notes == [pass_probe.NOTHING_NEW, "counts the run's probe (1 request)"]
+    assert quiet["appointments"].notes == [pass_probe.NOTHING_NEW]
+    # The cursors stay: the next run asks from the same time.
+    assert {name: r.cursor for name, r in quiet.items()} == before
     with engine.connect() as conn:
         kept = conn.execute(
             select(Setting.value).where(Setting.name == pass_probe.FEED_PREFIX + "appointments")
         ).scalar()
-    assert kept == office.clock.now().isoformat()
+    assert kept == office.clock.now().isoformat()  # as if the feed had been read
+    edited = office.tables.all("appointments")[2]["AptNum"]
+    office.clock.advance(60)
+    office.tables.update("appointments", edited, Note="moved")
+    office.clock.advance(300)
+    read = _sync(office, engine)
+    assert sorted(_asked(office)) == ["SQL", "appointments"]
+    assert [(r.stats.updated, r.stats.requests) for r in read.values()] == [(0, 1), (1, 1)]
+    assert mirror(engine, RESOURCES["appointments"])[edited]["note"] == "moved"
 
 
 @pytest.mark.parametrize("status", ["Deleted", "Archived"])

@@ -31,7 +31,7 @@ from etl.simulator import OfficeClock, Simulator
 from etl.simulator.clock import format_datetime
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.office_rows import office_rows
-from etl.sync import change_probe, fan_probe, whole_probe, window_probe
+from etl.sync import change_probe, fan_probe, pass_probe, whole_probe, window_probe
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult, RunStats
 from tests.conftest import settings_for
@@ -234,10 +234,11 @@ def _vouched() -> list[str]:
 
 
 #: Resources whose run with no change costs more than one request, and why (README "What a
-#: run costs"): patients counts the run's SQL probe (which also vouches for its status passes
-#: and appointments' Deleted feed, etl.sync.pass_probe), the whole pulls the probe cannot
-#: vouch for (their pages). Fan-outs whose children have a change column and schedules' window
-#: cost nothing when the probe finds no child or row changed (etl.sync.fan_probe, window_probe).
+#: run costs"): the whole pulls the probe cannot vouch for (their pages); patients counts the
+#: run's SQL probe (which also vouches for its list and status passes and appointments' list
+#: and Deleted feed, etl.sync.pass_probe). Fan-outs whose children have a change column and
+#: dated windows cost nothing when the probe finds no child or row changed (etl.sync.fan_probe,
+#: window_probe).
 def _expected_over_one(sim: Any) -> dict[str, int]:
     def pages(path: str) -> int:
         return len(sim.tables.all(path)) // 100 + 1
@@ -245,7 +246,7 @@ def _expected_over_one(sim: Any) -> dict[str, int]:
     whole = [r for r in RESOURCES.values() if r.mark_missing and r.every is None]
     expected = {r.name: pages(r.path) for r in whole if r.cursor_param is None}
     expected = {name: count for name, count in expected.items() if name not in _vouched()}
-    expected["patients"] = 2  # its list and the run's probe
+    expected["patients"] = 1  # the run's probe (its list, with nothing new, is not read)
     return {name: count for name, count in expected.items() if count > 1}
 
 
@@ -273,7 +274,13 @@ def test_an_endpoint_run_with_no_change_costs_one_request_a_resource_but_where_i
     assert quiet == {"adjustments", "payplancharges", "proctps", "schedules", "payments"}
     windows = {"schedules", "payments"}
     assert {r.resource for r in results if window_probe.UNCHANGED in r.notes} == windows
-    assert {name for name, count in spent.items() if count == 0} == daily | unchanged | quiet
+    # Lists by a change stamp with no row stamped since their cursor (less the overlap) cost
+    # nothing either; those whose cursor is their newest row's stamp always have one.
+    nothing_new = {r.resource for r in results if pass_probe.NOTHING_NEW in r.notes}
+    stamped = {r.name for r in RESOURCES.values() if pass_probe.listed_by_stamp(r)}
+    assert nothing_new == {n for n in stamped if not RESOURCES[n].cursor_from_rows}
+    free = daily | unchanged | quiet | nothing_new
+    assert {name for name, count in spent.items() if count == 0} == free - {"patients"}
     over_one = {name: count for name, count in spent.items() if count > 1}
     assert over_one == _expected_over_one(sim)
     assert set(spent) == set(ALL)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, delete, insert, select
 
@@ -33,13 +34,18 @@ from etl.catalog.opendental import OD_TABLES
 from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
-from etl.sync import state
+from etl.sync import state, whole_skip
 from etl.sync.cursor import window_start
+from etl.sync.state import RunResult
+
+if TYPE_CHECKING:  # whole_probe asks this module's rows
+    from etl.sync.whole_probe import WholeProbe
 
 #: Codes the catalog's enums lack: OpenDentBusiness/TableTypes/HistAppointment.cs (0 to 4).
 MORE_ENUMS = {"HistAppointmentAction": ("Created", "Changed", "Missed", "Cancelled", "Deleted")}
 #: Where the probe clock of a deletion feed's last complete read is kept (resource's name next).
 FEED_PREFIX = "deletions_probe:"
+NOTHING_NEW = "nothing stamped since the cursor: not read (change probe)"
 #: The probe rows' labels start so (never a table's name, nor a caption's `table.column`).
 LABEL = "pass:"
 
@@ -91,6 +97,11 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
     found = []
     for resource in chosen:
         stamp, cursor = change_column(resource.table_name), state.get_cursor(engine, resource.name)
+        if listed_by_stamp(resource) and stamp is not None and cursor is not None:
+            since, label = window_start(cursor, overlap), list_label(resource)
+            found.append(
+                Ask(resource.name, label, count_sql(resource.table_name, label, stamp, {}, since))
+            )
         for filters in resource.passes:
             if not filters or stamp is None or cursor is None or not resource.cursor_param:
                 continue
@@ -112,6 +123,41 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
                 continue
             found.append(Ask(resource.name, label, sql))
     return found
+
+
+def listed_by_stamp(resource: Resource) -> bool:
+    """Whether a resource's list asks for rows whose table's change column is since a time."""
+    stamp = change_column(resource.table_name)
+    plain = resource.fan_out is None and resource.window is None
+    return plain and stamp is not None and (resource.cursor_param or "").lower() == stamp.lower()
+
+
+def list_label(resource: Resource) -> str:
+    """The probe row's label of a resource's plain list (its rows stamped since the cursor)."""
+    return f"{LABEL}{resource.name}:list"
+
+
+def skip_if_quiet(engine: Engine, resource: Resource, probe: WholeProbe | None) -> RunResult | None:
+    """Record the resource as read without a request, if the probe found nothing to read.
+
+    Nothing to read: no row of its table stamped since the cursor less the overlap (the list
+    and every status pass would return none of the mirror lacks), and no deletion in its feed
+    since that was last read. The cursor stays (the next run asks from the same time).
+
+    Returns:
+        The run's result, or None: the resource is read.
+    """
+    clock = None if probe is None else probe.clock
+    if probe is None or clock is None or probe.passes.get(list_label(resource)) != 0:
+        return None
+    if len(quiet_passes(probe.passes, clock, resource)) != len(resource.passes) - 1:
+        return None
+    if feed_table(resource) is not None and not quiet_feed(probe.passes, clock, resource):
+        return None
+    if resource.deletions is not None and feed_table(resource) is None:
+        return None  # a feed the probe cannot ask: read
+    remember_feed(engine, resource, clock)  # as a read of the feed would
+    return whole_skip.record_unread(engine, resource, probe, NOTHING_NEW)
 
 
 def quiet_passes(

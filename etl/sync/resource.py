@@ -88,11 +88,13 @@ class ResourceSync:
         due = None if self.full else cadence.next_due(self.engine, self.resource, state.utcnow())
         if due is not None:  # its own cadence (`every`): not yet
             return cadence.skipped(self.resource, due)
-        if not self.full:  # provably unchanged since its last pull (etl.sync.whole_probe)
-            unchanged = whole_skip.skip_if_unchanged(
-                self.engine, self.resource, self.probe, self.overlap
-            ) or window_probe.skip_if_unchanged(
-                self.engine, self.resource, self.probe, self.overlap
+        if not self.full:  # provably unchanged since its last read (etl.sync.whole_probe)
+            unchanged = (
+                whole_skip.skip_if_unchanged(self.engine, self.resource, self.probe, self.overlap)
+                or window_probe.skip_if_unchanged(
+                    self.engine, self.resource, self.probe, self.overlap
+                )
+                or pass_probe.skip_if_quiet(self.engine, self.resource, self.probe)
             )
             if unchanged is not None:
                 return unchanged

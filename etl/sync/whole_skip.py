@@ -50,11 +50,33 @@ def skip_if_unchanged(
     quiet = newest is None or newest < window_start(before, overlap)
     if now != last or not quiet:
         return None
+    asked = plural(len(probe.found), "whole pull")
+    return record_unread(engine, resource, probe, UNCHANGED, f"counts the run's probe of {asked}")
+
+
+def record_unread(
+    engine: Engine,
+    resource: Resource,
+    probe: WholeProbe,
+    note: str,
+    charged: str = "counts the run's probe",
+) -> state.RunResult:
+    """Record a run of a resource the probe proved unchanged: nothing read, its cursor kept.
+
+    Args:
+        engine: the mirror.
+        resource: the resource not read.
+        probe: the run's probe (its requests are charged here if no resource took them yet).
+        note: why it was not read.
+        charged: what the run's note says of the probe's requests, when charged here.
+
+    Returns:
+        The run's result (the run's row is recorded, a success).
+    """
     stats = state.RunStats(requests=probe.take_charge(resource), office_clock=probe.clock)
-    notes = [UNCHANGED]
+    notes = [note]
     if stats.requests:
-        calls, asked = plural(stats.requests, "request"), plural(len(probe.found), "whole pull")
-        notes.append(f"counts the run's probe of {asked} ({calls})")
+        notes.append(f"{charged} ({plural(stats.requests, 'request')})")
     cursor = state.get_cursor(engine, resource.name)
     mode = "full" if cursor is None else "incremental"
     run_id = state.start_run(engine, resource.name, mode, cursor)

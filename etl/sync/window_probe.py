@@ -37,10 +37,9 @@ from sqlalchemy import Engine, delete, func, insert, select
 from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
-from etl.sync import requests, state
+from etl.sync import requests, state, whole_skip
 from etl.sync.cursor import window_start
 from etl.sync.pass_probe import LABEL, Ask
-from etl.wording import plural
 
 if TYPE_CHECKING:  # whole_probe asks this module's rows
     from etl.sync.whole_probe import WholeProbe
@@ -133,15 +132,7 @@ def skip_if_unchanged(
         return None
     if count != _mirrored(engine, resource, dates):
         return None
-    stats = state.RunStats(requests=probe.take_charge(resource), office_clock=probe.clock)
-    notes = [UNCHANGED]
-    if stats.requests:
-        notes.append(f"counts the run's probe ({plural(stats.requests, 'request')})")
-    cursor = state.get_cursor(engine, resource.name)
-    run_id = state.start_run(engine, resource.name, "incremental", cursor)
-    with engine.begin() as conn:
-        state.close_run(conn, run_id, stats, new_cursor=cursor, note="; ".join(notes))
-    return state.RunResult(resource.name, "incremental", stats, 0.0, cursor, False, notes)
+    return whole_skip.record_unread(engine, resource, probe, UNCHANGED)
 
 
 def remember(
