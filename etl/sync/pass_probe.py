@@ -1,4 +1,4 @@
-"""Extra requests the run's one SQL probe proves empty: status passes and deletion feeds.
+"""Requests the run's one SQL probe proves empty: lists by change stamp, status passes, feeds.
 
 `patients` is read three times (the plain list, then PatStatus=Deleted and =Archived, as the
 vendor does not say whether the plain list shows them) and `appointments` reads its deletion
@@ -16,6 +16,13 @@ the run's probe (etl.sync.whole_probe) asks, in the same ShortQuery, one row mor
   clock of the probe before its last complete read (or skip) less the overlap. None: every
   deletion the feed lists was listed then, and applied; the feed is not read, and the clock
   of this probe is remembered as if it had been.
+
+- a list by change stamp (patients, appointments, procedurelogs, providers, procedurecodes:
+  the filter is the table's change column): how many rows carry a stamp at or after the cursor
+  less the overlap, whatever their status. None, with every status pass and the deletion feed
+  quiet too: the resource is not read at all, and its cursor stays (the next run asks from the
+  same time, so a row written after the probe, or committed late inside the overlap, is read
+  then, as the list would have read it). Asked only when the run probes anyway.
 
 No cursor, nothing remembered, `--full`, a refused probe or an answer without the row: the
 request is made as before.
@@ -97,11 +104,6 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
     found = []
     for resource in chosen:
         stamp, cursor = change_column(resource.table_name), state.get_cursor(engine, resource.name)
-        if listed_by_stamp(resource) and stamp is not None and cursor is not None:
-            since, label = window_start(cursor, overlap), list_label(resource)
-            found.append(
-                Ask(resource.name, label, count_sql(resource.table_name, label, stamp, {}, since))
-            )
         for filters in resource.passes:
             if not filters or stamp is None or cursor is None or not resource.cursor_param:
                 continue
@@ -125,10 +127,30 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
     return found
 
 
+def list_asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[Ask]:
+    """The probe's rows for the run's lists by change stamp: their rows stamped since the cursor.
+
+    Asked only when the run probes anyway (etl.sync.whole_probe): alone, the probe would cost
+    the request it saves, and one more when a list changed.
+    """
+    found = []
+    for resource in chosen:
+        stamp, cursor = change_column(resource.table_name), state.get_cursor(engine, resource.name)
+        if listed_by_stamp(resource) and stamp is not None and cursor is not None:
+            since, label = window_start(cursor, overlap), list_label(resource)
+            sql = count_sql(resource.table_name, label, stamp, {}, since)
+            found.append(Ask(resource.name, label, sql))
+    return found
+
+
 def listed_by_stamp(resource: Resource) -> bool:
-    """Whether a resource's list asks for rows whose table's change column is since a time."""
+    """Whether a resource's list asks for rows whose table's change column is since a time.
+
+    Not a list whose cursor is its newest row's own stamp (claims, commlogs, ...): that row is
+    always in the window the probe would count, so the list is always read.
+    """
     stamp = change_column(resource.table_name)
-    plain = resource.fan_out is None and resource.window is None
+    plain = resource.fan_out is None and resource.window is None and not resource.cursor_from_rows
     return plain and stamp is not None and (resource.cursor_param or "").lower() == stamp.lower()
 
 

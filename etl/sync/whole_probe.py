@@ -31,8 +31,9 @@ caption, remembered and compared with the rest (a rename is missed only if its C
 collides, or if a caption renamed during a pull is renamed back before the next run). A caption
 of another source: not probed.
 
-The same SELECT also asks, a row each, whether patients' status passes and appointments'
-deletion feed would bring anything new (etl.sync.pass_probe): those that would not are not read;
+The same SELECT also asks, a row each, whether the lists by change stamp (patients,
+appointments, ...), patients' status passes and appointments' deletion feed would bring anything
+new (etl.sync.pass_probe): those that would not are not read;
 which fan-outs' children changed (etl.sync.fan_probe) and whether dated windows (schedules,
 payments) did (etl.sync.window_probe).
 
@@ -144,9 +145,11 @@ def ask(
     # A deletion feed, a fan-out or a dated window never vouched for: the probe's clock alone
     # is worth a request, once (it starts what later runs skip by).
     unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}
-    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more)]
+    lists = [] if overlap is None else pass_probe.list_asks(engine, others, overlap)
+    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more + lists)]
     if not wanted and not more and not unvouched:
-        return None
+        return None  # the lists alone are not worth a probe (etl.sync.pass_probe.list_asks)
+    more += lists
     askers = {a.resource for a in more} | unvouched
     before = client.requests_made
     try:
