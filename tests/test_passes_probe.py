@@ -160,6 +160,17 @@ def test_a_refused_probe_reads_as_before(office: Simulator, engine: Engine) -> N
     assert refused["patients"].notes == [] and refused["appointments"].notes == []
 
 
+def test_lists_alone_are_not_worth_a_probe(office: Simulator, engine: Engine) -> None:
+    # providers: nothing else the probe could vouch for. A probe would cost the request it
+    # saves, and one more when the list changed: the list is read, no SQL.
+    for _ in range(3):
+        office.clock.advance(300)
+        office.requests.clear()
+        results = {r.resource: r for r in sync(office, engine, ("providers",))}
+        assert _asked(office) == ["providers"]
+        assert results["providers"].notes == []
+
+
 def test_full_never_skips(office: Simulator, engine: Engine) -> None:
     _settled(office, engine)
     office.clock.advance(300)
@@ -209,6 +220,7 @@ def test_the_probe_rows_run_on_mysql_as_written() -> None:
                 {"HistApptAction": "Deleted"},
                 since,
             ),
+            pass_probe.count_sql("patient", "pass:patients:list", "DateTStamp", {}, since),
         ]
         sql = " UNION ALL ".join([change_probe.clock_select(), *rows])
         with office.connect() as conn:
@@ -218,4 +230,5 @@ def test_the_probe_rows_run_on_mysql_as_written() -> None:
         ("pass:patients:D", 1),
         ("pass:patients:A", 0),  # stamped before the window
         ("pass:appointments:deletions", 1),
+        ("pass:patients:list", 2),  # any status, stamped in the window
     ]
