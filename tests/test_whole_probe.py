@@ -260,6 +260,34 @@ def test_a_refused_probe_pulls_as_before(office: Simulator, engine: Engine) -> N
     assert _sync(office, engine)["claimprocs"].stats.fetched == 0
 
 
+def test_an_office_refusing_the_fingerprints_reads_those_tables_every_run(
+    office: Simulator, engine: Engine
+) -> None:
+    first = _sync(office, engine)
+    office.clock.advance(300)
+    # An older Open Dental lacks a column a fingerprint names: 400, the whole SELECT refused.
+    office.fail_next(400, "Error executing query: Unknown column")
+    refused = _sync(office, engine)
+    sql = _sql_sent(office)
+    assert len(sql) == 2 and "scheduleop" in sql[0] and "scheduleop" not in sql[1]
+    assert (
+        _shown(refused, NAMES)
+        == [
+            ("claimprocs", 0, 2),  # both probes counted on the first
+            *[(n, 0, 0) for n in PROBED[1:]],
+            *[(n, first[n].stats.fetched, first[n].stats.requests) for n in PRINTED],
+        ]
+    )
+    office.clock.advance(300)
+    again = _sync(office, engine)  # not asked again: one probe, those two read
+    assert len(_sql_sent(office)) == 1 and "scheduleop" not in _sql_sent(office)[0]
+    assert _shown(again, NAMES) == [
+        ("claimprocs", 0, 1),
+        *[(n, 0, 0) for n in PROBED[1:]],
+        *[(n, first[n].stats.fetched, first[n].stats.requests) for n in PRINTED],
+    ]
+
+
 def test_without_the_queries_permission_nothing_changes(
     make_sim: Any, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -22,7 +22,10 @@ fingerprint of its rows (the CRC32 sum of every column the endpoint maps, etl.sy
 remembered and compared as C is. A change after T0, during the pull or after it, makes the next
 probe differ from the one kept: read again. What it cannot see: a row edited during a pull and
 edited back, exactly, before the next probe (the pull may have listed the passing values), or a
-CRC32 sum that collides (about one in four billion).
+CRC32 sum that collides (about one in four billion). A fingerprint names every column the
+endpoint sends: an office whose database lacks one refuses the SELECT (400); it is asked again
+once without them, and if that answers they are not asked again (`whole_probe:fingerprints
+refused`): those tables are read every run, as without SQL.
 
 Captions the API derives from another table (paysplits' unearnedType and operatories'
 operatoryType: definition.ItemName; benefits' procCode: procedurecode.ProcCode) change the list
@@ -56,7 +59,15 @@ from etl.api.paginator import parse_query_time
 from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
-from etl.sync import cadence, change_probe, fan_probe, pass_probe, state, window_probe
+from etl.sync import (
+    cadence,
+    change_probe,
+    fan_probe,
+    pass_probe,
+    state,
+    whole_skip,
+    window_probe,
+)
 from etl.sync.query_detect import queries_allowed
 from etl.sync.whole_skip import PREFIX as PREFIX
 from etl.sync.whole_skip import UNCHANGED as UNCHANGED
@@ -138,6 +149,8 @@ def ask(
         return None
     now = state.utcnow()  # those not due on their cadence are not run: not asked either
     due = [r for r in chosen if probed(r) and cadence.next_due(engine, r, now) is None]
+    if whole_skip.prints_refused(engine):  # an office whose SQL lacks a column they name
+        due = [r for r in due if stamped(r)]
     others = [r for r in chosen if r not in due and cadence.next_due(engine, r, now) is None]
     more = [] if overlap is None else pass_probe.asks(engine, others, overlap)
     if overlap is not None:  # fan-outs' children and dated windows (one row each)
@@ -155,7 +168,7 @@ def ask(
     try:
         if not queries_allowed(engine, client, mode, asked=False):
             return _spent(client, before, askers)
-        rows = short_query.short_query(client, probe_sql(wanted, [a.sql for a in more]))
+        rows, wanted = _query(engine, client, wanted, [a.sql for a in more])
         answer = WholeProbe(change_probe.clock_of(rows), asked=askers)
     except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
         log.warning("whole pulls not probed, each is read: %s", exc)
@@ -181,6 +194,25 @@ def ask(
         log.warning("the probe did not answer for %s: read whole", ", ".join(missing))
     answer.requests = client.requests_made - before
     return answer
+
+
+def _query(
+    engine: Engine, client: ApiClient, wanted: list[Resource], more: list[str]
+) -> tuple[list[dict[str, object]], list[Resource]]:
+    # The rows' fingerprints name every column an endpoint sends: an office whose database
+    # lacks one (an older version) refuses the SELECT (400). Asked again without them, once;
+    # if that answers, they are not asked again (the tables are read every run, as before).
+    try:
+        return short_query.short_query(client, probe_sql(wanted, more)), wanted
+    except QueryRefused as exc:
+        stamped_only = [r for r in wanted if stamped(r)]
+        if len(stamped_only) == len(wanted):
+            raise
+        rows = short_query.short_query(client, probe_sql(stamped_only, more))
+        printed = ", ".join(r.name for r in wanted if not stamped(r))
+        log.warning("the probe of %s was refused (%s): they are read every run", printed, exc)
+        whole_skip.refuse_prints(engine)
+        return rows, stamped_only
 
 
 def _unvouched(engine: Engine, resource: Resource) -> bool:

@@ -31,6 +31,8 @@ log = logging.getLogger("etl.sync.run")
 #: Where a complete pull's probe is kept in odmirror_settings (the resource's name follows).
 PREFIX = "whole_probe:"
 UNCHANGED = "unchanged since its last pull: not read (change probe)"
+#: Set when the office refused the rows' fingerprints (a column its database lacks).
+PRINTS_REFUSED = PREFIX + "fingerprints refused"
 
 
 def skip_if_unchanged(
@@ -120,3 +122,17 @@ def _remembered(engine: Engine, name: str) -> dict[str, object] | None:
 
 def _text(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+def prints_refused(engine: Engine) -> bool:
+    """Whether the office refused the fingerprints of tables without a change column."""
+    with engine.connect() as conn:
+        found = conn.execute(select(Setting.value).where(Setting.name == PRINTS_REFUSED)).scalar()
+    return found is not None
+
+
+def refuse_prints(engine: Engine) -> None:
+    """Remember that the office refused them: they are not asked again (read every run)."""
+    with engine.begin() as conn:
+        conn.execute(delete(Setting).where(Setting.name == PRINTS_REFUSED))
+        conn.execute(insert(Setting).values(name=PRINTS_REFUSED, value="refused"))
