@@ -19,7 +19,7 @@ from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
-from etl.sync import change_probe, pass_probe
+from etl.sync import change_probe, pass_probe, state
 from etl.sync.state import RunResult
 from tests.mariadb import fresh_mariadb
 from tests.practice import mirror, sync
@@ -72,19 +72,30 @@ def test_a_run_with_no_change_costs_one_request_a_resource(
     office.clock.advance(300)
     _sync(office, engine)
     office.clock.advance(300)
+    assert office.tables is not None
+    before = {name: state.get_cursor(engine, name) for name in NAMES}
     quiet = _sync(office, engine)
-    assert sorted(_asked(office)) == ["SQL", "appointments", "patients/Simple"]
-    assert [(r.stats.fetched, r.stats.requests) for r in quiet.values()] == [(0, 2), (0, 1)]
-    assert quiet["patients"].notes == [QUIET_PASSES + " (change probe)"]
-    assert quiet["appointments"].notes == [QUIET_FEED]
-    # The patients' cursor goes no later than the probe's clock (the passes vouched up to it).
-    cursor = quiet["patients"].cursor
-    assert cursor is not None and cursor <= office.clock.now()
+    # Nothing stamped since either cursor (less the overlap), no deletion since the feed's
+    # last read: the probe vouches for every request of both.
+    assert _asked(office) == ["SQL"]
+    assert [(r.stats.fetched, r.stats.requests) for r in quiet.values()] == [(0, 1), (0, 0)]
+    assert quiet["patients"].notes == [pass_probe.NOTHING_NEW, "counts the run's probe (1 request)"]
+    assert quiet["appointments"].notes == [pass_probe.NOTHING_NEW]
+    # The cursors stay: the next run asks from the same time.
+    assert {name: r.cursor for name, r in quiet.items()} == before
     with engine.connect() as conn:
         kept = conn.execute(
             select(Setting.value).where(Setting.name == pass_probe.FEED_PREFIX + "appointments")
         ).scalar()
-    assert kept == office.clock.now().isoformat()
+    assert kept == office.clock.now().isoformat()  # as if the feed had been read
+    edited = office.tables.all("appointments")[2]["AptNum"]
+    office.clock.advance(60)
+    office.tables.update("appointments", edited, Note="moved")
+    office.clock.advance(300)
+    read = _sync(office, engine)
+    assert sorted(_asked(office)) == ["SQL", "appointments"]
+    assert [(r.stats.updated, r.stats.requests) for r in read.values()] == [(0, 1), (1, 1)]
+    assert mirror(engine, RESOURCES["appointments"])[edited]["note"] == "moved"
 
 
 @pytest.mark.parametrize("status", ["Deleted", "Archived"])
@@ -149,6 +160,17 @@ def test_a_refused_probe_reads_as_before(office: Simulator, engine: Engine) -> N
     assert refused["patients"].notes == [] and refused["appointments"].notes == []
 
 
+def test_lists_alone_are_not_worth_a_probe(office: Simulator, engine: Engine) -> None:
+    # providers: nothing else the probe could vouch for. A probe would cost the request it
+    # saves, and one more when the list changed: the list is read, no SQL.
+    for _ in range(3):
+        office.clock.advance(300)
+        office.requests.clear()
+        results = {r.resource: r for r in sync(office, engine, ("providers",))}
+        assert _asked(office) == ["providers"]
+        assert results["providers"].notes == []
+
+
 def test_full_never_skips(office: Simulator, engine: Engine) -> None:
     _settled(office, engine)
     office.clock.advance(300)
@@ -198,6 +220,7 @@ def test_the_probe_rows_run_on_mysql_as_written() -> None:
                 {"HistApptAction": "Deleted"},
                 since,
             ),
+            pass_probe.count_sql("patient", "pass:patients:list", "DateTStamp", {}, since),
         ]
         sql = " UNION ALL ".join([change_probe.clock_select(), *rows])
         with office.connect() as conn:
@@ -207,4 +230,5 @@ def test_the_probe_rows_run_on_mysql_as_written() -> None:
         ("pass:patients:D", 1),
         ("pass:patients:A", 0),  # stamped before the window
         ("pass:appointments:deletions", 1),
+        ("pass:patients:list", 2),  # any status, stamped in the window
     ]

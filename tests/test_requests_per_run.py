@@ -31,7 +31,7 @@ from etl.simulator import OfficeClock, Simulator
 from etl.simulator.clock import format_datetime
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.office_rows import office_rows
-from etl.sync import change_probe, fan_probe, whole_probe, window_probe
+from etl.sync import change_probe, fan_probe, pass_probe, whole_probe, window_probe
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult, RunStats
 from tests.conftest import settings_for
@@ -223,20 +223,22 @@ def test_the_probe_counts_rows_on_a_real_mariadb() -> None:
 
 def _vouched() -> list[str]:
     # Whole pulls the SQL probe finds unchanged in the simulator: a change column the list
-    # sends (the simulator's office database stamps a column it lacks at each query).
+    # sends (the simulator's office database stamps a column it lacks at each query), or none
+    # (their rows' fingerprint: etl.sync.whole_sql).
     return [
         r.name
         for r in RESOURCES.values()
         if whole_probe.probed(r) and r.every is None
-        if change_column(r.table_name) in MIRRORED[r.table_name].sent
+        if change_column(r.table_name) in {None, *MIRRORED[r.table_name].sent}
     ]
 
 
 #: Resources whose run with no change costs more than one request, and why (README "What a
-#: run costs"): patients counts the run's SQL probe (which also vouches for its status passes
-#: and appointments' Deleted feed, etl.sync.pass_probe), the whole pulls the probe cannot
-#: vouch for (their pages). Fan-outs whose children have a change column and schedules' window
-#: cost nothing when the probe finds no child or row changed (etl.sync.fan_probe, window_probe).
+#: run costs"): the whole pulls the probe cannot vouch for (their pages); patients counts the
+#: run's SQL probe (which also vouches for its list and status passes and appointments' list
+#: and Deleted feed, etl.sync.pass_probe). Fan-outs whose children have a change column and
+#: dated windows cost nothing when the probe finds no child or row changed (etl.sync.fan_probe,
+#: window_probe).
 def _expected_over_one(sim: Any) -> dict[str, int]:
     def pages(path: str) -> int:
         return len(sim.tables.all(path)) // 100 + 1
@@ -244,7 +246,7 @@ def _expected_over_one(sim: Any) -> dict[str, int]:
     whole = [r for r in RESOURCES.values() if r.mark_missing and r.every is None]
     expected = {r.name: pages(r.path) for r in whole if r.cursor_param is None}
     expected = {name: count for name, count in expected.items() if name not in _vouched()}
-    expected["patients"] = 2  # its list and the run's probe
+    expected["patients"] = 1  # the run's probe (its list, with nothing new, is not read)
     return {name: count for name, count in expected.items() if count > 1}
 
 
@@ -269,9 +271,18 @@ def test_an_endpoint_run_with_no_change_costs_one_request_a_resource_but_where_i
     unchanged = {r.resource for r in results if whole_probe.UNCHANGED in r.notes}
     assert unchanged == set(_vouched())
     quiet = {r.name for r in RESOURCES.values() if fan_probe.stamp_of(r) or window_probe.probed(r)}
-    assert quiet == {"adjustments", "payplancharges", "proctps", "schedules"}
-    assert {r.resource for r in results if window_probe.UNCHANGED in r.notes} == {"schedules"}
-    assert {name for name, count in spent.items() if count == 0} == daily | unchanged | quiet
+    assert quiet == {"adjustments", "payplancharges", "proctps", "schedules", "payments"}
+    windows = {"schedules", "payments"}
+    assert {r.resource for r in results if window_probe.UNCHANGED in r.notes} == windows
+    # Lists by a change stamp with no row stamped since their cursor (less the overlap) cost
+    # nothing either (not those whose cursor is their newest row's stamp: it is in the window).
+    nothing_new = {r.resource for r in results if pass_probe.NOTHING_NEW in r.notes}
+    stamped = {r.name for r in RESOURCES.values() if pass_probe.listed_by_stamp(r)}
+    assert nothing_new == stamped == {
+        "patients", "appointments", "procedurelogs", "providers", "procedurecodes"
+    }  # fmt: skip
+    free = daily | unchanged | quiet | nothing_new
+    assert {name for name, count in spent.items() if count == 0} == free - {"patients"}
     over_one = {name: count for name, count in spent.items() if count > 1}
     assert over_one == _expected_over_one(sim)
     assert set(spent) == set(ALL)

@@ -20,7 +20,8 @@ from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
-from etl.sync import whole_probe
+from etl.simulator.office_db import OfficeDatabase
+from etl.sync import whole_probe, whole_sql
 from etl.sync.state import RunResult
 from tests.mariadb import fresh_mariadb
 from tests.practice import mirror, sync
@@ -28,9 +29,9 @@ from tests.practice import mirror, sync
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
 PROBED = ("claimprocs", "paysplits", "patplans", "recalls", "claimtrackings")
-#: Whole pulls the probe cannot vouch for: no change column.
-NOT_PROBED = ("scheduleops", "payplanlinks")
-NAMES = PROBED + NOT_PROBED
+#: Whole pulls without a change column: the probe fingerprints their rows.
+PRINTED = ("scheduleops", "payplanlinks")
+NAMES = PROBED + PRINTED
 
 
 @pytest.fixture
@@ -63,33 +64,37 @@ def test_a_run_with_no_change_costs_one_request_for_every_probed_whole_pull(
 ) -> None:
     assert office.tables is not None
     first = _sync(office, engine)
-    assert all(first[n].stats.fetched == len(office.tables.all(n)) > 0 for n in PROBED)
+    assert all(first[n].stats.fetched == len(office.tables.all(n)) > 0 for n in NAMES)
     assert len(_sql_sent(office)) == 2  # the Queries permission's check, then the probe
     with engine.connect() as conn:
         saved = {name: value for name, value in conn.execute(select(Setting.name, Setting.value))}
     remembered = {k.removeprefix(whole_probe.PREFIX): v for k, v in saved.items() if v}
-    assert sorted(set(remembered) & set(NAMES)) == sorted(PROBED)
+    assert sorted(set(remembered) & set(NAMES)) == sorted(NAMES)
     assert json.loads(remembered["recalls"])["before"] == office.clock.now().isoformat()
     assert json.loads(remembered["recalls"])["count"] == len(office.tables.all("recalls"))
+    kept = json.loads(remembered["scheduleops"])
+    assert (kept["count"], kept["newest"]) == (len(office.tables.all("scheduleops")), None)
+    assert list(kept["captions"]) == ["scheduleop.*"]  # its rows' fingerprint stands for a stamp
     office.clock.advance(300)
     again = _sync(office, engine)
     sql = _sql_sent(office)
     # The clock, a row per table, and the fingerprint of paysplits' captions (definitions).
-    assert len(sql) == 1 and sql[0].count("UNION ALL") == len(PROBED) + 1
-    assert _listed(office) == set(NOT_PROBED)  # the others are listed as before
-    assert _shown(again, PROBED) == [
+    assert len(sql) == 1 and sql[0].count("UNION ALL") == len(NAMES) + 1
+    assert _listed(office) == set()  # none is listed
+    assert _shown(again, NAMES) == [
         ("claimprocs", 0, 1),  # the probe is counted on the first
         ("paysplits", 0, 0),
         ("patplans", 0, 0),
         ("recalls", 0, 0),
         ("claimtrackings", 0, 0),
+        ("scheduleops", 0, 0),
+        ("payplanlinks", 0, 0),
     ]
     assert again["claimprocs"].notes == [
         whole_probe.UNCHANGED,
-        "counts the run's probe of 5 whole pulls (1 request)",
+        "counts the run's probe of 7 whole pulls (1 request)",
     ]
-    assert all(again[n].notes == [whole_probe.UNCHANGED] for n in PROBED[1:])
-    assert all(again[n].stats.fetched == first[n].stats.fetched for n in NOT_PROBED)
+    assert all(again[n].notes == [whole_probe.UNCHANGED] for n in NAMES[1:])
 
 
 def test_a_renamed_definition_pulls_the_paysplits_that_show_its_name(
@@ -145,6 +150,75 @@ def test_a_deleted_an_inserted_and_an_edited_row_each_make_its_pull(
     assert (rows[new]["writeoff"], rows[new]["odmirror_gone_at"]) == (1.5, None)
 
 
+def test_a_table_without_a_change_column_is_read_after_an_edit_or_a_deletion(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    first = _sync(office, engine)
+    keys = [r["ScheduleOpNum"] for r in tables.all("scheduleops")]
+    before = tables.all("scheduleops")[1]
+    changes = {  # no stamp moves: scheduleop has no change column
+        "edit": lambda: tables.update(
+            "scheduleops", keys[1], OperatoryNum=before["OperatoryNum"] + 1
+        ),
+        "delete": lambda: tables["scheduleops"].rows.pop(keys[3]),
+    }
+    for change, make in changes.items():
+        office.clock.advance(300)
+        make()
+        results = _sync(office, engine)
+        assert _shown(results, ("scheduleops",)) == [
+            ("scheduleops", len(tables.all("scheduleops")), first["scheduleops"].stats.requests)
+        ], change
+        assert _shown(results, PRINTED[1:]) == [("payplanlinks", 0, 0)]
+        office.clock.advance(300)
+        assert _sync(office, engine)["scheduleops"].stats.fetched == 0, change  # remembered
+    rows = mirror(engine, RESOURCES["scheduleops"])
+    assert rows[keys[1]] == {**rows[keys[1]], "operatorynum": before["OperatoryNum"] + 1}
+    assert [k for k, r in rows.items() if r["odmirror_gone_at"] is not None] == [keys[3]]
+
+
+def test_an_edit_made_during_the_pull_is_read_again_next_run(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    _sync(office, engine)
+    office.clock.advance(300)
+    key, op = tables.all("payplanlinks")[0]["PayPlanLinkNum"], keys_of(tables, "scheduleops")[0]
+    tables.update("scheduleops", op, OperatoryNum=99)  # both are read this run
+    tables.update("payplanlinks", key, AmountOverride=1.5)
+    edits = {"scheduleops": 98, "payplanlinks": 97}
+
+    def edit(index: int, path: str) -> None:
+        # After the probe: scheduleops as its pull begins (the pull sees it), then again as
+        # payplanlinks' begins (its pull has ended: the mirror keeps 98); payplanlinks too.
+        if path == "payplanlinks":
+            tables.update("payplanlinks", key, AmountOverride=12.5)
+        if path in edits:
+            tables.update("scheduleops", op, OperatoryNum=edits.pop(path))
+
+    tables.on_serve(edit)
+    results = _sync(office, engine)
+    tables.on_serve(None)
+    assert [results[n].stats.fetched for n in PRINTED] == [len(tables.all(n)) for n in PRINTED]
+    assert mirror(engine, RESOURCES["scheduleops"])[op]["operatorynum"] == 98
+    assert mirror(engine, RESOURCES["payplanlinks"])[key]["amountoverride"] == 12.5
+    office.clock.advance(300)
+    # The probe kept is the one before the pulls: the edits made since differ from it.
+    again = _sync(office, engine)
+    assert [again[n].stats.fetched for n in PRINTED] == [len(tables.all(n)) for n in PRINTED]
+    assert mirror(engine, RESOURCES["scheduleops"])[op]["operatorynum"] == 97
+    office.clock.advance(300)
+    assert [_sync(office, engine)[n].stats.fetched for n in PRINTED] == [0, 0]
+
+
+def keys_of(tables: Any, path: str) -> list[int]:
+    """A list's keys, in order."""
+    return [r[RESOURCES[path].key] for r in tables.all(path)]
+
+
 def test_an_edit_in_the_same_second_as_the_newest_stamp_is_pulled(
     office: Simulator, engine: Engine
 ) -> None:
@@ -186,6 +260,34 @@ def test_a_refused_probe_pulls_as_before(office: Simulator, engine: Engine) -> N
     assert _sync(office, engine)["claimprocs"].stats.fetched == 0
 
 
+def test_an_office_refusing_the_fingerprints_reads_those_tables_every_run(
+    office: Simulator, engine: Engine
+) -> None:
+    first = _sync(office, engine)
+    office.clock.advance(300)
+    # An older Open Dental lacks a column a fingerprint names: 400, the whole SELECT refused.
+    office.fail_next(400, "Error executing query: Unknown column")
+    refused = _sync(office, engine)
+    sql = _sql_sent(office)
+    assert len(sql) == 2 and "scheduleop" in sql[0] and "scheduleop" not in sql[1]
+    assert (
+        _shown(refused, NAMES)
+        == [
+            ("claimprocs", 0, 2),  # both probes counted on the first
+            *[(n, 0, 0) for n in PROBED[1:]],
+            *[(n, first[n].stats.fetched, first[n].stats.requests) for n in PRINTED],
+        ]
+    )
+    office.clock.advance(300)
+    again = _sync(office, engine)  # not asked again: one probe, those two read
+    assert len(_sql_sent(office)) == 1 and "scheduleop" not in _sql_sent(office)[0]
+    assert _shown(again, NAMES) == [
+        ("claimprocs", 0, 1),
+        *[(n, 0, 0) for n in PROBED[1:]],
+        *[(n, first[n].stats.fetched, first[n].stats.requests) for n in PRINTED],
+    ]
+
+
 def test_without_the_queries_permission_nothing_changes(
     make_sim: Any, engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -218,30 +320,50 @@ def test_full_never_skips(office: Simulator, engine: Engine) -> None:
 
 
 def test_the_probe_runs_on_mysql_as_written() -> None:
-    # The probe goes to the office's own MySQL/MariaDB: run it there (MySQL 5.5 SQL).
+    # The probe goes to the office's own MySQL/MariaDB: run it there (MySQL 5.5 SQL), and the
+    # simulator's office database answers it the same.
     metadata = MetaData()
     claimproc, definition = od_table("claimproc", metadata), od_table("definition", metadata)
+    scheduleop = od_table("scheduleop", metadata)
+    stamps = [dt.datetime(2025, 3, 1, 8, 0, 0), dt.datetime(2025, 3, 2, 9, 30, 0)]
+    claimprocs = [
+        {"claimprocnum": 1, "secdatetedit": stamps[0]},
+        {"claimprocnum": 2, "secdatetedit": stamps[1]},
+    ]
+    ops = [  # a NULL moves no value into its place: the flags say which was NULL
+        {"scheduleopnum": 1, "schedulenum": 10, "operatorynum": None},
+        {"scheduleopnum": 2, "schedulenum": None, "operatorynum": 10},
+    ]
+    resources = [RESOURCES["claimprocs"], RESOURCES["paysplits"], RESOURCES["scheduleops"]]
+    sql = whole_sql.probe_sql(resources).replace("FROM paysplit", "FROM claimproc")
     with fresh_mariadb() as url:
         office = create_engine(url)
         metadata.create_all(office)
-        stamps = [dt.datetime(2025, 3, 1, 8, 0, 0), dt.datetime(2025, 3, 2, 9, 30, 0)]
         with office.begin() as conn:
-            conn.execute(
-                insert(claimproc),
-                [
-                    {"claimprocnum": 1, "secdatetedit": stamps[0]},
-                    {"claimprocnum": 2, "secdatetedit": stamps[1]},
-                ],
-            )
+            conn.execute(insert(claimproc), claimprocs)
             conn.execute(insert(definition), [{"defnum": 7, "itemname": "Prepaid"}])
-        resources = [RESOURCES["claimprocs"], RESOURCES["paysplits"]]
-        sql = whole_probe.probe_sql(resources).replace("FROM paysplit", "FROM claimproc")
+            conn.execute(insert(scheduleop), ops)
         with office.connect() as conn:
             found = conn.exec_driver_sql(sql).mappings().all()
         office.dispose()
     labels = [r["TableName"] for r in found]
-    assert labels == ["NOW()", "claimproc", "paysplit", "definition.ItemName"]
-    assert [int(r["Changed"]) for r in found[1:]] == [2, 2, 1]
+    assert labels == ["NOW()", "claimproc", "paysplit", "scheduleop.*", "definition.ItemName"]
+    assert [int(r["Changed"]) for r in found[1:]] == [2, 2, 2, 1]
     newest = {r["TableName"]: r["Newest"] for r in found}
     assert str(newest["claimproc"]) == "2025-03-02 09:30:00"
-    assert int(newest["definition.ItemName"]) == zlib.crc32(b"7|Prepaid")
+    assert int(newest["definition.ItemName"]) == zlib.crc32(b"7|Prepaid|00")
+    assert int(newest["scheduleop.*"]) == zlib.crc32(b"1|10|001") + zlib.crc32(b"2|10|010")
+    simulated = OfficeDatabase(OfficeClock(start=START))
+    simulated.insert(
+        "scheduleop",
+        [
+            {"ScheduleOpNum": 1, "ScheduleNum": 10, "OperatoryNum": None},
+            {"ScheduleOpNum": 2, "ScheduleNum": None, "OperatoryNum": 10},
+        ],
+    )
+    simulated.insert("definition", [{"DefNum": 7, "ItemName": "Prepaid"}])
+    status, rows = simulated.run(whole_sql.probe_sql([RESOURCES["scheduleops"]]))
+    assert status == 200
+    assert {r["TableName"]: int(r["Newest"]) for r in rows[1:]} == {
+        "scheduleop.*": int(newest["scheduleop.*"])
+    }

@@ -45,6 +45,7 @@ class OfficeDatabase:
         self._db = sqlite3.connect(":memory:", check_same_thread=False)
         self._db.create_function("NOW", 0, lambda: format_datetime(self.clock.now()))
         self._db.create_function("CRC32", 1, _crc32)  # MySQL's, of the value's text
+        self._db.create_function("CONCAT_WS", -1, _concat_ws)  # SQLite has it from 3.44 only
         self._lock = threading.RLock()
         #: Tables copied from the REST lists (etl.simulator.rest_sql), refreshed on each query.
         self.copied: set[str] = set()
@@ -162,6 +163,13 @@ class OfficeDatabase:
 
 def _crc32(value: Any) -> int | None:
     return None if value is None else zlib.crc32(str(value).encode())
+
+
+def _concat_ws(separator: Any, *values: Any) -> str | None:
+    # MySQL's: NULL with a NULL separator; a NULL value is skipped, not joined.
+    if separator is None:
+        return None
+    return str(separator).join(str(v) for v in values if v is not None)
 
 
 def _one_summary(query: exp.Query) -> bool:

@@ -1,4 +1,4 @@
-"""Extra requests the run's one SQL probe proves empty: status passes and deletion feeds.
+"""Requests the run's one SQL probe proves empty: lists by change stamp, status passes, feeds.
 
 `patients` is read three times (the plain list, then PatStatus=Deleted and =Archived, as the
 vendor does not say whether the plain list shows them) and `appointments` reads its deletion
@@ -17,6 +17,13 @@ the run's probe (etl.sync.whole_probe) asks, in the same ShortQuery, one row mor
   deletion the feed lists was listed then, and applied; the feed is not read, and the clock
   of this probe is remembered as if it had been.
 
+- a list by change stamp (patients, appointments, procedurelogs, providers, procedurecodes:
+  the filter is the table's change column): how many rows carry a stamp at or after the cursor
+  less the overlap, whatever their status. None, with every status pass and the deletion feed
+  quiet too: the resource is not read at all, and its cursor stays (the next run asks from the
+  same time, so a row written after the probe, or committed late inside the overlap, is read
+  then, as the list would have read it). Asked only when the run probes anyway.
+
 No cursor, nothing remembered, `--full`, a refused probe or an answer without the row: the
 request is made as before.
 """
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, delete, insert, select
 
@@ -33,13 +41,18 @@ from etl.catalog.opendental import OD_TABLES
 from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
-from etl.sync import state
+from etl.sync import state, whole_skip
 from etl.sync.cursor import window_start
+from etl.sync.state import RunResult
+
+if TYPE_CHECKING:  # whole_probe asks this module's rows
+    from etl.sync.whole_probe import WholeProbe
 
 #: Codes the catalog's enums lack: OpenDentBusiness/TableTypes/HistAppointment.cs (0 to 4).
 MORE_ENUMS = {"HistAppointmentAction": ("Created", "Changed", "Missed", "Cancelled", "Deleted")}
 #: Where the probe clock of a deletion feed's last complete read is kept (resource's name next).
 FEED_PREFIX = "deletions_probe:"
+NOTHING_NEW = "nothing stamped since the cursor: not read (change probe)"
 #: The probe rows' labels start so (never a table's name, nor a caption's `table.column`).
 LABEL = "pass:"
 
@@ -112,6 +125,61 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
                 continue
             found.append(Ask(resource.name, label, sql))
     return found
+
+
+def list_asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[Ask]:
+    """The probe's rows for the run's lists by change stamp: their rows stamped since the cursor.
+
+    Asked only when the run probes anyway (etl.sync.whole_probe): alone, the probe would cost
+    the request it saves, and one more when a list changed.
+    """
+    found = []
+    for resource in chosen:
+        stamp, cursor = change_column(resource.table_name), state.get_cursor(engine, resource.name)
+        if listed_by_stamp(resource) and stamp is not None and cursor is not None:
+            since, label = window_start(cursor, overlap), list_label(resource)
+            sql = count_sql(resource.table_name, label, stamp, {}, since)
+            found.append(Ask(resource.name, label, sql))
+    return found
+
+
+def listed_by_stamp(resource: Resource) -> bool:
+    """Whether a resource's list asks for rows whose table's change column is since a time.
+
+    Not a list whose cursor is its newest row's own stamp (claims, commlogs, ...): that row is
+    always in the window the probe would count, so the list is always read.
+    """
+    stamp = change_column(resource.table_name)
+    plain = resource.fan_out is None and resource.window is None and not resource.cursor_from_rows
+    return plain and stamp is not None and (resource.cursor_param or "").lower() == stamp.lower()
+
+
+def list_label(resource: Resource) -> str:
+    """The probe row's label of a resource's plain list (its rows stamped since the cursor)."""
+    return f"{LABEL}{resource.name}:list"
+
+
+def skip_if_quiet(engine: Engine, resource: Resource, probe: WholeProbe | None) -> RunResult | None:
+    """Record the resource as read without a request, if the probe found nothing to read.
+
+    Nothing to read: no row of its table stamped since the cursor less the overlap (the list
+    and every status pass would return none of the mirror lacks), and no deletion in its feed
+    since that was last read. The cursor stays (the next run asks from the same time).
+
+    Returns:
+        The run's result, or None: the resource is read.
+    """
+    clock = None if probe is None else probe.clock
+    if probe is None or clock is None or probe.passes.get(list_label(resource)) != 0:
+        return None
+    if len(quiet_passes(probe.passes, clock, resource)) != len(resource.passes) - 1:
+        return None
+    if feed_table(resource) is not None and not quiet_feed(probe.passes, clock, resource):
+        return None
+    if resource.deletions is not None and feed_table(resource) is None:
+        return None  # a feed the probe cannot ask: read
+    remember_feed(engine, resource, clock)  # as a read of the feed would
+    return whole_skip.record_unread(engine, resource, probe, NOTHING_NEW)
 
 
 def quiet_passes(

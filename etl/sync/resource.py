@@ -2,6 +2,8 @@
 
 The run reads every pass the resource needs (etl.seen.ShownValues), saves each page as it comes
 (etl.saver), records the run's row, and leaves the cursor where etl.cursor says it may go.
+What the run's SQL probe proves needs no request is etl.sync.probe_use's; marking the rows a
+complete read no longer lists, etl.sync.unlisted's.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from etl.sync import (
     cadence,
     fan_probe,
     pass_probe,
-    removals,
+    probe_use,
     requests,
     series,
     state,
+    unlisted,
     whole_probe,
-    window_probe,
+    whole_skip,
 )
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
@@ -87,16 +90,14 @@ class ResourceSync:
         due = None if self.full else cadence.next_due(self.engine, self.resource, state.utcnow())
         if due is not None:  # its own cadence (`every`): not yet
             return cadence.skipped(self.resource, due)
-        if not self.full:  # provably unchanged since its last pull (etl.sync.whole_probe)
-            unchanged = whole_probe.skip_if_unchanged(
-                self.engine, self.resource, self.probe, self.overlap
-            ) or window_probe.skip_if_unchanged(
+        if not self.full:  # provably nothing to read (etl.sync.probe_use)
+            unchanged = probe_use.skip_if_proved(
                 self.engine, self.resource, self.probe, self.overlap
             )
             if unchanged is not None:
                 return unchanged
-        charged = whole_probe.before_pull(self.engine, self.resource, self.probe)
-        vouched = self._skip_quiet_passes()
+        charged = whole_skip.before_pull(self.engine, self.resource, self.probe)
+        vouched = probe_use.vouch_quiet_passes(self.resource, self.probe, self.shown, self.notes)
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
@@ -112,8 +113,15 @@ class ResourceSync:
                 new_cursor = pass_probe.cap(new_cursor, vouched)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
-            whole_probe.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
-            self._remember_probe(cursor)
+            whole_skip.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
+            probe_use.remember(
+                self.engine,
+                self.resource,
+                self.probe,
+                cursor,
+                self.parents is not None,
+                self.listed,
+            )
         except (StopRequested, KeyboardInterrupt) as exc:
             self._build_anyway()
             self.stats.requests = self.client.requests_made - requests_before
@@ -135,30 +143,6 @@ class ResourceSync:
             new_cursor is not None,
             self.notes,
         )
-
-    def _skip_quiet_passes(self) -> dt.datetime | None:
-        # Status passes the run's probe found nothing new for (etl.sync.pass_probe): its clock.
-        probe = self.probe
-        quiet = (
-            []
-            if probe is None
-            else pass_probe.quiet_passes(probe.passes, probe.clock, self.resource)
-        )
-        for filters in quiet:
-            self.shown.vouch(filters)
-        if not quiet or probe is None:
-            return None
-        named = ", ".join("&".join(f"{k}={v}" for k, v in f.items()) for f in quiet)
-        self.notes.append(f"{named} not read: nothing new since the cursor (change probe)")
-        return probe.clock
-
-    def _remember_probe(self, cursor: dt.datetime | None) -> None:
-        # What the probe before this complete read vouches for the next run (fan_probe, window).
-        clock = None if self.probe is None else self.probe.clock
-        fan_out = self.resource.fan_out
-        every = fan_out is not None and (cursor is None or fan_out.parent_change is None)
-        fan_probe.remember(self.engine, self.resource, clock, every or self.parents is not None)
-        window_probe.remember(self.engine, self.resource, clock, self.listed)
 
     def _build_anyway(self) -> None:
         # The run has failed: its error is what the user must see, not a second one.
@@ -193,39 +177,12 @@ class ResourceSync:
 
     def _after_pull(self) -> None:
         # Only after every pass completed: a failed pull has raised before this point.
-        resource, now = self.resource, state.utcnow()
+        resource = self.resource
         if resource.deletions is not None:
-            self._deletions()
-        # A table empty when the run began holds only what this run wrote: nothing to mark.
-        if resource.mark_missing and resource.cursor_param is None and not self.saver.fresh:
-            marked, back = removals.mark_missing(self.engine, resource, self.saver.seen, now)
-            if marked or back:
-                self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
-        # A fan-out parent's list, a date window's answer: complete for their own part only.
-        scopes = requests.listed_scopes(resource, self.listed)
-        if scopes:
-            marked, back = removals.mark_missing_within(
-                self.engine, resource, scopes, self.saver.seen, now
-            )
-            if marked or back:
-                self.notes.append(f"{marked} no longer listed (odmirror_gone_at set), {back} back")
-
-    def _deletions(self) -> None:
-        # The feed is read whole: not at all when the probe found no deletion since it last was.
-        resource, probe = self.resource, self.probe
-        clock = None if probe is None else probe.clock
-        if probe is not None and pass_probe.quiet_feed(probe.passes, clock, resource):
-            feed = resource.deletions
-            assert feed is not None
-            self.notes.append(
-                f"{feed.path} not read: no deletion since its last read (change probe)"
-            )
-        else:
-            keys = removals.deleted_keys(self.client, resource)
-            gone = removals.delete_rows(self.engine, resource, keys)
-            if gone:
-                self.notes.append(f"{gone} deleted in Open Dental, removed from the mirror")
-        pass_probe.remember_feed(self.engine, resource, clock)
+            note = probe_use.read_deletions(self.engine, self.client, resource, self.probe)
+            self.notes.extend([note] if note else [])
+        seen, fresh = self.saver.seen, self.saver.fresh
+        self.notes += unlisted.mark_unlisted(self.engine, resource, seen, self.listed, fresh)
 
     def _succeed(self, run_id: int, new_cursor: dt.datetime | None) -> None:
         # Problems the run resolved go in the transaction that records its success: a failed

@@ -3,33 +3,43 @@
 In endpoint mode a resource without a change filter (claimprocs, paysplits, recalls, ...) is
 listed whole on every run: 3,000 requests for 300,000 claimprocs, a second each on the Remote
 API. Where the office allows SQL (etl.sync.query_detect), the run first asks, in one SELECT for
-every such resource (a UNION ALL, MySQL 5.5 SQL, as etl.sync.change_probe's), each table's
-`COUNT(*)` and `MAX(change column)` (etl.catalog.query_tables.change_column), and `NOW()`.
+every such resource (a UNION ALL, MySQL 5.5 SQL, as etl.sync.change_probe's; its rows:
+etl.sync.whole_sql), each table's `COUNT(*)` and `MAX(change column)`, and `NOW()`.
 
 A complete pull remembers the answer of the probe made just before it (count C, newest stamp
-M, office clock T0) in `odmirror_settings`, and only if the pull listed C rows itself. A later
-run skips the pull when its probe finds the same C and M and M is older than T0 less
-`sync.overlap_seconds`. Why that proves the list unchanged: every insert and every edit stamps
-the change column with the database's clock, so a row written after T0 (or committed late with
-a stamp inside the overlap) would carry a stamp newer than M, unless deleted again; the rows
-now are then all rows of T0, unedited, and as many as at T0: the same rows. The pull listed C
-rows after T0 and before now, none of them newer than M: the same rows again (a row inserted
-after T0 and deleted since would have made the pull list more than C). A deletion lowers the
-count, an insert or an edit moves the newest stamp.
+M, office clock T0) in `odmirror_settings`, and only if the pull listed C rows itself
+(etl.sync.whole_skip). A later run skips the pull when its probe finds the same C and M and M
+is older than T0 less `sync.overlap_seconds`. Why that proves the list unchanged: every insert
+and every edit stamps the change column with the database's clock, so a row written after T0
+(or committed late with a stamp inside the overlap) would carry a stamp newer than M, unless
+deleted again; the rows now are then all rows of T0, unedited, and as many as at T0: the same
+rows. The pull listed C rows after T0 and before now, none of them newer than M: the same rows
+again (a row inserted after T0 and deleted since would have made the pull list more than C). A
+deletion lowers the count, an insert or an edit moves the newest stamp.
+
+A table without a change column (scheduleops, payplanlinks) has no M: the probe asks instead a
+fingerprint of its rows (the CRC32 sum of every column the endpoint maps, etl.sync.whole_sql),
+remembered and compared as C is. A change after T0, during the pull or after it, makes the next
+probe differ from the one kept: read again. What it cannot see: a row edited during a pull and
+edited back, exactly, before the next probe (the pull may have listed the passing values), or a
+CRC32 sum that collides (about one in four billion). A fingerprint names every column the
+endpoint sends: an office whose database lacks one refuses the SELECT (400); it is asked again
+once without them, and if that answers they are not asked again (`whole_probe:fingerprints
+refused`): those tables are read every run, as without SQL.
 
 Captions the API derives from another table (paysplits' unearnedType and operatories'
 operatoryType: definition.ItemName; benefits' procCode: procedurecode.ProcCode) change the list
-but no stamp of the table: the probe also asks each source's `COUNT(*)` and
-`SUM(CRC32(CONCAT(key, '|', caption)))`, remembered and compared with the rest (a rename is
-missed only if its CRC32 sum collides, about one in four billion, or if a caption renamed
-during a pull is renamed back before the next run). A caption of another source: not probed.
+but no stamp of the table: the probe also asks the same fingerprint of each source's key and
+caption, remembered and compared with the rest (a rename is missed only if its CRC32 sum
+collides, or if a caption renamed during a pull is renamed back before the next run). A caption
+of another source: not probed.
 
-The same SELECT also asks, a row each, whether patients' status passes and appointments'
-deletion feed would bring anything new (etl.sync.pass_probe): those that would not are not read;
-which fan-outs' children changed (etl.sync.fan_probe) and whether schedules' window did
-(etl.sync.window_probe).
+The same SELECT also asks, a row each, whether the lists by change stamp (patients,
+appointments, ...), patients' status passes and appointments' deletion feed would bring anything
+new (etl.sync.pass_probe): those that would not are not read;
+which fan-outs' children changed (etl.sync.fan_probe) and whether dated windows (schedules,
+payments) did (etl.sync.window_probe).
 
-Not probed (pulled as before): tables without a change column (scheduleops, payplanlinks).
 A probe that fails (401, 400: a table the office lacks or refuses, 504), or an answer without
 a table's row, pulls as before, with one line. `--full` never skips.
 """
@@ -37,64 +47,34 @@ a table's row, pulls as before, with one line. `--full` never skips.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine
 
 from etl.api import short_query
 from etl.api.client import ApiClient
 from etl.api.paginator import parse_query_time
 from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
-from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
-from etl.mirror.bookkeeping import Setting
-from etl.sync import cadence, change_probe, fan_probe, pass_probe, state, window_probe
-from etl.sync.cursor import window_start
+from etl.sync import (
+    cadence,
+    change_probe,
+    fan_probe,
+    pass_probe,
+    state,
+    whole_skip,
+    window_probe,
+)
 from etl.sync.query_detect import queries_allowed
-from etl.wording import plural
+from etl.sync.whole_skip import PREFIX as PREFIX
+from etl.sync.whole_skip import UNCHANGED as UNCHANGED
+from etl.sync.whole_sql import CAPTION_SOURCES, ROWS, prints_of, probe_sql, stamped
+from etl.sync.whole_sql import probed as probed
 
 log = logging.getLogger("etl.sync.run")
-
-#: Where a complete pull's probe is kept in odmirror_settings (the resource's name follows).
-PREFIX = "whole_probe:"
-UNCHANGED = "unchanged since its last pull: not read (change probe)"
-
-
-#: Where the captions the API derives come from (its key: table, key, caption column). The
-#: probe fingerprints those columns: a caption renamed changes the list, not the table's stamps.
-CAPTION_SOURCES = {
-    "unearnedType": ("definition", "DefNum", "ItemName"),
-    "operatoryType": ("definition", "DefNum", "ItemName"),
-    "procCode": ("procedurecode", "CodeNum", "ProcCode"),
-}
-
-
-def probed(resource: Resource) -> bool:
-    """Whether a resource is a whole pull the probe can vouch for (see the module's notes)."""
-    plain = resource.cursor_param is None and resource.fan_out is None
-    whole = plain and resource.window is None and resource.passes == ({},)
-    stamped = change_column(resource.table_name) is not None
-    return whole and stamped and captions(resource) is not None
-
-
-def captions(resource: Resource) -> list[tuple[str, str, str]] | None:
-    """The caption columns a resource's list derives (None: one the probe cannot fingerprint)."""
-    found = []
-    for column in resource.table.columns:
-        key = column.info.get("derived_from")
-        if key is not None and key not in CAPTION_SOURCES:
-            return None
-        if key is not None:
-            found.append(CAPTION_SOURCES[key])
-    return sorted(set(found))
-
-
-def _label(source: tuple[str, str, str]) -> str:
-    return f"{source[0]}.{source[2]}"
 
 
 @dataclass
@@ -131,24 +111,15 @@ class WholeProbe:
     def of(self, resource: Resource) -> dict[str, object] | None:
         """What the probe found of a resource (count, newest, its captions), None if not all."""
         found = self.found.get(resource.name)
-        sources = [_label(s) for s in captions(resource) or ()]
+        sources = prints_of(resource)
         if self.clock is None or found is None or any(s not in self.prints for s in sources):
             return None
         prints = {s: self.prints[s] for s in sources}
-        return {"count": found[0], "newest": _text(found[1]), "captions": prints}
-
-
-def probe_sql(resources: Sequence[Resource], more: Sequence[str] = ()) -> str:
-    """The probe's SELECT: the clock's row, one row per resource's table, then `more`."""
-    parts = [change_probe.clock_select(), *more]
-    for resource in resources:
-        table, stamp = resource.table_name, change_column(resource.table_name)
-        parts.append(f"SELECT '{table}', COUNT(*), NULL, MAX({stamp}) FROM {table}")
-    sources = sorted({s for r in resources for s in captions(r) or ()})
-    for table, key, column in sources:
-        label, text = _label((table, key, column)), f"CONCAT({key}, '|', {column})"
-        parts.append(f"SELECT '{label}', COUNT(*), NULL, SUM(CRC32({text})) FROM {table}")
-    return " UNION ALL ".join(parts)
+        return {
+            "count": found[0],
+            "newest": None if found[1] is None else found[1].isoformat(),
+            "captions": prints,
+        }
 
 
 def ask(
@@ -178,6 +149,8 @@ def ask(
         return None
     now = state.utcnow()  # those not due on their cadence are not run: not asked either
     due = [r for r in chosen if probed(r) and cadence.next_due(engine, r, now) is None]
+    if whole_skip.prints_refused(engine):  # an office whose SQL lacks a column they name
+        due = [r for r in due if stamped(r)]
     others = [r for r in chosen if r not in due and cadence.next_due(engine, r, now) is None]
     more = [] if overlap is None else pass_probe.asks(engine, others, overlap)
     if overlap is not None:  # fan-outs' children and dated windows (one row each)
@@ -185,25 +158,30 @@ def ask(
     # A deletion feed, a fan-out or a dated window never vouched for: the probe's clock alone
     # is worth a request, once (it starts what later runs skip by).
     unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}
-    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more)]
+    lists = [] if overlap is None else pass_probe.list_asks(engine, others, overlap)
+    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more + lists)]
     if not wanted and not more and not unvouched:
-        return None
+        return None  # the lists alone are not worth a probe (etl.sync.pass_probe.list_asks)
+    more += lists
     askers = {a.resource for a in more} | unvouched
     before = client.requests_made
     try:
         if not queries_allowed(engine, client, mode, asked=False):
             return _spent(client, before, askers)
-        rows = short_query.short_query(client, probe_sql(wanted, [a.sql for a in more]))
+        rows, wanted = _query(engine, client, wanted, [a.sql for a in more])
         answer = WholeProbe(change_probe.clock_of(rows), asked=askers)
     except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
         log.warning("whole pulls not probed, each is read: %s", exc)
         return _spent(client, before, askers)
-    by_table = {r.table_name: r.name for r in wanted}
+    by_table = {r.table_name: r.name for r in wanted if stamped(r)}
+    by_rows = {f"{r.table_name}.{ROWS}": r.name for r in wanted if not stamped(r)}
     for row in rows:
         label = str(row.get("TableName"))
         name = by_table.get(label)  # the clock's row names no table
         found = _count_and_newest(row) if name is not None else None
-        if label.startswith(pass_probe.LABEL):
+        if label in by_rows:  # a table without a change column: its count, its fingerprint
+            _count_and_print(answer, by_rows[label], label, row)
+        elif label.startswith(pass_probe.LABEL):
             pass_count = _count_and_newest(row)
             if pass_count is not None:
                 answer.passes[label], answer.newest[label] = pass_count
@@ -216,6 +194,25 @@ def ask(
         log.warning("the probe did not answer for %s: read whole", ", ".join(missing))
     answer.requests = client.requests_made - before
     return answer
+
+
+def _query(
+    engine: Engine, client: ApiClient, wanted: list[Resource], more: list[str]
+) -> tuple[list[dict[str, object]], list[Resource]]:
+    # The rows' fingerprints name every column an endpoint sends: an office whose database
+    # lacks one (an older version) refuses the SELECT (400). Asked again without them, once;
+    # if that answers, they are not asked again (the tables are read every run, as before).
+    try:
+        return short_query.short_query(client, probe_sql(wanted, more)), wanted
+    except QueryRefused as exc:
+        stamped_only = [r for r in wanted if stamped(r)]
+        if len(stamped_only) == len(wanted):
+            raise
+        rows = short_query.short_query(client, probe_sql(stamped_only, more))
+        printed = ", ".join(r.name for r in wanted if not stamped(r))
+        log.warning("the probe of %s was refused (%s): they are read every run", printed, exc)
+        whole_skip.refuse_prints(engine)
+        return rows, stamped_only
 
 
 def _unvouched(engine: Engine, resource: Resource) -> bool:
@@ -232,6 +229,16 @@ def _spent(client: ApiClient, before: int, asked: set[str]) -> WholeProbe | None
     return WholeProbe(None, requests=spent, asked=asked) if spent else None
 
 
+def _count_and_print(answer: WholeProbe, name: str, label: str, row: dict[str, object]) -> None:
+    # Nothing newest to compare (no change column): the fingerprint, in `prints`, stands for it.
+    try:
+        count = int(str(row.get("Changed")))
+    except ValueError:
+        return  # no count: not answered, read whole
+    answer.found[name] = (count, None)
+    answer.prints[label] = f"{count}:{row.get('Newest')}"
+
+
 def _count_and_newest(row: dict[str, object]) -> tuple[int, dt.datetime | None] | None:
     try:  # a UNION's column may come as text
         count = int(str(row.get("Changed")))
@@ -241,70 +248,3 @@ def _count_and_newest(row: dict[str, object]) -> tuple[int, dt.datetime | None] 
     if count and newest is None:
         return None  # rows without a readable stamp: nothing is proved
     return count, newest
-
-
-def skip_if_unchanged(
-    engine: Engine, resource: Resource, probe: WholeProbe | None, overlap: dt.timedelta
-) -> state.RunResult | None:
-    """Record the resource as read without reading it, if the probe proves it unchanged.
-
-    Returns:
-        The run's result, or None: the resource is to be pulled.
-    """
-    now = None if probe is None else probe.of(resource)
-    last = _remembered(engine, resource.name)
-    if probe is None or now is None or last is None:
-        return None
-    before = dt.datetime.fromisoformat(str(last.pop("before")))
-    newest = probe.found[resource.name][1]
-    quiet = newest is None or newest < window_start(before, overlap)
-    if now != last or not quiet:
-        return None
-    stats = state.RunStats(requests=probe.take_charge(resource), office_clock=probe.clock)
-    notes = [UNCHANGED]
-    if stats.requests:
-        calls, asked = plural(stats.requests, "request"), plural(len(probe.found), "whole pull")
-        notes.append(f"counts the run's probe of {asked} ({calls})")
-    cursor = state.get_cursor(engine, resource.name)
-    mode = "full" if cursor is None else "incremental"
-    run_id = state.start_run(engine, resource.name, mode, cursor)
-    with engine.begin() as conn:
-        state.close_run(conn, run_id, stats, new_cursor=cursor, note="; ".join(notes))
-    return state.RunResult(resource.name, mode, stats, 0.0, cursor, False, notes)
-
-
-def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) -> int:
-    """Forget what the last pull remembered (this pull replaces it); the probe's charge."""
-    if probed(resource):
-        with engine.begin() as conn:
-            conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
-    return 0 if probe is None else probe.take_charge(resource)
-
-
-def after_pull(engine: Engine, resource: Resource, probe: WholeProbe | None, listed: int) -> None:
-    """Remember the probe made before a complete pull, if the pull listed as many rows."""
-    now = None if probe is None else probe.of(resource)
-    if probe is None or now is None:
-        return
-    count = now["count"]
-    if listed != count:  # the list and the table differ (or changed meanwhile): not vouched
-        log.info("%s: listed %d rows, its table %s: not remembered", resource.name, listed, count)
-        return
-    value = {**now, "before": _text(probe.clock)}
-    with engine.begin() as conn:
-        conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
-
-
-def _remembered(engine: Engine, name: str) -> dict[str, object] | None:
-    with engine.connect() as conn:
-        text = conn.execute(select(Setting.value).where(Setting.name == PREFIX + name)).scalar()
-    try:
-        saved = json.loads(text or "")
-        dt.datetime.fromisoformat(saved["before"])
-    except (ValueError, KeyError, TypeError):
-        return None  # nothing remembered (or unreadable): pulled
-    return saved if isinstance(saved, dict) else None
-
-
-def _text(moment: dt.datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()

@@ -1,6 +1,8 @@
-"""Date windows (schedules) the run's SQL probe proves unchanged are not read.
+"""Date windows (schedules, payments) the run's SQL probe proves unchanged are not read.
 
-Schedules have no change filter: each run lists its window of dates again (etl.sync.series).
+Schedules and payments have no change filter: each run lists its window of dates again
+(etl.sync.series; payments' is "on or after" a date, its end open: up to `OPEN_END`, and a
+first read that asked no date listed from `NO_START`).
 Where the office allows SQL, the run's probe (etl.sync.whole_probe) asks, in the same SELECT,
 the `COUNT(*)` and `MAX(DateTStamp)` of the rows dated inside the run's window W (its dates in
 the row's label). A complete read remembers, in `odmirror_settings`, the range W' it listed and
@@ -35,10 +37,9 @@ from sqlalchemy import Engine, delete, func, insert, select
 from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
-from etl.sync import requests, state
+from etl.sync import requests, state, whole_skip
 from etl.sync.cursor import window_start
 from etl.sync.pass_probe import LABEL, Ask
-from etl.wording import plural
 
 if TYPE_CHECKING:  # whole_probe asks this module's rows
     from etl.sync.whole_probe import WholeProbe
@@ -48,10 +49,16 @@ PREFIX = "window_probe:"
 UNCHANGED = "unchanged in its window since its last read: not read (change probe)"
 
 
+#: The last date of a window "on or after" its start (payments' DateEntry): no end.
+OPEN_END = dt.date.max
+#: The first date of a read that asked no date at all (a first run): every row was listed.
+NO_START = dt.date.min
+
+
 def probed(resource: Resource) -> bool:
     """Whether a resource is a dated window the probe can vouch for."""
     window = resource.window
-    dated = window is not None and window.end_param is not None and window.date_field is not None
+    dated = window is not None and window.date_field is not None
     return dated and change_column(resource.table_name) is not None
 
 
@@ -65,11 +72,16 @@ def run_window(
 ) -> tuple[dt.date, dt.date] | None:
     """The dates an incremental read of the resource would list now (None: not probed)."""
     cursor = state.get_cursor(engine, resource.name)
-    if not probed(resource) or cursor is None or resource.window is None:
+    window = resource.window
+    if not probed(resource) or cursor is None or window is None:
         return None
-    return requests.window_range(
-        resource.window, window_start(cursor, overlap), requests.office_today(engine)
-    )
+    since, today = window_start(cursor, overlap), requests.office_today(engine)
+    if window.end_param is not None:
+        return requests.window_range(window, since, today)
+    starts = [
+        p[window.start_param] for p in requests.request_params(engine, resource, since, today)
+    ]
+    return (dt.date.fromisoformat(starts[0]), OPEN_END) if starts else None
 
 
 def label(resource: Resource, dates: tuple[dt.date, dt.date]) -> str:
@@ -120,15 +132,7 @@ def skip_if_unchanged(
         return None
     if count != _mirrored(engine, resource, dates):
         return None
-    stats = state.RunStats(requests=probe.take_charge(resource), office_clock=probe.clock)
-    notes = [UNCHANGED]
-    if stats.requests:
-        notes.append(f"counts the run's probe ({plural(stats.requests, 'request')})")
-    cursor = state.get_cursor(engine, resource.name)
-    run_id = state.start_run(engine, resource.name, "incremental", cursor)
-    with engine.begin() as conn:
-        state.close_run(conn, run_id, stats, new_cursor=cursor, note="; ".join(notes))
-    return state.RunResult(resource.name, "incremental", stats, 0.0, cursor, False, notes)
+    return whole_skip.record_unread(engine, resource, probe, UNCHANGED)
 
 
 def remember(
@@ -136,16 +140,20 @@ def remember(
 ) -> None:
     """Keep the range a complete read listed and the probe clock before it."""
     window = resource.window
-    if clock is None or window is None or window.end_param is None or not probed(resource):
+    if clock is None or window is None or not probed(resource) or not listed:
         return
-    ranges = [(p[window.start_param], p[window.end_param]) for p in listed if p]
-    if not ranges:
-        return  # no date asked: nothing to say of a range
+    ranges = [_listed_range(window.start_param, window.end_param, p) for p in listed]
     value = {"first": min(r[0] for r in ranges), "last": max(r[1] for r in ranges)}
     value["before"] = clock.isoformat()
     with engine.begin() as conn:
         conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
         conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
+
+
+def _listed_range(start: str, end: str | None, params: dict[str, str]) -> tuple[str, str]:
+    # A series' dates: no date asked lists every row, no end date every row from its start.
+    first = params.get(start, NO_START.isoformat())
+    return first, params[end] if end is not None and params else OPEN_END.isoformat()
 
 
 def _mirrored(engine: Engine, resource: Resource, dates: tuple[dt.date, dt.date]) -> int:

@@ -1,0 +1,102 @@
+"""What the run's one SQL probe changes in one resource's read (etl.sync.resource).
+
+The probe (etl.sync.whole_probe) is asked once, before any resource is read; each resource
+then asks here whether the probe proves it needs no request at all (a whole pull unchanged, a
+dated window current, a list with nothing stamped since its cursor), which of its status passes
+and whether its deletion feed need none, and what a complete read leaves for the next run's
+probe to vouch by.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine
+
+from etl.api.client import ApiClient
+from etl.catalog.resources import Resource
+from etl.sync import fan_probe, pass_probe, removals, state, whole_skip, window_probe
+from etl.sync.seen import ShownValues
+from etl.sync.whole_probe import WholeProbe
+
+
+def skip_if_proved(
+    engine: Engine, resource: Resource, probe: WholeProbe | None, overlap: dt.timedelta
+) -> state.RunResult | None:
+    """Record the resource as read with no request, if the probe proves nothing to read.
+
+    Returns:
+        The run's result, or None: the resource is read.
+    """
+    return (
+        whole_skip.skip_if_unchanged(engine, resource, probe, overlap)
+        or window_probe.skip_if_unchanged(engine, resource, probe, overlap)
+        or pass_probe.skip_if_quiet(engine, resource, probe)
+    )
+
+
+def vouch_quiet_passes(
+    resource: Resource, probe: WholeProbe | None, shown: ShownValues, notes: list[str]
+) -> dt.datetime | None:
+    """Take the status passes the probe found nothing new for as read (etl.sync.pass_probe).
+
+    Returns:
+        The probe's clock, the cursor's limit, if a pass was vouched for; else None.
+    """
+    if probe is None:
+        return None
+    quiet = pass_probe.quiet_passes(probe.passes, probe.clock, resource)
+    for filters in quiet:
+        shown.vouch(filters)
+    if not quiet:
+        return None
+    named = ", ".join("&".join(f"{k}={v}" for k, v in f.items()) for f in quiet)
+    notes.append(f"{named} not read: nothing new since the cursor (change probe)")
+    return probe.clock
+
+
+def read_deletions(
+    engine: Engine, client: ApiClient, resource: Resource, probe: WholeProbe | None
+) -> str | None:
+    """Read the deletion feed whole, unless the probe found no deletion since its last read.
+
+    Returns:
+        The run's note of it, if any.
+    """
+    clock = None if probe is None else probe.clock
+    note = None
+    if probe is not None and pass_probe.quiet_feed(probe.passes, clock, resource):
+        assert resource.deletions is not None
+        note = f"{resource.deletions.path} not read: no deletion since its last read (change probe)"
+    else:
+        keys = removals.deleted_keys(client, resource)
+        gone = removals.delete_rows(engine, resource, keys)
+        if gone:
+            note = f"{gone} deleted in Open Dental, removed from the mirror"
+    pass_probe.remember_feed(engine, resource, clock)
+    return note
+
+
+def remember(
+    engine: Engine,
+    resource: Resource,
+    probe: WholeProbe | None,
+    cursor: dt.datetime | None,
+    parents_chosen: bool,
+    listed: list[dict[str, str]],
+) -> None:
+    """What the probe before a complete read vouches for the next run (fan-outs, windows).
+
+    Args:
+        engine: the mirror.
+        resource: the resource read.
+        probe: the run's probe.
+        cursor: the cursor the read started from (None: a first or full read).
+        parents_chosen: a fan-out read the parents the probe named.
+        listed: the request series read to their end.
+    """
+    clock = None if probe is None else probe.clock
+    fan_out = resource.fan_out
+    every = fan_out is not None and (cursor is None or fan_out.parent_change is None)
+    fan_probe.remember(engine, resource, clock, every or parents_chosen)
+    window_probe.remember(engine, resource, clock, listed)
