@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from etl.catalog.resources import Resource
 from etl.mapping.block import Block, blocks_of, newest_per_key
-from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, column_decoder, only
+from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, Dates, column_decoder, only
 from etl.mapping.pii import DROP, HMAC, PiiPolicy
 from etl.mapping.record import NOT_DATA
 
@@ -73,8 +73,7 @@ class MappedPage(NamedTuple):
 def _fill(block: Block, at: int | None, row: dict[str, Any]) -> bool:
     if at is None or len(row) != len(block.columns) or not all(c in row for c in block.columns):
         return False
-    for name, values in zip(block.columns, block.values, strict=True):
-        values[at] = row[name]
+    block.put(at, row)
     return True
 
 
@@ -114,7 +113,9 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     holes = {chosen[row]: row for row in slow}
     for index in holes:
         at[index] = None
-    return MappedPage(Block(columns, [*decoded, [None] * len(chosen)]), at, holes)
+    # Date columns whose every text is its value's isoformat: the writer may send the text.
+    texts = {n: c.texts for n, c in zip(columns[:-1], decoded, strict=True) if type(c) is Dates}
+    return MappedPage(Block(columns, [*decoded, [None] * len(chosen)], texts), at, holes)
 
 
 def _plan_for(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _Plan | None:
