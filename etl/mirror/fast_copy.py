@@ -156,7 +156,15 @@ def _converter(dialect: Dialect, column: Column[Any]) -> _Convert | None:
             return lambda values: [
                 v.isoformat() if type(v) is dt.date else process(v) for v in values
             ]
-    return lambda values: [process(v) for v in values]
+    none = process(None)
+
+    def convert(values: Sequence[Any]) -> list[Any]:
+        # A column no record carries a value for (odmirror_extra, mostly): one call, not one a row.
+        if values.count(None) == len(values):
+            return [none] * len(values)
+        return [process(v) for v in values]
+
+    return convert
 
 
 def _compile(conn: Connection, stmt: Insert, columns: Sequence[str]) -> _Compiled:

@@ -155,6 +155,8 @@ def _texts(values: list[Any], whole_seconds: bool = False) -> list[str]:
     """
     kinds = set(map(type, values)) - {type(None)}  # type() is exact: bool is not int here
     if kinds <= {int}:
+        if None not in values:
+            return list(map(str, values))
         return [NULL if v is None else str(v) for v in values]
     if kinds == {str}:
         # One scan of the whole column: most columns hold none of the special characters.
