@@ -107,8 +107,13 @@ def _with_texts(texts: list[str | None], values: list[Any], convert: _Convert | 
     """The texts, and where one is not known (None) the value as `convert` gives it."""
     if None not in texts:
         return texts
-    converted = values if convert is None else convert(values)
-    return [v if t is None else t for t, v in zip(texts, converted, strict=True)]
+    # Rows map_record mapped (another key order, an odd value) are the few without a text.
+    unknown = [at for at, text in enumerate(texts) if text is None]
+    some = [values[at] for at in unknown]
+    merged = list(texts)
+    for at, value in zip(unknown, some if convert is None else convert(some), strict=True):
+        merged[at] = value
+    return merged
 
 
 @functools.lru_cache(maxsize=1024)  # columns of every table
