@@ -78,8 +78,10 @@ def hostile_pages() -> list[list[Any]]:
         pages.append([record(num + i) for i in range(3)] + [record(num + 3, day=day)])
         num += 10
     # The date columns clean, a record beside them off the short path (map_record's row fills
-    # its place in the block: its texts are then not known).
+    # its place in the block: its texts are then not known), or in a key order of its own.
     pages.append([record(num + i) for i in range(3)] + [record(num + 3, note="nul\0")])
+    reordered = dict(reversed(record(num + 4, moment="2024-03-01 08:00:00").items()))
+    pages.append([record(num + 5), reordered, record(num + 6, day="2024-1-2")])
     pages.append([record(num + 10 + i, moment=m) for i, m in enumerate(MOMENTS[:3])])
     return pages
 
