@@ -31,6 +31,7 @@ _SHAPES = {  # a whole column of ASCII dates (or moments), one a line
     kind: re.compile(rf"(?:{shape}\n)*{shape}")
     for kind, shape in (("date", DATE_SHAPE), ("datetime", MOMENT_SHAPE))
 }
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,13}(?:\.[0-9]+)?")  # ASCII digits: Decimal takes others
 # The form the API usually sends, which is also isoformat's: each ASCII digit read as a 0.
 _ZEROS = bytes.maketrans(b"0123456789", b"0" * 10)
 _ISO_FORMS = {"date": b"0000-00-00", "datetime": b"0000-00-00 00:00:00"}
@@ -81,9 +82,15 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
         return _whole(functools.partial(_plain_dates, spec.kind), _memo_column(one))
     if spec.kind == "decimal":
         # Well inside the range decode() takes (below 10**14), a float's repr is the very text
-        # decode() turns into a Decimal.
+        # decode() turns into a Decimal, and so is plain decimal text ("95.00": no space, no
+        # exponent, at most 13 digits before the point).
         return lambda col: [
-            Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
+            Decimal(repr(v))
+            if type(v) is float and -1e13 < v < 1e13
+            else Decimal(v)
+            if type(v) is str and _DECIMAL_TEXT.fullmatch(v)
+            else _try(one, v)
+            for v in col
         ]
     if spec.kind == "double":
         # A finite float is its own value; a whole number in range is its float (as decode()).
