@@ -82,6 +82,7 @@ def hostile_pages() -> list[list[Any]]:
     pages.append([record(num + i) for i in range(3)] + [record(num + 3, note="nul\0")])
     reordered = dict(reversed(record(num + 4, moment="2024-03-01 08:00:00").items()))
     pages.append([record(num + 5), reordered, record(num + 6, day="2024-1-2")])
+    pages.append([record(num + 7, note="nul\0"), record(num + 8), record(num + 9)])  # first
     pages.append([record(num + 10 + i, moment=m) for i, m in enumerate(MOMENTS[:3])])
     return pages
 

@@ -96,8 +96,9 @@ def driver_columns(
             continue
         convert = _converter(conn.dialect, table.c[name])
         texts = rows.texts.get(name)
-        if texts and _stored_as_text(conn.dialect, table.c[name]) == len(texts[0] or ""):
-            columns.append(_with_texts(texts, by_name[name], convert))
+        known = next((text for text in texts if text is not None), "") if texts else ""
+        if known and _stored_as_text(conn.dialect, table.c[name]) == len(known):
+            columns.append(_with_texts(texts or [], by_name[name], convert))
         else:
             columns.append(by_name[name] if convert is None else convert(by_name[name]))
     return columns
