@@ -210,6 +210,11 @@ def row(patnum: int, lname: str, fname: str) -> dict[str, Any]:
     return {"patnum": patnum, "lname": lname, "fname": fname, "odmirror_extra": None}
 
 
+# Money as text: the short path's own reading ("95.00") and what it leaves to decode().
+DECIMAL_TEXTS = (
+    *("95.00", "-0.50", "-0", "0.000", "1234567890123.45", "99999999999999.99"),
+    *("100000000000000", "1e3", " 12.5 ", "95.", ".5", "+1", "\uff19", "NaN", ""),
+)
 # Values a whole column's check (one regex, one join, min and max) must not let through,
 # each put into a page whose other records are plain: the column is tried whole first.
 ODD_IN_A_PLAIN_PAGE = [
@@ -245,7 +250,20 @@ ODD_IN_A_PLAIN_PAGE = [
     ("LName", ["Smith"]),
     ("PatNum", "7"),  # a key as text
     ("PatNum", 0),
+    *(("EstBalance", text) for text in DECIMAL_TEXTS),
 ]
+
+
+@pytest.mark.parametrize("text", DECIMAL_TEXTS)
+def test_decimal_text_is_the_very_decimal_map_record_gives(text: str) -> None:
+    records = json.loads(json.dumps(make_many_patients(3, now=dt.datetime(2030, 1, 1))))
+    for record in records:
+        record.update(EstBalance=text)
+    rows = page_rows(PATIENTS, records, DEFAULT_POLICY)
+    for record, row in zip(records, rows, strict=True):
+        if row is not None:  # repr: Decimal("95.00") == Decimal("95"), but is not stored alike
+            mapped = map_record(PATIENTS, record, DEFAULT_POLICY).row
+            assert repr(row["estbalance"]) == repr(mapped["estbalance"]), text
 
 
 @pytest.mark.parametrize(("key", "value"), ODD_IN_A_PLAIN_PAGE)

@@ -218,3 +218,15 @@ def test_the_keys_a_run_saved_come_back_in_order() -> None:
         seen.add(key)
     assert list(seen) == [*sorted(keys), "T1"]
     assert len(seen) == len(keys) + 1
+
+
+def test_keys_added_a_page_at_a_time_are_those_added_one_by_one() -> None:
+    pages = [[0, 7, 65_536, "T1", True, -4], [7, 8, 65_536, "T1", 1, True, -4, 2**70]]
+    one_by_one, by_page = SeenKeys(), SeenKeys()
+    for page in pages:
+        again = {key for key in page if key in one_by_one}
+        for key in page:
+            one_by_one.add(key)
+        assert by_page.add_all(page) == again
+    assert list(by_page) == list(one_by_one)
+    assert len(by_page) == len(one_by_one) == 9

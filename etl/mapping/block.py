@@ -18,13 +18,21 @@ class Block:
     Args:
         columns: the column names, each once.
         values: one list per column, in `columns` order, all of the same length.
+        texts: for some date columns, by name, each value's text as `date.isoformat()` or
+            `datetime.isoformat(" ", "seconds")` writes it, or None where it is not known.
     """
 
-    __slots__ = ("columns", "values")
+    __slots__ = ("columns", "texts", "values")
 
-    def __init__(self, columns: tuple[str, ...], values: list[list[Any]]) -> None:
+    def __init__(
+        self,
+        columns: tuple[str, ...],
+        values: list[list[Any]],
+        texts: dict[str, list[str | None]] | None = None,
+    ) -> None:
         self.columns = columns
         self.values = values
+        self.texts = texts if texts is not None else {}
 
     def __len__(self) -> int:
         return len(self.values[0]) if self.values else 0
@@ -53,14 +61,26 @@ class Block:
     def pick(self, rows: list[int]) -> Block:
         """A block of these rows (positions), in the order given."""
         if len(rows) == 1:
-            return Block(self.columns, [[values[rows[0]]] for values in self.values])
+            one = rows[0]
+            texts = {name: [texts[one]] for name, texts in self.texts.items()}
+            return Block(self.columns, [[values[one]] for values in self.values], texts)
         take = itemgetter(*rows) if rows else lambda values: ()
-        return Block(self.columns, [list(take(values)) for values in self.values])
+        texts = {name: list(take(texts)) for name, texts in self.texts.items()}
+        return Block(self.columns, [list(take(values)) for values in self.values], texts)
 
     def append(self, row: dict[str, Any]) -> None:
         """Add a row that carries exactly these columns."""
         for values, name in zip(self.values, self.columns, strict=True):
             values.append(row[name])
+        for texts in self.texts.values():
+            texts.append(None)
+
+    def put(self, at: int, row: dict[str, Any]) -> None:
+        """Replace the row at position `at` with one that carries exactly these columns."""
+        for values, name in zip(self.values, self.columns, strict=True):
+            values[at] = row[name]
+        for texts in self.texts.values():
+            texts[at] = None
 
 
 def blocks_of(rows: Iterable[dict[str, Any]], into: Iterable[Block] = ()) -> list[Block]:

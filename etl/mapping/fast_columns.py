@@ -1,8 +1,8 @@
 """Decode a whole column of a page for the short path (etl.columnar).
 
 A plain column (all text, all whole numbers, all known enum names, all ISO dates) is taken by a
-few C-level calls: a join, a min and max, a lookup, a regex. Any other is decoded value by value,
-and a value the short path does not take becomes `SLOW`: its record then goes to map_record.
+few C-level calls: a join, a min and max, a lookup, a translate. Any other is decoded value by
+value, and a value the short path does not take becomes `SLOW`: its record then goes to map_record.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from itertools import count
 from typing import Any
@@ -31,6 +31,24 @@ _SHAPES = {  # a whole column of ASCII dates (or moments), one a line
     kind: re.compile(rf"(?:{shape}\n)*{shape}")
     for kind, shape in (("date", DATE_SHAPE), ("datetime", MOMENT_SHAPE))
 }
+_DECIMAL_TEXT = re.compile(r"-?[0-9]{1,13}(?:\.[0-9]+)?")  # ASCII digits: Decimal takes others
+# The form the API usually sends, which is also isoformat's: each ASCII digit read as a 0.
+_ZEROS = bytes.maketrans(b"0123456789", b"0" * 10)
+_ISO_FORMS = {"date": b"0000-00-00", "datetime": b"0000-00-00 00:00:00"}
+
+
+class Dates(list[Any]):
+    """A column of dates parsed from texts that are exactly their isoformat: `texts`.
+
+    (`date.isoformat()`, or `datetime.isoformat(" ", "seconds")`: the text SQLite and MySQL
+    store, which the writer can then send as it came; etl.mapping.block.)
+    """
+
+    __slots__ = ("texts",)
+
+    def __init__(self, values: Iterable[Any], texts: list[str | None]) -> None:
+        super().__init__(values)
+        self.texts = texts
 
 
 def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
@@ -64,9 +82,15 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
         return _whole(functools.partial(_plain_dates, spec.kind), _memo_column(one))
     if spec.kind == "decimal":
         # Well inside the range decode() takes (below 10**14), a float's repr is the very text
-        # decode() turns into a Decimal.
+        # decode() turns into a Decimal, and so is plain decimal text ("95.00": no space, no
+        # exponent, at most 13 digits before the point).
         return lambda col: [
-            Decimal(repr(v)) if type(v) is float and -1e13 < v < 1e13 else _try(one, v) for v in col
+            Decimal(repr(v))
+            if type(v) is float and -1e13 < v < 1e13
+            else Decimal(v)
+            if type(v) is str and _DECIMAL_TEXT.fullmatch(v)
+            else _try(one, v)
+            for v in col
         ]
     if spec.kind == "double":
         # A finite float is its own value; a whole number in range is its float (as decode()).
@@ -118,20 +142,40 @@ def _plain_enums(codes: dict[str, int], col: Sequence[Any]) -> list[Any] | None:
 
 
 def _plain_dates(kind: str, col: Sequence[Any]) -> list[Any] | None:
-    # One regex over the column joined by newlines (which no date has) checks every value's
-    # shape; then fromisoformat parses them in C. Year 1 (0001-01-01) is Open Dental's "no
-    # date", kept as it is; year 0 is no day: its value's own path refuses it.
+    # The column joined by newlines (which no date has) is checked whole: in isoformat's own
+    # form by one translate (a twentieth of the regex's time), else by the regex, which also
+    # takes a "T" between day and time. Then fromisoformat parses every value in C. Year 1
+    # (0001-01-01) is Open Dental's "no date", kept as it is; year 0 is no day: its value's own
+    # path refuses it.
     try:
         joined = "\n".join(col)
     except TypeError:
         return None
-    if _SHAPES[kind].fullmatch(joined) is None:
+    iso = _in_iso_form(kind, joined, len(col))
+    if not iso and _SHAPES[kind].fullmatch(joined) is None:
         return None
     parse = dt.date.fromisoformat if kind == "date" else dt.datetime.fromisoformat
     try:
-        return [parse(v) for v in col]
+        values = list(map(parse, col))
     except ValueError:  # not a day of the calendar: the value's own path says so
         return None
+    return Dates(values, list(col)) if iso else values
+
+
+def _in_iso_form(kind: str, joined: str, size: int) -> bool:
+    """Whether every line of `joined` (`size` of them) is a date in isoformat's own form."""
+    if kind == "datetime" and " 24:" in joined:
+        return False  # an hour some Pythons read as the next day's midnight: not its own text
+    try:
+        shape = joined.encode("ascii").translate(_ZEROS)
+    except UnicodeEncodeError:
+        return False
+    return shape == _iso_lines(kind, size)
+
+
+@functools.lru_cache(maxsize=16)  # a page's size, and its last page's
+def _iso_lines(kind: str, size: int) -> bytes:
+    return b"\n".join([_ISO_FORMS[kind]] * size)
 
 
 def _text(col: Sequence[Any]) -> list[Any]:

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from etl.catalog.resources import Resource
 from etl.mapping.block import Block, blocks_of, newest_per_key
-from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, column_decoder, only
+from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, Dates, column_decoder, only
 from etl.mapping.pii import DROP, HMAC, PiiPolicy
 from etl.mapping.record import NOT_DATA
 
@@ -73,8 +73,7 @@ class MappedPage(NamedTuple):
 def _fill(block: Block, at: int | None, row: dict[str, Any]) -> bool:
     if at is None or len(row) != len(block.columns) or not all(c in row for c in block.columns):
         return False
-    for name, values in zip(block.columns, block.values, strict=True):
-        values[at] = row[name]
+    block.put(at, row)
     return True
 
 
@@ -93,7 +92,7 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     if plan is None:
         return nothing
     columns, positions, decoders, key_at = plan
-    chosen = [i for i, r in enumerate(records) if type(r) is dict and tuple(r) == layout]
+    chosen = _same_layout(records, layout)
     plain = records if len(chosen) == len(records) else [records[i] for i in chosen]
     # Every chosen record has the keys of the layout in its order: its values line up.
     every = list(zip(*map(dict.values, plain), strict=True))
@@ -114,7 +113,19 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     holes = {chosen[row]: row for row in slow}
     for index in holes:
         at[index] = None
-    return MappedPage(Block(columns, [*decoded, [None] * len(chosen)]), at, holes)
+    # Date columns whose every text is its value's isoformat: the writer may send the text.
+    texts = {n: c.texts for n, c in zip(columns[:-1], decoded, strict=True) if type(c) is Dates}
+    return MappedPage(Block(columns, [*decoded, [None] * len(chosen)], texts), at, holes)
+
+
+def _same_layout(records: list[Any], layout: tuple[str, ...]) -> list[int] | range:
+    """The positions of the records that are dicts with exactly these keys in this order."""
+    # Most pages: every record is; one count over the key tuples says so without a comparison
+    # and a branch in Python a record.
+    every = set(map(type, records)) == {dict}
+    if every and list(map(tuple, records)).count(layout) == len(records):
+        return range(len(records))
+    return [i for i, r in enumerate(records) if type(r) is dict and tuple(r) == layout]
 
 
 def _plan_for(resource: Resource, layout: tuple[str, ...], policy: PiiPolicy) -> _Plan | None:

@@ -75,10 +75,7 @@ def load_rows(
     if conn.dialect.driver != "pymysql" or server in _refused:
         return False
     try:
-        values = fast_copy.driver_columns(conn, table, columns, rows, constants or {})
-        cut = [_whole_seconds(conn.dialect, table.c[name]) for name in columns]
-        texts = [_texts(list(column), whole) for column, whole in zip(values, cut, strict=True)]
-        data = ("\n".join(map("\t".join, zip(*texts, strict=True))) + "\n").encode("utf-8")
+        data = _tsv(conn, table, columns, rows, constants or {}).encode("utf-8")
     except (_Unloadable, UnicodeEncodeError):
         return False
     savepoint = conn.begin_nested()
@@ -97,6 +94,41 @@ def load_rows(
         return False
     savepoint.commit()
     return True
+
+
+def _tsv(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Block,
+    constants: Mapping[str, Any],
+) -> str:
+    """The rows as LOAD DATA's text: a line a row, its values separated by tabs.
+
+    Raises:
+        _Unloadable: a value LOAD DATA's text cannot carry as the upsert would.
+    """
+    # Each line by one `%` of a format made once a block: a column of whole numbers (no NULL)
+    # by %d, which writes what str() does without a string a value; a constant (the sync time)
+    # as text inside the format; the others as their texts by %s.
+    values = fast_copy.driver_columns(conn, table, columns, rows, constants)
+    specs, args = [], []
+    for name, column in zip(columns, values, strict=True):
+        whole = _whole_seconds(conn.dialect, table.c[name])
+        if name in constants:
+            specs.append(_texts([next(iter(column), None)], whole)[0].replace("%", "%%"))
+            continue
+        listed = list(column)
+        if set(map(type, listed)) == {int}:  # type() is exact: bool is not int here
+            specs.append("%d")
+            args.append(listed)
+        else:
+            specs.append("%s")
+            args.append(_texts(listed, whole))
+    line = "\t".join(specs) + "\n"
+    if not args:
+        return line * len(rows)
+    return "".join(map(line.__mod__, zip(*args, strict=True)))
 
 
 def _load(conn: Connection, table: Table, columns: Sequence[str], data: bytes) -> tuple[int, int]:
@@ -152,6 +184,8 @@ def _texts(values: list[Any], whole_seconds: bool = False) -> list[str]:
     """
     kinds = set(map(type, values)) - {type(None)}  # type() is exact: bool is not int here
     if kinds <= {int}:
+        if None not in values:
+            return list(map(str, values))
         return [NULL if v is None else str(v) for v in values]
     if kinds == {str}:
         # One scan of the whole column: most columns hold none of the special characters.

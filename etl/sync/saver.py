@@ -74,10 +74,8 @@ class PageSaver:
             self.stats.office_clock = office_now
         # A row this run already saved may come again (the overlap, a shifted page, another
         # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
-        keys = {k for block in blocks for k in block.column(self.resource.key_column)}
-        again = {key for key in keys if key in self.seen}
-        for key in keys - again:
-            self.seen.add(key)
+        keys = [k for block in blocks for k in block.column(self.resource.key_column)]
+        again = self.seen.add_all(keys)  # no key comes twice in a page's blocks
         if self.keep_stamps:
             self._remember(blocks)
         self.stats.fetched += len(page.rows)

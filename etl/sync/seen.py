@@ -10,7 +10,7 @@ the run's memory. Keys that are not integers (no resource has any yet) fall back
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 _BLOCK_BITS = 1 << 16  # 8 kB a block; a block is made when one of its keys is first seen
@@ -46,6 +46,28 @@ class SeenKeys:
         block = self._blocks.get(key // _BLOCK_BITS)
         bit = key % _BLOCK_BITS
         return block is not None and bool(block[bit >> 3] & (1 << (bit & 7)))
+
+    def add_all(self, keys: Iterable[Any]) -> set[Any]:
+        """Add keys; return those that were there before (one call a page, not two a key)."""
+        again: set[Any] = set()
+        blocks, size, added = self._blocks, _BLOCK_BITS, 0
+        for key in keys:
+            if type(key) is not int or key < 0:  # not an index (bool is not int here)
+                if not self.add(key):
+                    again.add(key)
+                continue
+            block = blocks.get(key // size)
+            if block is None:
+                block = blocks[key // size] = bytearray(size // 8)
+            bit = key % size
+            mask = 1 << (bit & 7)
+            if block[bit >> 3] & mask:
+                again.add(key)
+            else:
+                block[bit >> 3] |= mask
+                added += 1
+        self._count += added
+        return again
 
     def add(self, key: Any) -> bool:
         """Add a key; True if it was not there before."""
