@@ -33,6 +33,12 @@ NAMES = ("claimprocs", *LISTS)
 
 
 @pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """The mirror on each of the three databases: its window is read back from it."""
+    return db_url_all
+
+
+@pytest.fixture
 def office(make_sim: Any) -> Simulator:
     """A small practice whose ShortQuery reads the REST tables; its clock past every stamp."""
     sim: Simulator = make_sim(patients=12, clock=OfficeClock(start=START)).fill_practice()
