@@ -17,14 +17,17 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, MetaData, create_engine, insert
 
+from etl.api.client import ApiClient
 from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.simulator import OfficeClock, Simulator
 from etl.simulator.office_db import OfficeDatabase
 from etl.sync import change_probe, rows_probe, state
+from etl.sync.run import run_sync
 from etl.sync.state import RunResult
+from tests.conftest import settings_for
 from tests.mariadb import fresh_mariadb
-from tests.practice import mirror, sync
+from tests.practice import mirror, sync, url_of
 
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
@@ -170,7 +173,17 @@ def test_a_row_deleted_in_the_window_is_read_every_run_as_before(
         office.clock.advance(300)
         _sync(office, engine)
         assert _asked(office) == ["SQL", "inssubs"]
-    assert newest["InsSubNum"] in mirror(engine, RESOURCES["inssubs"])
+    assert mirror(engine, RESOURCES["inssubs"])[newest["InsSubNum"]]["odmirror_gone_at"] is None
+    # The reconciliation (one ShortQuery of key ranges) marks it gone: the windows agree again.
+    office.clock.advance(300)
+    settings = settings_for(office, url_of(engine))
+    with ApiClient(settings.api, backoff_factor=0.01) as client:
+        run_sync(settings, client=client, resources=NAMES, reconcile=True)
+    gone = mirror(engine, RESOURCES["inssubs"])[newest["InsSubNum"]]
+    assert gone["odmirror_gone_at"] is not None and gone["subscriber"] == newest["Subscriber"]
+    office.clock.advance(300)
+    _sync(office, engine)
+    assert _asked(office) == ["SQL"]
 
 
 def test_without_a_probe_before_it_a_read_vouches_for_nothing(

@@ -28,10 +28,14 @@ stays where it was): read then. Inserts move n or m, edits m, both f.
 
 Deletions: these lists show none (no feed, no whole list), now as before. A row deleted inside
 the window leaves the mirror's window larger than the office's: read every run, as before,
-until the cursor moves past it. Times are office times on both sides (the stamps, the probe's
-NOW(), the cursor read from the stamps); a NULL stamp is in neither window. No cursor (a first
-read), nothing kept (a read without a probe before it, a failed read), `--full`, a refused
-probe (400: read as before, etl.sync.whole_probe) or an answer without the row: read.
+until the cursor moves past it or the reconciliation (etl.sync.reconcile) marks it gone: the
+mirror's window counts its live rows only. A live row the office lacks, or one marked gone
+that it has (until the reconciliation clears the mark), makes the windows differ: read.
+
+Times are office times on both sides (the stamps, the probe's NOW(), the cursor read from the
+stamps); a NULL stamp is in neither window. No cursor (a first read), nothing kept (a read
+without a probe before it, a failed read), `--full`, a refused probe (400: read as before,
+etl.sync.whole_probe) or an answer without the row: read.
 """
 
 from __future__ import annotations
@@ -133,12 +137,13 @@ def skip_if_same(
 def mirror_window(
     engine: Engine, resource: Resource, since: dt.datetime
 ) -> tuple[int, dt.datetime | None, int]:
-    """The mirror's rows stamped at or after `since`: their count, newest stamp, fingerprint."""
+    """The mirror's live rows stamped at or after `since`: count, newest stamp, fingerprint."""
     table = resource.table
     key, stamp = table.c[resource.key_column], table.c[resource.cursor_column or ""]
+    live = table.c.odmirror_gone_at.is_(None)  # marked deleted by the reconciliation
     count, newest, total = 0, None, 0
     with engine.connect() as conn:
-        for row_key, row_stamp in conn.execute(select(key, stamp).where(stamp >= since)):
+        for row_key, row_stamp in conn.execute(select(key, stamp).where(stamp >= since, live)):
             count += 1
             newest = row_stamp if newest is None else max(newest, row_stamp)
             total += zlib.crc32(f"{row_key}|{row_stamp.strftime(TIME_TEXT)}".encode())
