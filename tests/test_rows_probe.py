@@ -249,3 +249,38 @@ def test_the_probe_row_runs_on_mysql_as_written(engine: Engine) -> None:
         stamps[3],
         expected,
     )
+
+
+def test_a_renamed_definition_reads_the_claim_payments_that_show_its_name(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    # The newest: in the window a read asks (a caption of an older row is read only by --full,
+    # with or without SQL: the list asks by stamp).
+    payment = max(tables.all("claimpayments"), key=lambda r: r["SecDateTEdit"])
+    # The simulator's definitions list lacks the money tables' own: the office's one table.
+    named = {"DefNum": payment["PayType"], "Category": 32, "ItemName": payment["payType"]}
+    tables.load("definitions", [named])
+    _settled(office, engine)
+    quiet = _sync(office, engine)
+    assert quiet["claimpayments"].notes[0] == rows_probe.SAME_ROWS
+    office.clock.advance(300)
+    tables.update("definitions", payment["PayType"], ItemName="Cheque")
+    for row in tables["claimpayments"].rows.values():  # the caption the API derives
+        if row["PayType"] == payment["PayType"]:
+            row["payType"] = "Cheque"  # no stamp moves
+    tables["claimpayments"].rows.touch()  # changed in place: the served listing follows
+    office.clock.advance(120)
+    read = _sync(office, engine)
+    assert _asked(office) == ["SQL", "claimpayments"]
+    assert read["claimpayments"].stats.fetched == 1  # at the same stamp: rewritten all the same
+    row = mirror(engine, RESOURCES["claimpayments"])[payment["ClaimPaymentNum"]]
+    assert (row["claimpaymentnum"], row["paytype"], row["paytype_name"]) == (
+        payment["ClaimPaymentNum"],
+        payment["PayType"],
+        "Cheque",
+    )
+    office.clock.advance(300)
+    _sync(office, engine)
+    assert _asked(office) == ["SQL"]

@@ -26,6 +26,13 @@ Rows stamped before S: a read would not ask for them either. A later write to an
 a stamp later than the cursor less the overlap, in this window or the next run's (the cursor
 stays where it was): read then. Inserts move n or m, edits m, both f.
 
+Captions the API derives from another table (claimpayments' payType and payGroup:
+definition.ItemName) change the list but no stamp: the probe also asks that table's fingerprint
+(etl.sync.whole_sql.CAPTION_SOURCES), a read keeps the one of the probe before it, and a skip
+needs the same. What none of this sees: a CRC32 sum that collides; a caption renamed during a
+read and back before the next probe; a caption of a row older than the window (a read would
+not ask for it either: `--full` does).
+
 Deletions: these lists show none (no feed, no whole list), now as before. A row deleted inside
 the window leaves the mirror's window larger than the office's: read every run, as before,
 until the cursor moves past it or the reconciliation (etl.sync.reconcile) marks it gone: the
@@ -55,6 +62,8 @@ from etl.sync import state, whole_skip
 from etl.sync.cursor import window_start
 from etl.sync.pass_probe import LABEL, Ask
 from etl.sync.state import RunResult
+from etl.sync.whole_sql import captions, fingerprint
+from etl.sync.whole_sql import label as caption_label
 
 if TYPE_CHECKING:  # whole_probe asks this module's rows
     from etl.sync.whole_probe import WholeProbe
@@ -72,6 +81,7 @@ def from_rows(resource: Resource) -> bool:
     plain = resource.fan_out is None and resource.window is None and resource.deletions is None
     return (
         plain
+        and captions(resource) is not None
         and resource.cursor_from_rows
         and resource.passes == ({},)
         and stamp is not None
@@ -97,12 +107,20 @@ def row_sql(resource: Resource, since: dt.datetime) -> str:
 
 def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[Ask]:
     """The probe's rows for the run's such lists a complete read has left its clock for."""
-    found = []
+    found: list[Ask] = []
+    sources: dict[tuple[str, str, str], str] = {}
     for resource in chosen:
         cursor = state.get_cursor(engine, resource.name)
-        if from_rows(resource) and cursor is not None and _kept(engine, resource) is not None:
+        if not from_rows(resource):
+            continue
+        if cursor is not None and _kept(engine, resource) is not None:
             sql = row_sql(resource, window_start(cursor, overlap))
             found.append(Ask(resource.name, label(resource), sql))
+        for source in captions(resource) or ():  # kept by a read, compared by a skip: each once
+            sources.setdefault(source, resource.name)
+    for (table, key, column), name in sorted(sources.items()):
+        tag = caption_label((table, key, column))
+        found.append(Ask(name, tag, fingerprint(table, tag, (key, column))))
     return found
 
 
@@ -121,7 +139,9 @@ def skip_if_same(
         return None
     if name not in probe.passes or not from_rows(resource):
         return None
-    before, kept_since = kept
+    before, kept_since, kept_captions = kept
+    if kept_captions != _captions(resource, probe):
+        return None  # a caption renamed since the last read's probe (or not asked)
     since = window_start(cursor, overlap)
     count, newest = probe.passes[name], probe.newest.get(name)
     office = (count, newest, _number(probe.prints.get(name)) if count else 0)
@@ -164,16 +184,22 @@ def remember(
     if probe is None or probe.clock is None or probe.overlap is None or not from_rows(resource):
         return
     since = None if cursor is None else window_start(cursor, probe.overlap)
+    shown = _captions(resource, probe)
+    if shown is None:
+        return  # a caption's source not fingerprinted: nothing vouched
     value = {
         "before": probe.clock.isoformat(),
         "since": None if since is None else since.isoformat(),
+        "captions": shown,
     }
     with engine.begin() as conn:
         conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
         conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
 
 
-def _kept(engine: Engine, resource: Resource) -> tuple[dt.datetime, dt.datetime | None] | None:
+def _kept(
+    engine: Engine, resource: Resource
+) -> tuple[dt.datetime, dt.datetime | None, dict[str, str]] | None:
     with engine.connect() as conn:
         text = conn.execute(
             select(Setting.value).where(Setting.name == PREFIX + resource.name)
@@ -184,9 +210,18 @@ def _kept(engine: Engine, resource: Resource) -> tuple[dt.datetime, dt.datetime 
         return (
             dt.datetime.fromisoformat(kept["before"]),
             None if since is None else dt.datetime.fromisoformat(since),
+            dict(kept["captions"]),
         )
     except (ValueError, KeyError, TypeError):
         return None  # nothing kept (or unreadable): read
+
+
+def _captions(resource: Resource, probe: WholeProbe) -> dict[str, str] | None:
+    # The fingerprints of the tables the list's captions come from (claimpayments' payType:
+    # definition.ItemName); None if one is not in the probe's answer.
+    labels = [caption_label(source) for source in captions(resource) or ()]
+    shown = {tag: probe.prints.get(tag) for tag in labels}
+    return None if None in shown.values() else {k: str(v) for k, v in shown.items()}
 
 
 def _number(value: str | None) -> int | None:
