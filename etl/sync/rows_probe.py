@@ -10,7 +10,8 @@ stamp)))` (as etl.sync.whole_sql's); the mirror's rows of the same window give t
 computed here in Python. A complete read keeps the clock T_L of the probe made before it and
 its own window's start S_L (`odmirror_settings`, `rows_probe:<resource>`), forgotten as the
 next read starts. The list is recorded as read, with no request and its cursor kept, when:
-the office's (n, m, f) equal the mirror's, S_L <= S, and m < T_L less the overlap (or n = 0).
+the office's (n, m, f) equal the mirror's, S_L <= S, and m < T_L less the overlap (or n = 0;
+"less the overlap" is etl.sync.cursor.window_start's, an hour more at night).
 
 Why a read would then change nothing. It would save the office rows stamped at or after S,
 each as it is now. Take one, X, stamped s. Its key and stamp are the mirror's (f: but for a
@@ -31,7 +32,8 @@ definition.ItemName) change the list but no stamp: the probe also asks that tabl
 (etl.sync.whole_sql.CAPTION_SOURCES), a read keeps the one of the probe before it, and a skip
 needs the same. What none of this sees: a CRC32 sum that collides; a caption renamed during a
 read and back before the next probe; a caption of a row older than the window (a read would
-not ask for it either: `--full` does).
+not ask for it either: `--full` does); a row L's paging missed whose mirror copy an earlier
+read took at the very stamp it carries now, in the second it was written twice.
 
 Deletions: these lists show none (no feed, no whole list), now as before. A row deleted inside
 the window leaves the mirror's window larger than the office's: read every run, as before,
