@@ -31,7 +31,7 @@ from etl.simulator import OfficeClock, Simulator
 from etl.simulator.clock import format_datetime
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.office_rows import office_rows
-from etl.sync import change_probe, fan_probe, pass_probe, whole_probe, window_probe
+from etl.sync import change_probe, fan_probe, pass_probe, rows_probe, whole_probe, window_probe
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult, RunStats
 from tests.conftest import settings_for
@@ -275,13 +275,16 @@ def test_an_endpoint_run_with_no_change_costs_one_request_a_resource_but_where_i
     windows = {"schedules", "payments"}
     assert {r.resource for r in results if window_probe.UNCHANGED in r.notes} == windows
     # Lists by a change stamp with no row stamped since their cursor (less the overlap) cost
-    # nothing either (not those whose cursor is their newest row's stamp: it is in the window).
+    # nothing either; nor do those whose cursor is their newest row's stamp (it is in the
+    # window) when their window's rows are the mirror's (etl.sync.rows_probe).
     nothing_new = {r.resource for r in results if pass_probe.NOTHING_NEW in r.notes}
     stamped = {r.name for r in RESOURCES.values() if pass_probe.listed_by_stamp(r)}
     assert nothing_new == stamped == {
         "patients", "appointments", "procedurelogs", "providers", "procedurecodes"
     }  # fmt: skip
-    free = daily | unchanged | quiet | nothing_new
+    same = {r.resource for r in results if rows_probe.SAME_ROWS in r.notes}
+    assert same == {"claims", "claimpayments", "inssubs", "treatplans", "refattaches", "commlogs"}
+    free = daily | unchanged | quiet | nothing_new | same
     assert {name for name, count in spent.items() if count == 0} == free - {"patients"}
     over_one = {name: count for name, count in spent.items() if count > 1}
     assert over_one == _expected_over_one(sim)

@@ -2,7 +2,8 @@
 
 The probe (etl.sync.whole_probe) is asked once, before any resource is read; each resource
 then asks here whether the probe proves it needs no request at all (a whole pull unchanged, a
-dated window current, a list with nothing stamped since its cursor), which of its status passes
+dated window current, a list with nothing stamped since its cursor, one whose window's rows
+are the mirror's), which of its status passes
 and whether its deletion feed need none, and what a complete read leaves for the next run's
 probe to vouch by.
 """
@@ -15,7 +16,15 @@ from sqlalchemy import Engine
 
 from etl.api.client import ApiClient
 from etl.catalog.resources import Resource
-from etl.sync import fan_probe, pass_probe, removals, state, whole_skip, window_probe
+from etl.sync import (
+    fan_probe,
+    pass_probe,
+    removals,
+    rows_probe,
+    state,
+    whole_skip,
+    window_probe,
+)
 from etl.sync.seen import ShownValues
 from etl.sync.whole_probe import WholeProbe
 
@@ -32,7 +41,14 @@ def skip_if_proved(
         whole_skip.skip_if_unchanged(engine, resource, probe, overlap)
         or window_probe.skip_if_unchanged(engine, resource, probe, overlap)
         or pass_probe.skip_if_quiet(engine, resource, probe)
+        or rows_probe.skip_if_same(engine, resource, probe, overlap)
     )
+
+
+def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) -> int:
+    """Forget what the last read left to vouch by (this read replaces it); the probe's charge."""
+    rows_probe.forget(engine, resource)
+    return whole_skip.before_pull(engine, resource, probe)
 
 
 def vouch_quiet_passes(
@@ -100,3 +116,4 @@ def remember(
     every = fan_out is not None and (cursor is None or fan_out.parent_change is None)
     fan_probe.remember(engine, resource, clock, every or parents_chosen)
     window_probe.remember(engine, resource, clock, listed)
+    rows_probe.remember(engine, resource, probe, cursor)

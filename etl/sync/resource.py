@@ -96,7 +96,7 @@ class ResourceSync:
             )
             if unchanged is not None:
                 return unchanged
-        charged = whole_skip.before_pull(self.engine, self.resource, self.probe)
+        charged = probe_use.before_pull(self.engine, self.resource, self.probe)
         vouched = probe_use.vouch_quiet_passes(self.resource, self.probe, self.shown, self.notes)
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)

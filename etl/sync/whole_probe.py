@@ -34,11 +34,11 @@ caption, remembered and compared with the rest (a rename is missed only if its C
 collides, or if a caption renamed during a pull is renamed back before the next run). A caption
 of another source: not probed.
 
-The same SELECT also asks, a row each, whether the lists by change stamp (patients,
-appointments, ...), patients' status passes and appointments' deletion feed would bring anything
-new (etl.sync.pass_probe): those that would not are not read;
-which fan-outs' children changed (etl.sync.fan_probe) and whether dated windows (schedules,
-payments) did (etl.sync.window_probe).
+The same SELECT also asks, a row each, whether the lists by change stamp (patients, ...),
+patients' status passes and appointments' deletion feed would bring anything new
+(etl.sync.pass_probe), which fan-outs' children changed (etl.sync.fan_probe), whether dated
+windows did (etl.sync.window_probe), and lists whose cursor is their newest row
+(etl.sync.rows_probe): those that would bring nothing are not read.
 
 A probe that fails (401, 400: a table the office lacks or refuses, 504), or an answer without
 a table's row, pulls as before, with one line. `--full` never skips.
@@ -64,6 +64,7 @@ from etl.sync import (
     change_probe,
     fan_probe,
     pass_probe,
+    rows_probe,
     state,
     whole_skip,
     window_probe,
@@ -91,6 +92,7 @@ class WholeProbe:
             per fan-out or date window (etl.sync.fan_probe, window_probe), its rows counted.
         asked: the resources with such a row (charged as a whole pull would be).
         newest: per such row, the newest stamp among the rows it counted.
+        overlap: the run's `sync.overlap_seconds` the rows were asked with (None: no rows).
     """
 
     clock: dt.datetime | None
@@ -100,6 +102,7 @@ class WholeProbe:
     passes: dict[str, int] = field(default_factory=dict)
     asked: set[str] = field(default_factory=set)
     newest: dict[str, dt.datetime | None] = field(default_factory=dict)
+    overlap: dt.timedelta | None = None
 
     def take_charge(self, resource: Resource) -> int:
         """The probe's requests, for the first whole pull of the run (0 afterwards)."""
@@ -159,6 +162,7 @@ def ask(
     # is worth a request, once (it starts what later runs skip by).
     unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}
     lists = [] if overlap is None else pass_probe.list_asks(engine, others, overlap)
+    lists += [] if overlap is None else rows_probe.asks(engine, others, overlap)
     wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more + lists)]
     if not wanted and not more and not unvouched:
         return None  # the lists alone are not worth a probe (etl.sync.pass_probe.list_asks)
@@ -169,7 +173,7 @@ def ask(
         if not queries_allowed(engine, client, mode, asked=False):
             return _spent(client, before, askers)
         rows, wanted = _query(engine, client, wanted, [a.sql for a in more])
-        answer = WholeProbe(change_probe.clock_of(rows), asked=askers)
+        answer = WholeProbe(change_probe.clock_of(rows), asked=askers, overlap=overlap)
     except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
         log.warning("whole pulls not probed, each is read: %s", exc)
         return _spent(client, before, askers)
@@ -185,6 +189,8 @@ def ask(
             pass_count = _count_and_newest(row)
             if pass_count is not None:
                 answer.passes[label], answer.newest[label] = pass_count
+            if row.get("ServerNow") is not None:  # a fingerprint (etl.sync.rows_probe)
+                answer.prints[label] = str(row.get("ServerNow"))
         elif name is not None and found is not None:
             answer.found[name] = found
         elif "." in label:  # a caption's fingerprint: compared as sent

@@ -26,6 +26,8 @@ from etl.sync import change_probe
 CAPTION_SOURCES = {
     "unearnedType": ("definition", "DefNum", "ItemName"),
     "operatoryType": ("definition", "DefNum", "ItemName"),
+    "payType": ("definition", "DefNum", "ItemName"),  # claimpayments' (etl.sync.rows_probe)
+    "payGroup": ("definition", "DefNum", "ItemName"),
     "procCode": ("procedurecode", "CodeNum", "ProcCode"),
 }
 #: The label's end of a table's own fingerprint (`scheduleop.*`): read as a caption's is.
