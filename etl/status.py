@@ -24,7 +24,7 @@ from etl.config.settings import Settings
 from etl.mirror import rejects
 from etl.mirror.bookkeeping import SyncRun, SyncState
 from etl.outside_text import shown
-from etl.sync import state
+from etl.sync import cadence, state
 from etl.sync.query_mode import whole_every
 from etl.wording import plural
 
@@ -119,15 +119,18 @@ def collect(engine: Engine, settings: Settings, now: dt.datetime | None = None) 
     every = whole_every(settings) or dt.timedelta(0)
     for res, chosen in zip(resources, _chosen(settings), strict=True):
         res.problems = flaws.get(res.name, res.problems)
-        if isinstance(chosen, QueryResource) and chosen.cursor_field is None:
-            res.cadence = every
+        if isinstance(chosen, QueryResource):
+            res.cadence = every if chosen.cursor_field is None else dt.timedelta(0)
+        else:  # a resource read on a cadence (`every`, or whole_tables_every) is that much older
+            res.cadence = chosen.every or dt.timedelta(0)
     return MirrorStatus(now, limit, resources)
 
 
 def _chosen(settings: Settings) -> list[Resource]:
     # The endpoints' resources, then the tables read with SQL (query mode).
     tables = [query_resource(name) for name in settings.sync.tables]
-    return [*select_resources(settings.sync.resources, allow_empty=True), *tables]
+    endpoints = select_resources(settings.sync.resources, allow_empty=True)
+    return [*cadence.with_whole_cadence(endpoints, whole_every(settings)), *tables]
 
 
 def _resource_status(

@@ -65,8 +65,8 @@ class SyncSettings:
     resources: tuple[str, ...] = DEFAULT_RESOURCES
     #: Open Dental tables read with SQL (query mode, etl.sync.query_mode), any of its 458.
     tables: tuple[str, ...] = ()
-    #: How often a table of `tables` without a change column is read whole (90m, 1d); None:
-    #: every run.
+    #: How often a table of `tables` without a change column, or a resource the API lists whole
+    #: (claimprocs, paysplits, ...: etl.sync.cadence), is read whole (90m, 1d); None: every run.
     whole_tables_every: str | None = None
     #: A group's bound on database sessions at once, across its practices (0: none): practices
     #: sync max_db_sessions // SESSIONS_PER_PRACTICE at a time, the others wait their turn.

@@ -3,17 +3,40 @@
 Whole pulls of tables that change little (fees, benefits, carriers) need not be read every 15
 minutes: a resource with `every` is skipped by runs that come sooner than that after its last
 complete run. The times are odmirror's own (when it last succeeded), not the office's clock.
+
+The other whole pulls (claimprocs, paysplits, recalls, ...: no change filter, so every page on
+every run unless the office allows SQL and the run's probe vouches for them) take
+`sync.whole_tables_every` as their cadence when it is set: on the Remote API, where each page
+costs a second, a user may trade their freshness for requests.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
 from sqlalchemy import Engine, select
 
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import SyncState
 from etl.sync import state
+
+
+def reads_whole(resource: Resource) -> bool:
+    """Whether the endpoint lists the whole table every run (no change filter, parent, window)."""
+    single = resource.cursor_param is None and resource.fan_out is None
+    return single and resource.window is None and resource.passes == ({},)
+
+
+def with_whole_cadence(resources: Sequence[Resource], every: dt.timedelta | None) -> list[Resource]:
+    """The resources, those read whole every run given `every` (`sync.whole_tables_every`)."""
+    if every is None:
+        return list(resources)
+    return [
+        dataclasses.replace(r, every=every) if r.every is None and reads_whole(r) else r
+        for r in resources
+    ]
 
 
 def next_due(engine: Engine, resource: Resource, now: dt.datetime) -> dt.datetime | None:

@@ -21,9 +21,9 @@ from etl.errors import DatabaseError
 from etl.mirror.engine import check_schema, describe, make_engine
 from etl.mirror.lock import mirror_lock
 from etl.mirror.pii_scrub import apply_policy
-from etl.sync import state, whole_probe
+from etl.sync import cadence, state, whole_probe
 from etl.sync.cursor import window_start
-from etl.sync.query_mode import sync_tables
+from etl.sync.query_mode import sync_tables, whole_every
 from etl.sync.reconcile_run import reconcile_tables
 from etl.sync.resource import ResourceSync
 
@@ -61,6 +61,7 @@ def run_sync(
         if resources is None
         else select_resources(resources)
     )
+    chosen = cadence.with_whole_cadence(chosen, whole_every(settings))
     engine = make_engine(settings.database.url)
     overlap = dt.timedelta(seconds=settings.sync.overlap_seconds)
     try:

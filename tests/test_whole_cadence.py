@@ -1,0 +1,75 @@
+"""`sync.whole_tables_every` paces the endpoints' whole pulls too (etl.sync.cadence).
+
+Without SQL, claimprocs, paysplits and recalls are listed page by page on every run: on the
+Remote API a user may read them hourly instead, and `status` then allows them that much older.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from etl import status
+from etl.api.client import ApiClient
+from etl.config.settings import StatusSettings
+from etl.sync import state
+from etl.sync.run import run_sync
+from tests.conftest import settings_for
+from tests.practice import office_clock, url_of
+
+NAMES = ("patients", "claimprocs", "fees")
+
+
+def _settings(sim: Any, engine: Engine, every: str | None) -> Any:
+    settings = settings_for(sim, url_of(engine), queries="off")  # no SQL: nothing vouches
+    sync = dataclasses.replace(settings.sync, resources=NAMES, whole_tables_every=every)
+    return dataclasses.replace(settings, sync=sync, status=StatusSettings(max_age="30m"))
+
+
+def _run(settings: Any, full: bool = False) -> dict[str, state.RunResult]:
+    with ApiClient(settings.api, backoff_factor=0.01) as client:
+        return {r.resource: r for r in run_sync(settings, full=full, client=client)}
+
+
+def _claimproc_pages(sim: Any) -> int:
+    return sum(1 for r in sim.requests if r.path.strip("/").lower() == "api/v1/claimprocs")
+
+
+def _synced_ago(engine: Engine, name: str, ago: dt.timedelta) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE odmirror_sync_state SET last_success_at = :t WHERE resource = :r"),
+            {"t": state.utcnow() - ago, "r": name},
+        )
+
+
+def test_whole_pulls_wait_for_their_cadence_and_status_allows_it(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(40, clock=office_clock()).fill_practice()
+    hourly = _settings(sim, engine, "1h")
+    assert _run(hourly)["claimprocs"].mode == "full" and _claimproc_pages(sim) > 0
+    sim.requests.clear()
+    second = _run(hourly)
+    assert (
+        second["claimprocs"].mode == "skipped" and "read every 1h" in second["claimprocs"].summary()
+    )
+    assert second["patients"].mode != "skipped" and _claimproc_pages(sim) == 0
+    assert second["fees"].mode == "skipped"  # its own cadence (24h) is kept, not the setting's
+    # Without the setting, the same run lists every page again; --full always does.
+    assert _run(_settings(sim, engine, None))["claimprocs"].mode == "full"
+    sim.requests.clear()
+    assert _run(hourly, full=True)["claimprocs"].mode == "full" and _claimproc_pages(sim) > 0
+    # status: 50 minutes old is within the hour plus max_age; patients is held to max_age.
+    for name in NAMES:
+        _synced_ago(engine, name, dt.timedelta(minutes=50))
+    problems = status.collect(engine, hourly).problems()
+    assert problems == ["patients last synced 50 min ago (limit 30 min)"]
+    _synced_ago(engine, "claimprocs", dt.timedelta(minutes=95))
+    assert "claimprocs last synced" in " ".join(status.collect(engine, hourly).problems())
+    # A resource on its own cadence (fees: a day) is allowed that much older too.
+    _synced_ago(engine, "fees", dt.timedelta(hours=20))
+    assert not any(p.startswith("fees") for p in status.collect(engine, hourly).problems())
