@@ -44,7 +44,7 @@ QUERY_TABLES = {"procedurelog": 8, "claimproc": 6, "paysplit": 3, "appointment":
                 "payment": 1, "adjustment": 1, "recall": 1, "commlog": 2}  # fmt: skip
 #: Endpoint resources whose rows the 1% run changes (those whose list has a change time).
 CHANGED_PATHS = ("appointments", "procedurelogs", "claims", "claimprocs", "paysplits", "recalls")
-HEADER = f"{'mode':<9} {'run':<12} {'rows':>7} {'req':>6} {'floor':>6} {'x floor':>7}  costliest"
+HEADER = f"{'mode':<9} {'run':<19} {'rows':>7} {'req':>6} {'floor':>6} {'x floor':>7}  costliest"
 
 
 def main() -> None:
@@ -117,6 +117,9 @@ def _endpoint_mode(args: argparse.Namespace, tmp: Path, sql: bool) -> list[dict[
         rows.append(_line(mode, "first load", *_run(sim, settings), None))
         sim.clock.advance(900)
         rows.append(_line(mode, "no change", *_run(sim, settings), 0, every=True))
+        if not sql:  # whole pulls on an hourly cadence (sync.whole_tables_every), read just now
+            hourly = _settings(sim, url, resources=tuple(RESOURCES), whole_tables_every="1h")
+            rows.append(_line(mode, "no change, whole 1h", *_run(sim, hourly), 0, every=True))
         sim.clock.advance(900)
         floor = _change_endpoints(sim)
         sim.clock.advance(900)
@@ -190,7 +193,7 @@ def _line(
     ratio = f"{total / floor:.2f}" if floor else "-"
     top = ", ".join(f"{name} {count}" for name, count in spent.most_common(None if every else 6))
     shown_floor = "-" if floor is None else str(floor)
-    print(f"{mode:<9} {run:<12} {rows:>7} {total:>6} {shown_floor:>6} {ratio:>7}  {top}")
+    print(f"{mode:<9} {run:<19} {rows:>7} {total:>6} {shown_floor:>6} {ratio:>7}  {top}")
     return {"mode": mode, "run": run, "rows": rows, "requests": total, "floor": floor,
             "per_resource": dict(spent)}  # fmt: skip
 
