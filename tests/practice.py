@@ -114,3 +114,18 @@ def fast_and_plain_on_mariadb(
     for name in ALL:
         assert mirrors["fast"][name] == mirrors["plain"][name], name
     return mirrors["fast"]
+
+
+def probed_office(make_sim: Any) -> Any:
+    """A small practice whose ShortQuery reads the REST tables; its clock past every stamp."""
+    sim = make_sim(patients=12, clock=office_clock()).fill_practice()
+    sim.clock.advance(300)
+    return sim
+
+
+def sync_by_name(
+    sim: Any, engine: Engine, names: tuple[str, ...], full: bool = False
+) -> dict[str, RunResult]:
+    """One run of `names`, its requests alone in `sim.requests`: each result by resource."""
+    sim.requests.clear()
+    return {r.resource: r for r in sync(sim, engine, names, full=full)}

@@ -18,11 +18,11 @@ from sqlalchemy import Engine, MetaData, create_engine, insert, select
 from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
-from etl.simulator import OfficeClock, Simulator
+from etl.simulator import Simulator
 from etl.sync import change_probe, pass_probe, state
 from etl.sync.state import RunResult
 from tests.mariadb import fresh_mariadb
-from tests.practice import mirror, sync
+from tests.practice import mirror, probed_office, sync, sync_by_name
 
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
@@ -35,14 +35,12 @@ QUIET_FEED = "histappointments not read: no deletion since its last read (change
 @pytest.fixture
 def office(make_sim: Any) -> Simulator:
     """A small practice whose ShortQuery reads the REST tables; its clock past every stamp."""
-    sim: Simulator = make_sim(patients=12, clock=OfficeClock(start=START)).fill_practice()
-    sim.clock.advance(300)
+    sim: Simulator = probed_office(make_sim)
     return sim
 
 
 def _sync(sim: Simulator, engine: Engine, full: bool = False) -> dict[str, RunResult]:
-    sim.requests.clear()  # each test reads what this run asked
-    return {r.resource: r for r in sync(sim, engine, NAMES, full=full)}
+    return sync_by_name(sim, engine, NAMES, full)
 
 
 def _asked(sim: Simulator) -> list[str]:

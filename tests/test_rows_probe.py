@@ -27,7 +27,7 @@ from etl.sync.run import run_sync
 from etl.sync.state import RunResult
 from tests.conftest import settings_for
 from tests.mariadb import fresh_mariadb
-from tests.practice import mirror, sync, url_of
+from tests.practice import mirror, probed_office, sync_by_name, url_of
 
 START = dt.datetime(2025, 3, 14, 9, 26, 53)
 SQL_PATH = "/api/v1/queries/ShortQuery"
@@ -44,14 +44,12 @@ def db_url(db_url_all: str) -> str:
 @pytest.fixture
 def office(make_sim: Any) -> Simulator:
     """A small practice whose ShortQuery reads the REST tables; its clock past every stamp."""
-    sim: Simulator = make_sim(patients=12, clock=OfficeClock(start=START)).fill_practice()
-    sim.clock.advance(300)
+    sim: Simulator = probed_office(make_sim)
     return sim
 
 
 def _sync(sim: Simulator, engine: Engine, full: bool = False) -> dict[str, RunResult]:
-    sim.requests.clear()  # each test reads what this run asked
-    return {r.resource: r for r in sync(sim, engine, NAMES, full=full)}
+    return sync_by_name(sim, engine, NAMES, full)
 
 
 def _asked(sim: Simulator) -> list[str]:
