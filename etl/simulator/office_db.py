@@ -23,6 +23,7 @@ from sqlglot import exp
 from etl.catalog.opendental import OD_TABLES
 from etl.catalog.query_tables import change_column
 from etl.simulator.clock import OfficeClock, format_datetime
+from etl.sync import fan_prints
 
 #: Rows ShortQuery answers at most (Remote).
 ROW_CAP = 100
@@ -169,7 +170,17 @@ def _concat_ws(separator: Any, *values: Any) -> str | None:
     # MySQL's: NULL with a NULL separator; a NULL value is skipped, not joined.
     if separator is None:
         return None
-    return str(separator).join(str(v) for v in values if v is not None)
+    return str(separator).join(_text(v) for v in values if v is not None)
+
+
+def _text(value: Any) -> str:
+    # A double as MySQL's CONCAT writes it (100, not 100.0), as the mirror's side renders it.
+    if isinstance(value, float):
+        try:
+            return str(fan_prints.mysql_text(value, "Double"))
+        except fan_prints.Unsure:
+            return repr(value)
+    return str(value)
 
 
 def _one_summary(query: exp.Query) -> bool:

@@ -41,7 +41,7 @@ from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
 from etl.mirror.bookkeeping import Setting
-from etl.sync import requests, state
+from etl.sync import fan_prints, requests, state
 from etl.sync.cursor import window_start
 from etl.sync.pass_probe import LABEL, Ask
 
@@ -167,9 +167,16 @@ def parents_to_read(
 
     Those of the children stamped since the bound (`stamped_parents`), and, if any, those that
     changed since `since` (an incremental run's start), as without SQL; none if no child did.
+    Children without a change column: the candidates whose rows differ (etl.sync.fan_prints).
     """
-    stamped = stamped_parents(engine, client, resource, counts, overlap)
     fan_out = resource.fan_out
+    if fan_out is not None and since is not None and fan_prints.fingerprinted(resource):
+        # No change column: the candidates read without SQL, those whose rows differ.
+        asked = requests.request_params(engine, resource, since, None)
+        return fan_prints.differing(
+            engine, client, resource, [int(p[fan_out.param]) for p in asked]
+        )
+    stamped = stamped_parents(engine, client, resource, counts, overlap)
     if not stamped or fan_out is None:  # None (as without SQL), or no child changed
         return stamped
     changed = []

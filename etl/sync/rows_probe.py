@@ -146,7 +146,7 @@ def skip_if_same(
         return None  # a caption renamed since the last read's probe (or not asked)
     since = window_start(cursor, overlap)
     count, newest = probe.passes[name], probe.newest.get(name)
-    office = (count, newest, _number(probe.prints.get(name)) if count else 0)
+    office = (count, newest, sum_number(probe.prints.get(name)) if count else 0)
     if kept_since is not None and kept_since > since:
         return None  # the last read did not list the whole of this window
     if newest is not None and newest >= window_start(before, overlap):
@@ -226,9 +226,9 @@ def _captions(resource: Resource, probe: WholeProbe) -> dict[str, str] | None:
     return None if None in shown.values() else {k: str(v) for k, v in shown.items()}
 
 
-def _number(value: str | None) -> int | None:
-    # MySQL's SUM comes as a DECIMAL, sent as text ("123", "123.0"): None if not a number.
+def sum_number(value: object) -> int | None:
+    """MySQL's SUM, sent as a DECIMAL's text ("123", "123.0"): None if not a number."""
     try:
-        return int(Decimal(value or ""))
+        return int(Decimal(str(value) if value is not None else ""))
     except (InvalidOperation, ValueError):
         return None

@@ -83,11 +83,15 @@ def label(source: tuple[str, str, str]) -> str:
     return f"{source[0]}.{source[2]}"
 
 
+def row_text(columns: Sequence[str]) -> str:
+    """A row's text over `columns` in SQL (see the module's notes; etl.sync.fan_prints too)."""
+    flags = ", ".join(f"ISNULL({c})" for c in columns)
+    return f"CONCAT_WS('|', {', '.join(columns)}, CONCAT({flags}))"
+
+
 def fingerprint(table: str, name: str, columns: Sequence[str]) -> str:
     """The probe's row of a table's rows over `columns`: their count and CRC32 sum."""
-    flags = ", ".join(f"ISNULL({c})" for c in columns)
-    text = f"CONCAT_WS('|', {', '.join(columns)}, CONCAT({flags}))"
-    return f"SELECT '{name}', COUNT(*), NULL, SUM(CRC32({text})) FROM {table}"
+    return f"SELECT '{name}', COUNT(*), NULL, SUM(CRC32({row_text(columns)})) FROM {table}"
 
 
 def probe_sql(resources: Sequence[Resource], more: Sequence[str] = ()) -> str:
