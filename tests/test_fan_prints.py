@@ -196,3 +196,20 @@ def test_doubles_render_as_mariadb_writes_them_or_not_at_all() -> None:
             unsure += 1  # its parent is read
     assert rendered == {i: written[i] for i in rendered}
     assert len(rendered) > 2500 and unsure > 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_only_the_treatment_plan_whose_attachment_changed_is_read(
+    engine: Engine, practice: Any
+) -> None:
+    names = ("patients", "treatplans", "treatplanattaches")
+    sync(practice, engine, names)
+    attach = practice.tables.all("treatplanattaches")[0]
+    practice.clock.advance(600)
+    practice.tables.update("treatplanattaches", attach["TreatPlanAttachNum"], Priority=3)
+    every_patient_due(engine)  # every treatment plan due too
+    practice.requests.clear()
+    sync(practice, engine, names)
+    found = [r.query for r in practice.requests if r.path.strip("/") == "api/v1/treatplanattaches"]
+    assert [q["TreatPlanNum"] for q in found] == [str(attach["TreatPlanNum"])]
+    assert_mirrors(engine, practice, RESOURCES["treatplanattaches"])
