@@ -43,7 +43,7 @@ log = logging.getLogger("etl.sync.run")
 _BATCH = 100  # parents a query: at most one row each, ShortQuery's rows a call
 #: Doubles MariaDB writes as plain decimals, shortest round trip (tests/test_fan_prints.py).
 _PLAIN = (Decimal("1e-5"), Decimal("1e15"))
-_STORAGES = {"Long", "Int", "Byte", "Bool", "Date", "DateT", "Double", "String"}
+_STORAGES = {"Long", "Int", "Bool", "Date", "Double", "String"}  # those tested on MariaDB
 
 
 class Unsure(ValueError):
