@@ -14,14 +14,14 @@ import zlib
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, MetaData, create_engine, insert, select
+from sqlalchemy import Engine, MetaData, create_engine, insert, select, update
 
 from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.mirror.bookkeeping import Setting
 from etl.simulator import OfficeClock, Simulator
 from etl.simulator.office_db import OfficeDatabase
-from etl.sync import whole_probe, whole_sql
+from etl.sync import state, whole_probe, whole_skip, whole_sql
 from etl.sync.state import RunResult
 from tests.mariadb import fresh_mariadb
 from tests.practice import mirror, probed_office, sync_by_name
@@ -284,6 +284,16 @@ def test_an_office_refusing_the_fingerprints_reads_those_tables_every_run(
         *[(n, 0, 0) for n in PROBED[1:]],
         *[(n, first[n].stats.fetched, first[n].stats.requests) for n in PRINTED],
     ]
+    # A week on (an office upgraded since, say), they are asked again, and vouched for again.
+    with engine.begin() as conn:
+        conn.execute(
+            update(Setting)
+            .where(Setting.name == whole_skip.PRINTS_REFUSED)
+            .values(value=(state.utcnow() - whole_skip.PRINTS_RETRY).isoformat())
+        )
+    office.clock.advance(300)
+    _sync(office, engine)
+    assert len(_sql_sent(office)) == 1 and "scheduleop" in _sql_sent(office)[0]
 
 
 def test_without_the_queries_permission_nothing_changes(

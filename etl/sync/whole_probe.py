@@ -24,8 +24,8 @@ probe differ from the one kept: read again. What it cannot see: a row edited dur
 edited back, exactly, before the next probe (the pull may have listed the passing values), or a
 CRC32 sum that collides (about one in four billion). A fingerprint names every column the
 endpoint sends: an office whose database lacks one refuses the SELECT (400); it is asked again
-once without them, and if that answers they are not asked again (`whole_probe:fingerprints
-refused`): those tables are read every run, as without SQL.
+once without them, and if that answers they are not asked again for a week
+(`whole_probe:fingerprints refused`): those tables are read every run, as without SQL.
 
 Captions the API derives from another table (paysplits' unearnedType and operatories'
 operatoryType: definition.ItemName; benefits' procCode: procedurecode.ProcCode) change the list
@@ -207,7 +207,7 @@ def _query(
 ) -> tuple[list[dict[str, object]], list[Resource]]:
     # The rows' fingerprints name every column an endpoint sends: an office whose database
     # lacks one (an older version) refuses the SELECT (400). Asked again without them, once;
-    # if that answers, they are not asked again (the tables are read every run, as before).
+    # if that answers, not for a week (the tables are read every run meanwhile, as before).
     try:
         return short_query.short_query(client, probe_sql(wanted, more)), wanted
     except QueryRefused as exc:

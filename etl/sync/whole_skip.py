@@ -33,6 +33,8 @@ PREFIX = "whole_probe:"
 UNCHANGED = "unchanged since its last pull: not read (change probe)"
 #: Set when the office refused the rows' fingerprints (a column its database lacks).
 PRINTS_REFUSED = PREFIX + "fingerprints refused"
+#: How long a refusal of the fingerprints stands before they are asked again.
+PRINTS_RETRY = dt.timedelta(days=7)
 
 
 def skip_if_unchanged(
@@ -124,15 +126,23 @@ def _text(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def prints_refused(engine: Engine) -> bool:
-    """Whether the office refused the fingerprints of tables without a change column."""
+def prints_refused(engine: Engine, now: dt.datetime | None = None) -> bool:
+    """Whether the office refused the fingerprints of tables without a change column lately.
+
+    A refusal is kept for PRINTS_RETRY: an office upgraded since (or a 400 that was not about
+    the fingerprints) gets them asked again after that, once.
+    """
     with engine.connect() as conn:
         found = conn.execute(select(Setting.value).where(Setting.name == PRINTS_REFUSED)).scalar()
-    return found is not None
+    try:
+        since = dt.datetime.fromisoformat(str(found))
+    except ValueError:
+        return False  # none kept (or unreadable): asked
+    return (now or state.utcnow()) - since < PRINTS_RETRY
 
 
 def refuse_prints(engine: Engine) -> None:
-    """Remember that the office refused them: they are not asked again (read every run)."""
+    """Remember when the office refused them: not asked again for PRINTS_RETRY (read every run)."""
     with engine.begin() as conn:
         conn.execute(delete(Setting).where(Setting.name == PRINTS_REFUSED))
-        conn.execute(insert(Setting).values(name=PRINTS_REFUSED, value="refused"))
+        conn.execute(insert(Setting).values(name=PRINTS_REFUSED, value=state.utcnow().isoformat()))
