@@ -112,9 +112,9 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
     found: list[Ask] = []
     sources: dict[tuple[str, str, str], str] = {}
     for resource in chosen:
-        cursor = state.get_cursor(engine, resource.name)
         if not from_rows(resource):
             continue
+        cursor = state.get_cursor(engine, resource.name)
         if cursor is not None and _kept(engine, resource) is not None:
             sql = row_sql(resource, window_start(cursor, overlap))
             found.append(Ask(resource.name, label(resource), sql))

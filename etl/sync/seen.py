@@ -53,8 +53,11 @@ class SeenKeys:
         blocks, size, added = self._blocks, _BLOCK_BITS, 0
         for key in keys:
             if type(key) is not int or key < 0:  # not an index (bool is not int here)
-                if not self.add(key):
+                if key in self._others:
                     again.add(key)
+                else:
+                    self._others.add(key)
+                    added += 1
                 continue
             block = blocks.get(key // size)
             if block is None:
@@ -71,23 +74,12 @@ class SeenKeys:
 
     def add(self, key: Any) -> bool:
         """Add a key; True if it was not there before."""
-        if not _is_index(key):
-            if key in self._others:
-                return False
-            self._others.add(key)
-        else:
-            block = self._blocks.setdefault(key // _BLOCK_BITS, bytearray(_BLOCK_BITS // 8))
-            bit = key % _BLOCK_BITS
-            mask = 1 << (bit & 7)
-            if block[bit >> 3] & mask:
-                return False
-            block[bit >> 3] |= mask
-        self._count += 1
-        return True
+        return not self.add_all((key,))
 
 
 def _is_index(key: object) -> bool:
-    return isinstance(key, int) and not isinstance(key, bool) and key >= 0
+    # As add_all tells them: a plain non-negative int (not bool, not a subclass).
+    return type(key) is int and key >= 0
 
 
 class ShownValues:
