@@ -135,8 +135,10 @@ def list_asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> 
     """
     found = []
     for resource in chosen:
+        if not listed_by_stamp(resource):
+            continue
         stamp, cursor = change_column(resource.table_name), state.get_cursor(engine, resource.name)
-        if listed_by_stamp(resource) and stamp is not None and cursor is not None:
+        if stamp is not None and cursor is not None:
             since, label = window_start(cursor, overlap), list_label(resource)
             sql = count_sql(resource.table_name, label, stamp, {}, since)
             found.append(Ask(resource.name, label, sql))
