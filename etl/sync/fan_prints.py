@@ -35,6 +35,7 @@ from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
 from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
+from etl.outside_text import shown
 from etl.sync.rows_probe import sum_number
 from etl.sync.whole_sql import captions, mapped, row_text
 
@@ -155,7 +156,7 @@ def _office(client: ApiClient, resource: Resource, keys: list[int]) -> dict[int,
     for row in rows:
         key, count, total = row.get("parent"), sum_number(row.get("n")), sum_number(row.get("f"))
         if str(key) not in asked or count is None or total is None:
-            raise ApiError(f"an answer not about the parents asked: {str(row)[:80]}")
+            raise ApiError(f"an answer not about the parents asked: {shown(str(row), 80)}")
         found[int(str(key))] = (count, total)
     return found
 
