@@ -89,10 +89,11 @@ class QueryResource(Resource):
             for column in self.table.columns
             if column.name not in OWN_COLUMNS and "derived_from" not in column.info
         )
-        return tuple(_raw(spec) for spec in specs)
+        return tuple(as_stored(spec) for spec in specs)
 
 
-def _raw(spec: FieldSpec) -> FieldSpec:
+def as_stored(spec: FieldSpec) -> FieldSpec:
+    """A FieldSpec as its column comes by SQL: an enum or a flag is the integer held."""
     # The database's own integers: an enum code newer than the catalog, a tinyint flag that
     # holds 2, are what Open Dental stores, kept as they are.
     return FieldSpec(spec.key, spec.column, "int") if spec.kind in ("enum", "bool") else spec

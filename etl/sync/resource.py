@@ -33,13 +33,16 @@ from etl.sync import (
     series,
     state,
     unlisted,
+    whole_changes,
     whole_probe,
     whole_skip,
 )
+from etl.sync.changed_rows import ChangedRows
 from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
 from etl.sync.seen import ShownValues
+from etl.sync.whole_changes import Plan
 
 # The run's warnings keep the logger name they always had (JSON logs show it).
 log = logging.getLogger("etl.sync.run")
@@ -69,7 +72,7 @@ class ResourceSync:
         control: RunControl | None = None,
     ) -> None:
         self.engine, self.client, self.resource = engine, client, resource
-        self.overlap, self.full = overlap, full
+        self.overlap, self.full, self.pii = overlap, full, pii
         self.control = control or RunControl()
         self.stats = state.RunStats()
         self.shown = ShownValues(resource.passes)
@@ -83,6 +86,9 @@ class ResourceSync:
         self.listed: list[dict[str, str]] = []  # unfiltered request series read to their end
         self.probe: whole_probe.WholeProbe | None = None  # the run's probe of whole pulls
         self.parents: list[int] | None = None  # a fan-out's parents the probe chose
+        self.changes: ChangedRows | None = None  # its changed rows, read by SQL
+        self.vouched = False  # and the mirror's keys then found the office's
+        self.listed_from = 0  # rows read before the whole list (changed rows given up on)
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -96,6 +102,12 @@ class ResourceSync:
             )
             if unchanged is not None:
                 return unchanged
+        # A whole pull whose table changed a little: its changed rows by SQL (whole_changes).
+        plan = (
+            None
+            if self.full
+            else whole_changes.plan(self.engine, self.resource, self.probe, self.overlap)
+        )
         charged = probe_use.before_pull(self.engine, self.resource, self.probe)
         vouched = probe_use.vouch_quiet_passes(self.resource, self.probe, self.shown, self.notes)
         began = time.monotonic()
@@ -108,12 +120,18 @@ class ResourceSync:
             # The plain twin keeps the indexes (defer on a table said not to be empty).
             deferring = self.saver.fresh and fast_paths.enabled("deferred_indexes")
             self.deferred = fast_indexes.defer(self.engine, self.resource.table, deferring)
-            new_cursor = self._pull_all(cursor)
+            new_cursor = (
+                self._pull_all(cursor) if plan is None else self._read_changes(plan, cursor)
+            )
             if vouched:  # the skipped passes are vouched for up to the probe's clock only
                 new_cursor = pass_probe.cap(new_cursor, vouched)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
-            whole_skip.after_pull(self.engine, self.resource, self.probe, self.stats.fetched)
+            if self.changes is not None:
+                self.changes.keep(self.probe, self.vouched)
+            else:
+                listed = self.stats.fetched - self.listed_from
+                whole_skip.after_pull(self.engine, self.resource, self.probe, listed)
             probe_use.remember(
                 self.engine,
                 self.resource,
@@ -143,6 +161,21 @@ class ResourceSync:
             new_cursor is not None,
             self.notes,
         )
+
+    def _read_changes(self, plan: Plan, cursor: dt.datetime | None) -> dt.datetime | None:
+        """Read a whole pull's changed rows by SQL (the cursor stays); else the whole list."""
+        changes = ChangedRows(
+            self.engine, self.client, self.resource, plan, self.pii, self.stats, self.control
+        )
+        changes.saver.run_id = self.saver.run_id
+        read = changes.read()
+        if read:  # the mirror's keys checked now: a reconciliation's requests are the run's
+            self.changes, self.vouched = changes, changes.vouch()
+        self.notes += changes.notes
+        if read:
+            return None
+        self.listed_from = self.stats.fetched
+        return self._pull_all(cursor)
 
     def _build_anyway(self) -> None:
         # The run has failed: its error is what the user must see, not a second one.

@@ -66,6 +66,7 @@ from etl.sync import (
     pass_probe,
     rows_probe,
     state,
+    whole_changes,
     whole_skip,
     window_probe,
 )
@@ -163,10 +164,12 @@ def ask(
     unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}
     lists = [] if overlap is None else pass_probe.list_asks(engine, others, overlap)
     lists += [] if overlap is None else rows_probe.asks(engine, others, overlap)
-    wanted = due[: change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more + lists)]
+    changes = [] if overlap is None else whole_changes.asks(engine, due, overlap)
+    room = change_probe.ROWS_PER_CALL - 1 - len(CAPTION_SOURCES) - len(more + lists + changes)
+    wanted = due[:room]
     if not wanted and not more and not unvouched:
         return None  # the lists alone are not worth a probe (etl.sync.pass_probe.list_asks)
-    more += lists
+    more += lists + [a for a in changes if a.resource in {r.name for r in wanted}]
     askers = {a.resource for a in more} | unvouched
     before = client.requests_made
     try:

@@ -46,7 +46,7 @@ def skip_if_unchanged(
         The run's result, or None: the resource is to be pulled.
     """
     now = None if probe is None else probe.of(resource)
-    last = _remembered(engine, resource.name)
+    last = remembered(engine, resource.name)
     if probe is None or now is None or last is None:
         return None
     before = dt.datetime.fromisoformat(str(last.pop("before")))
@@ -111,7 +111,24 @@ def after_pull(engine: Engine, resource: Resource, probe: WholeProbe | None, lis
         conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
 
 
-def _remembered(engine: Engine, name: str) -> dict[str, object] | None:
+def keep_start(
+    engine: Engine, resource: Resource, probe: WholeProbe, before: dt.datetime
+) -> None:
+    """Keep only where the next read starts (a read of changed rows not vouched for).
+
+    Its count is unknown, so no probe matches it: the next run reads, from `before` again.
+    """
+    now = probe.of(resource)
+    if now is None:
+        return
+    value = {**now, "count": None, "before": _text(before)}
+    with engine.begin() as conn:
+        conn.execute(delete(Setting).where(Setting.name == PREFIX + resource.name))
+        conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
+
+
+def remembered(engine: Engine, name: str) -> dict[str, object] | None:
+    """What the last complete read of a resource kept of its probe (None: nothing usable)."""
     with engine.connect() as conn:
         text = conn.execute(select(Setting.value).where(Setting.name == PREFIX + name)).scalar()
     try:

@@ -1,0 +1,191 @@
+"""Whole pulls that changed a little read their changed rows by SQL (etl.sync.whole_changes).
+
+The simulator's ShortQuery reads the REST lists' own tables, so an edit made through the REST
+store is what the probe counts and what the keyset read returns. Its clock stands still unless
+a test moves it. Each mirror is compared, whole row by whole row, with what the lists send.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, update
+
+from etl.catalog.resources import RESOURCES
+from etl.simulator import Simulator
+from etl.sync import whole_probe
+from etl.sync.state import RunResult
+from tests.practice import assert_mirrors, mirror, probed_office, sync_by_name
+
+SQL_PATH = "/api/v1/queries/ShortQuery"
+PROBED = ("claimprocs", "paysplits", "patplans", "recalls", "claimtrackings")
+NAMES = (*PROBED, "scheduleops")
+
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """SQLite, PostgreSQL and MariaDB mirrors."""
+    return db_url_all
+
+
+@pytest.fixture
+def office(make_sim: Any) -> Simulator:
+    """A small practice whose ShortQuery reads the REST tables; its clock past every stamp."""
+    sim: Simulator = probed_office(make_sim)
+    return sim
+
+
+def _sync(sim: Simulator, engine: Engine) -> dict[str, RunResult]:
+    return sync_by_name(sim, engine, NAMES)
+
+
+def _listed(sim: Simulator) -> set[str]:
+    return {r.path.removeprefix("/api/v1/") for r in sim.requests if r.path != SQL_PATH}
+
+
+def _first_key(sim: Simulator, path: str, **where: Any) -> int:
+    assert sim.tables is not None
+    rows = [r for r in sim.tables.all(path) if all(r[k] == v for k, v in where.items())]
+    return int(rows[0][RESOURCES[path].key])
+
+
+def _assert_all_mirrored(sim: Simulator, engine: Engine) -> None:
+    for name in NAMES:
+        assert_mirrors(engine, sim, RESOURCES[name])
+
+
+def test_an_edit_in_each_table_is_read_by_sql_as_the_list_sends_it(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    _sync(office, engine)
+    office.clock.advance(300)
+    split = _first_key(office, "paysplits")
+    edits = {  # codes, flags, dates, amounts, a packed interval, a caption's code
+        "claimprocs": {"Status": "Received", "WriteOff": 12.25, "NoBillIns": "true",
+                       "DateCP": "2025-03-12", "Remarks": "a\tb\\c 'd' é"},
+        "paysplits": {"SplitAmt": 60.5, "DatePay": "2025-03-13"},
+        "patplans": {"Relationship": "Spouse", "IsPending": "true", "PatID": ""},
+        "recalls": {"RecallInterval": "1y2w", "Priority": "ASAP", "Note": "moved"},
+        "claimtrackings": {"Note": "Called back"},
+    }  # fmt: skip
+    keys = {path: _first_key(office, path) for path in edits}
+    keys["paysplits"] = split
+    for path, fields in edits.items():
+        tables.update(path, keys[path], **fields)
+    office.clock.advance(120)  # past the overlap: the read is vouched for up to its probe
+    results = _sync(office, engine)
+    assert _listed(office) == set()  # no list is read
+    shown = [(n, results[n].stats.fetched, results[n].stats.requests) for n in PROBED]
+    # The probe is counted on the first; one ShortQuery page each.
+    assert shown == [("claimprocs", 1, 2)] + [(n, 1, 1) for n in PROBED[1:]]
+    assert "1 rows stamped since" in results["recalls"].notes[0]
+    _assert_all_mirrored(office, engine)
+    office.clock.advance(300)
+    again = _sync(office, engine)  # the read was vouched for: nothing read
+    assert [again[n].stats.fetched for n in PROBED] == [0] * len(PROBED)
+    assert all(again[n].notes[0] == whole_probe.UNCHANGED for n in PROBED)
+
+
+def test_a_row_deleted_is_marked_by_reconciling_the_keys(office: Simulator, engine: Engine) -> None:
+    tables = office.tables
+    assert tables is not None
+    _sync(office, engine)
+    office.clock.advance(300)
+    gone = _first_key(office, "claimprocs")
+    tables["claimprocs"].rows.pop(gone)
+    copied = {k: v for k, v in tables.all("claimprocs")[0].items() if k != "SecDateTEdit"}
+    added = tables.add("claimprocs", **{**copied, "WriteOff": 1.5})  # stamped now
+    office.clock.advance(120)  # past the overlap: the read is vouched for up to its probe
+    results = _sync(office, engine)
+    assert results["claimprocs"].stats.fetched == 1  # the insert; the deletion by its keys
+    assert results["claimprocs"].notes[1].startswith("reconciled: 1 gone, 0 back, 0 not yet read")
+    rows = mirror(engine, RESOURCES["claimprocs"])
+    assert rows[gone]["odmirror_gone_at"] is not None and rows[added]["odmirror_gone_at"] is None
+    office.clock.advance(300)
+    assert _sync(office, engine)["claimprocs"].stats.fetched == 0  # vouched for
+    office.clock.advance(300)
+    tables["claimprocs"].rows.pop(added)  # a deletion alone: no row to read, no page asked
+    results = _sync(office, engine)
+    calls = [r for r in office.requests if r.path == SQL_PATH]
+    assert (len(calls), results["claimprocs"].stats.requests) == (3, 3)  # the probe, 2 calls
+    assert results["claimprocs"].notes[1].startswith("reconciled: 1 gone")
+
+
+def test_a_row_edited_after_the_probe_and_before_its_read_is_read_next_run(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    _sync(office, engine)
+    office.clock.advance(300)
+    row = {k: v for k, v in tables.all("claimtrackings")[0].items() if k != "ClaimTrackingNum"}
+    added = tables.add("claimtrackings", **{**row, "Note": "new", "DateTimeEntry": None})
+    tables.update("scheduleops", _first_key(office, "scheduleops"), OperatoryNum=7)
+    office.clock.advance(60)
+
+    def edit(index: int, path: str) -> None:
+        # scheduleops is listed before claimtrackings is read: the row moves past the probe.
+        if path == "scheduleops":
+            office.clock.advance(5)
+            tables.update("claimtrackings", added, Note="edited after the probe")
+
+    tables.on_serve(edit)
+    results = _sync(office, engine)
+    tables.on_serve(None)
+    assert results["claimtrackings"].stats.fetched == 0
+    assert results["claimtrackings"].notes[1:] == [
+        "reconciled: 0 gone, 0 back, 1 not yet read, 2 requests",
+        "keys still unlike the probe's: the next run reads from the same time",
+    ]
+    assert added not in mirror(engine, RESOURCES["claimtrackings"])
+    office.clock.advance(120)
+    again = _sync(office, engine)  # from the same time again: the row is read, vouched for
+    assert again["claimtrackings"].stats.fetched == 1
+    _assert_all_mirrored(office, engine)
+    office.clock.advance(300)
+    assert _sync(office, engine)["claimtrackings"].stats.fetched == 0
+
+
+def test_a_caption_code_the_mirror_has_not_shown_reads_the_list_whole(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    _sync(office, engine)
+    office.clock.advance(300)
+    tables.update("paysplits", _first_key(office, "paysplits"), UnearnedType=439,
+                  unearnedType="Prepaid crowns")  # fmt: skip
+    office.clock.advance(120)  # past the overlap: the read is vouched for up to its probe
+    results = _sync(office, engine)
+    served = len(tables.all("paysplits"))
+    assert results["paysplits"].stats.fetched == served  # the whole list (the SQL page: cut)
+    assert "a caption the mirror has not shown yet: read whole" in results["paysplits"].notes
+    assert "paysplits" in _listed(office)
+    _assert_all_mirrored(office, engine)
+
+
+def test_many_changes_a_stamp_ahead_of_the_clock_or_extra_keys_read_the_list_whole(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    _sync(office, engine)
+    office.clock.advance(300)
+    for row in tables.all("recalls")[:3]:  # 3 of 11: more than a quarter
+        tables.update("recalls", row["RecallNum"], Note="seen")
+    ahead = (office.clock.now().replace(year=2030)).strftime("%Y-%m-%d %H:%M:%S")
+    tables.update("patplans", _first_key(office, "patplans"), SecDateTEdit=ahead)
+    tables.update("claimtrackings", _first_key(office, "claimtrackings"), Note="x")
+    table = RESOURCES["claimtrackings"].table
+    with engine.begin() as conn:  # as if the list had sent a key no column holds
+        conn.execute(update(table).values(odmirror_extra=json.dumps({"Other": 1})))
+    office.clock.advance(120)  # past the overlap: the read is vouched for up to its probe
+    results = _sync(office, engine)
+    for path in ("recalls", "patplans", "claimtrackings"):
+        assert results[path].stats.fetched == len(tables.all(path)), path
+    assert {"recalls", "patplans", "claimtrackings"} <= _listed(office)
+    assert results["claimprocs"].stats.fetched == 0
