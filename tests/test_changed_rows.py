@@ -189,3 +189,27 @@ def test_many_changes_a_stamp_ahead_of_the_clock_or_extra_keys_read_the_list_who
         assert results[path].stats.fetched == len(tables.all(path)), path
     assert {"recalls", "patplans", "claimtrackings"} <= _listed(office)
     assert results["claimprocs"].stats.fetched == 0
+
+
+def test_a_reconciliation_the_office_refuses_leaves_the_read_to_the_next_run(
+    office: Simulator, engine: Engine
+) -> None:
+    tables = office.tables
+    assert tables is not None
+    _sync(office, engine)
+    office.clock.advance(300)
+    gone = _first_key(office, "claimprocs")
+    tables["claimprocs"].rows.pop(gone)
+    office.clock.advance(120)
+    office.stall_next(0.0)  # the probe is answered; the reconciliation's first call is not
+    office.fail_next(400, "no such\x1b[31m function\nforged line", count=1)
+    results = _sync(office, engine)
+    notes = results["claimprocs"].notes
+    assert notes[1].startswith("keys not reconciled: ")
+    assert notes[1].endswith("no such\\x1b[31m function forged line")  # escaped, one line
+    assert mirror(engine, RESOURCES["claimprocs"])[gone]["odmirror_gone_at"] is None
+    assert results["paysplits"].notes == [whole_probe.UNCHANGED]  # the others go on
+    office.clock.advance(300)
+    again = _sync(office, engine)  # not vouched: asked again, and found
+    assert again["claimprocs"].notes[1].startswith("reconciled: 1 gone")
+    assert mirror(engine, RESOURCES["claimprocs"])[gone]["odmirror_gone_at"] is not None

@@ -166,4 +166,3 @@ def _code(value: Any) -> str:
         return str(int(text))
     except ValueError:
         return text
-

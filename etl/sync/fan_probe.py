@@ -41,7 +41,7 @@ from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.errors import ApiError
 from etl.mirror.bookkeeping import Setting
-from etl.sync import fan_prints, requests, state
+from etl.sync import fan_prints, fan_ranges, requests, state
 from etl.sync.cursor import window_start
 from etl.sync.pass_probe import LABEL, Ask
 
@@ -162,15 +162,20 @@ def parents_to_read(
     counts: dict[str, int],
     overlap: dt.timedelta,
     since: dt.datetime | None,
+    prints: dict[str, str] | None = None,
 ) -> list[int] | None:
     """The parents a fan-out reads this run, in key order (None: as without SQL).
 
     Those of the children stamped since the bound (`stamped_parents`), and, if any, those that
     changed since `since` (an incremental run's start), as without SQL; none if no child did.
-    Children without a change column: the candidates whose rows differ (etl.sync.fan_prints).
+    Children without a change column: those whose rows differ, the whole child table compared
+    (etl.sync.fan_ranges, from the probe's `prints`), else the candidates (etl.sync.fan_prints).
     """
     fan_out = resource.fan_out
     if fan_out is not None and since is not None and fan_prints.fingerprinted(resource):
+        ranged = fan_ranges.parents_to_read(engine, client, resource, prints or {})
+        if ranged is not None:
+            return ranged
         # No change column: the candidates read without SQL, those whose rows differ.
         asked = requests.request_params(engine, resource, since, None)
         return fan_prints.differing(

@@ -191,9 +191,11 @@ class ResourceSync:
         fan_out, window = self.resource.fan_out, self.resource.window
         parents_seen = requests.parent_high_water(self.engine, fan_out) if fan_out else None
         if fan_out is not None and self.probe is not None and not self.full:
+            probe = self.probe
             self.parents = fan_probe.parents_to_read(
-                self.engine, self.client, self.resource, self.probe.passes, self.overlap, since
-            )
+                self.engine, self.client, self.resource, probe.passes, self.overlap, since,
+                probe.prints,
+            )  # fmt: skip
             if self.parents:
                 self.notes.append(f"{len(self.parents)} parents read (change probe)")
         self._pull(since)

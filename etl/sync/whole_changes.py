@@ -108,9 +108,7 @@ def _sql(resource: Resource, since: dt.datetime) -> str:
     return f"SELECT '{label(resource)}', COUNT(*), {figures}, MAX({stamp}) FROM {table}"
 
 
-def plan(
-    engine: Engine, resource: Resource, probe: Any, overlap: dt.timedelta
-) -> Plan | None:
+def plan(engine: Engine, resource: Resource, probe: Any, overlap: dt.timedelta) -> Plan | None:
     """The read of a table's changed rows this run, or None: the list is read whole.
 
     Args:

@@ -63,6 +63,7 @@ from etl.sync import (
     cadence,
     change_probe,
     fan_probe,
+    fan_ranges,
     pass_probe,
     rows_probe,
     state,
@@ -159,6 +160,7 @@ def ask(
     more = [] if overlap is None else pass_probe.asks(engine, others, overlap)
     if overlap is not None:  # fan-outs' children and dated windows (one row each)
         more += fan_probe.asks(engine, others, overlap) + window_probe.asks(engine, others, overlap)
+        more += fan_ranges.asks(engine, others)
     # A deletion feed, a fan-out or a dated window never vouched for: the probe's clock alone
     # is worth a request, once (it starts what later runs skip by).
     unvouched = {r.name for r in others if overlap is not None and _unvouched(engine, r)}

@@ -111,9 +111,7 @@ def after_pull(engine: Engine, resource: Resource, probe: WholeProbe | None, lis
         conn.execute(insert(Setting).values(name=PREFIX + resource.name, value=json.dumps(value)))
 
 
-def keep_start(
-    engine: Engine, resource: Resource, probe: WholeProbe, before: dt.datetime
-) -> None:
+def keep_start(engine: Engine, resource: Resource, probe: WholeProbe, before: dt.datetime) -> None:
     """Keep only where the next read starts (a read of changed rows not vouched for).
 
     Its count is unknown, so no probe matches it: the next run reads, from `before` again.

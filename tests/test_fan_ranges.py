@@ -1,0 +1,79 @@
+"""Fan-outs without a change column: the whole child table compared, then narrowed by key ranges
+(etl.sync.fan_ranges).
+
+With more than 90 parents in the mirror, a table that differs is cut into buckets of parent
+keys, and only the buckets that differ are asked parent by parent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from etl.catalog.resources import RESOURCES
+from tests.practice import expected, mirror, office_clock, served, sync
+
+PAYPLANS = RESOURCES["payplans"]
+NAMES = ("patients", "payplans")
+SQL_PATH = "/api/v1/queries/ShortQuery"
+
+
+@pytest.fixture
+def db_url(db_url_all: str) -> str:
+    """SQLite, PostgreSQL and MariaDB mirrors (the mirror's values rendered as MySQL would)."""
+    return db_url_all
+
+
+@pytest.fixture
+def practice(make_sim: Any) -> Any:
+    """200 patients, each with a payment plan (so 200 parents, more than one list's worth)."""
+    sim = make_sim(200, clock=office_clock()).fill_practice()
+    model = {k: v for k, v in sim.tables.all("payplans")[0].items() if k != "PayPlanNum"}
+    has = {r["PatNum"] for r in sim.tables.all("payplans")}
+    for patient in sim.store.all():
+        if patient["PatNum"] not in has:
+            sim.tables.add("payplans", **{**model, "PatNum": patient["PatNum"], "Guarantor": 0})
+    return sim
+
+
+def _read_for(sim: Any) -> list[int]:
+    found = [r.query for r in sim.requests if r.path.strip("/").lower() == "api/v1/payplans"]
+    return [int(q["PatNum"]) for q in found]
+
+
+def _compared(sim: Any) -> list[str]:
+    sent = [json.loads(r.body)["SqlCommand"] for r in sim.requests if r.path == SQL_PATH]
+    return [s for s in sent if "GROUP BY" in s]
+
+
+def test_only_the_patients_whose_plans_differ_are_read_after_narrowing(
+    engine: Engine, practice: Any
+) -> None:
+    sync(practice, engine, NAMES)
+    plans = {r["PatNum"]: r["PayPlanNum"] for r in practice.tables.all("payplans")}
+    assert len(plans) == 200
+    edited, removed = min(plans), max(plans)
+    practice.clock.advance(600)
+    practice.tables.update("payplans", plans[edited], Note="moved to monthly")
+    practice.tables["payplans"].rows.pop(plans[removed])
+    practice.tables["payplans"].rows.touch()
+    practice.requests.clear()
+    results = {r.resource: r for r in sync(practice, engine, NAMES)}
+    assert _read_for(practice) == [edited, removed]
+    # One call cuts the parents into buckets; each of the two that differ is asked parent by
+    # parent: three calls, against two for 200 candidates (and a week's sweep) before.
+    calls = _compared(practice)
+    assert len(calls) == 3 and "DIV" in calls[0] and "DIV" not in calls[1] + calls[2]
+    assert results["payplans"].stats.requests == 3 + 2
+    got = mirror(engine, PAYPLANS)
+    assert got[plans[removed]]["odmirror_gone_at"] is not None  # marked: no longer listed
+    live = {k: row for k, row in got.items() if row["odmirror_gone_at"] is None}
+    assert live == expected(PAYPLANS, served(practice, PAYPLANS))
+    practice.requests.clear()
+    practice.clock.advance(600)
+    again = {r.resource: r for r in sync(practice, engine, NAMES)}
+    assert (_read_for(practice), _compared(practice)) == ([], [])
+    assert again["payplans"].stats.requests == 0
