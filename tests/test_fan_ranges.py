@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from etl.catalog.resources import RESOURCES
+from etl.simulator.office_db import OfficeDatabase
 from tests.practice import expected, mirror, office_clock, served, sync
 
 PAYPLANS = RESOURCES["payplans"]
@@ -77,3 +78,31 @@ def test_only_the_patients_whose_plans_differ_are_read_after_narrowing(
     again = {r.resource: r for r in sync(practice, engine, NAMES)}
     assert (_read_for(practice), _compared(practice)) == ([], [])
     assert again["payplans"].stats.requests == 0
+
+
+def test_a_bucket_outside_the_range_asked_falls_back_to_the_candidates(
+    engine: Engine, practice: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sync(practice, engine, NAMES)
+    plans = {r["PatNum"]: r["PayPlanNum"] for r in practice.tables.all("payplans")}
+    practice.clock.advance(600)
+    practice.tables.update("payplans", plans[min(plans)], Note="moved to monthly")
+    practice.store.update(min(plans), EstBalance="12.00")  # a candidate without SQL too
+    practice.office_db = OfficeDatabase(practice.clock)
+    answer = practice.office_db.answer
+
+    def hostile(body: bytes) -> tuple[int, Any]:
+        # The buckets' call answers a bucket far past the range asked (the narrowing would
+        # leave it); every other call as the office would.
+        if b" DIV " in body:
+            return 200, [{"g": 10**12, "n": 1, "f": 5}]
+        return answer(body)
+
+    practice.office_db.answer = hostile
+    practice.requests.clear()
+    sync(practice, engine, NAMES)
+    lines = [r.getMessage() for r in caplog.records if "not compared" in r.getMessage()]
+    assert len(lines) == 1 and "an answer not about the groups asked" in lines[0]
+    assert _read_for(practice) == [min(plans)]  # the candidates compared: its plan differs
+    got = mirror(engine, PAYPLANS)
+    assert got[plans[min(plans)]]["note"] == "moved to monthly"

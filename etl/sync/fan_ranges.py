@@ -161,10 +161,13 @@ def _office(
         if width is None:
             return None
         raise ApiError(f"more than {_ROWS} buckets of {resource.table_name} were sent")
+    # A group outside the range asked (a hostile or broken server) would send the narrowing
+    # outside it: refused, the candidates are compared instead.
+    first, end = (low, high) if width is None else (0, -(-(high - low) // width))
     found: dict[int, Figures] = {}
     for row in rows:
         key, count, total = sum_number(row.get("g")), sum_number(row.get("n")), row.get("f")
-        if key is None or count is None or sum_number(total) is None:
+        if key is None or count is None or sum_number(total) is None or not first <= key < end:
             raise ApiError(f"an answer not about the groups asked: {shown(str(row), 80)}")
         found[key] = (count, sum_number(total))
     return found
