@@ -8,6 +8,7 @@ live key figures compared with the probe's, and the keys reconciled by ranges wh
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -58,6 +59,20 @@ class ChangedRows:
         self.saver = PageSaver(engine, whole_changes.sql_view(resource), pii, stats)
         self.columns = {name.lower(): name for name in mapped(resource)}
         self.captions = _captions(engine, resource)
+        self.vouched = False  # the mirror's keys found the probe's after the read
+
+    def run(self, run_id: int | None, notes: list[str]) -> bool:
+        """Read (saving under the resource's run), then check the keys; False: read whole.
+
+        The keys are checked before the run is recorded: a reconciliation's requests and notes
+        are the run's. The notes go to `notes`.
+        """
+        self.saver.run_id = run_id
+        read = self.read()
+        if read:
+            self.vouched = self.vouch()
+        notes += self.notes
+        return read
 
     def read(self) -> bool:
         """Read and save the window's rows; False: a caption the mirror cannot tell (read whole).
@@ -125,12 +140,29 @@ class ChangedRows:
         self.notes.append("keys still unlike the probe's: the next run reads from the same time")
         return False
 
-    def keep(self, probe: Any, vouched: bool) -> None:
+    def keep(self, probe: Any) -> None:
         """What the next run reads from: the probe of T1 if vouched for, else T0 again."""
-        if vouched:
+        if self.vouched:
             whole_skip.after_pull(self.engine, self.resource, probe, self.plan.office.count)
         else:
             whole_skip.keep_start(self.engine, self.resource, probe, self.plan.before)
+
+
+def planned(
+    engine: Engine,
+    client: ApiClient,
+    resource: Resource,
+    probe: Any,
+    overlap: dt.timedelta,
+    pii: PiiPolicy,
+    stats: state.RunStats,
+    control: RunControl,
+) -> ChangedRows | None:
+    """The read of a whole pull's changed rows this run, if the probe allows one (else None)."""
+    plan = whole_changes.plan(engine, resource, probe, overlap)
+    if plan is None:
+        return None
+    return ChangedRows(engine, client, resource, plan, pii, stats, control)
 
 
 def _captions(engine: Engine, resource: Resource) -> dict[str, tuple[str, dict[str, Any]]]:

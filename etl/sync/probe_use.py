@@ -51,6 +51,22 @@ def before_pull(engine: Engine, resource: Resource, probe: WholeProbe | None) ->
     return whole_skip.before_pull(engine, resource, probe)
 
 
+def parents(
+    engine: Engine,
+    client: ApiClient,
+    resource: Resource,
+    probe: WholeProbe | None,
+    overlap: dt.timedelta,
+    since: dt.datetime | None,
+) -> list[int] | None:
+    """The parents a fan-out reads this run, as the probe chose them (None: as without SQL)."""
+    if resource.fan_out is None or probe is None:
+        return None
+    return fan_probe.parents_to_read(
+        engine, client, resource, probe.passes, overlap, since, probe.prints
+    )
+
+
 def vouch_quiet_passes(
     resource: Resource, probe: WholeProbe | None, shown: ShownValues, notes: list[str]
 ) -> dt.datetime | None:

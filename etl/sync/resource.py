@@ -26,14 +26,13 @@ from etl.mirror import fast_indexes, rejects
 from etl.mirror.upsert import has_rows
 from etl.sync import (
     cadence,
-    fan_probe,
+    changed_rows,
     pass_probe,
     probe_use,
     requests,
     series,
     state,
     unlisted,
-    whole_changes,
     whole_probe,
     whole_skip,
 )
@@ -42,7 +41,6 @@ from etl.sync.cursor import RunCursor, window_start
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
 from etl.sync.seen import ShownValues
-from etl.sync.whole_changes import Plan
 
 # The run's warnings keep the logger name they always had (JSON logs show it).
 log = logging.getLogger("etl.sync.run")
@@ -87,7 +85,6 @@ class ResourceSync:
         self.probe: whole_probe.WholeProbe | None = None  # the run's probe of whole pulls
         self.parents: list[int] | None = None  # a fan-out's parents the probe chose
         self.changes: ChangedRows | None = None  # its changed rows, read by SQL
-        self.vouched = False  # and the mirror's keys then found the office's
         self.listed_from = 0  # rows read before the whole list (changed rows given up on)
 
     def run(self) -> state.RunResult:
@@ -102,12 +99,11 @@ class ResourceSync:
             )
             if unchanged is not None:
                 return unchanged
-        # A whole pull whose table changed a little: its changed rows by SQL (whole_changes).
-        plan = (
-            None
-            if self.full
-            else whole_changes.plan(self.engine, self.resource, self.probe, self.overlap)
-        )
+        if not self.full:  # a whole pull that changed a little: its changed rows by SQL
+            self.changes = changed_rows.planned(
+                self.engine, self.client, self.resource, self.probe, self.overlap, self.pii,
+                self.stats, self.control,
+            )  # fmt: skip
         charged = probe_use.before_pull(self.engine, self.resource, self.probe)
         vouched = probe_use.vouch_quiet_passes(self.resource, self.probe, self.shown, self.notes)
         began = time.monotonic()
@@ -120,15 +116,13 @@ class ResourceSync:
             # The plain twin keeps the indexes (defer on a table said not to be empty).
             deferring = self.saver.fresh and fast_paths.enabled("deferred_indexes")
             self.deferred = fast_indexes.defer(self.engine, self.resource.table, deferring)
-            new_cursor = (
-                self._pull_all(cursor) if plan is None else self._read_changes(plan, cursor)
-            )
+            new_cursor = self._read(cursor)
             if vouched:  # the skipped passes are vouched for up to the probe's clock only
                 new_cursor = pass_probe.cap(new_cursor, vouched)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
             if self.changes is not None:
-                self.changes.keep(self.probe, self.vouched)
+                self.changes.keep(self.probe)
             else:
                 listed = self.stats.fetched - self.listed_from
                 whole_skip.after_pull(self.engine, self.resource, self.probe, listed)
@@ -162,19 +156,11 @@ class ResourceSync:
             self.notes,
         )
 
-    def _read_changes(self, plan: Plan, cursor: dt.datetime | None) -> dt.datetime | None:
-        """Read a whole pull's changed rows by SQL (the cursor stays); else the whole list."""
-        changes = ChangedRows(
-            self.engine, self.client, self.resource, plan, self.pii, self.stats, self.control
-        )
-        changes.saver.run_id = self.saver.run_id
-        read = changes.read()
-        if read:  # the mirror's keys checked now: a reconciliation's requests are the run's
-            self.changes, self.vouched = changes, changes.vouch()
-        self.notes += changes.notes
-        if read:
+    def _read(self, cursor: dt.datetime | None) -> dt.datetime | None:
+        """The changed rows by SQL where planned (the cursor stays), else (or then) the list."""
+        if self.changes is not None and self.changes.run(self.saver.run_id, self.notes):
             return None
-        self.listed_from = self.stats.fetched
+        self.changes, self.listed_from = None, self.stats.fetched
         return self._pull_all(cursor)
 
     def _build_anyway(self) -> None:
@@ -190,14 +176,13 @@ class ResourceSync:
         # window's only says that a complete run happened (etl.sync.requests).
         fan_out, window = self.resource.fan_out, self.resource.window
         parents_seen = requests.parent_high_water(self.engine, fan_out) if fan_out else None
-        if fan_out is not None and self.probe is not None and not self.full:
-            probe = self.probe
-            self.parents = fan_probe.parents_to_read(
-                self.engine, self.client, self.resource, probe.passes, self.overlap, since,
-                probe.prints,
-            )  # fmt: skip
-            if self.parents:
-                self.notes.append(f"{len(self.parents)} parents read (change probe)")
+        if not self.full:
+            self.parents = probe_use.parents(
+                self.engine, self.client, self.resource, self.probe, self.overlap, since
+            )
+            self.notes += (
+                [f"{len(self.parents)} parents read (change probe)"] if self.parents else []
+            )
         self._pull(since)
         # The last requests (Deleted rows, change checks) wait for the API: the indexes a first
         # load deferred are built meanwhile.
