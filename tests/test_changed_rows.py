@@ -41,6 +41,14 @@ def _sync(sim: Simulator, engine: Engine) -> dict[str, RunResult]:
     return sync_by_name(sim, engine, NAMES)
 
 
+def _loaded(sim: Simulator, engine: Engine) -> Any:
+    """The office's tables, after a first run read them whole and 5 minutes went by."""
+    assert sim.tables is not None
+    _sync(sim, engine)
+    sim.clock.advance(300)
+    return sim.tables
+
+
 def _listed(sim: Simulator) -> set[str]:
     return {r.path.removeprefix("/api/v1/") for r in sim.requests if r.path != SQL_PATH}
 
@@ -59,10 +67,7 @@ def _assert_all_mirrored(sim: Simulator, engine: Engine) -> None:
 def test_an_edit_in_each_table_is_read_by_sql_as_the_list_sends_it(
     office: Simulator, engine: Engine
 ) -> None:
-    tables = office.tables
-    assert tables is not None
-    _sync(office, engine)
-    office.clock.advance(300)
+    tables = _loaded(office, engine)
     split = _first_key(office, "paysplits")
     edits = {  # codes, flags, dates, amounts, a packed interval, a caption's code
         "claimprocs": {"Status": "Received", "WriteOff": 12.25, "NoBillIns": "true",
@@ -91,10 +96,7 @@ def test_an_edit_in_each_table_is_read_by_sql_as_the_list_sends_it(
 
 
 def test_a_row_deleted_is_marked_by_reconciling_the_keys(office: Simulator, engine: Engine) -> None:
-    tables = office.tables
-    assert tables is not None
-    _sync(office, engine)
-    office.clock.advance(300)
+    tables = _loaded(office, engine)
     gone = _first_key(office, "claimprocs")
     tables["claimprocs"].rows.pop(gone)
     copied = {k: v for k, v in tables.all("claimprocs")[0].items() if k != "SecDateTEdit"}
@@ -118,10 +120,7 @@ def test_a_row_deleted_is_marked_by_reconciling_the_keys(office: Simulator, engi
 def test_a_row_edited_after_the_probe_and_before_its_read_is_read_next_run(
     office: Simulator, engine: Engine
 ) -> None:
-    tables = office.tables
-    assert tables is not None
-    _sync(office, engine)
-    office.clock.advance(300)
+    tables = _loaded(office, engine)
     row = {k: v for k, v in tables.all("claimtrackings")[0].items() if k != "ClaimTrackingNum"}
     added = tables.add("claimtrackings", **{**row, "Note": "new", "DateTimeEntry": None})
     tables.update("scheduleops", _first_key(office, "scheduleops"), OperatoryNum=7)
@@ -153,10 +152,7 @@ def test_a_row_edited_after_the_probe_and_before_its_read_is_read_next_run(
 def test_a_caption_code_the_mirror_has_not_shown_reads_the_list_whole(
     office: Simulator, engine: Engine
 ) -> None:
-    tables = office.tables
-    assert tables is not None
-    _sync(office, engine)
-    office.clock.advance(300)
+    tables = _loaded(office, engine)
     tables.update("paysplits", _first_key(office, "paysplits"), UnearnedType=439,
                   unearnedType="Prepaid crowns")  # fmt: skip
     office.clock.advance(120)  # past the overlap: the read is vouched for up to its probe
@@ -171,10 +167,7 @@ def test_a_caption_code_the_mirror_has_not_shown_reads_the_list_whole(
 def test_many_changes_a_stamp_ahead_of_the_clock_or_extra_keys_read_the_list_whole(
     office: Simulator, engine: Engine
 ) -> None:
-    tables = office.tables
-    assert tables is not None
-    _sync(office, engine)
-    office.clock.advance(300)
+    tables = _loaded(office, engine)
     for row in tables.all("recalls")[:3]:  # 3 of 11: more than a quarter
         tables.update("recalls", row["RecallNum"], Note="seen")
     ahead = (office.clock.now().replace(year=2030)).strftime("%Y-%m-%d %H:%M:%S")
@@ -194,10 +187,7 @@ def test_many_changes_a_stamp_ahead_of_the_clock_or_extra_keys_read_the_list_who
 def test_a_reconciliation_the_office_refuses_leaves_the_read_to_the_next_run(
     office: Simulator, engine: Engine
 ) -> None:
-    tables = office.tables
-    assert tables is not None
-    _sync(office, engine)
-    office.clock.advance(300)
+    tables = _loaded(office, engine)
     gone = _first_key(office, "claimprocs")
     tables["claimprocs"].rows.pop(gone)
     office.clock.advance(120)

@@ -24,10 +24,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Column, ColumnElement, Engine, select
 
 from etl.api import short_query
 from etl.api.client import ApiClient
@@ -105,23 +106,40 @@ def mirror_prints(
     engine: Engine, resource: Resource, keys: Sequence[int]
 ) -> dict[int, tuple[int, int | None]]:
     """The mirror's live children of each parent of `keys`: count and fingerprint (None: unsure)."""
+    return mirror_groups(engine, resource, int, lambda parent: [parent.in_(keys)])
+
+
+def mirror_groups(
+    engine: Engine,
+    resource: Resource,
+    group: Callable[[int], int],
+    within: Callable[[Column[Any]], list[ColumnElement[bool]]],
+) -> dict[int, tuple[int, int | None]]:
+    """The mirror's live children by `group(parent key)`: count and fingerprint (None: unsure).
+
+    Args:
+        engine: the mirror.
+        resource: a fan-out whose rows are `fingerprinted`.
+        group: the group of a parent key (the key itself, a bucket of keys, ...).
+        within: the conditions on the parent column that select the rows.
+    """
     assert resource.fan_out is not None
     table, names = resource.table, mapped(resource)
     by_od = {str(c.info.get("od_name")): c for c in table.columns}
     columns = [by_od[name] for name in names]
     storages = [str(c.info["od_storage"]) for c in columns]
     parent = by_od[resource.fan_out.param]
-    query = select(parent, *columns).where(parent.in_(keys), table.c.odmirror_gone_at.is_(None))
+    query = select(parent, *columns).where(table.c.odmirror_gone_at.is_(None), *within(parent))
     found: dict[int, tuple[int, int | None]] = {}
     with engine.connect() as conn:
         for key, *values in conn.execute(query):
-            count, total = found.get(int(key), (0, 0))
+            count, total = found.get(group(int(key)), (0, 0))
             try:
                 texts = [mysql_text(v, s) for v, s in zip(values, storages, strict=True)]
                 print_ = None if total is None else total + row_print(texts)
             except Unsure:
                 print_ = None
-            found[int(key)] = (count + 1, print_)
+            found[group(int(key))] = (count + 1, print_)
     return found
 
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Column, ColumnElement, Engine, select
 
 from etl.api import short_query
 from etl.api.client import ApiClient
@@ -35,7 +36,7 @@ from etl.control import RunControl
 from etl.errors import ApiError
 from etl.outside_text import shown
 from etl.sync import state
-from etl.sync.fan_prints import Unsure, fingerprinted, mysql_text, row_print
+from etl.sync.fan_prints import fingerprinted, mirror_groups
 from etl.sync.pass_probe import LABEL, Ask
 from etl.sync.rows_probe import sum_number
 from etl.sync.whole_sql import mapped, row_text
@@ -180,28 +181,12 @@ def _mirror(
     high: int | None,
     group: Callable[[int], int],
 ) -> dict[int, Figures]:
-    """The mirror's live children of parents in [low, high), by `group(parent)`."""
-    assert resource.fan_out is not None
-    table, names = resource.table, mapped(resource)
-    by_od = {str(c.info.get("od_name")): c for c in table.columns}
-    columns = [by_od[name] for name in names]
-    storages = [str(c.info["od_storage"]) for c in columns]
-    parent = by_od[resource.fan_out.param]
-    query = select(parent, *columns).where(table.c.odmirror_gone_at.is_(None))
-    if low is not None and high is not None:
-        query = query.where(parent >= low, parent < high)
-    found: dict[int, Figures] = {}
-    with engine.connect() as conn:
-        for key, *values in conn.execute(query):
-            g = group(int(key))
-            count, total = found.get(g, (0, 0))
-            try:
-                texts = [mysql_text(v, s) for v, s in zip(values, storages, strict=True)]
-                total = None if total is None else total + row_print(texts)
-            except Unsure:
-                total = None
-            found[g] = (count + 1, total)
-    return found
+    """The mirror's live children of parents in [low, high) (None: all), by `group(parent)`."""
+
+    def within(parent: Column[Any]) -> list[ColumnElement[bool]]:
+        return [] if low is None or high is None else [parent >= low, parent < high]
+
+    return mirror_groups(engine, resource, group, within)
 
 
 def _mirror_ends(engine: Engine, resource: Resource) -> tuple[int | None, int | None]:
