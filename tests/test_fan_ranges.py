@@ -106,3 +106,18 @@ def test_a_bucket_outside_the_range_asked_falls_back_to_the_candidates(
     assert _read_for(practice) == [min(plans)]  # the candidates compared: its plan differs
     got = mirror(engine, PAYPLANS)
     assert got[plans[min(plans)]]["note"] == "moved to monthly"
+
+
+def test_plans_of_no_patient_are_compared_on_neither_side(engine: Engine, practice: Any) -> None:
+    # Open Dental's table may hold orphans (a patient number 0, a patient since deleted): the
+    # lists are asked by the mirror's patients, so those would differ every run, and a
+    # `PatNum=0` request could fail the run.
+    model = {k: v for k, v in practice.tables.all("payplans")[0].items() if k != "PayPlanNum"}
+    for orphan in (0, 99_999):
+        practice.tables.add("payplans", **{**model, "PatNum": orphan})
+    sync(practice, engine, NAMES)
+    practice.clock.advance(600)
+    practice.requests.clear()
+    results = {r.resource: r for r in sync(practice, engine, NAMES)}
+    assert (_read_for(practice), _compared(practice)) == ([], [])
+    assert results["payplans"].stats.requests == 0

@@ -13,6 +13,10 @@ buckets of parent keys (`(parent - low) DIV width`); a bucket that differs is cu
 when the mirror holds at most 90 parents in it, asked parent by parent (`GROUP BY parent`,
 at most 100 rows); the parents whose children differ are read.
 
+Only children of a parent the parent table holds are compared (the office's `IN (SELECT PatNum
+FROM patient)`, the mirror's live parents): an orphan (a patient number 0, a patient deleted)
+is never listed, the lists being asked by the mirror's parents.
+
 Stateless: each run compares anew, so nothing is kept and nothing has to be vouched for. What
 none of this sees is fan_prints': a CRC32 sum that collides. A value the mirror cannot render
 (Unsure) makes its bucket, then its parent, differ: read every run, as before. A refused or
@@ -32,6 +36,7 @@ from etl.api import short_query
 from etl.api.client import ApiClient
 from etl.api.short_query import QueryNotAllowed, QueryRefused, QueryTimedOut
 from etl.catalog.resources import Resource
+from etl.catalog.tables import TABLES
 from etl.control import RunControl
 from etl.errors import ApiError
 from etl.outside_text import shown
@@ -68,7 +73,19 @@ def table_sql(resource: Resource) -> str:
     assert resource.fan_out is not None
     parent, text = resource.fan_out.param, row_text(mapped(resource))
     figures = f"CONCAT_WS(':', COUNT(*), SUM(CRC32({text})), MIN({parent}), MAX({parent}))"
-    return f"SELECT '{label(resource)}', 0, {figures}, NULL FROM {resource.table_name}"
+    table = resource.table_name
+    return (
+        f"SELECT '{label(resource)}', 0, {figures}, NULL FROM {table} WHERE {_parented(resource)}"
+    )
+
+
+def _parented(resource: Resource) -> str:
+    # Children of a parent the office has: an orphan (a parent 0, one deleted) is never read
+    # (the list is asked by the mirror's parents), so it is compared on neither side.
+    assert resource.fan_out is not None
+    fan_out = resource.fan_out
+    key = TABLES[fan_out.parent_table].c[fan_out.parent_key].info["od_name"]
+    return f"{fan_out.param} IN (SELECT {key} FROM {fan_out.parent_table})"
 
 
 def parents_to_read(
@@ -155,7 +172,7 @@ def _office(
     sql = (
         f"SELECT {group} AS g, COUNT(*) AS n, SUM(CRC32({text})) AS f FROM "
         f"{resource.table_name} WHERE {parent} >= {int(low)} AND {parent} < {int(high)} "
-        f"GROUP BY g LIMIT {_ROWS + 1}"
+        f"AND {_parented(resource)} GROUP BY g LIMIT {_ROWS + 1}"
     )
     rows = short_query.short_query(client, sql)
     if len(rows) > _ROWS:
@@ -183,8 +200,14 @@ def _mirror(
 ) -> dict[int, Figures]:
     """The mirror's live children of parents in [low, high) (None: all), by `group(parent)`."""
 
+    assert resource.fan_out is not None
+    parents = TABLES[resource.fan_out.parent_table]
+    known = parents.c[resource.fan_out.parent_key]
+    live = select(known).where(parents.c.odmirror_gone_at.is_(None))
+
     def within(parent: Column[Any]) -> list[ColumnElement[bool]]:
-        return [] if low is None or high is None else [parent >= low, parent < high]
+        ranged = [] if low is None or high is None else [parent >= low, parent < high]
+        return [*ranged, parent.in_(live)]
 
     return mirror_groups(engine, resource, group, within)
 
