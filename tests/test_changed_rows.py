@@ -7,16 +7,19 @@ a test moves it. Each mirror is compared, whole row by whole row, with what the 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, MetaData, create_engine, insert, update
 
+from etl.catalog.opendental import od_table
 from etl.catalog.resources import RESOURCES
 from etl.simulator import Simulator
-from etl.sync import whole_probe
+from etl.sync import fan_ranges, whole_changes, whole_probe
 from etl.sync.state import RunResult
+from tests.mariadb import fresh_mariadb
 from tests.practice import assert_mirrors, mirror, probed_office, sync_by_name
 
 SQL_PATH = "/api/v1/queries/ShortQuery"
@@ -203,3 +206,38 @@ def test_a_reconciliation_the_office_refuses_leaves_the_read_to_the_next_run(
     again = _sync(office, engine)  # not vouched: asked again, and found
     assert again["claimprocs"].notes[1].startswith("reconciled: 1 gone")
     assert mirror(engine, RESOURCES["claimprocs"])[gone]["odmirror_gone_at"] is not None
+
+
+def test_the_new_probe_rows_and_groups_run_on_mysql_as_written() -> None:
+    # The rows go to the office's own MySQL/MariaDB (MySQL 5.5 SQL): run them there.
+    metadata = MetaData()
+    claimproc, patient = od_table("claimproc", metadata), od_table("patient", metadata)
+    payplan = od_table("payplan", metadata)
+    stamps = [dt.datetime(2025, 3, 1, 8, 0, 0), dt.datetime(2025, 3, 2, 9, 30, 0)]
+    claimprocs = [{"claimprocnum": 7, "secdatetedit": stamps[0]},
+                  {"claimprocnum": 1_000_000_010, "secdatetedit": stamps[1]}]  # fmt: skip
+    plans = [{"payplannum": n, "patnum": p, "note": "x"} for n, p in ((1, 5), (2, 5), (3, 0))]
+    payplans = RESOURCES["payplans"]
+    since = dt.datetime(2025, 3, 2, 0, 0, 0)
+    keys = whole_changes._sql(RESOURCES["claimprocs"], since)
+    with fresh_mariadb() as url:
+        office = create_engine(url)
+        metadata.create_all(office)
+        with office.begin() as conn:
+            conn.execute(insert(claimproc), claimprocs)
+            conn.execute(insert(patient), [{"patnum": 5}])
+            conn.execute(insert(payplan), plans)
+        with office.connect() as conn:
+            # PyMySQL formats its statements: `%` doubled (ShortQuery sends the text as is).
+            (row,) = conn.exec_driver_sql(keys.replace("%", "%%")).all()
+            (table,) = conn.exec_driver_sql(fan_ranges.table_sql(payplans)).all()
+            buckets = conn.exec_driver_sql(fan_ranges.groups_sql(payplans, 0, 300, 3)).all()
+            parents = conn.exec_driver_sql(fan_ranges.groups_sql(payplans, 0, 6, None)).all()
+        office.dispose()
+    # COUNT, the keys' sum modulo the prime and the rows stamped since, the newest stamp.
+    assert (int(row[1]), row[2], str(row[3])) == (2, "10:1", "2025-03-02 09:30:00")
+    # The orphan (patient 0) is on neither side; the two plans of patient 5 are.
+    count, total, low, high = (int(part) for part in str(table[2]).split(":"))
+    assert (count, low, high) == (2, 5, 5)
+    assert [(int(g), int(n)) for g, n, _f in buckets] == [(1, 2)]  # (5 - 0) DIV 3
+    assert [(int(g), int(n), int(f)) for g, n, f in parents] == [(5, 2, total)]

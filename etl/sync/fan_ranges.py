@@ -162,19 +162,24 @@ def _differing(office: dict[int, Figures], mirror: dict[int, Figures]) -> list[i
     return [g for g in sorted(office.keys() | mirror.keys()) if office.get(g) != mirror.get(g)]
 
 
-def _office(
-    client: ApiClient, resource: Resource, low: int, high: int, width: int | None
-) -> dict[int, Figures] | None:
-    """The office's groups of [low, high): parents (None: over 100 of them), or buckets."""
+def groups_sql(resource: Resource, low: int, high: int, width: int | None) -> str:
+    """The office's children of parents in [low, high): count and fingerprint by parent (width
+    None, at most 101 rows: more than 100 parents says so) or by bucket of `width` keys."""
     assert resource.fan_out is not None
     parent, text = resource.fan_out.param, row_text(mapped(resource))
     group = parent if width is None else f"({parent} - {int(low)}) DIV {int(width)}"
-    sql = (
+    return (
         f"SELECT {group} AS g, COUNT(*) AS n, SUM(CRC32({text})) AS f FROM "
         f"{resource.table_name} WHERE {parent} >= {int(low)} AND {parent} < {int(high)} "
         f"AND {_parented(resource)} GROUP BY g LIMIT {_ROWS + 1}"
     )
-    rows = short_query.short_query(client, sql)
+
+
+def _office(
+    client: ApiClient, resource: Resource, low: int, high: int, width: int | None
+) -> dict[int, Figures] | None:
+    """The office's groups of [low, high): parents (None: over 100 of them), or buckets."""
+    rows = short_query.short_query(client, groups_sql(resource, low, high, width))
     if len(rows) > _ROWS:
         if width is None:
             return None
