@@ -73,3 +73,23 @@ def test_whole_pulls_wait_for_their_cadence_and_status_allows_it(
     # A resource on its own cadence (fees: a day) is allowed that much older too.
     _synced_ago(engine, "fees", dt.timedelta(hours=20))
     assert not any(p.startswith("fees") for p in status.collect(engine, hourly).problems())
+
+
+def test_a_fan_out_over_every_parent_waits_for_the_cadence(engine: Engine, make_sim: Any) -> None:
+    # payplancharges: one request per payment plan on every run (plans have no change time).
+    sim = make_sim(40, clock=office_clock()).fill_practice()
+    names = ("patients", "payplans", "payplancharges")
+    settings = _settings(sim, engine, "1h")
+    hourly = dataclasses.replace(settings, sync=dataclasses.replace(settings.sync, resources=names))
+
+    def charge_requests() -> int:
+        return sum(1 for r in sim.requests if r.path.strip("/").lower() == "api/v1/payplancharges")
+
+    first = _run(hourly)
+    assert first["payplancharges"].mode == "full" and charge_requests() > 1
+    sim.requests.clear()
+    sim.clock.advance(900)
+    second = _run(hourly)
+    assert second["payplancharges"].mode == "skipped" and charge_requests() == 0
+    assert "read every 1h" in second["payplancharges"].summary()
+    assert second["payplans"].mode != "skipped"  # by patient: its parents have a change time

@@ -7,7 +7,9 @@ complete run. The times are odmirror's own (when it last succeeded), not the off
 The other whole pulls (claimprocs, paysplits, recalls, ...: no change filter, so every page on
 every run unless the office allows SQL and the run's probe vouches for them) take
 `sync.whole_tables_every` as their cadence when it is set: on the Remote API, where each page
-costs a second, a user may trade their freshness for requests.
+costs a second, a user may trade their freshness for requests. So does a fan-out that reads
+every parent on every run (payplancharges: one request per payment plan, whose table has no
+change time).
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from etl.sync import state
 
 
 def reads_whole(resource: Resource) -> bool:
-    """Whether the endpoint lists the whole table every run (no change filter, parent, window)."""
-    single = resource.cursor_param is None and resource.fan_out is None
-    return single and resource.window is None and resource.passes == ({},)
+    """Whether the endpoint lists the whole table every run: no change filter, no window, and
+    no parent, or every parent on every run (their table has no change time: payplancharges,
+    one request per payment plan)."""
+    fan_out = resource.fan_out
+    every_parent = fan_out is None or fan_out.parent_change is None
+    plain = resource.cursor_param is None and resource.window is None
+    return plain and every_parent and resource.passes == ({},)
 
 
 def with_whole_cadence(resources: Sequence[Resource], every: dt.timedelta | None) -> list[Resource]:
