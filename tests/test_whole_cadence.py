@@ -93,3 +93,42 @@ def test_a_fan_out_over_every_parent_waits_for_the_cadence(engine: Engine, make_
     assert second["payplancharges"].mode == "skipped" and charge_requests() == 0
     assert "read every 1h" in second["payplancharges"].summary()
     assert second["payplans"].mode != "skipped"  # by patient: its parents have a change time
+
+
+def test_the_deleted_appointments_feed_waits_for_the_cadence(engine: Engine, make_sim: Any) -> None:
+    sim = make_sim(40, clock=office_clock()).fill_practice()
+    settings = _settings(sim, engine, "1h")
+    hourly = dataclasses.replace(
+        settings, sync=dataclasses.replace(settings.sync, resources=("patients", "appointments"))
+    )
+
+    def feed_requests() -> int:
+        return sum(1 for r in sim.requests if "histappointments" in r.path.lower())
+
+    _run(hourly)
+    assert feed_requests() == 1
+    aptnum = sim.tables.all("appointments")[0]["AptNum"]
+    sim.tables.delete_appointment(aptnum)
+    sim.requests.clear()
+    sim.clock.advance(900)
+    second = _run(hourly)
+    assert feed_requests() == 0 and "histappointments not due: read every 1h" in " ".join(
+        second["appointments"].notes
+    )
+    with engine.connect() as conn:  # not read yet: the row stays until the feed is due
+        held = conn.execute(
+            text("SELECT COUNT(*) FROM appointment WHERE aptnum = :k"), {"k": aptnum}
+        )
+        assert held.scalar() == 1
+    with engine.begin() as conn:  # its last read two hours ago: due
+        conn.execute(
+            text("UPDATE odmirror_settings SET value = :v WHERE name = :n"),
+            {
+                "v": (state.utcnow() - dt.timedelta(hours=2)).isoformat(),
+                "n": "deletions_read:appointments",
+            },
+        )
+    sim.requests.clear()
+    third = _run(hourly)
+    assert feed_requests() == 1
+    assert "1 deleted in Open Dental, removed from the mirror" in third["appointments"].notes

@@ -53,12 +53,14 @@ class DeletionFeed:
         params: filters that select deletions only.
         key: the JSON key, in a history row, of the deleted row's primary key.
         stamp: the JSON key of the history row's time (a mirror row changed after it stays).
+        every: the feed, listed whole, is read at most this often (`sync.whole_tables_every`).
     """
 
     path: str
     params: dict[str, str]
     key: str
     stamp: str | None = None
+    every: dt.timedelta | None = None
 
 
 @dataclass(frozen=True)

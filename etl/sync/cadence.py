@@ -9,7 +9,7 @@ every run unless the office allows SQL and the run's probe vouches for them) tak
 `sync.whole_tables_every` as their cadence when it is set: on the Remote API, where each page
 costs a second, a user may trade their freshness for requests. So does a fan-out that reads
 every parent on every run (payplancharges: one request per payment plan, whose table has no
-change time).
+change time), and a deletion feed, listed whole (appointments' Deleted history).
 """
 
 from __future__ import annotations
@@ -18,11 +18,14 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, insert, select
 
 from etl.catalog.resources import Resource
-from etl.mirror.bookkeeping import SyncState
+from etl.mirror.bookkeeping import Setting, SyncState
 from etl.sync import state
+
+#: Where a deletion feed's last complete read is kept (odmirror_settings; the resource next).
+FEED_READ = "deletions_read:"
 
 
 def reads_whole(resource: Resource) -> bool:
@@ -36,13 +39,43 @@ def reads_whole(resource: Resource) -> bool:
 
 
 def with_whole_cadence(resources: Sequence[Resource], every: dt.timedelta | None) -> list[Resource]:
-    """The resources, those read whole every run given `every` (`sync.whole_tables_every`)."""
+    """The resources, those read whole every run given `every` (`sync.whole_tables_every`),
+    and deletion feeds (listed whole: appointments' Deleted history) too."""
     if every is None:
         return list(resources)
-    return [
-        dataclasses.replace(r, every=every) if r.every is None and reads_whole(r) else r
-        for r in resources
-    ]
+    paced = []
+    for r in resources:
+        if r.every is None and reads_whole(r):
+            r = dataclasses.replace(r, every=every)
+        if r.deletions is not None and r.deletions.every is None:
+            r = dataclasses.replace(r, deletions=dataclasses.replace(r.deletions, every=every))
+        paced.append(r)
+    return paced
+
+
+def feed_due(engine: Engine, resource: Resource, now: dt.datetime) -> dt.datetime | None:
+    """When a resource's deletion feed is next due, or None if now (or it has no cadence)."""
+    feed = resource.deletions
+    if feed is None or feed.every is None:
+        return None
+    with engine.connect() as conn:
+        text = conn.execute(
+            select(Setting.value).where(Setting.name == FEED_READ + resource.name)
+        ).scalar()
+    try:
+        last = dt.datetime.fromisoformat(text or "")
+    except ValueError:
+        return None  # never read whole (or unreadable): now
+    due = last + feed.every
+    return due if last <= now < due else None
+
+
+def feed_read(engine: Engine, resource: Resource, now: dt.datetime) -> None:
+    """Keep when a resource's deletion feed was last read to its end (odmirror's clock)."""
+    name = FEED_READ + resource.name
+    with engine.begin() as conn:
+        conn.execute(delete(Setting).where(Setting.name == name))
+        conn.execute(insert(Setting).values(name=name, value=now.isoformat()))
 
 
 def next_due(engine: Engine, resource: Resource, now: dt.datetime) -> dt.datetime | None:
@@ -65,10 +98,14 @@ def next_due(engine: Engine, resource: Resource, now: dt.datetime) -> dt.datetim
     return due if due > now else None
 
 
+def not_due_note(every: dt.timedelta, due: dt.datetime) -> str:
+    """The run's note of something skipped until its cadence."""
+    return f"not due: read every {_span(every)}, next at {due:%Y-%m-%d %H:%M} UTC"
+
+
 def skipped(resource: Resource, due: dt.datetime) -> state.RunResult:
     """The result of a run that skipped a resource not yet due."""
-    every = resource.every or dt.timedelta(0)
-    note = f"not due: read every {_span(every)}, next at {due:%Y-%m-%d %H:%M} UTC"
+    note = not_due_note(resource.every or dt.timedelta(0), due)
     return state.RunResult(resource.name, "skipped", state.RunStats(), 0.0, None, False, [note])
 
 

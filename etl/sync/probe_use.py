@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from etl.api.client import ApiClient
 from etl.catalog.resources import Resource
 from etl.sync import (
+    cadence,
     fan_probe,
     pass_probe,
     removals,
@@ -95,16 +96,20 @@ def read_deletions(
     Returns:
         The run's note of it, if any.
     """
-    clock = None if probe is None else probe.clock
+    clock, feed = None if probe is None else probe.clock, resource.deletions
+    assert feed is not None
+    due = cadence.feed_due(engine, resource, state.utcnow())
     note = None
     if probe is not None and pass_probe.quiet_feed(probe.passes, clock, resource):
-        assert resource.deletions is not None
-        note = f"{resource.deletions.path} not read: no deletion since its last read (change probe)"
+        note = f"{feed.path} not read: no deletion since its last read (change probe)"
+    elif due is not None and feed.every is not None:  # `sync.whole_tables_every`
+        return f"{feed.path} {cadence.not_due_note(feed.every, due)}"
     else:
         keys = removals.deleted_keys(client, resource)
         gone = removals.delete_rows(engine, resource, keys)
         if gone:
             note = f"{gone} deleted in Open Dental, removed from the mirror"
+        cadence.feed_read(engine, resource, state.utcnow())
     pass_probe.remember_feed(engine, resource, clock)
     return note
 
