@@ -132,3 +132,39 @@ def test_the_deleted_appointments_feed_waits_for_the_cadence(engine: Engine, mak
     third = _run(hourly)
     assert feed_requests() == 1
     assert "1 deleted in Open Dental, removed from the mirror" in third["appointments"].notes
+
+
+def test_a_paced_window_reads_a_day_back_and_a_week_ahead_between_whole_reads(
+    engine: Engine, make_sim: Any
+) -> None:
+    sim = make_sim(40, clock=office_clock()).fill_practice()
+    settings = _settings(sim, engine, "1h")
+    names = ("patients", "payments", "schedules")
+    hourly = dataclasses.replace(settings, sync=dataclasses.replace(settings.sync, resources=names))
+
+    def asked(path: str) -> list[dict[str, str]]:
+        return [r.query for r in sim.requests if r.path.strip("/").lower() == f"api/v1/{path}"]
+
+    def days(query: dict[str, str], key: str) -> int:
+        return (dt.date.fromisoformat(query[key]) - sim.clock.now().date()).days
+
+    _run(hourly)  # the first run: every payment, schedules two years back
+    sim.clock.advance(900)
+    sim.requests.clear()
+    second = _run(hourly)
+    # A day back (and a day's margin for the zones), a week ahead (and a day).
+    assert [days(q, "DateEntry") for q in asked("payments")] == [-2]
+    first, last = asked("schedules")[0], asked("schedules")[-1]
+    assert (days(first, "dateStart"), days(last, "dateEnd")) == (-2, 8)
+    assert "window narrowed to a day back and a week ahead" in second["payments"].summary()
+    with engine.begin() as conn:  # the whole windows were last read two hours ago: due
+        conn.execute(
+            text("UPDATE odmirror_settings SET value = :v WHERE name LIKE 'window_read:%'"),
+            {"v": (state.utcnow() - dt.timedelta(hours=2)).isoformat()},
+        )
+    sim.requests.clear()
+    third = _run(hourly)
+    assert [days(q, "DateEntry") for q in asked("payments")] == [-31]
+    first, last = asked("schedules")[0], asked("schedules")[-1]
+    assert (days(first, "dateStart"), days(last, "dateEnd")) == (-8, 121)
+    assert not any("narrowed" in note for note in third["schedules"].notes)

@@ -69,6 +69,8 @@ class DateWindow:
         date_field: the JSON key of the row's date the window selects on (e.g. "SchedDate"):
             an answer is complete for its dates, so rows of the mirror dated inside a window
             that its answer did not list are marked gone. None: nothing is marked.
+        every: the whole window is read at most this often (`sync.whole_tables_every`); the
+            runs between read a day back and a week ahead (etl.sync.cadence). None: every run.
     """
 
     start_param: str
@@ -78,3 +80,4 @@ class DateWindow:
     ahead: dt.timedelta = dt.timedelta(0)
     step: dt.timedelta | None = dt.timedelta(days=7)
     date_field: str | None = None
+    every: dt.timedelta | None = None

@@ -9,7 +9,10 @@ every run unless the office allows SQL and the run's probe vouches for them) tak
 `sync.whole_tables_every` as their cadence when it is set: on the Remote API, where each page
 costs a second, a user may trade their freshness for requests. So does a fan-out that reads
 every parent on every run (payplancharges: one request per payment plan, whose table has no
-change time), and a deletion feed, listed whole (appointments' Deleted history).
+change time), a deletion feed, listed whole (appointments' Deleted history), and a date
+window's far reaches (payments entered in the last 30 days, schedules 8 days back to 121
+ahead): between whole reads a run reads from a day back to a week ahead, so new payments and
+this week's schedule changes still come each run.
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ from etl.sync import state
 
 #: Where a deletion feed's last complete read is kept (odmirror_settings; the resource next).
 FEED_READ = "deletions_read:"
+#: Where a date window's last complete read of the whole window is kept.
+WINDOW_READ = "window_read:"
+#: Between whole reads, a paced window reads from a day back to a week ahead of the office's day.
+NEAR_BACK, NEAR_AHEAD = dt.timedelta(days=1), dt.timedelta(days=7)
 
 
 def reads_whole(resource: Resource) -> bool:
@@ -49,6 +56,8 @@ def with_whole_cadence(resources: Sequence[Resource], every: dt.timedelta | None
             r = dataclasses.replace(r, every=every)
         if r.deletions is not None and r.deletions.every is None:
             r = dataclasses.replace(r, deletions=dataclasses.replace(r.deletions, every=every))
+        if r.window is not None and r.window.every is None:
+            r = dataclasses.replace(r, window=dataclasses.replace(r.window, every=every))
         paced.append(r)
     return paced
 
@@ -58,21 +67,49 @@ def feed_due(engine: Engine, resource: Resource, now: dt.datetime) -> dt.datetim
     feed = resource.deletions
     if feed is None or feed.every is None:
         return None
-    with engine.connect() as conn:
-        text = conn.execute(
-            select(Setting.value).where(Setting.name == FEED_READ + resource.name)
-        ).scalar()
-    try:
-        last = dt.datetime.fromisoformat(text or "")
-    except ValueError:
-        return None  # never read whole (or unreadable): now
-    due = last + feed.every
-    return due if last <= now < due else None
+    return _due(engine, FEED_READ + resource.name, feed.every, now)
 
 
 def feed_read(engine: Engine, resource: Resource, now: dt.datetime) -> None:
     """Keep when a resource's deletion feed was last read to its end (odmirror's clock)."""
-    name = FEED_READ + resource.name
+    _keep(engine, FEED_READ + resource.name, now)
+
+
+def narrowed(engine: Engine, resource: Resource, now: dt.datetime) -> tuple[Resource, str] | None:
+    """The resource with its date window narrowed, between reads of the whole window, and the
+    run's note of it; None: the whole window is due (or has no cadence)."""
+    window = resource.window
+    if window is None or window.every is None:
+        return None
+    due = _due(engine, WINDOW_READ + resource.name, window.every, now)
+    if due is None:
+        return None
+    near = dataclasses.replace(
+        window, back=min(window.back, NEAR_BACK), ahead=min(window.ahead, NEAR_AHEAD)
+    )
+    whole = not_due_note(window.every, due)
+    note = f"window narrowed to a day back and a week ahead; the whole window {whole}"
+    return dataclasses.replace(resource, window=near), note
+
+
+def window_read(engine: Engine, resource: Resource, now: dt.datetime) -> None:
+    """Keep when a resource's whole date window was last read (a complete run, not narrowed)."""
+    if resource.window is not None and resource.window.every is not None:
+        _keep(engine, WINDOW_READ + resource.name, now)
+
+
+def _due(engine: Engine, name: str, every: dt.timedelta, now: dt.datetime) -> dt.datetime | None:
+    with engine.connect() as conn:
+        text = conn.execute(select(Setting.value).where(Setting.name == name)).scalar()
+    try:
+        last = dt.datetime.fromisoformat(text or "")
+    except ValueError:
+        return None  # never read whole (or unreadable): now
+    due = last + every
+    return due if last <= now < due else None
+
+
+def _keep(engine: Engine, name: str, now: dt.datetime) -> None:
     with engine.begin() as conn:
         conn.execute(delete(Setting).where(Setting.name == name))
         conn.execute(insert(Setting).values(name=name, value=now.isoformat()))

@@ -86,6 +86,7 @@ class ResourceSync:
         self.parents: list[int] | None = None  # a fan-out's parents the probe chose
         self.changes: ChangedRows | None = None  # its changed rows, read by SQL
         self.listed_from = 0  # rows read before the whole list (changed rows given up on)
+        self.listing = resource  # as its lists are asked (a paced window narrowed: cadence)
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -121,6 +122,8 @@ class ResourceSync:
                 new_cursor = pass_probe.cap(new_cursor, vouched)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
+            if self.listing is self.resource:  # its whole window read (if it has one)
+                cadence.window_read(self.engine, self.resource, state.utcnow())
             if self.changes is not None:
                 self.changes.keep(self.probe)
             else:
@@ -163,6 +166,13 @@ class ResourceSync:
         self.changes, self.listed_from = None, self.stats.fetched
         return self._pull_all(cursor)
 
+    def _narrowed(self) -> None:
+        # Without SQL, `sync.whole_tables_every` paces a date window's far reaches.
+        narrowed = cadence.narrowed(self.engine, self.resource, state.utcnow())
+        if narrowed is not None:
+            self.listing, note = narrowed
+            self.notes.append(note)
+
     def _build_anyway(self) -> None:
         # The run has failed: its error is what the user must see, not a second one.
         try:
@@ -176,6 +186,9 @@ class ResourceSync:
         # window's only says that a complete run happened (etl.sync.requests).
         fan_out, window = self.resource.fan_out, self.resource.window
         parents_seen = requests.parent_high_water(self.engine, fan_out) if fan_out else None
+        unprobed = self.probe is None or self.probe.clock is None
+        if since is not None and unprobed:
+            self._narrowed()
         if not self.full:
             self.parents = probe_use.parents(
                 self.engine, self.client, self.resource, self.probe, self.overlap, since
@@ -238,7 +251,7 @@ class ResourceSync:
         today = requests.office_today(self.engine) if self.resource.window else None
         for filters in self.shown.needed():
             # One request series per parent key or date window (etl.sync.requests).
-            extras = requests.request_params(self.engine, self.resource, since, today, self.parents)
+            extras = requests.request_params(self.engine, self.listing, since, today, self.parents)
             listed = None if filters else self.listed  # a filtered pass lists part of its scope
             for number, page in series.pass_pages(
                 self.client, self.resource, filters, extras, since, listed
