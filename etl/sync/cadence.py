@@ -93,8 +93,9 @@ def narrowed(engine: Engine, resource: Resource, now: dt.datetime) -> tuple[Reso
 
 
 def window_read(engine: Engine, resource: Resource, now: dt.datetime) -> None:
-    """Keep when a resource's whole date window was last read (a complete run, not narrowed)."""
-    if resource.window is not None and resource.window.every is not None:
+    """Keep when a resource's whole date window was last read (a complete run, not narrowed):
+    kept with or without a cadence, so that one set later counts from it."""
+    if resource.window is not None:
         _keep(engine, WINDOW_READ + resource.name, now)
 
 
