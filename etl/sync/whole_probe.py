@@ -38,7 +38,10 @@ The same SELECT also asks, a row each, whether the lists by change stamp (patien
 patients' status passes and appointments' deletion feed would bring anything new
 (etl.sync.pass_probe), which fan-outs' children changed (etl.sync.fan_probe), whether dated
 windows did (etl.sync.window_probe), and lists whose cursor is their newest row
-(etl.sync.rows_probe): those that would bring nothing are not read.
+(etl.sync.rows_probe): those that would bring nothing are not read. It asks too the key
+figures of whole pulls a read vouched for, so that one that changed a little reads only its
+changed rows (etl.sync.whole_changes), and the whole child tables of fan-outs without a change
+column, compared with the mirror's (etl.sync.fan_ranges).
 
 A probe that fails (401, 400: a table the office lacks or refuses, 504), or an answer without
 a table's row, pulls as before, with one line. `--full` never skips.
