@@ -299,7 +299,7 @@ def test_practices_run_at_once_each_at_its_own_pace(
     assert main(["init", "--config", config]) == 0
     sync = [sys.executable, "-m", "etl", "sync", "--config", config]
     done = subprocess.run(sync, capture_output=True, text=True, timeout=120, check=False)
-    assert (done.returncode, done.stderr) == (0, "")
+    assert (done.returncode, done.stderr) == (0, ""), done.stderr[-3000:]  # all of it, if not
     log = sorted(
         (request.arrived, short) for short, sim in offices.items() for request in sim.requests
     )
