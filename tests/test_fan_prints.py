@@ -219,3 +219,21 @@ def test_only_the_treatment_plan_whose_attachment_changed_is_read(
     found = [r.query for r in practice.requests if r.path.strip("/") == "api/v1/treatplanattaches"]
     assert [q["TreatPlanNum"] for q in found] == [str(attach["TreatPlanNum"])]
     assert_mirrors(engine, practice, RESOURCES["treatplanattaches"])
+
+
+def test_date_times_render_as_mariadb_writes_them() -> None:
+    # Open Dental's "no date" is the year 1: strftime's %Y writes it "1", MySQL "0001".
+    moments = [dt.datetime(1, 1, 1), dt.datetime(2024, 2, 29, 23, 59, 59), dt.datetime(999, 5, 6)]
+    with fresh_mariadb() as url:
+        office = create_engine(url)
+        with office.begin() as conn:
+            conn.execute(text("CREATE TABLE t (i INT, v DATETIME)"))
+            conn.execute(text("INSERT INTO t VALUES (:i, :v)"),
+                         [{"i": i, "v": v} for i, v in enumerate(moments)])  # fmt: skip
+            written = dict(conn.execute(text("SELECT i, CONCAT_WS('|', v) FROM t")).all())
+        office.dispose()
+    assert [fan_prints.mysql_text(v, "DateT") for v in moments] == [
+        written[i] for i in range(len(moments))
+    ]
+    with pytest.raises(fan_prints.Unsure):
+        fan_prints.mysql_text(dt.datetime(2024, 1, 1, 0, 0, 0, 500), "DateT")

@@ -45,7 +45,7 @@ log = logging.getLogger("etl.sync.run")
 _BATCH = 100  # parents a query: at most one row each, ShortQuery's rows a call
 #: Doubles MariaDB writes as plain decimals, shortest round trip (tests/test_fan_prints.py).
 _PLAIN = (Decimal("1e-5"), Decimal("1e15"))
-_STORAGES = {"Long", "Int", "Bool", "Date", "Double", "String"}  # those tested on MariaDB
+_STORAGES = {"Long", "Int", "Bool", "Date", "DateT", "Double", "String"}  # tested on MariaDB
 
 
 class Unsure(ValueError):
@@ -87,7 +87,10 @@ def mysql_text(value: object, storage: str) -> str | None:
     if isinstance(value, float):
         return _double(value)
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        if value.microsecond:
+            raise Unsure("a fraction of a second")  # a DATETIME holds none
+        # Not strftime: its %Y writes the year 1 (Open Dental's "no date") as "1", not "0001".
+        return value.replace(tzinfo=None).isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, str):
