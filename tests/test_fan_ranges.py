@@ -11,10 +11,11 @@ import json
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from etl.catalog.resources import RESOURCES
 from etl.simulator.office_db import OfficeDatabase
+from etl.sync import fan_ranges
 from tests.practice import expected, mirror, office_clock, served, sync
 
 PAYPLANS = RESOURCES["payplans"]
@@ -121,3 +122,25 @@ def test_plans_of_no_patient_are_compared_on_neither_side(engine: Engine, practi
     results = {r.resource: r for r in sync(practice, engine, NAMES)}
     assert (_read_for(practice), _compared(practice)) == ([], [])
     assert results["payplans"].stats.requests == 0
+
+
+def test_a_table_that_differs_everywhere_costs_no_more_than_its_candidates(
+    engine: Engine, practice: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A column the list never sends is NULL in the mirror and not in the office: every parent
+    # differs, every run. Narrowing them all would read every patient's plans; it stops.
+    sync(practice, engine, NAMES)
+    with engine.begin() as conn:
+        conn.execute(update(PAYPLANS.table).values(note=None))
+    practice.clock.advance(600)
+    practice.requests.clear()
+    results = {r.resource: r for r in sync(practice, engine, NAMES)}
+    calls = _compared(practice)
+    assert len(calls) <= fan_ranges.CALLS + 1  # the narrowing's, then the candidates' (none)
+    assert len(_read_for(practice)) < 10  # the sweep's slice at most, not 200 patients
+    assert results["payplans"].stats.requests == len(calls) + len(_read_for(practice))
+    lines = [r.getMessage() for r in caplog.records if "not compared" in r.getMessage()]
+    assert lines == [
+        "payplans: child table not compared, candidates compared: it differs in more places "
+        "than the candidates' calls would find"
+    ]

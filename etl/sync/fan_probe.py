@@ -173,13 +173,14 @@ def parents_to_read(
     """
     fan_out = resource.fan_out
     if fan_out is not None and since is not None and fan_prints.fingerprinted(resource):
-        ranged = fan_ranges.parents_to_read(engine, client, resource, prints or {})
-        if ranged is not None:
-            return ranged
         # No change column: the candidates read without SQL, those whose rows differ.
         asked = requests.request_params(engine, resource, since, None)
-        return fan_prints.differing(
-            engine, client, resource, [int(p[fan_out.param]) for p in asked]
+        candidates = [int(p[fan_out.param]) for p in asked]
+        ranged = fan_ranges.parents_to_read(engine, client, resource, prints or {}, len(candidates))
+        return (
+            ranged
+            if ranged is not None
+            else fan_prints.differing(engine, client, resource, candidates)
         )
     stamped = stamped_parents(engine, client, resource, counts, overlap)
     if not stamped or fan_out is None:  # None (as without SQL), or no child changed

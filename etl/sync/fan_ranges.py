@@ -50,6 +50,8 @@ log = logging.getLogger("etl.sync.run")
 
 _ROWS = 100  # ShortQuery's rows a call (Remote)
 _LISTED = 90  # at most this many parents in the mirror's range: asked parent by parent
+#: The fewest calls a narrowing may take (one for buckets, one for each of a few that differ).
+CALLS = 4
 #: A group's figures: its rows' count and fingerprint (None: the mirror cannot render one).
 Figures = tuple[int, int | None]
 
@@ -93,15 +95,22 @@ def parents_to_read(
     client: ApiClient,
     resource: Resource,
     prints: dict[str, str],
+    candidates: int,
     control: RunControl | None = None,
 ) -> list[int] | None:
     """The parents whose children differ from the mirror's, in key order (None: not known).
+
+    Bounded by what the candidates would cost: a table that differs in more places than that
+    (a column the list never sends, so NULL in the mirror and not in the office, makes every
+    parent differ, every run) is left to the candidates after at most `CALLS` calls or
+    ceil(candidates / 100), and if more parents differ than there are candidates.
 
     Args:
         engine: the mirror.
         client: the office's API session.
         resource: a fan-out whose rows are fingerprinted (etl.sync.fan_prints.fingerprinted).
         prints: the run's probe answers (`WholeProbe.prints`).
+        candidates: how many parents the run would read without SQL.
         control: stop requests, checked between calls.
     """
     office = _whole(prints.get(label(resource)))
@@ -114,43 +123,69 @@ def parents_to_read(
     ends = [k for k in (low, high, *_mirror_ends(engine, resource)) if k is not None]
     if not ends:
         return []
+    budget = _Budget(max(CALLS, -(-candidates // _ROWS)), max(candidates, _ROWS))
     try:
-        return _narrow(engine, client, resource, min(ends), max(ends) + 1, control)
-    except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError) as exc:
+        return _narrow(engine, client, resource, (min(ends), max(ends) + 1), budget, control)
+    except (QueryNotAllowed, QueryRefused, QueryTimedOut, ApiError, _OverBudget) as exc:
         log.warning("%s: child table not compared, candidates compared: %s", resource.name, exc)
         return None
+
+
+class _OverBudget(Exception):
+    """The narrowing would cost more than comparing the candidates."""
+
+
+class _Budget:
+    def __init__(self, calls: int, parents: int) -> None:
+        self.calls, self.parents = calls, parents
+
+    def spend(self, found: int) -> None:
+        self.check(found)
+        if self.calls <= 0:
+            raise _OverBudget("it differs in more places than the candidates' calls would find")
+        self.calls -= 1
+
+    def check(self, found: int) -> None:
+        if found > self.parents:
+            raise _OverBudget(f"more than {self.parents} parents differ")
 
 
 def _narrow(
     engine: Engine,
     client: ApiClient,
     resource: Resource,
-    low: int,
-    high: int,
+    span: tuple[int, int],
+    budget: _Budget,
     control: RunControl | None,
 ) -> list[int]:
     found: list[int] = []
-    work = [(low, high)]
+    work = [span]
+
+    def office(low: int, high: int, width: int | None) -> dict[int, Figures] | None:
+        budget.spend(len(found))
+        return _office(client, resource, low, high, width)
+
     while work:  # every range asked is narrower than the one it came from: it ends
         if control is not None:
             control.check()
         low, high = work.pop()
         parents = _mirror(engine, resource, low, high, lambda p: p)
         if len(parents) <= _LISTED:
-            listed = _office(client, resource, low, high, None)
+            listed = office(low, high, None)
             if listed is not None:  # at most 100 parents in the office too: settled
                 found += _differing(listed, parents)
                 continue
         width = -(-(high - low) // _ROWS)
-        office = _office(client, resource, low, high, width)
-        assert office is not None  # at most 100 buckets by the width's choice
+        buckets = office(low, high, width)
+        assert buckets is not None  # at most 100 buckets by the width's choice
         mirror = _mirror(engine, resource, low, high, _bucket_of(low, width))
-        for bucket in _differing(office, mirror):
+        for bucket in _differing(buckets, mirror):
             start = low + bucket * width
             if width == 1:
                 found.append(start)
             else:
                 work.append((start, min(high, start + width)))
+    budget.check(len(found))
     return sorted(found)
 
 
