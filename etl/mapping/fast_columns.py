@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import re
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -64,14 +65,17 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
     if spec.kind == "int":
         return _whole(_plain_ints, _int_column(one))
     if spec.kind == "bool":
-        return lambda col: [
-            int(v)
-            if v is True or v is False
-            else _BOOLS[v]
-            if type(v) is str and v in _BOOLS
-            else _try(one, v)
-            for v in col
-        ]
+        return _whole(
+            _plain_bools,
+            lambda col: [
+                int(v)
+                if v is True or v is False
+                else _BOOLS[v]
+                if type(v) is str and v in _BOOLS
+                else _try(one, v)
+                for v in col
+            ],
+        )
     if spec.kind == "enum":
         codes = _codes(spec.enum)
         return _whole(
@@ -83,26 +87,43 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
     if spec.kind == "decimal":
         # Well inside the range decode() takes (below 10**14), a float's repr is the very text
         # decode() turns into a Decimal, and so is plain decimal text ("95.00": no space, no
-        # exponent, at most 13 digits before the point).
+        # exponent, at most 13 digits before the point). Amounts repeat (a fee schedule's fees,
+        # 0.00): each text's Decimal is made once.
+        memo: dict[str, Decimal] = {}
+
+        def text(v: str) -> Any:
+            if not _DECIMAL_TEXT.fullmatch(v):
+                return _try(one, v)
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            made = memo[v] = Decimal(v)
+            return made
+
         return lambda col: [
-            Decimal(repr(v))
+            d
+            if type(v) is str and (d := memo.get(v)) is not None
+            else Decimal(repr(v))
             if type(v) is float and -1e13 < v < 1e13
-            else Decimal(v)
-            if type(v) is str and _DECIMAL_TEXT.fullmatch(v)
+            else text(v)
+            if type(v) is str
             else _try(one, v)
             for v in col
         ]
     if spec.kind == "double":
         # A finite float is its own value; a whole number in range is its float (as decode()).
-        return lambda col: [
-            v
-            if type(v) is float and -_INF < v < _INF
-            else float(v)
-            if type(v) is int and _LO <= v < _HI
-            else _try(one, v)
-            for v in col
-        ]
-    return lambda col: [_try(one, v) for v in col]
+        return _whole(
+            _plain_floats,
+            lambda col: [
+                v
+                if type(v) is float and -_INF < v < _INF
+                else float(v)
+                if type(v) is int and _LO <= v < _HI
+                else _try(one, v)
+                for v in col
+            ],
+        )
+    # Times, spans and intervals: each text decoded once (they repeat: "6m", "00:30:00").
+    return _memo_column(one)
 
 
 def _whole(plain: Callable[[Sequence[Any]], list[Any] | None], each: Column) -> Column:
@@ -132,6 +153,24 @@ def _plain_text(col: Sequence[Any]) -> list[Any] | None:
 
 def _plain_ints(col: Sequence[Any]) -> list[Any] | None:
     return list(col) if only(col, int) and min(col) >= _LO and max(col) < _HI else None
+
+
+def _plain_bools(col: Sequence[Any]) -> list[Any] | None:
+    try:  # the API's flags as text: "true", "false"
+        return list(map(_BOOLS.__getitem__, col))
+    except (KeyError, TypeError):
+        pass
+    return list(map(int, col)) if only(col, bool) else None
+
+
+def _plain_floats(col: Sequence[Any]) -> list[Any] | None:
+    # fsum is not finite if a value is not (inf, nan), and raises if the sum overflows.
+    if not only(col, float):
+        return None
+    try:
+        return list(col) if math.isfinite(math.fsum(col)) else None
+    except OverflowError:
+        return None
 
 
 def _plain_enums(codes: dict[str, int], col: Sequence[Any]) -> list[Any] | None:
@@ -189,7 +228,25 @@ def _text(col: Sequence[Any]) -> list[Any]:
 
 
 def _int_column(one: Callable[[Any], Any]) -> Column:
-    return lambda col: [v if type(v) is int and _LO <= v < _HI else _try(one, v) for v in col]
+    # Whole numbers as they are; texts ("", "0,0,0" colours, "12") decoded once each.
+    memo: dict[str, Any] = {}
+
+    def miss(value: Any) -> Any:
+        decoded = _try(one, value)
+        if type(value) is str and decoded is not SLOW and decoded is not None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            memo[value] = decoded
+        return decoded
+
+    return lambda col: [
+        v
+        if type(v) is int and _LO <= v < _HI
+        else d
+        if type(v) is str and (d := memo.get(v)) is not None
+        else miss(v)
+        for v in col
+    ]
 
 
 def _memo_column(one: Callable[[Any], Any]) -> Column:

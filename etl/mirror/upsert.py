@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Container, Iterable
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -157,7 +158,7 @@ def save_blocks(
         ValueError: a key comes twice (keep one row per key first: `newest_per_key`).
     """
     blocks = [block for block in blocks if len(block)]
-    keys = [k for block in blocks for k in block.column(resource.key_column)]
+    keys = list(chain.from_iterable(block.column(resource.key_column) for block in blocks))
     if len(set(keys)) != len(keys):
         raise ValueError(f"a {resource.name} key comes twice in one save")
     counts = LoadCounts()
