@@ -33,6 +33,7 @@ _compiled: dict[tuple[str, str, tuple[str, ...], int, int], _Compiled] = {}
 _oids: dict[tuple[str, str], dict[str, int]] = {}  # column types of the staging tables
 _Convert = Callable[[Sequence[Any]], list[Any]]
 _STAGED = "odmirror_staged_in"  # conn.info: the transaction that last filled a staging table
+_SAVEPOINT = "odmirror_new_rows"
 _ISO = {  # SQLAlchemy's SQLite storage formats that isoformat() writes alike (timespec)
     "%(year)04d-%(month)02d-%(day)02d": "date",
     "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d": "seconds",
@@ -185,6 +186,21 @@ def _compile(conn: Connection, stmt: Insert, columns: Sequence[str]) -> _Compile
         names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
         _compiled[key] = (str(compiled), names, bool(compiled.positional))
     return _compiled[key]
+
+
+def mark(conn: Connection) -> None:
+    """Set the savepoint that `undo` goes back to, before rows are written by a plain insert.
+
+    One statement where SQLAlchemy's savepoint costs two (SAVEPOINT, then RELEASE), each a
+    round trip a page, each a wait for the GIL while the fetch thread runs: the commit
+    releases it, and a savepoint of the same name set later in the transaction hides it.
+    """
+    conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+
+
+def undo(conn: Connection) -> None:
+    """Undo what was written since the last `mark` (which stays set)."""
+    conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
 
 
 def stage(

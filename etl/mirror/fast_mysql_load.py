@@ -78,21 +78,20 @@ def load_rows(
         data = _tsv(conn, table, columns, rows, constants or {}).encode("utf-8")
     except (_Unloadable, UnicodeEncodeError):
         return False
-    savepoint = conn.begin_nested()
+    fast_copy.mark(conn)  # released by the commit
     try:
         done = _load(conn, table, columns, data)
     except _Refused as exc:
-        savepoint.rollback()
+        fast_copy.undo(conn)
         _refused.add(server)
         log.debug("no LOAD DATA LOCAL INFILE into %s (%s): new rows by INSERT", server, exc)
         return False
     except BaseException:
-        savepoint.rollback()
+        fast_copy.undo(conn)
         raise
     if done != (len(rows), 0):  # a row skipped (its key came meanwhile) or a value changed
-        savepoint.rollback()
+        fast_copy.undo(conn)
         return False
-    savepoint.commit()
     return True
 
 
@@ -187,12 +186,25 @@ def _texts(values: list[Any], whole_seconds: bool = False) -> list[str]:
         if None not in values:
             return list(map(str, values))
         return [NULL if v is None else str(v) for v in values]
-    if kinds == {str}:
-        # One scan of the whole column: most columns hold none of the special characters.
-        joined = "".join(v for v in values if v is not None)
-        if any(c in joined for c in _SPECIAL):
-            return [NULL if v is None else _escaped(v) for v in values]
-        return [NULL if v is None else v for v in values]
+    if str in kinds:
+        # One scan of the whole column's texts: most hold none of the special characters. A
+        # column of dates holds the API's texts, and a parsed date where one is not known.
+        texts = values if kinds == {str} and None not in values else _only_texts(values)
+        if any(c in "".join(texts) for c in _SPECIAL):
+            return [_text(v, whole_seconds) for v in values]
+        if texts is values:
+            return values
+        if kinds == {str}:
+            return [NULL if v is None else v for v in values]
+        return [v if type(v) is str else _text(v, whole_seconds) for v in values]
+    if kinds == {float} and None not in values and _finite(values):
+        return list(map(repr, values))  # the shortest text that reads back as the same double
+    if kinds == {Decimal} and None not in values:
+        # str() writes what format(value, "f") writes unless it writes an exponent, or the
+        # value is not finite (NaN, Infinity): then each by _text, which refuses those.
+        texts = list(map(str, values))
+        if not any(c in "".join(texts) for c in "EIN"):
+            return texts
     if kinds == {dt.date}:
         return [NULL if v is None else v.isoformat() for v in values]
     if kinds in ({dt.datetime}, {dt.time}) and all(
@@ -205,6 +217,18 @@ def _texts(values: list[Any], whole_seconds: bool = False) -> list[str]:
             return [NULL if v is None else v.isoformat(spec) for v in values]
         return [NULL if v is None else v.isoformat(" ", spec) for v in values]
     return [_text(v, whole_seconds) for v in values]
+
+
+def _only_texts(values: list[Any]) -> list[str]:
+    return [v for v in values if type(v) is str]
+
+
+def _finite(values: list[float]) -> bool:
+    """Whether every float is finite (fsum is not if one is not; it raises if the sum is)."""
+    try:
+        return math.isfinite(math.fsum(values))
+    except OverflowError:
+        return False
 
 
 def _escaped(text: str) -> str:

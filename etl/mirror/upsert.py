@@ -240,10 +240,11 @@ def _added(
         stmt = _insert_new(table)
         return fast_copy.executemany(conn, stmt, columns, block, constants) == len(block)
     # The savepoint undoes the COPY if a key came meanwhile.
+    fast_copy.mark(conn)
     try:
-        with conn.begin_nested():
-            fast_copy.copy_rows(conn, table, columns, block, constants)
+        fast_copy.copy_rows(conn, table, columns, block, constants)
     except IntegrityError:
+        fast_copy.undo(conn)
         return False
     return True
 
