@@ -95,14 +95,15 @@ def test_a_whole_column_decodes_as_decode_each_time(spec: FieldSpec, values: lis
 @pytest.mark.parametrize("kind", ["int", "bool", "decimal", "double", "interval", "time"])
 def test_plain_columns_take_the_short_path_and_give_decodes_values(kind: str) -> None:
     spec = next(s for s in SPECS if s.kind == kind)
-    plain = {
+    plains: dict[str, list[Any]] = {
         "int": ["", "0,0,0", "255,0,0", "12", 7, " 7 "],
         "bool": ["true", "false", "false"],
         "decimal": ["160.00", "0.00", "-0.00", "160.00", 1.5, -0.0],
         "double": [1.5, -0.0, 2.0, 1e300],
         "interval": ["6m", "1y", "", "2w3d", "6m", 5],
         "time": ["08:00:00", "08:00:00", "23:59:59"],
-    }[kind]
+    }
+    plain = plains[kind]
     column = column_decoder(spec, KEEP, DEFAULT_POLICY)
     for _ in range(2):  # the second time from what the decoder remembers
         got = column(plain * 3)

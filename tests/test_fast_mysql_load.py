@@ -310,11 +310,17 @@ def test_columns_without_null_are_loaded_as_the_insert_stores_them(
 ) -> None:
     engine, loaded, inserted = maria
     ratio = [0.1, 1e300, -0.0, 5e-324, 1 / 3, 2.0**53 + 1]
-    amount = [Decimal("12.3400"), Decimal("-0.0001"), Decimal("0"), Decimal("1E+3"), *[1] * 2]
+    amounts = [
+        Decimal("12.3400"),
+        Decimal("-0.0001"),
+        Decimal("0"),
+        Decimal("1E+3"),
+        *[Decimal(1)] * 2,
+    ]
     day = ["2025-01-14", dt.date(2025, 2, 28), *["0001-01-01"] * 4]
     block = Block(
         ("num", "ratio", "amount", "day"),
-        [list(range(1, 7)), ratio, [Decimal(v) for v in amount], day],
+        [list(range(1, 7)), ratio, amounts, day],
     )
     with engine.begin() as conn:
         assert fast_mysql_load.load_rows(conn, loaded, block.columns, block)
