@@ -170,7 +170,7 @@ def _converter(dialect: Dialect, column: Column[Any]) -> _Convert | None:
         # A column no record carries a value for (odmirror_extra, mostly): one call, not one a row.
         if values.count(None) == len(values):
             return [none] * len(values)
-        return [process(v) for v in values]
+        return list(map(process, values))
 
     return convert
 
