@@ -18,7 +18,7 @@ from etl.catalog.base import Extra, Timestamp
 from etl.catalog.resources import PATIENTS
 from etl.mapping.block import Block
 from etl.mapping.record import map_record
-from etl.mirror import fast_mysql_load, mysql, mysql_local_files
+from etl.mirror import fast_mysql_load, fast_mysql_text, mysql, mysql_local_files
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows, upsert_statement
 from tests.mariadb import fresh_mariadb
@@ -293,16 +293,16 @@ def test_a_statement_of_the_mirror_s_own_cannot_send_a_file_to_the_server(tmp_pa
 @pytest.mark.parametrize("whole_seconds", [True, False])
 def test_a_column_s_texts_are_each_value_s_text(values: list[Any], whole_seconds: bool) -> None:
     """A column written whole (a few C calls) reads as each value written by its own path."""
-    assert fast_mysql_load._texts(values, whole_seconds) == [
-        fast_mysql_load._text(v, whole_seconds) for v in values
+    assert fast_mysql_text.texts(values, whole_seconds) == [
+        fast_mysql_text.text_of(v, whole_seconds) for v in values
     ]
 
 
 @pytest.mark.parametrize("odd", [float("nan"), float("inf"), Decimal("NaN"), Decimal("-Infinity")])
 def test_a_column_with_a_value_load_data_cannot_carry_is_refused_whole(odd: Any) -> None:
     plain = [1.5, 2.5] if isinstance(odd, float) else [Decimal("1.50"), Decimal("2")]
-    with pytest.raises(fast_mysql_load._Unloadable):
-        fast_mysql_load._texts([*plain, odd])
+    with pytest.raises(fast_mysql_text.Unloadable):
+        fast_mysql_text.texts([*plain, odd])
 
 
 def test_columns_without_null_are_loaded_as_the_insert_stores_them(

@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 
 from etl.catalog.resources import Resource
 from etl.mapping.block import Block, blocks_of, newest_per_key
-from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, Dates, column_decoder, only
+from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, column_decoder
+from etl.mapping.fast_plain import Dates, only
 from etl.mapping.pii import DROP, HMAC, PiiPolicy
 from etl.mapping.record import NOT_DATA
 

@@ -27,14 +27,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
 from etl.mapping.block import Block
-from etl.mirror import fast_copy_stream
+from etl.mirror import fast_new_rows
 
 _Compiled = tuple[str, list[str], bool]
 _compiled: dict[tuple[str, str, tuple[str, ...], int, int], _Compiled] = {}
 _oids: dict[tuple[str, str], dict[str, int]] = {}  # column types of the staging tables
 _Convert = Callable[[Sequence[Any]], list[Any]]
 _STAGED = "odmirror_staged_in"  # conn.info: the transaction that last filled a staging table
-_SAVEPOINT = "odmirror_new_rows"
 _ISO = {  # SQLAlchemy's SQLite storage formats that isoformat() writes alike (timespec)
     "%(year)04d-%(month)02d-%(day)02d": "date",
     "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d": "seconds",
@@ -189,21 +188,6 @@ def _compile(conn: Connection, stmt: Insert, columns: Sequence[str]) -> _Compile
     return _compiled[key]
 
 
-def mark(conn: Connection) -> None:
-    """Set the savepoint that `undo` goes back to, before rows are written by a plain insert.
-
-    One statement where SQLAlchemy's savepoint costs two (SAVEPOINT, then RELEASE), each a
-    round trip a page, each a wait for the GIL while the fetch thread runs: the commit
-    releases it, and a savepoint of the same name set later in the transaction hides it.
-    """
-    conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
-
-
-def undo(conn: Connection) -> None:
-    """Undo what was written since the last `mark` (which stays set)."""
-    conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-
-
 def stage(
     conn: Connection,
     table: Table,
@@ -267,7 +251,7 @@ def copy_rows(
     try:
         with cursor.copy(sql) as copy:
             copy.set_types(types)
-            fast_copy_stream.write_rows(
+            fast_new_rows.write_rows(
                 copy, driver_values(conn, table, columns, rows, constants or {})
             )
     except dbapi.Error as exc:  # the driver's own cursor: SQLAlchemy has not wrapped its error

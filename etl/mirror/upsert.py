@@ -45,6 +45,7 @@ from etl.mirror import (
     fast_copy,
     fast_mysql,
     fast_mysql_load,
+    fast_new_rows,
     mysql,
     mysql_upsert,
     updates,
@@ -240,11 +241,11 @@ def _added(
         stmt = _insert_new(table)
         return fast_copy.executemany(conn, stmt, columns, block, constants) == len(block)
     # The savepoint undoes the COPY if a key came meanwhile.
-    fast_copy.mark(conn)
+    fast_new_rows.mark(conn)
     try:
         fast_copy.copy_rows(conn, table, columns, block, constants)
     except IntegrityError:
-        fast_copy.undo(conn)
+        fast_new_rows.undo(conn)
         return False
     return True
 

@@ -1,4 +1,5 @@
-"""A page's rows written into a binary COPY in one piece give the table `write_row` gives."""
+"""Rows new to the mirror: written into a binary COPY in one piece, they give the table
+`write_row` gives."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from etl.mapping.block import Block
-from etl.mirror import fast_copy, fast_copy_stream
+from etl.mirror import fast_copy, fast_new_rows
 from etl.mirror.engine import make_engine
 from tests.conftest import empty_database
 
@@ -86,9 +87,9 @@ def _held(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
 
 def _copy(engine: Engine, table: Table, block: Block, whole: bool) -> None:
     """fast_copy.copy_rows, its rows written whole or a row at a time."""
-    real = fast_copy_stream.write_rows
+    real = fast_new_rows.write_rows
     with pytest.MonkeyPatch.context() as patch, engine.begin() as conn:
-        patch.setattr(fast_copy_stream, "write_rows", lambda copy, rows: real(copy, rows, whole))
+        patch.setattr(fast_new_rows, "write_rows", lambda copy, rows: real(copy, rows, whole))
         fast_copy.copy_rows(conn, table, [*block.columns], block)
 
 
@@ -108,8 +109,8 @@ def test_a_block_larger_than_the_buffer_is_sent_on_the_way(
     pg: tuple[Engine, Table, Table], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, whole, by_row = pg
-    monkeypatch.setattr(fast_copy_stream, "_BATCH", 3)
-    monkeypatch.setattr(fast_copy_stream, "_FLUSH", 100)
+    monkeypatch.setattr(fast_new_rows, "_BATCH", 3)
+    monkeypatch.setattr(fast_new_rows, "_FLUSH", 100)
     block = _rows(50)
     _copy(engine, whole, block, True)
     _copy(engine, by_row, block, False)
@@ -128,4 +129,4 @@ def test_a_key_the_table_holds_fails_the_copy_as_write_row_does(
 
 def test_psycopg_s_own_formatter_is_found() -> None:
     # Were it not, every COPY would take the plain twin (correct, but slower): say so here.
-    assert fast_copy_stream._FORMAT_ROW is not None
+    assert fast_new_rows._FORMAT_ROW is not None

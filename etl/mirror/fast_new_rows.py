@@ -1,12 +1,19 @@
-"""A page's rows into a binary COPY stream in one piece, not one `write_row` call a row.
+"""Rows new to the mirror, written fast: one savepoint to undo them, and COPY's rows in one piece.
 
-psycopg's `Copy.write_row` formats a row in C, but reaches it through two Python calls a row
-(its own and its formatter's), which cost a fifth of the COPY's CPU in the sync's process
-(measured on 1000-row pages of procedures). Here the same C formatter (the one `write_row`
-calls, with the transformer `set_types` configured) appends every row to one buffer, framed as
-PostgreSQL's binary COPY format frames it (a signature and header before the rows, a trailer
-after them), and the buffer is written once. Where psycopg has no such formatter (another
-version), each row goes by `write_row`, the plain twin.
+A first load writes pages of keys the mirror does not hold by a plain insert (COPY on
+PostgreSQL, LOAD DATA on MySQL and MariaDB), undone if a key came meanwhile (another writer,
+despite the run's lock): then the upsert takes the page.
+
+- `mark` sets the savepoint in one statement, where SQLAlchemy's savepoint costs two (SAVEPOINT,
+  then RELEASE), each a round trip a page and a wait for the GIL while the fetch thread runs.
+  The commit releases it; a savepoint of the same name set later in the transaction hides it.
+- `write_rows`: psycopg's `Copy.write_row` formats a row in C, but reaches it through two Python
+  calls a row (its own and its formatter's), a fifth of the COPY's CPU in the sync's process
+  (measured on 1000-row pages of procedures). Here the same C formatter (the one `write_row`
+  calls, with the transformer `set_types` configured) appends every row to one buffer, framed
+  as PostgreSQL's binary COPY format frames it (a signature and header before the rows, a
+  trailer after them), written once. Where psycopg has no such formatter (another version),
+  each row goes by `write_row`, the plain twin.
 """
 
 from __future__ import annotations
@@ -16,13 +23,26 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import Any
 
+from sqlalchemy import Connection
+
 #: PostgreSQL's binary COPY header: the signature, no flags, no header extension.
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
 #: The end of the rows: a field count of -1.
 TRAILER = b"\xff\xff"
 
+_SAVEPOINT = "odmirror_new_rows"
 _BATCH, _FLUSH = 1000, 8 << 20  # rows formatted between checks; bytes held at most
 _Format = Callable[[Sequence[Any], Any, bytearray], Any]
+
+
+def mark(conn: Connection) -> None:
+    """Set the savepoint that `undo` goes back to, before new rows are written."""
+    conn.exec_driver_sql(f"SAVEPOINT {_SAVEPOINT}")
+
+
+def undo(conn: Connection) -> None:
+    """Undo what was written since the last `mark` (which stays set)."""
+    conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
 
 
 def _formatter() -> _Format | None:
