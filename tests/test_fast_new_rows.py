@@ -129,4 +129,4 @@ def test_a_key_the_table_holds_fails_the_copy_as_write_row_does(
 
 def test_psycopg_s_own_formatter_is_found() -> None:
     # Were it not, every COPY would take the plain twin (correct, but slower): say so here.
-    assert fast_new_rows._FORMAT_ROW is not None
+    assert fast_new_rows.formatter() is not None

@@ -18,6 +18,7 @@ despite the run's lock): then the upsert takes the page.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
@@ -45,7 +46,8 @@ def undo(conn: Connection) -> None:
     conn.exec_driver_sql(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
 
 
-def _formatter() -> _Format | None:
+@functools.cache  # looked up at the first COPY: psycopg is then imported, and only then
+def formatter() -> _Format | None:
     """psycopg's binary row formatter (C where psycopg's C module is installed), or None."""
     for module in ("psycopg._copy_base", "psycopg.copy"):  # psycopg 3.2+, 3.1
         try:
@@ -57,9 +59,6 @@ def _formatter() -> _Format | None:
     return None
 
 
-_FORMAT_ROW = _formatter()
-
-
 def write_rows(copy: Any, rows: Iterable[Sequence[Any]], whole: bool = True) -> None:
     """Write rows into a binary COPY ... FROM STDIN whose types are set (`Copy.set_types`).
 
@@ -69,14 +68,15 @@ def write_rows(copy: Any, rows: Iterable[Sequence[Any]], whole: bool = True) -> 
         whole: format every row into one buffer (False: `write_row` a row, the plain twin).
     """
     transformer = getattr(getattr(copy, "formatter", None), "transformer", None)
-    if not whole or _FORMAT_ROW is None or transformer is None:
+    format_row = formatter() if whole else None
+    if format_row is None or transformer is None:
         for row in rows:
             copy.write_row(row)
         return
     # Data given by write() is taken as the stream itself (signature to trailer): psycopg adds
     # neither, as it does for rows given by write_row.
     data = bytearray(SIGNATURE)
-    format_row, remaining = _FORMAT_ROW, iter(rows)
+    remaining = iter(rows)
     while batch := list(islice(remaining, _BATCH)):
         for row in batch:
             format_row(row, transformer, data)
