@@ -13,10 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from etl.catalog.resources import PATIENTS, RESOURCES, FieldSpec, Resource
+from etl.mapping import office_clock
 from etl.mapping.block import newest_per_key
 from etl.mapping.fast_page import map_page
 from etl.mapping.pii import DEFAULT_POLICY, DROP, HMAC, KEEP, PiiPolicy
 from etl.mapping.record import RejectedRecord, map_record
+from etl.mapping.values import parse_server_time
 from etl.simulator.data import make_many_patients
 from tests.test_decode_fast import VALUES
 
@@ -273,3 +275,27 @@ def test_an_odd_value_in_a_plain_column_gets_map_records_answer(key: str, value:
         record.update(Zip="12345")  # the synthetic office's hostile few are not this test's
     records[2][key] = value
     assert assert_agrees(PATIENTS, records, DEFAULT_POLICY) >= 4
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [{"serverDateTime": "2025-01-14 10:00:00"}, {"serverDateTime": "2025-01-14 10:00:05"}],
+        [{"serverDateTime": ["2099-01-01 00:00:00"]}, {"serverDateTime": "2025-01-14 10:00:00"}],
+        [{"serverDateTime": {"x": 1}}, {"serverDateTime": 5}, {"a": 1}],
+        [["2099-01-01 00:00:00"], {"serverDateTime": "2025-01-14 10:00:00"}, None],
+        [{"serverDateTime": "0001-01-01 00:00:00"}, {"serverDateTime": "9999-12-31 23:59:59"}],
+        [{"serverDateTime": " 2025-01-14 10:00:00"}, {"serverDateTime": None}],
+        [],
+    ],
+)
+def test_the_office_clock_a_page_reports_is_read_from_its_text_values_only(
+    records: list[Any],
+) -> None:
+    """The latest usable serverDateTime text of the page's dict records, as one read a record
+    at a time finds it (a list, an object, a number is no time)."""
+    texts = [r.get("serverDateTime") for r in records if type(r) is dict]
+    times = [parse_server_time(t) for t in texts if type(t) is str]
+    want = max((t for t in times if t is not None), default=None)
+    assert office_clock.reported(records) == want
+    assert office_clock.reported(iter(records)) == want

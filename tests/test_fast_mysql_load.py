@@ -18,7 +18,7 @@ from etl.catalog.base import Extra, Timestamp
 from etl.catalog.resources import PATIENTS
 from etl.mapping.block import Block
 from etl.mapping.record import map_record
-from etl.mirror import fast_mysql_load, mysql, mysql_local_files
+from etl.mirror import fast_mysql_load, fast_mysql_text, mysql, mysql_local_files
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows, upsert_statement
 from tests.mariadb import fresh_mariadb
@@ -273,3 +273,57 @@ def test_a_statement_of_the_mirror_s_own_cannot_send_a_file_to_the_server(tmp_pa
             conn.exec_driver_sql(f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE asked")
         assert _held(engine, table) == []
         engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [0.1, 1e300, -0.0, 5e-324, 1 / 3, 2.0**53 + 1],
+        [1e308, 1e308],  # a sum past the largest double: each value is still one
+        [Decimal("12.3400"), Decimal("-0.0001"), Decimal("0"), Decimal("-0.00"), Decimal("95")],
+        [Decimal("0.0000001"), Decimal("1E+10"), Decimal("12.50")],  # str() would write E
+        ["2025-01-14 10:00:00", dt.datetime(2025, 1, 14, 10, 0, 0, 999_999), None],
+        ["2025-01-14", dt.date(2025, 2, 28), "2025-01-15"],
+        ["plain", None, "", "NULL"],
+        ["tab\there", "plain", None],
+        ["2025-01-14", "x\ty", dt.date(2025, 2, 28)],
+        [*TEXTS],
+    ],
+)
+@pytest.mark.parametrize("whole_seconds", [True, False])
+def test_a_column_s_texts_are_each_value_s_text(values: list[Any], whole_seconds: bool) -> None:
+    """A column written whole (a few C calls) reads as each value written by its own path."""
+    assert fast_mysql_text.texts(values, whole_seconds) == [
+        fast_mysql_text.text_of(v, whole_seconds) for v in values
+    ]
+
+
+@pytest.mark.parametrize("odd", [float("nan"), float("inf"), Decimal("NaN"), Decimal("-Infinity")])
+def test_a_column_with_a_value_load_data_cannot_carry_is_refused_whole(odd: Any) -> None:
+    plain = [1.5, 2.5] if isinstance(odd, float) else [Decimal("1.50"), Decimal("2")]
+    with pytest.raises(fast_mysql_text.Unloadable):
+        fast_mysql_text.texts([*plain, odd])
+
+
+def test_columns_without_null_are_loaded_as_the_insert_stores_them(
+    maria: tuple[Engine, Table, Table],
+) -> None:
+    engine, loaded, inserted = maria
+    ratio = [0.1, 1e300, -0.0, 5e-324, 1 / 3, 2.0**53 + 1]
+    amounts = [
+        Decimal("12.3400"),
+        Decimal("-0.0001"),
+        Decimal("0"),
+        Decimal("1E+3"),
+        *[Decimal(1)] * 2,
+    ]
+    day = ["2025-01-14", dt.date(2025, 2, 28), *["0001-01-01"] * 4]
+    block = Block(
+        ("num", "ratio", "amount", "day"),
+        [list(range(1, 7)), ratio, amounts, day],
+    )
+    with engine.begin() as conn:
+        assert fast_mysql_load.load_rows(conn, loaded, block.columns, block)
+    as_inserted = Block(block.columns, [*block.values[:3], [dt.date(2025, 1, 14), *day[1:]]])
+    _insert(engine, inserted, Block(block.columns, [list(v) for v in as_inserted.values]))
+    assert _held(engine, loaded) == _held(engine, inserted)

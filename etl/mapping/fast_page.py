@@ -10,11 +10,13 @@ unknown key, a key the PHI policy hashes into extras, a key order of its own, no
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any, NamedTuple
 
 from etl.catalog.resources import Resource
 from etl.mapping.block import Block, blocks_of, newest_per_key
-from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, Dates, column_decoder, only
+from etl.mapping.fast_columns import SLOW, SLOW_MADE, Column, column_decoder
+from etl.mapping.fast_plain import Dates, only
 from etl.mapping.pii import DROP, HMAC, PiiPolicy
 from etl.mapping.record import NOT_DATA
 
@@ -55,9 +57,11 @@ class MappedPage(NamedTuple):
         """
         block = self.block
         keys = [r[key] for r in others.values()]
-        if block is not None:
+        if block is not None and self.holes:
             places = set(self.holes.values())
             keys += (k for at, k in enumerate(block.column(key)) if at not in places)
+        elif block is not None:  # most pages: no place kept, the block's keys as they are
+            keys += block.column(key)
         if len(set(keys)) < len(keys):
             # A key twice in one page (rare): which row wins depends on the page's order.
             ordered = (others.get(i) if at is None else self.row(i) for i, at in enumerate(self.at))
@@ -94,9 +98,10 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
     columns, positions, decoders, key_at = plan
     chosen = _same_layout(records, layout)
     plain = records if len(chosen) == len(records) else [records[i] for i in chosen]
-    # Every chosen record has the keys of the layout in its order: its values line up.
-    every = list(zip(*map(dict.values, plain), strict=True))
-    values = [every[position] for position in positions]
+    # Every chosen record has the keys of the layout in its order: its values line up, and a
+    # column is every len(layout)-th value of them all, from its position (a slice in C).
+    every = list(chain.from_iterable(map(dict.values, plain)))
+    values = [every[position :: len(layout)] for position in positions]
     mark = next(SLOW_MADE)
     decoded = [decode(col) for decode, col in zip(decoders, values, strict=True)]
     keys = decoded[key_at]
@@ -107,9 +112,13 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
                 slow.update(i for i, value in enumerate(column) if value is SLOW)
     if len(slow) == len(chosen):
         return nothing
-    at: list[int | None] = [None] * len(records)
-    for row, index in enumerate(chosen):
-        at[index] = row
+    at: list[int | None]
+    if type(chosen) is range:  # every record: record i is row i
+        at = list(chosen)
+    else:
+        at = [None] * len(records)
+        for row, index in enumerate(chosen):
+            at[index] = row
     holes = {chosen[row]: row for row in slow}
     for index in holes:
         at[index] = None
@@ -120,10 +129,12 @@ def map_page(resource: Resource, records: list[Any], policy: PiiPolicy) -> Mappe
 
 def _same_layout(records: list[Any], layout: tuple[str, ...]) -> list[int] | range:
     """The positions of the records that are dicts with exactly these keys in this order."""
-    # Most pages: every record is; one count over the key tuples says so without a comparison
-    # and a branch in Python a record.
+    # Most pages: every record is; one comparison of all their keys in a row with the layout
+    # repeated says so without a tuple, a comparison and a branch in Python a record. (No key
+    # comes twice in a dict, nor in the layout: no record can hold more keys than the layout,
+    # so every record holds exactly its keys, in order.)
     every = set(map(type, records)) == {dict}
-    if every and list(map(tuple, records)).count(layout) == len(records):
+    if every and list(chain.from_iterable(records)) == list(layout) * len(records):
         return range(len(records))
     return [i for i, r in enumerate(records) if type(r) is dict and tuple(r) == layout]
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from itertools import repeat
 from typing import Any
 
 from etl.mapping.values import parse_server_time
@@ -40,8 +41,18 @@ def plausible(moment: dt.datetime, now: dt.datetime | None = None) -> bool:
 
 def reported(records: Iterable[Any]) -> dt.datetime | None:
     """The latest `serverDateTime` a page's records carry, as sent (None if none is usable)."""
-    # Each distinct text once: a page's rows mostly carry the same time.
-    texts = {v for r in records if type(r) is dict and type(v := r.get("serverDateTime")) is str}
+    # Each distinct text once: a page's rows mostly carry the same time. A page of plain dicts
+    # (most are) is read by one C-level map, not a Python step a record.
+    found: set[Any] | None = None
+    if type(records) is list and set(map(type, records)) == {dict}:
+        try:
+            found = set(map(dict.get, records, repeat("serverDateTime")))
+        except TypeError:  # an unhashable value (a list, an object): the step a record below
+            found = None
+    if found is None:
+        values = (r.get("serverDateTime") for r in records if type(r) is dict)
+        found = {v for v in values if type(v) is str}
+    texts = [v for v in found if type(v) is str]
     times = [t for t in map(parse_server_time, texts) if t is not None]
     return max(times, default=None)
 

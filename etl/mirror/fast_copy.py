@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.dml import Insert
 
 from etl.mapping.block import Block
+from etl.mirror import fast_new_rows
 
 _Compiled = tuple[str, list[str], bool]
 _compiled: dict[tuple[str, str, tuple[str, ...], int, int], _Compiled] = {}
@@ -168,7 +169,7 @@ def _converter(dialect: Dialect, column: Column[Any]) -> _Convert | None:
         # A column no record carries a value for (odmirror_extra, mostly): one call, not one a row.
         if values.count(None) == len(values):
             return [none] * len(values)
-        return [process(v) for v in values]
+        return list(map(process, values))
 
     return convert
 
@@ -250,8 +251,9 @@ def copy_rows(
     try:
         with cursor.copy(sql) as copy:
             copy.set_types(types)
-            for value in driver_values(conn, table, columns, rows, constants or {}):
-                copy.write_row(value)
+            fast_new_rows.write_rows(
+                copy, driver_values(conn, table, columns, rows, constants or {})
+            )
     except dbapi.Error as exc:  # the driver's own cursor: SQLAlchemy has not wrapped its error
         raise DBAPIError.instance(sql, None, exc, dbapi.Error) from None
 

@@ -15,21 +15,19 @@ A server that refuses LOCAL loading (MySQL 8's default, local_infile=OFF) is not
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import logging
-import math
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Column, Connection, Dialect, Table
 from sqlalchemy.exc import DBAPIError
 
 from etl.mapping.block import Block
-from etl.mirror import fast_copy, mysql_local_files
+from etl.mirror import fast_copy, fast_new_rows, mysql_local_files
+from etl.mirror.fast_mysql_text import Unloadable, texts
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +35,7 @@ log = logging.getLogger(__name__)
 #: "local data is disabled" (MySQL 8), "local infile capability disabled" (MariaDB 10.6+), and
 #: the C client library's own refusal.
 REFUSED = frozenset({1148, 3948, 4166, 2068})
-NULL = "\\N"  # LOAD DATA's NULL; the text 'NULL' is text when fields are not enclosed
-_SPECIAL = ("\\", "\t", "\n", "\r", "\0")
-_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"), ("\0", "\\0"))  # \\ first
 _refused: set[str] = set()  # the servers (URLs without password) that refused, this process
-
-
-class _Unloadable(Exception):
-    """A value LOAD DATA's text cannot carry as the upsert would (the upsert then takes it)."""
 
 
 class _Refused(Exception):
@@ -76,23 +67,22 @@ def load_rows(
         return False
     try:
         data = _tsv(conn, table, columns, rows, constants or {}).encode("utf-8")
-    except (_Unloadable, UnicodeEncodeError):
+    except (Unloadable, UnicodeEncodeError):
         return False
-    savepoint = conn.begin_nested()
+    fast_new_rows.mark(conn)  # released by the commit
     try:
         done = _load(conn, table, columns, data)
     except _Refused as exc:
-        savepoint.rollback()
+        fast_new_rows.undo(conn)
         _refused.add(server)
         log.debug("no LOAD DATA LOCAL INFILE into %s (%s): new rows by INSERT", server, exc)
         return False
     except BaseException:
-        savepoint.rollback()
+        fast_new_rows.undo(conn)
         raise
     if done != (len(rows), 0):  # a row skipped (its key came meanwhile) or a value changed
-        savepoint.rollback()
+        fast_new_rows.undo(conn)
         return False
-    savepoint.commit()
     return True
 
 
@@ -106,7 +96,7 @@ def _tsv(
     """The rows as LOAD DATA's text: a line a row, its values separated by tabs.
 
     Raises:
-        _Unloadable: a value LOAD DATA's text cannot carry as the upsert would.
+        Unloadable: a value LOAD DATA's text cannot carry as the upsert would.
     """
     # Each line by one `%` of a format made once a block: a column of whole numbers (no NULL)
     # by %d, which writes what str() does without a string a value; a constant (the sync time)
@@ -116,7 +106,7 @@ def _tsv(
     for name, column in zip(columns, values, strict=True):
         whole = _whole_seconds(conn.dialect, table.c[name])
         if name in constants:
-            specs.append(_texts([next(iter(column), None)], whole)[0].replace("%", "%%"))
+            specs.append(texts([next(iter(column), None)], whole)[0].replace("%", "%%"))
             continue
         listed = list(column)
         if set(map(type, listed)) == {int}:  # type() is exact: bool is not int here
@@ -124,7 +114,7 @@ def _tsv(
             args.append(listed)
         else:
             specs.append("%s")
-            args.append(_texts(listed, whole))
+            args.append(texts(listed, whole))
     line = "\t".join(specs) + "\n"
     if not args:
         return line * len(rows)
@@ -174,81 +164,3 @@ def _load(conn: Connection, table: Table, columns: Sequence[str], data: bytes) -
 def _whole_seconds(dialect: Dialect, column: Column[Any]) -> bool:
     """Whether the column keeps whole seconds (DATETIME, TIME: no fractional digits)."""
     return column.type.compile(dialect=dialect) in ("DATETIME", "TIME", "TIMESTAMP")
-
-
-def _texts(values: list[Any], whole_seconds: bool = False) -> list[str]:
-    """A column's values as LOAD DATA's text reads them back (NULL as \\N).
-
-    With `whole_seconds`, times lose their microseconds here, as the server cuts them on INSERT
-    (MariaDB always, MySQL with TIME_TRUNCATE_FRACTIONAL): the server has no cut to note.
-    """
-    kinds = set(map(type, values)) - {type(None)}  # type() is exact: bool is not int here
-    if kinds <= {int}:
-        if None not in values:
-            return list(map(str, values))
-        return [NULL if v is None else str(v) for v in values]
-    if kinds == {str}:
-        # One scan of the whole column: most columns hold none of the special characters.
-        joined = "".join(v for v in values if v is not None)
-        if any(c in joined for c in _SPECIAL):
-            return [NULL if v is None else _escaped(v) for v in values]
-        return [NULL if v is None else v for v in values]
-    if kinds == {dt.date}:
-        return [NULL if v is None else v.isoformat() for v in values]
-    if kinds in ({dt.datetime}, {dt.time}) and all(
-        v.tzinfo is None for v in values if v is not None
-    ):
-        # PyMySQL's escape_datetime and escape_time write the same digits (microseconds only
-        # when there are some); timespec "seconds" cuts them, as the server would.
-        spec = "seconds" if whole_seconds else "auto"
-        if kinds == {dt.time}:
-            return [NULL if v is None else v.isoformat(spec) for v in values]
-        return [NULL if v is None else v.isoformat(" ", spec) for v in values]
-    return [_text(v, whole_seconds) for v in values]
-
-
-def _escaped(text: str) -> str:
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text or "\0" in text:
-        # Five replace() calls: a tenth of translate()'s time with a dict (1000 names, measured)
-        for plain, escape in _ESCAPES:
-            text = text.replace(plain, escape)
-    return text
-
-
-def _text(value: Any, whole_seconds: bool) -> str:
-    if value is None:
-        return NULL
-    kind = type(value)
-    if kind is float:
-        if not math.isfinite(value):
-            raise _Unloadable  # the upsert refuses it, as it always did
-        return repr(value)  # the shortest text that reads back as the same double
-    if kind is Decimal:
-        if not value.is_finite():
-            raise _Unloadable
-        return format(value, "f")  # PyMySQL's escape_decimal: never an exponent
-    if kind is int:
-        return str(value)
-    if kind is str:
-        return _escaped(value)
-    if kind is bool:
-        return "1" if value else "0"
-    if kind is dt.timedelta:
-        return _span(value, whole_seconds)
-    if kind is dt.date:
-        return value.isoformat()  # type: ignore[no-any-return]
-    if kind in (dt.datetime, dt.time) and value.tzinfo is None:
-        return _texts([value], whole_seconds)[0]
-    raise _Unloadable  # bytes, aware times, anything else: the upsert's own escaping
-
-
-def _span(value: dt.timedelta, whole_seconds: bool) -> str:
-    """A span as MySQL's TIME reads it: signed, hours past 24 (as PyMySQL's escape_timedelta)."""
-    sign = "-" if value.days < 0 else ""
-    value = abs(value)
-    minutes, seconds = divmod(value.seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    hours += value.days * 24
-    # Cut toward zero, as the server cuts a TIME's fraction.
-    fraction = f".{value.microseconds:06d}" if value.microseconds and not whole_seconds else ""
-    return f"{sign}{hours:02d}:{minutes:02d}:{seconds:02d}{fraction}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Container, Iterable
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import (
@@ -44,6 +45,7 @@ from etl.mirror import (
     fast_copy,
     fast_mysql,
     fast_mysql_load,
+    fast_new_rows,
     mysql,
     mysql_upsert,
     updates,
@@ -157,7 +159,7 @@ def save_blocks(
         ValueError: a key comes twice (keep one row per key first: `newest_per_key`).
     """
     blocks = [block for block in blocks if len(block)]
-    keys = [k for block in blocks for k in block.column(resource.key_column)]
+    keys = list(chain.from_iterable(block.column(resource.key_column) for block in blocks))
     if len(set(keys)) != len(keys):
         raise ValueError(f"a {resource.name} key comes twice in one save")
     counts = LoadCounts()
@@ -239,10 +241,11 @@ def _added(
         stmt = _insert_new(table)
         return fast_copy.executemany(conn, stmt, columns, block, constants) == len(block)
     # The savepoint undoes the COPY if a key came meanwhile.
+    fast_new_rows.mark(conn)
     try:
-        with conn.begin_nested():
-            fast_copy.copy_rows(conn, table, columns, block, constants)
+        fast_copy.copy_rows(conn, table, columns, block, constants)
     except IntegrityError:
+        fast_new_rows.undo(conn)
         return False
     return True
 

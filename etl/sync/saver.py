@@ -7,6 +7,7 @@ or sets aside is kept in odmirror_rejected, and each kind of flaw is logged once
 from __future__ import annotations
 
 import logging
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Engine
@@ -74,7 +75,7 @@ class PageSaver:
             self.stats.office_clock = office_now
         # A row this run already saved may come again (the overlap, a shifted page, another
         # pass): it is saved again (the upsert keeps the newest) but counted only if newer.
-        keys = [k for block in blocks for k in block.column(self.resource.key_column)]
+        keys = list(chain.from_iterable(block.column(self.resource.key_column) for block in blocks))
         again = self.seen.add_all(keys)  # no key comes twice in a page's blocks
         if self.keep_stamps:
             self._remember(blocks)
@@ -105,9 +106,10 @@ class PageSaver:
             return blocks_of(newest_per_key(rows, key, guard))
         page = map_page(self.resource, records, self.pii)
         others = {}
-        for index, at in enumerate(page.at):
-            if at is None and (row := self._map_one(records[index])) is not None:
-                others[index] = row
+        if None in page.at:  # most pages: the short path took every record
+            for index, at in enumerate(page.at):
+                if at is None and (row := self._map_one(records[index])) is not None:
+                    others[index] = row
         return page.blocks(others, key, guard)
 
     def _map_one(self, record: Any) -> dict[str, Any] | None:
