@@ -299,3 +299,21 @@ def test_the_office_clock_a_page_reports_is_read_from_its_text_values_only(
     want = max((t for t in times if t is not None), default=None)
     assert office_clock.reported(records) == want
     assert office_clock.reported(iter(records)) == want
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("CanadianEligibilityCode", 32768), ("CanadianEligibilityCode", -1),
+     ("CanadianEligibilityCode", "256"), ("AskToArriveEarly", 2**31)],  # fmt: skip
+)
+def test_a_number_outside_its_columns_bounds_gets_map_records_answer(
+    key: str, value: Any
+) -> None:
+    # A Byte (0-255) and an Int (32 bits) column on every record: the short path's whole
+    # column, then the value past its bounds in one record (map_record: NULL, in extras).
+    records = json.loads(json.dumps(make_many_patients(5, now=dt.datetime(2030, 1, 1))))
+    for record in records:
+        record.update(Zip="12345", CanadianEligibilityCode=3, AskToArriveEarly=15)
+    records[2][key] = value
+    assert assert_agrees(PATIENTS, records, DEFAULT_POLICY) >= 4
+    assert map_record(PATIENTS, records[2]).invalid == [key]

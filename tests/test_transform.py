@@ -195,6 +195,14 @@ def test_single_field_encodings(key: str, value: Any, column: str, expected: Any
         ("Guarantor", "9999999999999999999"),
         ("DateTStamp", "yesterday"),
         ("LName", ["x"]),
+        # Outside what Open Dental's column holds (a SMALLINT's COPY would wrap 32768 to
+        # -32768; the plain insert would fail the page): a Byte, an Int.
+        ("CanadianEligibilityCode", 32768),
+        ("CanadianEligibilityCode", 256),
+        ("CanadianEligibilityCode", -1),
+        ("CanadianEligibilityCode", "300"),
+        ("AskToArriveEarly", 2**31),
+        ("AskToArriveEarly", -(2**31) - 1),
     ],
 )
 def test_undecodable_values_are_kept_in_extra(key: str, value: Any) -> None:

@@ -15,6 +15,7 @@ table with none is read whole on every run; rows a whole read no longer returns 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -96,7 +97,7 @@ def as_stored(spec: FieldSpec) -> FieldSpec:
     """A FieldSpec as its column comes by SQL: an enum or a flag is the integer held."""
     # The database's own integers: an enum code newer than the catalog, a tinyint flag that
     # holds 2, are what Open Dental stores, kept as they are.
-    return FieldSpec(spec.key, spec.column, "int") if spec.kind in ("enum", "bool") else spec
+    return dataclasses.replace(spec, kind="int") if spec.kind in ("enum", "bool") else spec
 
 
 def query_resource(name: str) -> QueryResource:

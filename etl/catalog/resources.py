@@ -8,6 +8,7 @@ everything they need from the declaration. A JSON key names its column as Open D
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -36,12 +37,16 @@ class FieldSpec:
         kind: one of int, text, enum, bool, date, datetime, decimal, double, time, timespan,
             interval (Open Dental's packed years/months/weeks/days).
         enum: for kind enum, the names in code order.
+        bounds: for kind int, the whole numbers Open Dental's column holds, [low, high): a
+            value outside is undecodable (NULL, kept in odmirror_extra), never wrapped or a
+            page's failure (a Byte is 0-255, an Int 32 bits, a Long 64).
     """
 
     key: str
     column: str
     kind: str
     enum: tuple[str, ...] = ()
+    bounds: tuple[int, int] = (-(2**63), 2**63)
 
 
 @dataclass(frozen=True)
@@ -122,10 +127,7 @@ class Resource:
     def by_key(self) -> KeyLookup:
         """The FieldSpecs by JSON key (exact, else case-insensitive where unambiguous)."""
         by_column = {spec.key: spec for spec in self.fields}
-        renamed = (
-            FieldSpec(key, by_column[column].column, by_column[column].kind, by_column[column].enum)
-            for key, column in self.aliases
-        )
+        renamed = (dataclasses.replace(by_column[column], key=key) for key, column in self.aliases)
         return KeyLookup((*self.fields, *renamed))
 
     @cached_property
@@ -187,6 +189,11 @@ _KINDS = {
 }  # fmt: skip
 
 
+#: The whole numbers Open Dental's MySQL columns hold, by storage (Long: BIGINT, the default).
+#: Bool is a signed tinyint (a query may read a 2 there); Byte an unsigned one; Int an int.
+_BOUNDS = {"Int": (-(2**31), 2**31), "Byte": (0, 2**8), "Bool": (-(2**7), 2**7)}
+
+
 def _spec(column: Column[Any]) -> FieldSpec:
     derived = column.info.get("derived_from")
     if derived is not None:
@@ -198,7 +205,8 @@ def _spec(column: Column[Any]) -> FieldSpec:
         kind = "enum"
     elif kind == "double" and isinstance(column.type, Numeric) and column.type.asdecimal:
         kind = "decimal"  # an amount the mirror keeps exact (etl.catalog.opendental)
-    return FieldSpec(column.info["od_name"], column.name, kind, names or ())
+    bounds = _BOUNDS.get(storage, FieldSpec.bounds)
+    return FieldSpec(column.info["od_name"], column.name, kind, names or (), bounds)
 
 
 PATIENTS = Resource(

@@ -53,8 +53,11 @@ def column_decoder(spec: FieldSpec, action: str, policy: PiiPolicy) -> Column:
     one = decoder_for(spec)
     if spec.kind == "text":
         return _whole(plain_text, _text)
-    if spec.kind == "int":
-        return _whole(plain_ints, _int_column(one))
+    if spec.kind == "int":  # in the column's bounds (a Byte's 0-255), else decoded one by one
+        low, high = spec.bounds
+        return _whole(
+            functools.partial(plain_ints, low=low, high=high), _int_column(one, low, high)
+        )
     if spec.kind == "bool":
         return _whole(
             plain_bools,
@@ -137,7 +140,7 @@ def _text(col: Sequence[Any]) -> list[Any]:
     ]
 
 
-def _int_column(one: Callable[[Any], Any]) -> Column:
+def _int_column(one: Callable[[Any], Any], low: int, high: int) -> Column:
     # Whole numbers as they are; texts ("", "0,0,0" colours, "12") decoded once each.
     memo: dict[str, Any] = {}
 
@@ -151,7 +154,7 @@ def _int_column(one: Callable[[Any], Any]) -> Column:
 
     return lambda col: [
         v
-        if type(v) is int and LO <= v < HI
+        if type(v) is int and low <= v < high
         else d
         if type(v) is str and (d := memo.get(v)) is not None
         else miss(v)

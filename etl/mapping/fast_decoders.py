@@ -14,7 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 from etl.catalog.resources import FieldSpec
-from etl.mapping.values import _DECODERS, Invalid, _bool, _date, _datetime, _enum, _int, _text
+from etl.mapping.values import (
+    _DECODERS,
+    Invalid,
+    _bool,
+    _date,
+    _datetime,
+    _enum,
+    _int,
+    _text,
+    decode,
+)
 
 
 def decoder_for(spec: FieldSpec) -> Callable[[Any], Any]:
@@ -28,6 +38,9 @@ def decoder_for(spec: FieldSpec) -> Callable[[Any], Any]:
         return _cached(_plain_date)
     if spec.kind == "datetime":
         return _cached(_plain_datetime)
+    if spec.kind == "int" and spec.bounds != FieldSpec.bounds:
+        low, high = spec.bounds
+        return lambda v: v if type(v) is int and low <= v < high else _bounded(spec, v)
     if spec.kind in _FAST:
         return _FAST[spec.kind]
     slow = _DECODERS[spec.kind]
@@ -39,6 +52,10 @@ def _fast_text(value: Any) -> Any:
     if type(value) is str and value.isascii() and "\x00" not in value:
         return value
     return None if value is None else _text(value)
+
+
+def _bounded(spec: FieldSpec, value: Any) -> Any:
+    return None if value is None else decode(spec, value)
 
 
 def _fast_int(value: Any) -> Any:

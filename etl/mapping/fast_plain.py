@@ -58,9 +58,9 @@ def plain_text(col: Sequence[Any]) -> list[Any] | None:
     return list(col) if joined.isascii() and "\x00" not in joined else None
 
 
-def plain_ints(col: Sequence[Any]) -> list[Any] | None:
-    """The column, if all of it is whole numbers in BIGINT's range (no bool)."""
-    return list(col) if only(col, int) and min(col) >= LO and max(col) < HI else None
+def plain_ints(col: Sequence[Any], low: int = LO, high: int = HI) -> list[Any] | None:
+    """The column, if all of it is whole numbers in [low, high), BIGINT's range by default."""
+    return list(col) if only(col, int) and min(col) >= low and max(col) < high else None
 
 
 def plain_bools(col: Sequence[Any]) -> list[Any] | None:

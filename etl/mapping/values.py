@@ -44,7 +44,10 @@ def decode(spec: FieldSpec, value: Any) -> Any:
         return None
     if spec.kind == "enum":
         return _enum(value, spec.enum)
-    return _DECODERS[spec.kind](value)
+    decoded = _DECODERS[spec.kind](value)
+    if spec.kind == "int" and not spec.bounds[0] <= decoded < spec.bounds[1]:
+        raise Invalid(value)  # a 32768 in a SMALLINT: refused by the plain write, wrapped by COPY
+    return decoded
 
 
 def _int(value: Any) -> int:
