@@ -303,12 +303,14 @@ def test_the_office_clock_a_page_reports_is_read_from_its_text_values_only(
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("CanadianEligibilityCode", 32768), ("CanadianEligibilityCode", -1),
-     ("CanadianEligibilityCode", "256"), ("AskToArriveEarly", 2**31)],  # fmt: skip
+    [
+        ("CanadianEligibilityCode", 32768),
+        ("CanadianEligibilityCode", -1),
+        ("CanadianEligibilityCode", "256"),
+        ("AskToArriveEarly", 2**31),
+    ],
 )
-def test_a_number_outside_its_columns_bounds_gets_map_records_answer(
-    key: str, value: Any
-) -> None:
+def test_a_number_outside_its_columns_bounds_gets_map_records_answer(key: str, value: Any) -> None:
     # A Byte (0-255) and an Int (32 bits) column on every record: the short path's whole
     # column, then the value past its bounds in one record (map_record: NULL, in extras).
     records = json.loads(json.dumps(make_many_patients(5, now=dt.datetime(2030, 1, 1))))
