@@ -6,11 +6,14 @@ plain twins are what a reader should read first, and what the test suite runs a 
 
 - copy: PostgreSQL's binary COPY (straight into the table, or a staging table and one INSERT
   ... SELECT), SQL compiled once, and UPDATE instead of the upsert for rows held in an older
-  version (etl.mirror.fast_copy, etl.mirror.updates); on MySQL/MariaDB the upsert's rows
-  written as SQL column by column (etl.mirror.fast_mysql), and rows new to the mirror by LOAD
-  DATA LOCAL INFILE (etl.mirror.fast_mysql_load). Plain: SQLAlchemy's upsert,
+  version (etl.mirror.fast_copy, etl.mirror.updates), a page's new rows formatted into one
+  buffer by psycopg's own formatter (etl.mirror.fast_new_rows; its twin: write_row a row); on
+  MySQL/MariaDB the upsert's rows written as SQL column by column (etl.mirror.fast_mysql),
+  and rows new to the mirror by LOAD DATA LOCAL INFILE (etl.mirror.fast_mysql_load, its text
+  built column by column: etl.mirror.fast_mysql_text). Plain: SQLAlchemy's upsert,
   executemany.
-- columnar: a page mapped column by column (etl.mapping.fast_page). Plain: record by record
+- columnar: a page mapped column by column, whole columns checked in a few C calls where they
+  can be (etl.mapping.fast_page, fast_columns, fast_plain). Plain: record by record
   (etl.mapping.record).
 - deferred_indexes: a first load drops a table's secondary indexes and builds them at its end
   (etl.mirror.fast_indexes). Plain: the indexes are kept up to date row by row.
