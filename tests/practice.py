@@ -10,6 +10,7 @@ from sqlalchemy import Engine, select
 
 from etl.api.client import ApiClient
 from etl.catalog.resources import RESOURCES, Resource
+from etl.mapping.block import Block
 from etl.mapping.record import map_record
 from etl.simulator import OfficeClock
 from etl.sync.run import run_sync
@@ -129,3 +130,11 @@ def sync_by_name(
     """One run of `names`, its requests alone in `sim.requests`: each result by resource."""
     sim.requests.clear()
     return {r.resource: r for r in sync(sim, engine, names, full=full)}
+
+
+def cycled_block(values: dict[str, list[Any]], n: int, first: int = 1) -> Block:
+    """`n` rows keyed `num` from `first` that take every value of every column (each column
+    cycling through its list)."""
+    names = tuple(values)
+    columns = [[values[c][i % len(values[c])] for i in range(n)] for c in names]
+    return Block(("num", *names), [list(range(first, first + n)), *columns])

@@ -22,7 +22,7 @@ from etl.mirror import fast_mysql_load, fast_mysql_text, mysql, mysql_local_file
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows, upsert_statement
 from tests.mariadb import fresh_mariadb
-from tests.practice import fast_and_plain_on_mariadb, sync
+from tests.practice import cycled_block, fast_and_plain_on_mariadb, sync
 
 TEXTS = [
     "tab\there",
@@ -92,10 +92,8 @@ def _table(metadata: MetaData, name: str) -> Table:
 
 
 def _rows(n: int, first: int = 1) -> Block:
-    """Rows that take every value of every kind (each column cycling through its list)."""
-    names = tuple(ROW_KINDS)
-    values = [[ROW_KINDS[c][i % len(ROW_KINDS[c])] for i in range(n)] for c in names]
-    return Block(("num", *names), [list(range(first, first + n)), *values])
+    """Rows that take every value of every kind."""
+    return cycled_block(ROW_KINDS, n, first)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from etl.mapping.block import Block
 from etl.mirror import fast_copy, fast_new_rows
 from etl.mirror.engine import make_engine
 from tests.conftest import empty_database
+from tests.practice import cycled_block
 
 # Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
 pytestmark = pytest.mark.usefixtures("fast_paths_on")
@@ -62,10 +63,8 @@ def _table(metadata: MetaData, name: str) -> Table:
 
 
 def _rows(n: int, first: int = 1) -> Block:
-    """Rows that take every value of every kind (each column cycling through its list)."""
-    names = tuple(VALUES)
-    values = [[VALUES[c][i % len(VALUES[c])] for i in range(n)] for c in names]
-    return Block(("num", *names), [list(range(first, first + n)), *values])
+    """Rows that take every value of every kind."""
+    return cycled_block(VALUES, n, first)
 
 
 @pytest.fixture
