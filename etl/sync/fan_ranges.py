@@ -178,7 +178,7 @@ def _narrow(
         width = -(-(high - low) // _ROWS)
         buckets = office(low, high, width)
         assert buckets is not None  # at most 100 buckets by the width's choice
-        mirror = _mirror(engine, resource, low, high, _bucket_of(low, width))
+        mirror = _regrouped(parents, _bucket_of(low, width))  # no second scan of the range
         for bucket in _differing(buckets, mirror):
             start = low + bucket * width
             if width == 1:
@@ -191,6 +191,18 @@ def _narrow(
 
 def _bucket_of(low: int, width: int) -> Callable[[int], int]:
     return lambda parent: (parent - low) // width
+
+
+def _regrouped(parents: dict[int, Figures], group: Callable[[int], int]) -> dict[int, Figures]:
+    """Per-parent figures summed by `group(parent)` (a fingerprint unknown stays unknown)."""
+    found: dict[int, Figures] = {}
+    for parent, (count, total) in parents.items():
+        had, print_ = found.get(group(parent), (0, 0))
+        found[group(parent)] = (
+            had + count,
+            None if print_ is None or total is None else print_ + total,
+        )
+    return found
 
 
 def _differing(office: dict[int, Figures], mirror: dict[int, Figures]) -> list[int]:
