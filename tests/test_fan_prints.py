@@ -180,20 +180,26 @@ def test_the_parents_prints_on_a_real_mariadb_are_the_pythons() -> None:
     assert got == want and len(got) == 7
 
 
+def _as_mariadb_writes(sql_type: str, values: list[Any]) -> dict[int, str]:
+    """Each value stored in a real MariaDB column of `sql_type`, as CONCAT_WS writes it back."""
+    with fresh_mariadb() as url:
+        office = create_engine(url)
+        with office.begin() as conn:
+            conn.execute(text(f"CREATE TABLE t (i INT, v {sql_type})"))
+            conn.execute(text("INSERT INTO t VALUES (:i, :v)"),
+                         [{"i": i, "v": v} for i, v in enumerate(values)])  # fmt: skip
+            written = dict(conn.execute(text("SELECT i, CONCAT_WS('|', v) FROM t")).all())
+        office.dispose()
+    return written
+
+
 def test_doubles_render_as_mariadb_writes_them_or_not_at_all() -> None:
     rnd = random.Random(5)
     values = [round(rnd.uniform(-1e6, 1e6), rnd.randint(0, 4)) for _ in range(1500)]
     values += [rnd.uniform(-1, 1) * 10 ** rnd.uniform(-7, 16) for _ in range(1500)]
     bits = (struct.unpack("d", struct.pack("Q", rnd.getrandbits(64)))[0] for _ in range(1500))
     values += [v for v in bits if v == v and abs(v) != float("inf")]
-    with fresh_mariadb() as url:
-        office = create_engine(url)
-        with office.begin() as conn:
-            conn.execute(text("CREATE TABLE d (i INT, v DOUBLE)"))
-            conn.execute(text("INSERT INTO d VALUES (:i, :v)"),
-                         [{"i": i, "v": v} for i, v in enumerate(values)])  # fmt: skip
-            written = dict(conn.execute(text("SELECT i, CONCAT_WS('|', v) FROM d")).all())
-        office.dispose()
+    written = _as_mariadb_writes("DOUBLE", values)
     rendered, unsure = {}, 0
     for i, value in enumerate(values):
         try:
@@ -224,14 +230,7 @@ def test_only_the_treatment_plan_whose_attachment_changed_is_read(
 def test_date_times_render_as_mariadb_writes_them() -> None:
     # Open Dental's "no date" is the year 1: strftime's %Y writes it "1", MySQL "0001".
     moments = [dt.datetime(1, 1, 1), dt.datetime(2024, 2, 29, 23, 59, 59), dt.datetime(999, 5, 6)]
-    with fresh_mariadb() as url:
-        office = create_engine(url)
-        with office.begin() as conn:
-            conn.execute(text("CREATE TABLE t (i INT, v DATETIME)"))
-            conn.execute(text("INSERT INTO t VALUES (:i, :v)"),
-                         [{"i": i, "v": v} for i, v in enumerate(moments)])  # fmt: skip
-            written = dict(conn.execute(text("SELECT i, CONCAT_WS('|', v) FROM t")).all())
-        office.dispose()
+    written = _as_mariadb_writes("DATETIME", moments)
     assert [fan_prints.mysql_text(v, "DateT") for v in moments] == [
         written[i] for i in range(len(moments))
     ]

@@ -166,7 +166,7 @@ class ResourceSync:
         self.changes, self.listed_from = None, self.stats.fetched
         return self._pull_all(cursor)
 
-    def _narrowed(self) -> None:
+    def _pace_window(self) -> None:
         # Without SQL, `sync.whole_tables_every` paces a date window's far reaches.
         narrowed = cadence.narrowed(self.engine, self.resource, state.utcnow())
         if narrowed is not None:
@@ -188,7 +188,7 @@ class ResourceSync:
         parents_seen = requests.parent_high_water(self.engine, fan_out) if fan_out else None
         unprobed = self.probe is None or self.probe.clock is None
         if since is not None and unprobed:
-            self._narrowed()
+            self._pace_window()
         if not self.full:
             self.parents = probe_use.parents(
                 self.engine, self.client, self.resource, self.probe, self.overlap, since
