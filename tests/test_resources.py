@@ -132,7 +132,10 @@ def test_small_tables_mark_rows_that_stop_coming(engine: Engine, practice: Any) 
     assert mirror(engine, RESOURCES["clinics"])[2]["odmirror_gone_at"] is None
 
 
-def test_a_whole_table_pulled_again_counts_only_what_changed(engine: Engine, practice: Any) -> None:
+def test_a_whole_table_pulled_again_counts_only_what_changed(engine: Engine, make_sim: Any) -> None:
+    # Without the Queries permission: with it, the run reads the changed row alone
+    # (tests/test_changed_rows.py).
+    practice = make_sim(120, clock=office_clock(), queries_allowed=False).fill_practice()
     first = sync(practice, engine, ("operatories",))[0].stats
     practice.tables.update("operatories", 2, OpName="Hygiene 9")
     again = sync(practice, engine, ("operatories",))[0].stats

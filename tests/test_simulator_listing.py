@@ -55,6 +55,18 @@ def test_a_row_changed_between_pages_is_listed_as_it_is_now() -> None:
     assert keys(tables, DateTStamp=since, Limit="5", Offset="0") == [20]
 
 
+def test_a_filter_by_parent_sees_rows_moved_to_it_and_added() -> None:
+    """The listing by an equality filter (a fan-out's parent) comes from an index of that field;
+    it is made again after any change."""
+    tables = office()
+    assert keys(tables, PatNum="0") == [3, 6, 9, 12, 15, 18, 21, 24]
+    tables.update("things", 2, PatNum=0)
+    tables["things"].rows[26] = {"ThingNum": 26, "PatNum": 0}
+    tables["things"].rows.pop(24)
+    assert keys(tables, PatNum="0") == [2, 3, 6, 9, 12, 15, 18, 21, 26]
+    assert keys(tables, PatNum="7") == []
+
+
 def test_rows_given_as_a_plain_dict_are_served_and_counted() -> None:
     tables = office()
     assert keys(tables, Limit="5", Offset="5") == list(range(6, 11))
@@ -100,3 +112,25 @@ def test_kept_office_copies_are_made_again_only_after_a_change() -> None:
     assert not copy() and len(office_db.rows("recall")) == count - 1
     sim.tables.update("recalls", first, Note="changed")
     assert copy() and len(office_db.rows("recall")) == count
+
+
+def test_a_copied_list_without_its_change_column_is_stamped_as_mysql_would() -> None:
+    """operatory's list sends no DateTStamp: its rows are old at the first copy, an unchanged
+    row keeps its stamp on the next copy, an edited or new row takes the office clock."""
+    clock = OfficeClock("America/Chicago", start=START)
+    sim = Simulator(20, clock=clock).fill_practice()
+    assert sim.tables is not None
+    office_db = OfficeDatabase(clock)
+    body = json.dumps({"SqlCommand": "SELECT COUNT(*) FROM operatory"}).encode()
+
+    def stamps() -> dict[int, str]:
+        assert sim.tables is not None
+        copy_named_tables(office_db, sim.tables, body)
+        return {row["OperatoryNum"]: row["DateTStamp"] for row in office_db.rows("operatory")}
+
+    first = stamps()
+    assert set(first.values()) == {"2030-03-14T09:00:00"}
+    clock.advance(600)
+    sim.tables.update("operatories", 2, OpName="Hygiene 9")
+    again = stamps()
+    assert again == {**first, 2: "2031-03-14T09:10:00"}

@@ -52,6 +52,8 @@ class OfficeDatabase:
         self.copied: set[str] = set()
         #: The version of each copied list's rows (SimulatorConfig.keep_office_copies).
         self.copy_versions: dict[str, int] = {}
+        #: Per copied table whose list sends no change column: key -> (content, its stamp).
+        self.copy_stamps: dict[str, dict[Any, tuple[int, str]]] = {}
 
     def create(self, table: str) -> None:
         """Create one Open Dental table (lower-case name), empty."""

@@ -4,13 +4,16 @@ The simulator keeps the REST lists (etl.simulator.tables) apart from the office 
 ShortQuery reads (etl.simulator.office_db). With `sql_reads_rest`, a SELECT that names a table a
 REST list serves (claimproc, recall, ...) reads that list's rows as they are now, copied into
 the office database with the database's raw values: enum names back to their codes, flags to
-0 and 1. A column the list does not send gets Open Dental's "no value" (its change column, the
-office clock, as a new row's would). A table a test put into the office database itself is
+0 and 1. A column the list does not send gets Open Dental's "no value". A change column the list
+does not send (operatory's DateTStamp) is kept as MySQL keeps it: a row already there at the
+first copy is old (a year before it), a row new or changed since the last copy takes the office
+clock, an unchanged row keeps its stamp. A table a test put into the office database itself is
 left as it is.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 from collections.abc import Callable
@@ -20,7 +23,9 @@ import sqlglot
 from sqlglot import exp
 
 from etl.catalog.opendental import OD_TABLES
+from etl.catalog.query_tables import change_column
 from etl.catalog.resources import RESOURCES
+from etl.simulator.clock import format_datetime
 from etl.simulator.office_db import OfficeDatabase
 from etl.simulator.tables import Tables
 from etl.sync.pass_probe import codes, feed_table
@@ -75,7 +80,7 @@ def copy_named_tables(
         if table == "patient" and patients is not None:
             rows = patients()
         if rows is not None and (table in office_db.copied or not office_db.holds(table)):
-            office_db.replace(table, [raw_row(table, row) for row in rows])
+            office_db.replace(table, _stamped(office_db, table, [raw_row(table, r) for r in rows]))
             office_db.copied.add(table)
             if version is not None:
                 office_db.copy_versions[table] = version
@@ -91,6 +96,28 @@ def _version(tables: Tables | None, path: str | None) -> int | None:
         return getattr(tables[path].rows, "version", None)
     except KeyError:
         return None
+
+
+def _stamped(
+    office_db: OfficeDatabase, table: str, raws: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    # Without this, every copy stamped every row with the office clock: a whole pull whose
+    # list sends no stamp (operatories) looked changed on each run, as no office's table does.
+    stamp = change_column(table)
+    if stamp is None or not raws or stamp in raws[0]:
+        return raws
+    key = OD_TABLES[table][0].name
+    before = office_db.copy_stamps.get(table)
+    now = office_db.clock.now()
+    new = format_datetime(now if before is not None else now - dt.timedelta(days=365))
+    kept: dict[Any, tuple[int, str]] = {}
+    for raw in raws:
+        content = hash(tuple(raw.items()))
+        known = (before or {}).get(raw.get(key))
+        raw[stamp] = known[1] if known is not None and known[0] == content else new
+        kept[raw.get(key)] = (content, raw[stamp])
+    office_db.copy_stamps[table] = kept
+    return raws
 
 
 def raw_row(table: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,8 @@ class Table:
             return self._keep(row, since, inclusive, equals) and within(row, dates)
 
         assert isinstance(self.rows, Rows)  # made so by __setattr__
-        return self._listing.page(self.rows, which, offset, limit, keep)
+        equal = next(iter(equals.items()), None)
+        return self._listing.page(self.rows, which, offset, limit, keep, equal)
 
     def _dates(self, given: dict[str, str]) -> list[tuple[str, str, str]]:
         """(field, first, last) date bounds the request asks for ("" for open)."""
