@@ -20,9 +20,8 @@ from sqlalchemy import Engine, MetaData, create_engine, insert, text
 
 from etl.api.client import ApiClient
 from etl.catalog.opendental import od_table
-from etl.catalog.query_tables import change_column, query_resource
+from etl.catalog.query_tables import query_resource
 from etl.catalog.resources import RESOURCES
-from etl.catalog.tables import MIRRORED
 from etl.commands import requests_line, sync_mirrors
 from etl.config.load import load_settings
 from etl.errors import ConfigError
@@ -230,15 +229,10 @@ def test_the_probe_counts_rows_on_a_real_mariadb() -> None:
 
 
 def _vouched() -> list[str]:
-    # Whole pulls the SQL probe finds unchanged in the simulator: a change column the list
-    # sends (the simulator's office database stamps a column it lacks at each query), or none
-    # (their rows' fingerprint: etl.sync.whole_sql).
-    return [
-        r.name
-        for r in RESOURCES.values()
-        if whole_probe.probed(r) and r.every is None
-        if change_column(r.table_name) in {None, *MIRRORED[r.table_name].sent}
-    ]
+    # Whole pulls the SQL probe finds unchanged: by their change column (operatories' too,
+    # though its list does not send it: the simulator's office database keeps each row's stamp
+    # until the row changes, as MySQL does), or by their rows' fingerprint (etl.sync.whole_sql).
+    return [r.name for r in RESOURCES.values() if whole_probe.probed(r) and r.every is None]
 
 
 #: Resources whose run with no change costs more than one request, and why (README "What a

@@ -6,7 +6,9 @@ Why the cursor is what it is:
 - Offset paging over an unordered, changing list can skip a row when another row moves behind
   the reading position. A single page cannot drift; so after a run of several pages we ask once
   more for anything changed since the run began. If something did, rows may have been skipped:
-  the cursor stays where it was and the next run reads the same window again.
+  the cursor stays where it was and the next run reads the same window again. Where the office
+  allows SQL, that question waits for the run's one ShortQuery for all lists
+  (etl.sync.drift_checks; `check_later`).
 - A time later than any office's clock can be now (etl.mapping.office_clock: a server clock
   set to 2099, a serverDateTime of 9999-12-31) never becomes the cursor: the cursor would read
   no later edit. Such a serverDateTime keeps the cursor where it was; such a row change time is
@@ -69,6 +71,10 @@ class RunCursor:
         self.run_start: dt.datetime | None = None
         self.first_sent: float | None = None
         self.multi_page = False
+        #: The change check waits for the run's one SQL question (etl.sync.drift_checks)...
+        self.check_later = False
+        #: ...and is still due: the cursor returned moves only if it finds nothing.
+        self.unchecked = False
 
     def saw_page(self, number: int, page: Page) -> None:
         """Note a pass's page `number` (from 0): whether the run read more than one page."""
@@ -95,10 +101,19 @@ class RunCursor:
                 "cursor kept (check the office server's clock)"
             )
             return None
-        if self.multi_page and self.resource.cursor_param and self._changed_while_reading():
-            self.note("rows changed while pages were read: cursor kept, next run reads again")
-            return None
+        if self.multi_page and self.resource.cursor_param:
+            if self.check_later:
+                self.unchecked = True
+            elif self._changed_while_reading():
+                self.note("rows changed while pages were read: cursor kept, next run reads again")
+                return None
         return self.run_start
+
+    def check_since(self) -> dt.datetime:
+        """Where the change check starts: one second before the run began (a server whose
+        filter is ">" must still show a change made in the very second the run began)."""
+        assert self.run_start is not None
+        return self.run_start - dt.timedelta(seconds=1)
 
     def _newest_trusted(self, latest: dt.datetime) -> dt.datetime | None:
         # The row change times come from the server's clock too, and nothing newer was read;
@@ -112,10 +127,8 @@ class RunCursor:
         return newest
 
     def _changed_while_reading(self) -> bool:
-        assert self.run_start is not None and self.resource.cursor_param
-        # One second earlier: a server whose filter is ">" must still show a change made in the
-        # very second the run began.
-        since = self.run_start - dt.timedelta(seconds=1)
+        assert self.resource.cursor_param
+        since = self.check_since()
         changed = False
         for filters in self.shown.needed():
             params = {**filters, self.resource.cursor_param: since.strftime(state.TIME_FORMAT)}

@@ -38,6 +38,7 @@ from etl.sync import (
 )
 from etl.sync.changed_rows import ChangedRows
 from etl.sync.cursor import RunCursor, window_start
+from etl.sync.drift_checks import DriftChecks
 from etl.sync.fast_prefetch import Prefetch
 from etl.sync.saver import PageSaver
 from etl.sync.seen import ShownValues
@@ -87,6 +88,7 @@ class ResourceSync:
         self.changes: ChangedRows | None = None  # its changed rows, read by SQL
         self.listed_from = 0  # rows read before the whole list (changed rows given up on)
         self.listing = resource  # as its lists are asked (a paced window narrowed: cadence)
+        self.drift: DriftChecks | None = None  # the run's change checks asked by SQL
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -107,6 +109,7 @@ class ResourceSync:
             )  # fmt: skip
         charged = probe_use.before_pull(self.engine, self.resource, self.probe)
         vouched = probe_use.vouch_quiet_passes(self.resource, self.probe, self.shown, self.notes)
+        self.run_cursor.check_later = self.drift is not None and self.drift.takes(self.resource)
         began = time.monotonic()
         cursor = None if self.full else state.get_cursor(self.engine, self.resource.name)
         mode = "full" if cursor is None else "incremental"
@@ -120,8 +123,11 @@ class ResourceSync:
             new_cursor = self._read(cursor)
             if vouched:  # the skipped passes are vouched for up to the probe's clock only
                 new_cursor = pass_probe.cap(new_cursor, vouched)
+            waits, new_cursor = self._check_later(new_cursor)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
+            if waits is not None and self.drift is not None:
+                self.drift.wait(self.resource, run_id, self.run_cursor.check_since(), waits)
             if self.listing is self.resource:  # its whole window read (if it has one)
                 cadence.window_read(self.engine, self.resource, state.utcnow())
             if self.changes is not None:
@@ -165,6 +171,14 @@ class ResourceSync:
             return None
         self.changes, self.listed_from = None, self.stats.fetched
         return self._pull_all(cursor)
+
+    def _check_later(
+        self, new_cursor: dt.datetime | None
+    ) -> tuple[dt.datetime | None, dt.datetime | None]:
+        # (the cursor that waits for the run's change check, the cursor saved now)
+        if new_cursor is not None and self.run_cursor.unchecked:
+            return new_cursor, None
+        return None, new_cursor
 
     def _pace_window(self) -> None:
         # Without SQL, `sync.whole_tables_every` paces a date window's far reaches.

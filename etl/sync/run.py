@@ -7,6 +7,8 @@ cursor moves (and why the cursor is the server's time) is etl.cursor.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import sys
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -16,18 +18,20 @@ from etl.api.client import ApiClient
 from etl.catalog.query_tables import query_resource
 from etl.catalog.resources import Resource, select_resources
 from etl.config.settings import Settings
-from etl.control import RunControl
-from etl.errors import DatabaseError
+from etl.control import RunControl, StopRequested
+from etl.errors import DatabaseError, OdMirrorError
 from etl.mirror.engine import check_schema, describe, make_engine
 from etl.mirror.lock import mirror_lock
 from etl.mirror.pii_scrub import apply_policy
 from etl.sync import cadence, state, whole_probe
 from etl.sync.cursor import window_start
+from etl.sync.drift_checks import DriftChecks
 from etl.sync.query_mode import sync_tables, whole_every
 from etl.sync.reconcile_run import reconcile_tables
 from etl.sync.resource import ResourceSync
 
 __all__ = ["ResourceSync", "run_sync", "window_start"]
+log = logging.getLogger(__name__)
 
 
 def run_sync(
@@ -77,11 +81,18 @@ def run_sync(
             apply_policy(engine, settings.pii)  # a stricter policy reaches every stored row
             # One SQL probe for every whole pull: those provably unchanged are not read.
             probe = whole_probe.ask(engine, api, settings.api.queries, chosen, full, overlap)
-            results = []
-            for resource in chosen:
-                one = ResourceSync(engine, api, resource, overlap, full, settings.pii, control)
-                one.probe = probe
-                results.append(one.run())
+            results: list[state.RunResult] = []
+            # Lists read in pages check for changes with one SQL question, after the last.
+            drift = DriftChecks(probe)
+            try:
+                for resource in chosen:
+                    one = ResourceSync(engine, api, resource, overlap, full, settings.pii, control)
+                    one.probe, one.drift = probe, drift
+                    results.append(one.run())
+            except Exception:  # the lists read before the failure still move their cursors
+                _settle_anyway(engine, api, drift, results)
+                raise
+            drift.settle(engine, api, results)
             # Query mode (sync.tables) only on a whole run, not for a resource asked by name.
             if resources is None:
                 results += sync_tables(engine, api, settings, full, control)
@@ -91,6 +102,19 @@ def run_sync(
         raise DatabaseError(describe(exc, settings.database.url)) from None
     finally:
         engine.dispose()
+
+
+def _settle_anyway(
+    engine: Engine, api: ApiClient, drift: DriftChecks, results: list[state.RunResult]
+) -> None:
+    # A later resource failed (not a stop: StopRequested ends the run at once): its error is
+    # what the user must see, so a failure here is logged, never raised over it.
+    if isinstance(sys.exc_info()[1], StopRequested):
+        return
+    try:
+        drift.settle(engine, api, results)
+    except (SQLAlchemyError, OdMirrorError) as exc:
+        log.warning("the change check of the lists read in pages was not made: %s", exc)
 
 
 def _pace_after_last_run(engine: Engine, api: ApiClient) -> None:

@@ -157,6 +157,26 @@ def close_run(
         _save_success(conn, resource_name, run_id, new_cursor, replace=mode == "full")
 
 
+def move_cursor(engine: Engine, resource: str, run_id: int, cursor: dt.datetime) -> None:
+    """Move the cursor a completed run left where it was, once its change check found nothing
+    (etl.sync.drift_checks); not if a later run of the resource has completed since."""
+    with engine.begin() as conn:
+        conn.execute(update(SyncRun).where(SyncRun.id == run_id).values(cursor_after=cursor))
+        conn.execute(
+            update(SyncState)
+            .where(SyncState.resource == resource, SyncState.last_run_id == run_id)
+            .values(cursor=cursor)
+        )
+
+
+def count_request(engine: Engine, run_id: int) -> None:
+    """Count on a closed run a request made for it after it closed (its change check)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(SyncRun).where(SyncRun.id == run_id).values(requests=SyncRun.requests + 1)
+        )
+
+
 def interrupt_run(engine: Engine, run_id: int, stats: RunStats, note: str) -> None:
     """Close a run stopped on request: its pages are saved, its cursor is not moved."""
     with engine.begin() as conn:

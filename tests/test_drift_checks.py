@@ -1,0 +1,159 @@
+"""Lists read in pages check for changes with the run's one SQL question (etl.sync.drift_checks).
+
+Without SQL each such list asks itself again after its last page (tests/test_sync.py); with it,
+one ShortQuery after the run's last list counts, per list, the rows stamped since it began.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from sqlalchemy import Engine
+
+from etl.catalog.resources import RESOURCES
+from etl.simulator import Simulator
+from etl.sync import drift_checks, state
+from etl.sync.state import RunResult
+from tests.practice import assert_mirrors, office_clock, sync
+
+SQL_PATH = "/api/v1/queries/ShortQuery"
+NAMES = ("patients", "procedurelogs")
+PAGE = 5  # rows a page: a handful of edits fill several
+
+
+def _office(make_sim: Any) -> Simulator:
+    sim: Simulator = make_sim(patients=40, clock=office_clock()).fill_practice()
+    sim.clock.advance(300)
+    return sim
+
+
+def _edited(sim: Simulator, engine: Engine) -> None:
+    """A first run, then 12 patients and 12 procedures edited 10 minutes later."""
+    assert sim.tables is not None
+    _sync(sim, engine)
+    sim.clock.advance(600)
+    for row in sim.store.all()[:12]:
+        sim.store.update(row["PatNum"], Address="2 Paging St")
+    for row in sim.tables.all("procedurelogs")[:12]:
+        sim.tables.update("procedurelogs", row["ProcNum"], ToothNum="9")
+    sim.clock.advance(60)
+
+
+def _sync(sim: Simulator, engine: Engine, names: tuple[str, ...] = NAMES) -> dict[str, RunResult]:
+    sim.requests.clear()
+    return {r.resource: r for r in sync(sim, engine, names, page_size=PAGE)}
+
+
+def _questions(sim: Simulator) -> list[str]:
+    """The run's SQL change checks (ShortQueries that name a list's check label)."""
+    sent = [json.loads(r.body)["SqlCommand"] for r in sim.requests if r.path == SQL_PATH]
+    return [sql for sql in sent if "'drift:" in sql]
+
+
+def _listed_again(sim: Simulator) -> list[str]:
+    """The list checks: a list asked again from its first request less a second."""
+    firsts: dict[str, str] = {}
+    again = []
+    for r in sim.requests:
+        stamp = r.query.get("DateTStamp")
+        if r.path == SQL_PATH or stamp is None:
+            continue
+        if firsts.setdefault(r.path, stamp) != stamp:
+            again.append(r.path)
+    return again
+
+
+def test_lists_read_in_pages_check_with_one_question(engine: Engine, make_sim: Any) -> None:
+    sim = _office(make_sim)
+    _edited(sim, engine)
+    before = {name: state.get_cursor(engine, name) for name in NAMES}
+    results = _sync(sim, engine)
+    assert _listed_again(sim) == []
+    [question] = _questions(sim)
+    assert "'drift:patients'" in question and "'drift:procedurelogs'" in question
+    for name in NAMES:
+        result = results[name]
+        assert result.advanced and result.cursor is not None
+        assert state.get_cursor(engine, name) == result.cursor != before[name]
+        assert drift_checks.KEPT not in result.notes
+        assert_mirrors(engine, sim, RESOURCES[name])
+    # Every request of the run is counted on a resource: the question on the first list's.
+    assert sum(r.stats.requests for r in results.values()) == len(sim.requests)
+
+
+def test_a_row_edited_while_paging_keeps_that_lists_cursor(engine: Engine, make_sim: Any) -> None:
+    sim = _office(make_sim)
+    _edited(sim, engine)
+    assert sim.tables is not None
+    before = state.get_cursor(engine, "procedurelogs")
+    last = sim.tables.all("procedurelogs")[-1]["ProcNum"]
+
+    def edit_between_pages(index: int, path: str) -> None:
+        if path == "procedurelogs" and index == 1:
+            sim.clock.advance(5)
+            assert sim.tables is not None
+            sim.tables.update("procedurelogs", last, ToothNum="30")
+
+    sim.tables.on_serve(edit_between_pages)
+    results = _sync(sim, engine)
+    sim.tables.on_serve(None)
+    assert len(_questions(sim)) == 1
+    assert results["patients"].advanced
+    kept = results["procedurelogs"]
+    assert not kept.advanced and drift_checks.KEPT in kept.summary()
+    assert state.get_cursor(engine, "procedurelogs") == before
+    sim.clock.advance(60)
+    again = _sync(sim, engine)
+    assert again["procedurelogs"].advanced
+    assert_mirrors(engine, sim, RESOURCES["procedurelogs"])
+
+
+def test_a_question_the_office_refuses_keeps_every_cursor(engine: Engine, make_sim: Any) -> None:
+    sim = _office(make_sim)
+    _edited(sim, engine)
+    before = {name: state.get_cursor(engine, name) for name in NAMES}
+
+    def refuse_sql_from_now(index: int, path: str) -> None:
+        if index == 0:  # the run's probe has answered: the office stops allowing SQL
+            sim.config = dataclasses.replace(sim.config, queries_allowed=False)
+
+    assert sim.tables is not None
+    sim.tables.on_serve(refuse_sql_from_now)
+    results = _sync(sim, engine)
+    assert sim.tables is not None
+    sim.tables.on_serve(None)
+    assert len(_questions(sim)) == 1
+    for name in NAMES:
+        assert not results[name].advanced and drift_checks.KEPT in results[name].notes
+        assert state.get_cursor(engine, name) == before[name]
+
+
+def test_a_later_failure_still_moves_the_cursors_read_before(engine: Engine, make_sim: Any) -> None:
+    sim = _office(make_sim)
+    _edited(sim, engine)
+    _sync(sim, engine, ("appointments",))
+    before = state.get_cursor(engine, "patients")
+    assert sim.tables is not None
+    sim.clock.advance(30)
+    sim.tables.update("appointments", sim.tables.all("appointments")[0]["AptNum"])
+
+    def appointments_fail(_index: int, path: str) -> None:
+        if path == "appointments":
+            raise RuntimeError("the office's appointments are unreadable today")
+
+    assert sim.tables is not None
+    sim.tables.on_serve(appointments_fail)
+    sim.requests.clear()
+    try:
+        sync(sim, engine, ("patients", "appointments"), page_size=PAGE)  # in this order
+    except Exception as exc:  # the run fails on appointments, as it should
+        assert "appointments" in str(exc)
+    else:
+        raise AssertionError("appointments did not fail")
+    finally:
+        sim.tables.on_serve(None)
+    assert len(_questions(sim)) == 1
+    moved = state.get_cursor(engine, "patients")
+    assert moved is not None and before is not None and moved > before
