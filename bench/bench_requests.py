@@ -17,11 +17,13 @@ on the machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,14 @@ def _args() -> argparse.Namespace:
         action="store_true",
         help="endpoint mode with SQL only (without it, a first load at 50,000 "
         "patients costs 100,000 requests, one per patient's fan-out)",
+    )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N more runs after 1%% changed, each with a patient and a "
+        "procedure edited while their lists are paged (a busy office)",
     )
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -131,21 +141,55 @@ def _endpoint_mode(args: argparse.Namespace, tmp: Path, sql: bool) -> list[dict[
         floor = _change_endpoints(sim)
         sim.clock.advance(900)
         rows.append(_line(mode, "1% changed", *_run(sim, settings), floor))
+        for number in range(1, args.busy + 1):  # and a row edited while each list is paged
+            sim.clock.advance(900)
+            floor = _change_endpoints(sim, first=number)  # other rows than the last run's
+            sim.clock.advance(900)
+            with _edits_while_paging(sim):
+                rows.append(_line(mode, f"1%, busy {number}", *_run(sim, settings), floor))
         return rows
     finally:
         sim.stop()
 
 
-def _change_endpoints(sim: Simulator) -> int:
-    """Change 1% of the patients and of each list with a change time; the pages they fill."""
+@contextlib.contextmanager
+def _edits_while_paging(sim: Simulator) -> Iterator[None]:
+    """A busy office: one patient and one procedure edited while their lists' pages are read
+    (before each list's second page), as any edit during a run may be."""
+    assert sim.tables is not None
+    tables, served = sim.tables, Counter[str]()
+
+    def edit_patient(index: int, _log: Any) -> None:
+        if index == 1:
+            sim.clock.advance(1)
+            sim.store.update(sim.store.all()[0]["PatNum"], Address="2 Busy St")
+
+    def edit_procedure(_index: int, path: str) -> None:
+        served[path] += 1
+        if path == "procedurelogs" and served[path] == 2:
+            sim.clock.advance(1)
+            tables.update("procedurelogs", tables.all("procedurelogs")[0]["ProcNum"])
+
+    sim.on_request(edit_patient)
+    tables.on_serve(edit_procedure)
+    try:
+        yield
+    finally:
+        sim.on_request(None)
+        tables.on_serve(None)
+
+
+def _change_endpoints(sim: Simulator, first: int = 0) -> int:
+    """Change 1% of the patients and of each list with a change time (every hundredth row from
+    the `first`); the pages they fill."""
     floor = 0
-    patients = [r["PatNum"] for r in sim.store.all()][::100]
+    patients = [r["PatNum"] for r in sim.store.all()][first::100]
     for patnum in patients:
         sim.store.update(patnum, Address="1 Bench St")
     floor += math.ceil(len(patients) / PAGE)
     assert sim.tables is not None
     for path in CHANGED_PATHS:
-        keys = [row[_key(path)] for row in sim.tables.all(path)][::100]
+        keys = [row[_key(path)] for row in sim.tables.all(path)][first::100]
         for key in keys:
             sim.tables.update(path, key)
         floor += math.ceil(len(keys) / PAGE)

@@ -109,6 +109,14 @@ class RunCursor:
                 return None
         return self.run_start
 
+    def held_back(
+        self, new_cursor: dt.datetime | None
+    ) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """(the cursor that waits for the run's change check, the cursor to save now)."""
+        if new_cursor is not None and self.unchecked:
+            return new_cursor, None
+        return None, new_cursor
+
     def check_since(self) -> dt.datetime:
         """Where the change check starts: one second before the run began (a server whose
         filter is ">" must still show a change made in the very second the run began)."""

@@ -123,11 +123,13 @@ class ResourceSync:
             new_cursor = self._read(cursor)
             if vouched:  # the skipped passes are vouched for up to the probe's clock only
                 new_cursor = pass_probe.cap(new_cursor, vouched)
-            waits, new_cursor = self._check_later(new_cursor)
+            waits, new_cursor = self.run_cursor.held_back(new_cursor)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
             if waits is not None and self.drift is not None:
-                self.drift.wait(self.resource, run_id, self.run_cursor.check_since(), waits)
+                window = None if cursor is None else window_start(cursor, self.overlap)
+                since = self.run_cursor.check_since()
+                self.drift.wait(self.resource, run_id, window, since, waits)
             if self.listing is self.resource:  # its whole window read (if it has one)
                 cadence.window_read(self.engine, self.resource, state.utcnow())
             if self.changes is not None:
@@ -171,14 +173,6 @@ class ResourceSync:
             return None
         self.changes, self.listed_from = None, self.stats.fetched
         return self._pull_all(cursor)
-
-    def _check_later(
-        self, new_cursor: dt.datetime | None
-    ) -> tuple[dt.datetime | None, dt.datetime | None]:
-        # (the cursor that waits for the run's change check, the cursor saved now)
-        if new_cursor is not None and self.run_cursor.unchecked:
-            return new_cursor, None
-        return None, new_cursor
 
     def _pace_window(self) -> None:
         # Without SQL, `sync.whole_tables_every` paces a date window's far reaches.

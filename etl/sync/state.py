@@ -169,11 +169,11 @@ def move_cursor(engine: Engine, resource: str, run_id: int, cursor: dt.datetime)
         )
 
 
-def count_request(engine: Engine, run_id: int) -> None:
-    """Count on a closed run a request made for it after it closed (its change check)."""
+def count_requests(engine: Engine, run_id: int, requests: int) -> None:
+    """Count on a closed run the requests made for it after it closed (its change check)."""
     with engine.begin() as conn:
         conn.execute(
-            update(SyncRun).where(SyncRun.id == run_id).values(requests=SyncRun.requests + 1)
+            update(SyncRun).where(SyncRun.id == run_id).values(requests=SyncRun.requests + requests)
         )
 
 
