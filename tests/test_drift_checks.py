@@ -18,6 +18,7 @@ from etl.catalog.resources import RESOURCES
 from etl.simulator import Simulator
 from etl.sync import drift_checks, state
 from etl.sync.state import RunResult
+from etl.sync.whole_probe import WholeProbe
 from tests.practice import assert_mirrors, mirror, office_clock, sync
 
 SQL_PATH = "/api/v1/queries/ShortQuery"
@@ -227,3 +228,14 @@ def test_a_first_load_edited_while_paging_keeps_its_cursor_if_nothing_was_skippe
     again = _sync(sim, engine, ("patients", "clinics"))["patients"]
     assert again.mode == "incremental"
     assert _mirrored_address(engine, edited) == "3 First Load St"
+
+
+def test_the_question_takes_as_many_lists_as_its_answer_can_hold() -> None:
+    """Two rows a list and the clock's within ShortQuery's 100: a list past that checks
+    itself, as without SQL; without the probe's clock every list does."""
+    asking = drift_checks.DriftChecks(WholeProbe(clock=dt.datetime(2025, 3, 14, 9, 30)))
+    taken = [asking.takes(RESOURCES["patients"]) for _ in range(50)]
+    assert taken == [True] * 45 + [False] * 5
+    assert not asking.takes(RESOURCES["claims"])  # its cursor is its newest row: asks itself
+    assert not drift_checks.DriftChecks(WholeProbe(clock=None)).takes(RESOURCES["patients"])
+    assert not drift_checks.DriftChecks(None).takes(RESOURCES["patients"])

@@ -7,8 +7,8 @@ Why the cursor is what it is:
   the reading position. A single page cannot drift; so after a run of several pages we ask once
   more for anything changed since the run began. If something did, rows may have been skipped:
   the cursor stays where it was and the next run reads the same window again. Where the office
-  allows SQL, that question waits for the run's one ShortQuery for all lists
-  (etl.sync.drift_checks; `check_later`).
+  allows SQL, that question waits for the run's one ShortQuery for all lists, which also tells
+  whether a row was in fact skipped (etl.sync.drift_checks; `check_later`).
 - A time later than any office's clock can be now (etl.mapping.office_clock: a server clock
   set to 2099, a serverDateTime of 9999-12-31) never becomes the cursor: the cursor would read
   no later edit. Such a serverDateTime keeps the cursor where it was; such a row change time is

@@ -98,10 +98,15 @@ class DriftChecks:
     def __init__(self, probe: WholeProbe | None) -> None:
         self.asking = probe is not None and probe.clock is not None
         self.waiting: list[_Waiting] = []
+        self.places = _MOST  # lists the question can still take
 
     def takes(self, resource: Resource) -> bool:
-        """Whether the resource's change check may wait for the run's question."""
-        return self.asking and pass_probe.listed_by_stamp(resource)
+        """Whether the resource's change check may wait for the run's question (a place in it
+        is kept for the resource if so)."""
+        if not (self.asking and self.places and pass_probe.listed_by_stamp(resource)):
+            return False
+        self.places -= 1
+        return True
 
     def wait(
         self,
@@ -120,8 +125,7 @@ class DriftChecks:
             since: its first request, less a second.
             cursor: where its cursor moves.
         """
-        if len(self.waiting) < _MOST:
-            self.waiting.append(_Waiting(resource, run_id, window, since, cursor))
+        self.waiting.append(_Waiting(resource, run_id, window, since, cursor))
 
     def settle(self, engine: Engine, client: ApiClient, results: Sequence[state.RunResult]) -> None:
         """Ask the questions and move the cursors of the lists that skipped no row.
