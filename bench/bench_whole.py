@@ -34,6 +34,7 @@ from typing import Any
 
 from measure import child_args, run_child, sync_args
 from mirrors import MYSQL_DEFAULT, mirror_for
+from quiet import wait_until_quiet
 from simproc import SimProcess
 
 from etl.catalog.resources import RESOURCES
@@ -150,6 +151,7 @@ class _Bench:
         self.show(self.measure("dlt rest_api merge", "postgresql", what), floor_rate)
 
     def measure(self, what: str, into: str, args: list[str]) -> dict[str, Any]:
+        wait_until_quiet()  # the last run's database server done with its own work
         self.sim.call("reset")
         measured = run_child(args)
         counts = self.sim.call("counts")
