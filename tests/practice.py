@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, MetaData, Table, select
 
 from etl.api.client import ApiClient
 from etl.catalog.resources import RESOURCES, Resource
 from etl.mapping.block import Block
 from etl.mapping.record import map_record
+from etl.mirror.engine import make_engine
 from etl.simulator import OfficeClock
 from etl.sync.run import run_sync
 from etl.sync.state import RunResult
@@ -138,3 +140,24 @@ def cycled_block(values: dict[str, list[Any]], n: int, first: int = 1) -> Block:
     names = tuple(values)
     columns = [[values[c][i % len(values[c])] for i in range(n)] for c in names]
     return Block(("num", *names), [list(range(first, first + n)), *columns])
+
+
+@contextlib.contextmanager
+def twin_tables(
+    url: str, table_of: Callable[[MetaData, str], Table], names: tuple[str, str]
+) -> Iterator[tuple[Engine, Table, Table]]:
+    """An engine on `url` and two empty tables of one shape (a fast write and its twin's)."""
+    engine = make_engine(url)
+    metadata = MetaData()
+    first, second = (table_of(metadata, name) for name in names)
+    metadata.create_all(engine)
+    try:
+        yield engine, first, second
+    finally:
+        engine.dispose()
+
+
+def held_rows(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
+    """A table's rows as tuples, in key (`num`) order."""
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(table).order_by(table.c.num))]

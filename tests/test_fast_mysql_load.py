@@ -22,7 +22,13 @@ from etl.mirror import fast_mysql_load, fast_mysql_text, mysql, mysql_local_file
 from etl.mirror.engine import make_engine, upgrade
 from etl.mirror.upsert import save_rows, upsert_statement
 from tests.mariadb import fresh_mariadb
-from tests.practice import cycled_block, fast_and_plain_on_mariadb, sync
+from tests.practice import (
+    cycled_block,
+    fast_and_plain_on_mariadb,
+    held_rows,
+    sync,
+    twin_tables,
+)
 
 TEXTS = [
     "tab\there",
@@ -99,18 +105,8 @@ def _rows(n: int, first: int = 1) -> Block:
 @pytest.fixture
 def maria() -> Iterator[tuple[Engine, Table, Table]]:
     """A MariaDB mirror engine and two empty tables of every kind of column."""
-    with fresh_mariadb() as url:
-        engine = make_engine(url)
-        metadata = MetaData()
-        loaded, inserted = _table(metadata, "loaded"), _table(metadata, "inserted")
-        metadata.create_all(engine)
-        yield engine, loaded, inserted
-        engine.dispose()
-
-
-def _held(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(table).order_by(table.c.num))]
+    with fresh_mariadb() as url, twin_tables(url, _table, ("loaded", "inserted")) as made:
+        yield made
 
 
 def _insert(engine: Engine, table: Table, block: Block) -> None:
@@ -128,8 +124,8 @@ def test_every_kind_of_value_is_loaded_as_the_insert_stores_it(
     with engine.begin() as conn:
         assert fast_mysql_load.load_rows(conn, loaded, [*rest.columns, "stamp"], rest, synced)
     _insert(engine, inserted, Block(block.columns, [*block.values[:-1], [synced["stamp"]] * 24]))
-    held = _held(engine, loaded)
-    assert held == _held(engine, inserted)
+    held = held_rows(engine, loaded)
+    assert held == held_rows(engine, inserted)
     # Byte for byte, and NULL apart from '' and 'NULL'.
     notes = [row[1] for row in held]
     assert notes == [ROW_KINDS["note"][i % len(ROW_KINDS["note"])] for i in range(24)]
@@ -144,10 +140,10 @@ def test_a_key_that_came_meanwhile_leaves_the_block_to_the_upsert(
 ) -> None:
     engine, loaded, _ = maria
     _insert(engine, loaded, _rows(1, first=3))
-    before = _held(engine, loaded)
+    before = held_rows(engine, loaded)
     with engine.begin() as conn:
         assert not fast_mysql_load.load_rows(conn, loaded, _rows(5).columns, _rows(5))
-    assert _held(engine, loaded) == before  # none of the five: the savepoint undid the load
+    assert held_rows(engine, loaded) == before  # none of the five: the savepoint undid the load
 
 
 @pytest.mark.usefixtures("fast_paths_on")
@@ -188,7 +184,7 @@ def test_a_value_strict_mode_refuses_is_refused_by_the_upsert(
     block.values[block.columns.index("code")][1] = "x" * 256  # past VARCHAR(255)
     with engine.begin() as conn:
         assert not fast_mysql_load.load_rows(conn, loaded, block.columns, block)
-    assert _held(engine, loaded) == []  # loaded cut, with a warning: undone
+    assert held_rows(engine, loaded) == []  # loaded cut, with a warning: undone
     with pytest.raises(DBAPIError, match="Data too long"):
         _insert(engine, loaded, block)
 
@@ -201,7 +197,7 @@ def test_a_value_load_data_cannot_carry_is_left_to_the_upsert(
     block = Block(("num", "note"), [[1], [value]])
     with engine.begin() as conn:
         assert not fast_mysql_load.load_rows(conn, loaded, block.columns, block)
-    assert _held(engine, loaded) == []
+    assert held_rows(engine, loaded) == []
 
 
 def test_a_server_that_refuses_local_loading_is_not_asked_again(
@@ -222,7 +218,7 @@ def test_a_server_that_refuses_local_loading_is_not_asked_again(
                 block = _rows(3, first)
                 assert not fast_mysql_load.load_rows(conn, table, block.columns, block)
                 conn.execute(upsert_statement(table, conn.dialect.name), block.rows())
-        assert len(_held(engine, table)) == 6
+        assert len(held_rows(engine, table)) == 6
         assert len([r for r in caplog.records if "no LOAD DATA LOCAL" in r.getMessage()]) == 1
         engine.dispose()
 
@@ -269,7 +265,7 @@ def test_a_statement_of_the_mirror_s_own_cannot_send_a_file_to_the_server(tmp_pa
         # raises mid-answer, which leaves the session unusable: it is thrown away).
         with pytest.raises(DBAPIError), engine.connect() as conn:
             conn.exec_driver_sql(f"LOAD DATA LOCAL INFILE '{secret}' INTO TABLE asked")
-        assert _held(engine, table) == []
+        assert held_rows(engine, table) == []
         engine.dispose()
 
 
@@ -324,4 +320,4 @@ def test_columns_without_null_are_loaded_as_the_insert_stores_them(
         assert fast_mysql_load.load_rows(conn, loaded, block.columns, block)
     as_inserted = Block(block.columns, [*block.values[:3], [dt.date(2025, 1, 14), *day[1:]]])
     _insert(engine, inserted, Block(block.columns, [list(v) for v in as_inserted.values]))
-    assert _held(engine, loaded) == _held(engine, inserted)
+    assert held_rows(engine, loaded) == held_rows(engine, inserted)

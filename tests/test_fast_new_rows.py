@@ -23,15 +23,13 @@ from sqlalchemy import (
     Numeric,
     Table,
     Text,
-    select,
 )
 from sqlalchemy.exc import IntegrityError
 
 from etl.mapping.block import Block
 from etl.mirror import fast_copy, fast_new_rows
-from etl.mirror.engine import make_engine
 from tests.conftest import empty_database
-from tests.practice import cycled_block
+from tests.practice import cycled_block, held_rows, twin_tables
 
 # Tests of a fast path itself: it is on whatever ODMIRROR_PLAIN says.
 pytestmark = pytest.mark.usefixtures("fast_paths_on")
@@ -70,18 +68,11 @@ def _rows(n: int, first: int = 1) -> Block:
 @pytest.fixture
 def pg(tmp_path: Path) -> Iterator[tuple[Engine, Table, Table]]:
     """A PostgreSQL engine and two empty tables of every kind of column."""
-    with empty_database("postgresql", tmp_path) as url:
-        engine = make_engine(url)
-        metadata = MetaData()
-        whole, by_row = _table(metadata, "whole"), _table(metadata, "by_row")
-        metadata.create_all(engine)
-        yield engine, whole, by_row
-        engine.dispose()
-
-
-def _held(engine: Engine, table: Table) -> list[tuple[Any, ...]]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(table).order_by(table.c.num))]
+    with (
+        empty_database("postgresql", tmp_path) as url,
+        twin_tables(url, _table, ("whole", "by_row")) as made,
+    ):
+        yield made
 
 
 def _copy(engine: Engine, table: Table, block: Block, whole: bool) -> None:
@@ -100,8 +91,8 @@ def test_rows_written_whole_are_the_rows_write_row_writes(
     block = _rows(rows)
     _copy(engine, whole, block, True)
     _copy(engine, by_row, block, False)
-    assert _held(engine, whole) == _held(engine, by_row)
-    assert len(_held(engine, whole)) == rows
+    assert held_rows(engine, whole) == held_rows(engine, by_row)
+    assert len(held_rows(engine, whole)) == rows
 
 
 def test_a_block_larger_than_the_buffer_is_sent_on_the_way(
@@ -113,7 +104,7 @@ def test_a_block_larger_than_the_buffer_is_sent_on_the_way(
     block = _rows(50)
     _copy(engine, whole, block, True)
     _copy(engine, by_row, block, False)
-    assert _held(engine, whole) == _held(engine, by_row)
+    assert held_rows(engine, whole) == held_rows(engine, by_row)
 
 
 def test_a_key_the_table_holds_fails_the_copy_as_write_row_does(
@@ -123,7 +114,7 @@ def test_a_key_the_table_holds_fails_the_copy_as_write_row_does(
     _copy(engine, whole, _rows(3), True)
     with pytest.raises(IntegrityError):
         _copy(engine, whole, _rows(3, first=3), True)
-    assert [row[0] for row in _held(engine, whole)] == [1, 2, 3]
+    assert [row[0] for row in held_rows(engine, whole)] == [1, 2, 3]
 
 
 def test_psycopg_s_own_formatter_is_found() -> None:

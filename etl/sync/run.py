@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -89,8 +88,8 @@ def run_sync(
                     one = ResourceSync(engine, api, resource, overlap, full, settings.pii, control)
                     one.probe, one.drift = probe, drift
                     results.append(one.run())
-            except Exception:  # the lists read before the failure still move their cursors
-                _settle_anyway(engine, api, drift, results)
+            except Exception as exc:  # the lists read before the failure still move their cursors
+                _settle_anyway(engine, api, drift, results, exc)
                 raise
             drift.settle(engine, api, results)
             # Query mode (sync.tables) only on a whole run, not for a resource asked by name.
@@ -105,11 +104,15 @@ def run_sync(
 
 
 def _settle_anyway(
-    engine: Engine, api: ApiClient, drift: DriftChecks, results: list[state.RunResult]
+    engine: Engine,
+    api: ApiClient,
+    drift: DriftChecks,
+    results: list[state.RunResult],
+    failure: Exception,
 ) -> None:
     # A later resource failed (not a stop: StopRequested ends the run at once): its error is
     # what the user must see, so a failure here is logged, never raised over it.
-    if isinstance(sys.exc_info()[1], StopRequested):
+    if isinstance(failure, StopRequested):
         return
     try:
         drift.settle(engine, api, results)
