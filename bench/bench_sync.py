@@ -24,6 +24,7 @@ from pathlib import Path
 
 from measure import Measured, child_args, run_child, sync_args
 from mirrors import Mirror, mirror_for
+from quiet import wait_until_quiet
 from simproc import SimProcess
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -149,6 +150,7 @@ class _Row:
         self.sim.call("reset")
         if mirror is not None:
             mirror.mark()
+        wait_until_quiet()  # the last run's database server done with its own work
         measured = run_child(args)
         counts = self.sim.call("counts")
         result = _Result(measured, counts, _rows(measured.output, counts["rows"]))

@@ -1,9 +1,12 @@
 """Wait for the machine to be quiet before a measurement: the database servers' own work after
 the last run (PostgreSQL's autovacuum and checkpoints, InnoDB's purge and flushing) would
-otherwise slow whichever run comes next, on the same cores."""
+otherwise slow whichever run comes next, on the same cores. And the machine's CPU time over a
+measurement, every process's (the simulator's and the database server's too): on N cores a run
+cannot take less than that over N, however well its parts overlap."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -29,6 +32,13 @@ def wait_until_quiet(stat: Path = Path("/proc/stat")) -> float | None:
         before = after
     print(f"the machine was still busy after {DEADLINE:.0f} s; measuring anyway", flush=True)
     return None
+
+
+def machine_cpu(stat: Path = Path("/proc/stat")) -> float | None:
+    """Every process's CPU seconds so far, all cores together (None: no /proc/stat)."""
+    if not stat.exists():
+        return None
+    return _times(stat)[0] / os.sysconf("SC_CLK_TCK")
 
 
 def _times(stat: Path) -> tuple[int, int]:

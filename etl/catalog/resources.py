@@ -91,6 +91,9 @@ class Resource:
         window: read over a window of dates (etl.catalog.reading.DateWindow).
         every: the resource is read at most this often: a run before it is due skips it
             (whole pulls of big tables that change little, on their own cadence).
+        passes_every: the status passes (those beside the plain list) are read at most this
+            often, each from where it was last read (`sync.whole_tables_every`, without SQL:
+            etl.sync.pass_cadence).
         aliases: (JSON key, Open Dental column) pairs for keys the endpoint sends under
             another name than its column (userods `ProviderNum` is ProvNum): the key fills that
             column, decoded as the column's own key would be.
@@ -109,6 +112,7 @@ class Resource:
     fan_out: FanOut | None = None
     window: DateWindow | None = None
     every: dt.timedelta | None = None
+    passes_every: dt.timedelta | None = None
     aliases: tuple[tuple[str, str], ...] = ()
 
     @property

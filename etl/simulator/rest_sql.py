@@ -46,6 +46,7 @@ def copy_named_tables(
     body: bytes,
     patients: Callable[[], list[dict[str, Any]]] | None = None,
     keep: bool = False,
+    patients_version: int | None = None,
 ) -> bool:
     """Copy into the office database the REST tables a ShortQuery body names (as they are now).
 
@@ -57,6 +58,8 @@ def copy_named_tables(
         body: the ShortQuery request's body.
         patients: the patient store's rows (`patient`, kept apart from the other lists).
         keep: a list whose rows did not change since its last copy is not copied again.
+        patients_version: the patient store's version, read before its rows (with `keep`, the
+            patients are not copied again while it is the same).
 
     Returns:
         Whether a table was copied.
@@ -70,7 +73,8 @@ def copy_named_tables(
     copied = False
     for table in sorted(named):
         path = _PATHS.get(table)
-        version = _version(tables, path) if keep and table != "patient" else None
+        version = _version(tables, path) if table != "patient" else patients_version
+        version = version if keep else None
         if version is not None and office_db.copy_versions.get(table) == version:
             continue  # its rows are as they were when last copied
         try:

@@ -229,7 +229,12 @@ class Simulator(Serving):
         if self.config.sql_reads_rest:  # the patients alone are a REST table too
             office_db = self.office_db or OfficeDatabase(self.clock)
             copied = copy_named_tables(
-                office_db, self.tables, log.body, self.store.all, self.config.keep_office_copies
+                office_db,
+                self.tables,
+                log.body,
+                self.store.all,
+                self.config.keep_office_copies,
+                self.store.version,  # read before the rows: a write meanwhile copies again
             )
             if copied or self.tables is not None:
                 self.office_db = office_db

@@ -46,6 +46,8 @@ class PatientStore:
         # The last list selected, until the next write: paging a large table is then a slice
         # per page, not a filter and sort of every row (the benchmark's million patients).
         self._listed: tuple[Any, list[dict[str, Any]]] | None = None
+        #: Bumped by every write: ShortQuery's copy of the patients is kept until it changes.
+        self.version = 0
         self._stamps = StampIndex()
         for record in patients or []:
             self._rows[int(record["PatNum"])] = dict(record)
@@ -86,7 +88,7 @@ class PatientStore:
         if fields.get("PatNum", patnum) != patnum:
             raise ValueError("PatNum cannot change")
         with self._lock:
-            self._listed = None
+            self._changed()
             row = self._rows[patnum]
             self._stamps.remove(patnum, row)
             row["DateTStamp"] = format_datetime(self.clock.now())
@@ -116,7 +118,7 @@ class PatientStore:
             _derive(row, {key: None for key in ("PriProv", "SecProv", "ClinicNum")} | fields)
             if "ImageFolder" not in fields:
                 row["ImageFolder"] = image_folder(str(row["LName"]), str(row["FName"]), patnum)
-            self._listed = None
+            self._changed()
             self._rows[patnum] = row
             self._stamps.add(patnum, row)
             return patnum
@@ -129,7 +131,7 @@ class PatientStore:
         """
         text = format_datetime(stamp)
         with self._lock:
-            self._listed = None
+            self._changed()
             rows = [(patnum, self._rows[patnum]) for patnum in patnums]
             for patnum, row in rows:
                 self._stamps.remove(patnum, row)
@@ -140,7 +142,7 @@ class PatientStore:
         """Store a raw record as it is (any keys), replacing the row with its PatNum."""
         key = int(record["PatNum"])
         with self._lock:
-            self._listed = None
+            self._changed()
             if key in self._rows:
                 self._stamps.remove(key, self._rows[key])
             self._rows[key] = dict(record)
@@ -168,6 +170,11 @@ class PatientStore:
                 self._listed = (which, rows)
             rows = self._listed[1]
             return [dict(row) for row in rows[query.offset : query.offset + limit]]
+
+    def _changed(self) -> None:
+        # Under the lock: the listing kept for paging is stale, and so is any copy of the rows.
+        self._listed = None
+        self.version += 1
 
     def _indexed(self, since: str | None) -> Iterable[dict[str, Any]]:
         if since is None:

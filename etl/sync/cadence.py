@@ -12,7 +12,9 @@ every parent on every run (payplancharges: one request per payment plan, whose t
 change time), a deletion feed, listed whole (appointments' Deleted history), and a date
 window's far reaches (payments entered in the last 30 days, schedules 8 days back to 121
 ahead): between whole reads a run reads from a day back to a week ahead, so new payments and
-this week's schedule changes still come each run.
+this week's schedule changes still come each run. And the status passes of a list by change
+stamp (patients' PatStatus=Deleted and =Archived), each then read from where it was last read
+(etl.sync.pass_cadence).
 """
 
 from __future__ import annotations
@@ -45,9 +47,18 @@ def reads_whole(resource: Resource) -> bool:
     return plain and every_parent and resource.passes == ({},)
 
 
+def status_passes(resource: Resource) -> list[dict[str, str]]:
+    """The passes of a list by change stamp beside its plain list (PatStatus=Deleted, ...)."""
+    passes = resource.passes
+    if resource.cursor_param is None or {} not in passes:
+        return []
+    return [filters for filters in passes if filters]
+
+
 def with_whole_cadence(resources: Sequence[Resource], every: dt.timedelta | None) -> list[Resource]:
     """The resources, those read whole every run given `every` (`sync.whole_tables_every`),
-    and deletion feeds (listed whole: appointments' Deleted history) too."""
+    and deletion feeds (listed whole: appointments' Deleted history), date windows' far
+    reaches and status passes too."""
     if every is None:
         return list(resources)
     paced = []
@@ -58,6 +69,8 @@ def with_whole_cadence(resources: Sequence[Resource], every: dt.timedelta | None
             r = dataclasses.replace(r, deletions=dataclasses.replace(r.deletions, every=every))
         if r.window is not None and r.window.every is None:
             r = dataclasses.replace(r, window=dataclasses.replace(r.window, every=every))
+        if r.passes_every is None and status_passes(r):
+            r = dataclasses.replace(r, passes_every=every)
         paced.append(r)
     return paced
 
@@ -67,12 +80,12 @@ def feed_due(engine: Engine, resource: Resource, now: dt.datetime) -> dt.datetim
     feed = resource.deletions
     if feed is None or feed.every is None:
         return None
-    return _due(engine, FEED_READ + resource.name, feed.every, now)
+    return read_due(engine, FEED_READ + resource.name, feed.every, now)
 
 
 def feed_read(engine: Engine, resource: Resource, now: dt.datetime) -> None:
     """Keep when a resource's deletion feed was last read to its end (odmirror's clock)."""
-    _keep(engine, FEED_READ + resource.name, now)
+    keep_read(engine, FEED_READ + resource.name, now)
 
 
 def narrowed(engine: Engine, resource: Resource, now: dt.datetime) -> tuple[Resource, str] | None:
@@ -81,7 +94,7 @@ def narrowed(engine: Engine, resource: Resource, now: dt.datetime) -> tuple[Reso
     window = resource.window
     if window is None or window.every is None:
         return None
-    due = _due(engine, WINDOW_READ + resource.name, window.every, now)
+    due = read_due(engine, WINDOW_READ + resource.name, window.every, now)
     if due is None:
         return None
     near = dataclasses.replace(
@@ -96,10 +109,14 @@ def window_read(engine: Engine, resource: Resource, now: dt.datetime) -> None:
     """Keep when a resource's whole date window was last read (a complete run, not narrowed):
     kept with or without a cadence, so that one set later counts from it."""
     if resource.window is not None:
-        _keep(engine, WINDOW_READ + resource.name, now)
+        keep_read(engine, WINDOW_READ + resource.name, now)
 
 
-def _due(engine: Engine, name: str, every: dt.timedelta, now: dt.datetime) -> dt.datetime | None:
+def read_due(
+    engine: Engine, name: str, every: dt.timedelta, now: dt.datetime
+) -> dt.datetime | None:
+    """When what was last read at the time kept under `name` is next due; None: now (never
+    read, unreadable, or read later than now by this machine's clock)."""
     with engine.connect() as conn:
         text = conn.execute(select(Setting.value).where(Setting.name == name)).scalar()
     try:
@@ -110,7 +127,8 @@ def _due(engine: Engine, name: str, every: dt.timedelta, now: dt.datetime) -> dt
     return due if last <= now < due else None
 
 
-def _keep(engine: Engine, name: str, now: dt.datetime) -> None:
+def keep_read(engine: Engine, name: str, now: dt.datetime) -> None:
+    """Keep under `name` when something was last read (odmirror's clock)."""
     with engine.begin() as conn:
         conn.execute(delete(Setting).where(Setting.name == name))
         conn.execute(insert(Setting).values(name=name, value=now.isoformat()))

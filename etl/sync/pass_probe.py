@@ -11,7 +11,8 @@ the run's probe (etl.sync.whole_probe) asks, in the same ShortQuery, one row mor
   later than the probe's clock T0 (a row written after the probe is in the next run's window,
   as it would be after a read); a late commit stamped before T0 is in it too, by the overlap
   (etl.sync.change_probe). Rows stamped at or after T0 are counted too: a frozen or repeated
-  second costs a read, never a row.
+  second costs a read, never a row. A pass that runs without SQL left out (on its cadence) is
+  counted from its own, older cursor (etl.sync.pass_cadence).
 - a deletion feed: how many history rows of the delete action carry a stamp at or after the
   clock of the probe before its last complete read (or skip) less the overlap. None: every
   deletion the feed lists was listed then, and applied; the feed is not read, and the clock
@@ -41,7 +42,7 @@ from etl.catalog.opendental import OD_TABLES
 from etl.catalog.query_tables import change_column
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
-from etl.sync import state, whole_skip
+from etl.sync import pass_cadence, state, whole_skip
 from etl.sync.cursor import window_start
 from etl.sync.state import RunResult
 
@@ -108,9 +109,12 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
             if not filters or stamp is None or cursor is None or not resource.cursor_param:
                 continue
             label = f"{LABEL}{resource.name}:" + "&".join(f"{k}={v}" for k, v in filters.items())
+            # A pass a run without SQL left out (etl.sync.pass_cadence) is counted from its own
+            # cursor, where its next read starts.
+            own = pass_cadence.pass_cursor(engine, resource, filters, cursor) or cursor
             try:
                 sql = count_sql(
-                    resource.table_name, label, stamp, filters, window_start(cursor, overlap)
+                    resource.table_name, label, stamp, filters, window_start(own, overlap)
                 )
             except KeyError:
                 continue

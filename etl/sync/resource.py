@@ -27,6 +27,7 @@ from etl.mirror.upsert import has_rows
 from etl.sync import (
     cadence,
     changed_rows,
+    pass_cadence,
     pass_probe,
     probe_use,
     requests,
@@ -89,6 +90,7 @@ class ResourceSync:
         self.listed_from = 0  # rows read before the whole list (changed rows given up on)
         self.listing = resource  # as its lists are asked (a paced window narrowed: cadence)
         self.drift: DriftChecks | None = None  # the run's change checks asked by SQL
+        self.pass_from: dict[str, dt.datetime] = {}  # status passes' own, older cursors
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -126,6 +128,7 @@ class ResourceSync:
             waits, new_cursor = self.run_cursor.held_back(new_cursor)
             self.stats.requests = self.client.requests_made - requests_before
             self._succeed(run_id, new_cursor)  # inside: a lock lost just before is recorded
+            pass_cadence.remember(self.engine, self.resource, self.shown, new_cursor or cursor)
             if waits is not None and self.drift is not None:
                 window = None if cursor is None else window_start(cursor, self.overlap)
                 since = self.run_cursor.check_since()
@@ -197,6 +200,10 @@ class ResourceSync:
         unprobed = self.probe is None or self.probe.clock is None
         if since is not None and unprobed:
             self._pace_window()
+        if cursor is not None:  # a status pass a run left out reads from its own cursor
+            self.pass_from = pass_cadence.plan(
+                self.engine, self.resource, self.shown, cursor, self.notes, unprobed
+            )
         if not self.full:
             self.parents = probe_use.parents(
                 self.engine, self.client, self.resource, self.probe, self.overlap, since
@@ -261,8 +268,10 @@ class ResourceSync:
             # One request series per parent key or date window (etl.sync.requests).
             extras = requests.request_params(self.engine, self.listing, since, today, self.parents)
             listed = None if filters else self.listed  # a filtered pass lists part of its scope
+            own = self.pass_from.get(pass_cadence.pass_name(self.resource, filters))
+            start = since if own is None else window_start(own, self.overlap)
             for number, page in series.pass_pages(
-                self.client, self.resource, filters, extras, since, listed
+                self.client, self.resource, filters, extras, start, listed
             ):
                 if not filters:
                     self.shown.note(page.rows)

@@ -96,6 +96,7 @@ class ShownValues:
         self.passes = passes
         self._wanted = {item for f in passes for item in f.items()}
         self._shown: set[tuple[str, str]] = set()
+        self._deferred: list[dict[str, str]] = []
 
     def note(self, records: list[Any]) -> None:
         """Look at a page of the plain list."""
@@ -108,8 +109,18 @@ class ShownValues:
         """Take a pass as shown: the change probe found nothing it would return (not read)."""
         self._shown.update(filters.items())
 
+    def defer(self, filters: dict[str, str]) -> None:
+        """Leave a pass out of this run: not due on its cadence (etl.sync.pass_cadence)."""
+        self._deferred.append(filters)
+
+    def deferred(self, filters: dict[str, str]) -> bool:
+        """Whether a pass was left out of this run."""
+        return filters in self._deferred
+
     def needed(self) -> Iterator[dict[str, str]]:
         """The passes still worth a request, the plain list first."""
         for filters in self.passes:
+            if filters in self._deferred:
+                continue
             if not filters or not set(filters.items()) <= self._shown:
                 yield filters
