@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import statistics
 import tempfile
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from measure import Measured, child_args, run_child, sync_args
 from mirrors import Mirror, mirror_for
-from quiet import wait_until_quiet
+from quiet import machine_cpu, wait_until_quiet
 from simproc import SimProcess
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -33,8 +34,11 @@ RESULTS: list[dict[str, object]] = []
 HEADER = (
     f"{'regime':<8} {'N':>8} {'what':<20} {'into':<10} {'rows':>8} {'req':>5} {'min':>5} "
     f"{'viol':>4} {'wall s':>7} {'run s':>7} {'floor s':>7} {'x floor':>7} {'rows/s':>8} "
-    f"{'RSS MB':>6} {'cpu s':>6}"
+    f"{'RSS MB':>6} {'cpu s':>6} {'all cpu':>7} {'x least':>7}"
 )
+#: A run's least wall on this machine: every process's CPU time (the simulator's, the database
+#: server's) over its cores; `x least` is that over the floor (bench/quiet.py).
+CORES = os.cpu_count() or 1
 
 
 def main() -> None:
@@ -151,9 +155,12 @@ class _Row:
         if mirror is not None:
             mirror.mark()
         wait_until_quiet()  # the last run's database server done with its own work
+        before = machine_cpu()
         measured = run_child(args)
+        after = machine_cpu()
         counts = self.sim.call("counts")
         result = _Result(measured, counts, _rows(measured.output, counts["rows"]))
+        result.every_cpu = None if before is None or after is None else after - before
         if self.regime == "remote":
             floor = max(0, counts["requests"] - 1) * self.interval
         result.floor = floor or 0.0
@@ -167,6 +174,8 @@ class _Row:
         ratio = f"{r.run / floor:7.2f}" if floor else f"{'':>7}"
         floor_text = f"{floor:7.2f}" if floor is not None else f"{'':>7}"
         rate = r.rows / r.run if r.run else 0.0
+        every = r.every_cpu
+        least = every / CORES / floor if every is not None and floor else None
         RESULTS.append({
             "regime": self.regime, "patients": self.n, "run": what, "into": into,
             "rows": r.rows, "requests": r.counts["requests"], "fewest_requests": fewest or None,
@@ -174,12 +183,15 @@ class _Row:
             "run_s": round(r.run, 3), "floor_s": round(floor, 3) if floor else None,
             "x_floor": round(r.run / floor, 3) if floor else None, "rows_per_s": round(rate),
             "rss_mb": round(r.measured.rss_mb), "cpu_s": round(r.measured.cpu, 2),
+            "all_cpu_s": None if every is None else round(every, 2),
+            "x_least": None if least is None else round(least, 3),
         })  # fmt: skip
         print(
             f"{self.regime:<8} {self.n:>8} {what:<20} {into:<10} {r.rows:>8} "
             f"{r.counts['requests']:>5} {fewest!s:>5} {r.counts['violations']:>4} "
             f"{r.measured.wall:7.2f} {r.run:7.2f} {floor_text} {ratio} {rate:8.0f} "
-            f"{r.measured.rss_mb:6.0f} {r.measured.cpu:6.2f}",
+            f"{r.measured.rss_mb:6.0f} {r.measured.cpu:6.2f} "
+            f"{_cell(every):>7} {_cell(least):>7}",
             flush=True,
         )
         if mirror is not None and mirror.note():
@@ -190,10 +202,15 @@ class _Row:
             print(f"{'':>9}last request to exit: {1000 * r.tail:.0f} ms", flush=True)
 
 
+def _cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
 class _Result:
     def __init__(self, measured: Measured, counts: dict[str, float], rows: int) -> None:
         self.measured, self.counts, self.rows = measured, counts, rows
         self.floor = 0.0
+        self.every_cpu: float | None = None  # every process's, over the run (bench/quiet.py)
         first, last = counts["first"], counts["last"]
         self.run = measured.ended - first if first is not None else measured.wall
         self.tail = measured.ended - last if last is not None else None
