@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import statistics
 import tempfile
@@ -34,11 +33,8 @@ RESULTS: list[dict[str, object]] = []
 HEADER = (
     f"{'regime':<8} {'N':>8} {'what':<20} {'into':<10} {'rows':>8} {'req':>5} {'min':>5} "
     f"{'viol':>4} {'wall s':>7} {'run s':>7} {'floor s':>7} {'x floor':>7} {'rows/s':>8} "
-    f"{'RSS MB':>6} {'cpu s':>6} {'all cpu':>7} {'x least':>7}"
+    f"{'RSS MB':>6} {'cpu s':>6} {'all cpu':>7}"
 )
-#: A run's least wall on this machine: every process's CPU time (the simulator's, the database
-#: server's) over its cores; `x least` is that over the floor (bench/quiet.py).
-CORES = os.cpu_count() or 1
 
 
 def main() -> None:
@@ -175,7 +171,6 @@ class _Row:
         floor_text = f"{floor:7.2f}" if floor is not None else f"{'':>7}"
         rate = r.rows / r.run if r.run else 0.0
         every = r.every_cpu
-        least = every / CORES / floor if every is not None and floor else None
         RESULTS.append({
             "regime": self.regime, "patients": self.n, "run": what, "into": into,
             "rows": r.rows, "requests": r.counts["requests"], "fewest_requests": fewest or None,
@@ -184,14 +179,13 @@ class _Row:
             "x_floor": round(r.run / floor, 3) if floor else None, "rows_per_s": round(rate),
             "rss_mb": round(r.measured.rss_mb), "cpu_s": round(r.measured.cpu, 2),
             "all_cpu_s": None if every is None else round(every, 2),
-            "x_least": None if least is None else round(least, 3),
         })  # fmt: skip
         print(
             f"{self.regime:<8} {self.n:>8} {what:<20} {into:<10} {r.rows:>8} "
             f"{r.counts['requests']:>5} {fewest!s:>5} {r.counts['violations']:>4} "
             f"{r.measured.wall:7.2f} {r.run:7.2f} {floor_text} {ratio} {rate:8.0f} "
             f"{r.measured.rss_mb:6.0f} {r.measured.cpu:6.2f} "
-            f"{_cell(every):>7} {_cell(least):>7}",
+            f"{_cell(every):>7}",
             flush=True,
         )
         if mirror is not None and mirror.note():

@@ -18,9 +18,9 @@ from the kernel:
 - floor (Remote): (requests - 1) x the throttle interval;
 - peers (PostgreSQL): the naive loop (a page, then one upsert and commit per row) and dlt's
   rest_api source merging into the same database.
-`all cpu` is every process's CPU seconds over a measurement (the simulator's and the database
-server's too), `x least` that over the machine's cores over the floor: the ratio no overlap of
-the sync's parts could beat on this machine (the simulator shares its cores).
+`cpu s` is the measured process's CPU seconds (beside its wall, it shows a sync bound by its
+own CPU), `all cpu` every process's over the same time (the simulator's, the database
+server's): what the machine's cores had to give.
 Fan-out resources (one request per patient or treatment plan) are left out unless --fanouts:
 their cost is requests, not the database, and at 50,000 patients they are 100,000 requests.
 """
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import tempfile
@@ -47,11 +46,8 @@ PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PATIENTS_AT_SCALE_1 = 50_000
 FANOUTS = tuple(name for name, r in RESOURCES.items() if r.fan_out is not None)
 COLUMNS = ("regime", "what", "into", "rows", "req", "run s", "floor s", "x floor", "rows/s",
-           "RSS MB", "cpu s", "all cpu", "x least")  # fmt: skip
-WIDTHS = (7, 18, 10, 7, 5, 7, 7, 7, 7, 6, 6, 7, 7)
-#: The machine's cores: a run's least wall is every process's CPU time over it (x least: that
-#: over the floor, the ratio no overlap of the run's parts can beat on this machine).
-CORES = os.cpu_count() or 1
+           "RSS MB", "cpu s", "all cpu")  # fmt: skip
+WIDTHS = (7, 18, 10, 7, 5, 7, 7, 7, 7, 6, 6, 7)
 
 
 def main() -> None:
@@ -185,12 +181,9 @@ class _Bench:
         r["x_floor"] = float(ratio) if ratio else None
         floor = f"{r['floor']:.2f}" if r["floor"] else ""
         every = r["machine_cpu"]
-        least = every / CORES / r["floor"] if every is not None and r["floor"] else None
-        r["x_least"] = None if least is None else round(least, 3)
         cells = (r["regime"], r["what"][:18], r["into"][:10], r["rows"], r["requests"],
                  f"{r['run']:.2f}", floor, ratio, f"{rate:.0f}", f"{r['rss_mb']:.0f}",
-                 f"{r['cpu']:.1f}", "" if every is None else f"{every:.1f}",
-                 "" if least is None else f"{least:.3f}")  # fmt: skip
+                 f"{r['cpu']:.1f}", "" if every is None else f"{every:.1f}")  # fmt: skip
         print(" ".join(f"{c!s:>{w}}" for c, w in zip(cells, WIDTHS, strict=True)), flush=True)
         if r["violations"]:
             print(f"{'':>10}throttle violations: {r['violations']}", flush=True)
