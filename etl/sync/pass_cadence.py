@@ -25,7 +25,7 @@ from sqlalchemy import Engine, delete, insert, select
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
 from etl.sync import cadence, state
-from etl.sync.seen import ShownValues
+from etl.sync.seen import ShownValues, filters_text
 
 #: Where a pass's last read is kept (odmirror's clock), and the cursor it reads from next.
 PASS_READ, PASS_FROM = "pass_read:", "pass_from:"
@@ -33,7 +33,7 @@ PASS_READ, PASS_FROM = "pass_read:", "pass_from:"
 
 def pass_name(resource: Resource, filters: dict[str, str]) -> str:
     """A pass's name in the settings: `patients:PatStatus=Deleted`."""
-    return f"{resource.name}:" + "&".join(f"{k}={v}" for k, v in filters.items())
+    return f"{resource.name}:{filters_text(filters)}"
 
 
 def pass_cursor(
@@ -81,8 +81,8 @@ def plan(
         due = None if every is None else cadence.read_due(engine, PASS_READ + name, every, now)
         if due is not None:
             shown.defer(filters)
-            named = "&".join(f"{k}={v}" for k, v in filters.items())
-            notes.append(f"{named} pass {cadence.not_due_note(every or dt.timedelta(0), due)}")
+            waits = cadence.not_due_note(every or dt.timedelta(0), due)
+            notes.append(f"{filters_text(filters)} pass {waits}")
             continue
         own = pass_cursor(engine, resource, filters, cursor)
         if own is not None and own < cursor:

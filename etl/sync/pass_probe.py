@@ -44,6 +44,7 @@ from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
 from etl.sync import pass_cadence, state, whole_skip
 from etl.sync.cursor import window_start
+from etl.sync.seen import filters_text
 from etl.sync.state import RunResult
 
 if TYPE_CHECKING:  # whole_probe asks this module's rows
@@ -108,7 +109,7 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
         for filters in resource.passes:
             if not filters or stamp is None or cursor is None or not resource.cursor_param:
                 continue
-            label = f"{LABEL}{resource.name}:" + "&".join(f"{k}={v}" for k, v in filters.items())
+            label = f"{LABEL}{resource.name}:{filters_text(filters)}"
             # A pass a run without SQL left out (etl.sync.pass_cadence) is counted from its own
             # cursor, where its next read starts.
             own = pass_cadence.pass_cursor(engine, resource, filters, cursor) or cursor
@@ -195,11 +196,7 @@ def quiet_passes(
     if clock is None:
         return []
     prefix = f"{LABEL}{resource.name}:"
-    return [
-        f
-        for f in resource.passes
-        if f and counts.get(prefix + "&".join(f"{k}={v}" for k, v in f.items())) == 0
-    ]
+    return [f for f in resource.passes if f and counts.get(prefix + filters_text(f)) == 0]
 
 
 def quiet_feed(counts: dict[str, int], clock: dt.datetime | None, resource: Resource) -> bool:

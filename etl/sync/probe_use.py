@@ -26,7 +26,7 @@ from etl.sync import (
     whole_skip,
     window_probe,
 )
-from etl.sync.seen import ShownValues
+from etl.sync.seen import ShownValues, filters_text
 from etl.sync.whole_probe import WholeProbe
 
 
@@ -83,7 +83,7 @@ def vouch_quiet_passes(
         shown.vouch(filters)
     if not quiet:
         return None
-    named = ", ".join("&".join(f"{k}={v}" for k, v in f.items()) for f in quiet)
+    named = ", ".join(map(filters_text, quiet))
     notes.append(f"{named} not read: nothing new since the cursor (change probe)")
     return probe.clock
 

@@ -82,6 +82,11 @@ def _is_index(key: object) -> bool:
     return type(key) is int and key >= 0
 
 
+def filters_text(filters: dict[str, str]) -> str:
+    """A pass's filters as the run's notes and the settings name them: `PatStatus=Deleted`."""
+    return "&".join(f"{k}={v}" for k, v in filters.items())
+
+
 class ShownValues:
     """Which values of the status passes' filters (PatStatus=Deleted, ...) the plain list showed.
 
