@@ -23,6 +23,7 @@ from etl.catalog.resources import Resource
 from etl.control import RunControl, StopRequested
 from etl.mapping.pii import DEFAULT_POLICY, PiiPolicy
 from etl.mirror import fast_indexes, rejects
+from etl.mirror.fast_indexes import CarriedBuilds
 from etl.mirror.upsert import has_rows
 from etl.sync import (
     cadence,
@@ -91,6 +92,7 @@ class ResourceSync:
         self.listing = resource  # as its lists are asked (a paced window narrowed: cadence)
         self.drift: DriftChecks | None = None  # the run's change checks asked by SQL
         self.pass_from: dict[str, dt.datetime] = {}  # status passes' own, older cursors
+        self.builds: CarriedBuilds | None = None  # index builds carried into the next resource
 
     def run(self) -> state.RunResult:
         """Run once; the run row records success or the error, and errors propagate."""
@@ -186,6 +188,8 @@ class ResourceSync:
 
     def _build_anyway(self) -> None:
         # The run has failed: its error is what the user must see, not a second one.
+        if self.builds is not None:
+            self.builds.finish()  # its own, if carried: those it did not make are made here
         try:
             fast_indexes.build(self.engine, self.deferred)
         except SQLAlchemyError:
@@ -213,8 +217,9 @@ class ResourceSync:
             )
         self._pull(since)
         # The last requests (Deleted rows, change checks) wait for the API: the indexes a first
-        # load deferred are built meanwhile.
-        with fast_indexes.built_meanwhile(self.engine, self.deferred):
+        # load deferred are built meanwhile, and on PostgreSQL on into the next resource.
+        carried = self.builds is not None and self.builds.start(self.engine, self.deferred)
+        with fast_indexes.built_meanwhile(self.engine, [] if carried else self.deferred):
             self._after_pull()
             if fan_out is not None:
                 return parents_seen

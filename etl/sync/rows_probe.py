@@ -134,12 +134,12 @@ def skip_if_same(
     Returns:
         The run's result, or None: the list is read.
     """
+    name = label(resource)
+    if probe is None or probe.clock is None or name not in probe.passes or not from_rows(resource):
+        return None  # before any query: most resources, every run
     cursor = state.get_cursor(engine, resource.name)
     kept = _kept(engine, resource)
-    name = label(resource)
-    if probe is None or probe.clock is None or cursor is None or kept is None:
-        return None
-    if name not in probe.passes or not from_rows(resource):
+    if cursor is None or kept is None:
         return None
     before, kept_since, kept_captions = kept
     if kept_captions != _captions(resource, probe):

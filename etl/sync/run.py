@@ -20,6 +20,7 @@ from etl.config.settings import Settings
 from etl.control import RunControl, StopRequested
 from etl.errors import DatabaseError, OdMirrorError
 from etl.mirror.engine import check_schema, describe, make_engine
+from etl.mirror.fast_indexes import CarriedBuilds
 from etl.mirror.lock import mirror_lock
 from etl.mirror.pii_scrub import apply_policy
 from etl.sync import cadence, state, whole_probe
@@ -84,10 +85,15 @@ def run_sync(
             # Lists read in pages check for changes with one SQL question, after the last.
             drift = DriftChecks(probe)
             try:
-                for resource in chosen:
-                    one = ResourceSync(engine, api, resource, overlap, full, settings.pii, control)
-                    one.probe, one.drift = probe, drift
-                    results.append(one.run())
+                # A first load's index build runs on into the next resource (PostgreSQL);
+                # done before anything after the resources.
+                with CarriedBuilds() as builds:
+                    for resource in chosen:
+                        one = ResourceSync(
+                            engine, api, resource, overlap, full, settings.pii, control
+                        )
+                        one.probe, one.drift, one.builds = probe, drift, builds
+                        results.append(one.run())
             except Exception as exc:  # the lists read before the failure still move their cursors
                 _settle_anyway(engine, api, drift, results, exc)
                 raise

@@ -46,8 +46,10 @@ def skip_if_unchanged(
         The run's result, or None: the resource is to be pulled.
     """
     now = None if probe is None else probe.of(resource)
+    if probe is None or now is None:  # before any query: most resources, every run
+        return None
     last = remembered(engine, resource.name)
-    if probe is None or now is None or last is None:
+    if last is None:
         return None
     before = dt.datetime.fromisoformat(str(last.pop("before")))
     newest = probe.found[resource.name][1]

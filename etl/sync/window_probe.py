@@ -118,9 +118,11 @@ def skip_if_unchanged(
     Returns:
         The run's result, or None: the window is to be read.
     """
+    if probe is None or probe.clock is None or resource.window is None:
+        return None  # before any query: most resources, every run
     dates = run_window(engine, resource, overlap)
     kept = _kept(engine, resource.name)
-    if probe is None or probe.clock is None or dates is None or kept is None:
+    if dates is None or kept is None:
         return None
     name = label(resource, dates)
     count, newest = probe.passes.get(name), probe.newest.get(name)
