@@ -27,7 +27,7 @@ import contextlib
 import itertools
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Index, Table, literal_column, select, text
@@ -148,17 +148,11 @@ def built_meanwhile(engine: Engine, indexes: list[Index]) -> Iterator[None]:
     Raises:
         SQLAlchemyError: the build failed (after the body, if the body did not fail itself).
     """
+    if not indexes:  # most resources, every run: no thread
+        yield
+        return
     failed: list[BaseException] = []
-
-    def work() -> None:
-        shield_thread()
-        try:
-            build(engine, indexes)
-        except BaseException as exc:  # raised again on the caller's thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=work, name="odmirror-indexes", daemon=True)
-    worker.start()
+    worker = _builder(engine, indexes, failed.append)  # raised again on the caller's thread
     try:
         yield
     finally:
@@ -199,15 +193,10 @@ class CarriedBuilds:
         table = indexes[0].table
         assert isinstance(table, Table)
 
-        def work() -> None:
-            shield_thread()
-            try:
-                build(engine, indexes)
-            except Exception:  # the database's text is not repeated: its own log has it
-                log.warning("could not build the indexes of %s; the next run will", table.name)
+        def failed(_exc: BaseException) -> None:  # its text is not repeated: the database logs it
+            log.warning("could not build the indexes of %s; the next run will", table.name)
 
-        self._worker = threading.Thread(target=work, name="odmirror-indexes", daemon=True)
-        self._worker.start()
+        self._worker = _builder(engine, indexes, failed)
         return True
 
     def finish(self) -> None:
@@ -215,6 +204,23 @@ class CarriedBuilds:
         if self._worker is not None:
             self._worker.join()
             self._worker = None
+
+
+def _builder(
+    engine: Engine, indexes: list[Index], failed: Callable[[BaseException], object]
+) -> threading.Thread:
+    """A started thread that builds the indexes, and hands `failed` what it raised."""
+
+    def work() -> None:
+        shield_thread()
+        try:
+            build(engine, indexes)
+        except BaseException as exc:
+            failed(exc)
+
+    worker = threading.Thread(target=work, name="odmirror-indexes", daemon=True)
+    worker.start()
+    return worker
 
 
 def _create(conn: Connection, indexes: list[Index]) -> None:

@@ -101,13 +101,15 @@ def remember(
         shown: the run's passes (those deferred keep their cursor).
         left: the cursor the run left (the one it started from, if it kept it; None: none).
     """
-    now = state.utcnow()
+    read, start = state.utcnow().isoformat(), None if left is None else left.isoformat()
+    kept: dict[str, str | None] = {}
     for filters in cadence.status_passes(resource):
-        if shown.deferred(filters):
-            continue
-        name = pass_name(resource, filters)
-        kept = {PASS_READ + name: now.isoformat(), PASS_FROM + name: left and left.isoformat()}
-        with engine.begin() as conn:
-            conn.execute(delete(Setting).where(Setting.name.in_(list(kept))))
-            rows = [{"name": k, "value": v} for k, v in kept.items() if v is not None]
-            conn.execute(insert(Setting), rows)
+        if not shown.deferred(filters):
+            name = pass_name(resource, filters)
+            kept |= {PASS_READ + name: read, PASS_FROM + name: start}
+    if not kept:
+        return
+    with engine.begin() as conn:  # one transaction for all of them: every run of the resource
+        conn.execute(delete(Setting).where(Setting.name.in_(list(kept))))
+        rows = [{"name": k, "value": v} for k, v in kept.items() if v is not None]
+        conn.execute(insert(Setting), rows)
