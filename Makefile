@@ -15,7 +15,7 @@ MIRROR_TESTS := tests/test_sync.py tests/test_load.py tests/test_resources.py \
 	tests/test_cassettes.py tests/test_hostile.py tests/test_rejects.py \
 	tests/test_pii.py tests/test_faults.py tests/test_db_loss.py tests/test_views.py \
 	tests/test_hostile_server.py tests/test_hostile_records.py tests/test_changed_rows.py \
-	tests/test_drift_checks.py
+	tests/test_drift_checks.py tests/test_lock_loss.py
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -23,6 +23,11 @@ plain twins are what a reader should read first, and what the test suite runs a 
   (etl.mirror.fast_checkpoints). Plain: SQLite checkpoints inside its commits.
 - async_commit: PostgreSQL sessions commit without waiting for the write-ahead log to reach
   the disk (`synchronous_commit = off`; etl.mirror.engine). Plain: each commit waits for it.
+- lock_watch: before a transaction, the sync lock's session (PostgreSQL, MySQL) is asked
+  whether it is there only when its socket has word from the server, or when it was last asked
+  over half a second before (etl.mirror.lock). Plain: it is asked before every transaction.
+- overlap: a resource starts, and fetches its first pages, while the one before writes its
+  last (etl.sync.overlap). Plain: each starts when the one before has ended.
 
 `ODMIRROR_PLAIN` lists the fast paths to turn off ("copy,prefetch"), or says "all". It is read
 when a path is chosen, so a test can set it for one run.
@@ -35,7 +40,16 @@ import os
 #: The environment variable that turns fast paths off.
 PLAIN_ENV = "ODMIRROR_PLAIN"
 #: Every fast path, by the name the switch uses.
-FAST_PATHS = ("copy", "columnar", "deferred_indexes", "prefetch", "checkpoints", "async_commit")
+FAST_PATHS = (
+    "copy",
+    "columnar",
+    "deferred_indexes",
+    "prefetch",
+    "checkpoints",
+    "async_commit",
+    "lock_watch",
+    "overlap",
+)
 
 
 def enabled(name: str) -> bool:

@@ -16,13 +16,14 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from etl import status
 from etl.catalog.resources import PATIENTS
 from etl.config.settings import ApiSettings
+from etl.mirror import lock
 from etl.mirror.engine import make_engine, upgrade
-from etl.mirror.lock import LockLost, advisory_key
+from etl.mirror.lock import HeldLock, LockLost, advisory_key
 from etl.mirror.mysql_lock import lock_name
 from etl.sync import state
 from etl.sync.run import run_sync
@@ -176,3 +177,54 @@ def test_a_killed_lock_session_stops_the_run_before_its_next_write(pg_url: str) 
         assert shown.exit_code() == status.OK  # the second run, the last to end, succeeded
     finally:
         engine.dispose()
+
+
+def asks_of(held: HeldLock) -> list[str]:
+    """The statements sent on the lock's own session from now on."""
+    sent: list[str] = []
+    assert held._conn is not None
+    event.listen(held._conn, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
+def test_a_quiet_lock_session_is_not_asked_before_every_transaction(
+    pg_url: str, fast_paths_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lock, "ASK_EVERY", 3600.0)
+    with lock.mirror_lock(pg_url) as held:
+        sent = asks_of(held)
+        for _ in range(50):
+            held.check()
+        assert sent == []  # the socket stayed quiet, and the lock was taken just now
+        monkeypatch.setattr(lock, "ASK_EVERY", 0.0)  # last asked too long ago: ask
+        held.check()
+        held.check()
+        assert sent == ["SELECT 1", "SELECT 1"]
+
+
+def test_the_server_ending_the_lock_session_is_seen_without_asking_first(
+    pg_url: str, fast_paths_on: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Asked so lately that only the session's socket can tell: the server's word that it ended.
+    monkeypatch.setattr(lock, "ASK_EVERY", 3600.0)
+    with lock.mirror_lock(pg_url) as held:
+        held.check()
+        holder = lock_holder(pg_url)
+        assert holder is not None
+        kill(pg_url, holder)
+        assert lock_holder(pg_url) is None  # the server let go of the lock with the session
+        with pytest.raises(LockLost, match="sync lock ended"):
+            held.check()
+        assert held.lost
+
+
+def test_the_plain_twin_asks_before_every_transaction(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ODMIRROR_PLAIN", "lock_watch")
+    monkeypatch.setattr(lock, "ASK_EVERY", 3600.0)
+    with lock.mirror_lock(pg_url) as held:
+        sent = asks_of(held)
+        for _ in range(3):
+            held.check()
+        assert sent == ["SELECT 1"] * 3

@@ -80,7 +80,7 @@ def post_query(client: ApiClient, sql: str, address: str, bulk: BulkSftpSettings
     while not done.wait(STOP_POLL):
         if client.stop.is_set():
             raise StopRequested("stopped on request")
-    client.requests_made += 1
+    client.count_requests(1)
     client.not_before(settings.min_request_interval)
     _check_answer(outcome, client, bulk, read_timeout)
 

@@ -27,6 +27,7 @@ from etl.api.errors import (
 )
 from etl.api.paginator import OffsetPaginator, Paginator
 from etl.api.retries import attempts, log_retry, make_retry
+from etl.api.tally import Tallies
 from etl.config.endpoint import plain_http_to_vendor, refusal
 from etl.config.settings import ApiSettings
 from etl.control import StopRequested
@@ -114,6 +115,10 @@ class ApiClient:
         self.settings = settings
         self.backoff_factor = backoff_factor
         self.requests_made = 0
+        # Threads may share the session (etl.sync.overlap): one request at a time, as paced,
+        # and each counted for the resource its thread works for.
+        self.tallies = Tallies()
+        self._turn = threading.Lock()
         self.stop = stop or threading.Event()
         self._monotonic = monotonic
         self._sleep = sleep or self._wait
@@ -200,11 +205,12 @@ class ApiClient:
         errors: ErrorMapper = status_error,
     ) -> Any:
         # Failures urllib3 cannot retry (they show after the headers) come back as _Transient.
-        self._pace()
-        stamping.expect(self._monotonic)
-        with self._watchdog.watch(self.settings.response_deadline) as watch:
-            response = self._fetch(method, path, params, payload, watch)
-        self.requests_made += attempts(response)
+        with self._turn:
+            self._pace()
+            stamping.expect(self._monotonic)
+            with self._watchdog.watch(self.settings.response_deadline) as watch:
+                response = self._fetch(method, path, params, payload, watch)
+            self._count(attempts(response))
         observe.count(self.settings.customer_key, observe.REQUEST, response.status_code)
         if watch.cut:  # the watchdog ended it, and what had come looked whole (no length said)
             raise self._ended(watch, _Transient(overdue_error(self.settings)))
@@ -244,22 +250,32 @@ class ApiClient:
             response._content = body.read_body(response, self._max_bytes())
             return response
         except body.TooLarge:
-            self.requests_made += 1
+            self._count(1)
             status = response.status_code if response is not None else None
             observe.count(self.settings.customer_key, observe.REQUEST, status)
             raise too_large_error(path, self.settings) from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
-            self.requests_made += 1
+            self._count(1)
             observe.count(self.settings.customer_key, observe.REQUEST, None)
             tries = self.settings.max_retries + 1
             broke = ApiError(f"the API broke off its answers ({tries} tries)")
             raise self._ended(watch, _Transient(broke)) from None
         except requests.RequestException as exc:
-            self.requests_made += 1
+            self._count(1)
             observe.count(self.settings.customer_key, observe.REQUEST, None)
             raise self._ended(watch, transport_error(exc, self.settings)) from None
         finally:
             self._schedule_next(response)
+
+    def count_requests(self, requests: int) -> None:
+        """Count requests sent around the session (etl.api.bulk_query's long POST)."""
+        with self._turn:
+            self._count(requests)
+
+    def _count(self, requests: int) -> None:
+        # The caller holds the turn.
+        self.requests_made += requests
+        self.tallies.add(requests)
 
     def _ended(self, watch: Watch, error: Exception) -> Exception:
         """What to raise for a failed try: a stop if one was asked, else why the try ended."""

@@ -15,7 +15,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -103,13 +103,32 @@ class Prefetch(Generic[T]):
         self._queue: queue.Queue[T | _End] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._produce, name="odmirror-fetch", daemon=True)
-        self._entered = False
+        self._state = threading.Lock()  # for start, close and the source's end, on any thread
+        self._entered = False  # started, and not yet closed
+        self._fetched = False  # the source has ended without an error
+        self._then: list[Callable[[], None]] = []
 
     def __enter__(self) -> Prefetch[T]:
-        _quick_switches(True)
-        self._entered = True
-        self._thread.start()
+        self.start()
         return self
+
+    def start(self) -> None:
+        """Start fetching, once (`with` does it too); from any thread, never after `close`."""
+        with self._state:
+            if self._entered or self._stop.is_set():
+                return
+            self._entered = True
+        _quick_switches(True)
+        self._thread.start()
+
+    def then(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once every item has been fetched: on the fetch thread as the source
+        ends well (never if it fails), or now if it has."""
+        with self._state:
+            if not self._fetched:
+                self._then.append(callback)
+                return
+        callback()
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -128,8 +147,9 @@ class Prefetch(Generic[T]):
     def close(self, patience: float | None = None) -> None:
         """Stop fetching, and wait until the fetch thread has ended (at most `patience` s)."""
         self._stop.set()
-        if self._entered:
-            self._entered = False
+        with self._state:
+            started, self._entered = self._entered, False
+        if started:
             _quick_switches(False)
         until = None if patience is None else time.monotonic() + patience
         while self._thread.is_alive():
@@ -154,6 +174,13 @@ class Prefetch(Generic[T]):
             close = getattr(items, "close", None)
             if close is not None:
                 close()
+        with self._state:
+            self._fetched, callbacks, self._then = True, self._then, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # e.g. no thread could start: the caller starts it in its turn
+                log.debug("a callback at the end of the fetch failed", exc_info=True)
         self._put(_End(None))
 
     def _put(self, item: T | _End) -> bool:

@@ -26,6 +26,7 @@ from etl.mirror.pii_scrub import apply_policy
 from etl.sync import cadence, state, whole_probe
 from etl.sync.cursor import window_start
 from etl.sync.drift_checks import DriftChecks
+from etl.sync.overlap import run_in_turn
 from etl.sync.query_mode import sync_tables, whole_every
 from etl.sync.reconcile_run import reconcile_tables
 from etl.sync.resource import ResourceSync
@@ -88,12 +89,15 @@ def run_sync(
                 # A first load's index build runs on into the next resource (PostgreSQL);
                 # done before anything after the resources.
                 with CarriedBuilds() as builds:
+                    syncs = []
                     for resource in chosen:
                         one = ResourceSync(
                             engine, api, resource, overlap, full, settings.pii, control
                         )
                         one.probe, one.drift, one.builds = probe, drift, builds
-                        results.append(one.run())
+                        syncs.append(one)
+                    # Each starts the next while its last pages are written (etl.sync.overlap).
+                    run_in_turn(syncs, results)
             except Exception as exc:  # the lists read before the failure still move their cursors
                 _settle_anyway(engine, api, drift, results, exc)
                 raise

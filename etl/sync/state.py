@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from etl.mapping import office_clock
@@ -191,6 +191,13 @@ def interrupt_run(engine: Engine, run_id: int, stats: RunStats, note: str) -> No
                 **_counts(stats),
             )
         )
+
+
+def forget_run(engine: Engine, run_id: int) -> None:
+    """Remove the row of a run begun ahead of its turn that never came (etl.sync.overlap): it
+    saved nothing, and the resource's last run is the one before, as if it never began."""
+    with engine.begin() as conn:
+        conn.execute(delete(SyncRun).where(SyncRun.id == run_id))
 
 
 def _counts(stats: RunStats) -> dict[str, int]:
