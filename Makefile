@@ -49,7 +49,7 @@ lint: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_sync.py $(BENCH_ARGS)
 
-# The other benchmarks, by name: bench-whole, bench-requests, bench-reconcile, bench-bulk,
+# The other benchmarks, by name: bench-whole, bench-requests, bench-reconcile, bench-bulk, bench-gaps,
 # bench-practices (bench/bench_<name>.py; each prints a table and writes JSON).
 bench-%: $(BIN)/.installed
 	$(BIN)/python bench/bench_$*.py $(BENCH_ARGS)

@@ -89,8 +89,8 @@ class HeldLock:
         # A first load builds its indexes on a thread of its own: one question at a time.
         self._asking = threading.Lock()
         self._asked = time.monotonic()  # the lock was just taken
-        watch = conn is not None and fast_paths.enabled("lock_watch")
-        self._socket = _socket_watch(conn) if conn is not None and watch else None
+        watching = conn is not None and fast_paths.enabled("lock_watch")
+        self._socket = _socket_watch(conn) if conn is not None and watching else None
 
     def check(self) -> None:
         """Raise LockLost once, the first time the lock's session is found gone."""

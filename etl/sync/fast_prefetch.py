@@ -114,12 +114,12 @@ class Prefetch(Generic[T]):
 
     def start(self) -> None:
         """Start fetching, once (`with` does it too); from any thread, never after `close`."""
-        with self._state:
+        with self._state:  # a close meanwhile must find it started, or keep it from starting
             if self._entered or self._stop.is_set():
                 return
             self._entered = True
-        _quick_switches(True)
-        self._thread.start()
+            _quick_switches(True)
+            self._thread.start()
 
     def then(self, callback: Callable[[], None]) -> None:
         """Call `callback` once every item has been fetched: on the fetch thread as the source

@@ -129,7 +129,7 @@ class ResourceSync(ListPull):
             waits, new_cursor = self.run_cursor.held_back(new_cursor)
             self.stats.requests = self.tally.count - self.requests_before
             self._succeed(self.run_id, new_cursor)  # inside: a lock lost just before is recorded
-            self._remember(new_cursor, waits)
+            self._remember(self.run_id, new_cursor, waits)
         except BaseException as exc:
             self._failed(exc)
             raise
@@ -230,14 +230,16 @@ class ResourceSync(ListPull):
             self._failed(exc)
             raise
 
-    def _remember(self, new_cursor: dt.datetime | None, waits: dt.datetime | None) -> None:
+    def _remember(
+        self, run_id: int, new_cursor: dt.datetime | None, waits: dt.datetime | None
+    ) -> None:
         # After the run's success is recorded: what the next runs go by.
         cursor = self.cursor
         pass_cadence.remember(self.engine, self.resource, self.shown, new_cursor or cursor)
         if waits is not None and self.drift is not None:
             window = None if cursor is None else window_start(cursor, self.overlap)
             since = self.run_cursor.check_since()
-            self.drift.wait(self.resource, self.saver.run_id or 0, window, since, waits)
+            self.drift.wait(self.resource, run_id, window, since, waits)
         if self.listing is self.resource:  # its whole window read (if it has one)
             cadence.window_read(self.engine, self.resource, state.utcnow())
         if self.changes is not None:

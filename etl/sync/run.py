@@ -96,7 +96,7 @@ def run_sync(
                         )
                         one.probe, one.drift, one.builds = probe, drift, builds
                         syncs.append(one)
-                    # Each starts the next while its last pages are written (etl.sync.overlap).
+                    # The next ones begin while one is read (etl.sync.overlap).
                     run_in_turn(syncs, results)
             except Exception as exc:  # the lists read before the failure still move their cursors
                 _settle_anyway(engine, api, drift, results, exc)
