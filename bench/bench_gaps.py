@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import collections
+import contextlib
 import json
 import sys
 import tempfile
@@ -51,7 +52,7 @@ def main() -> None:
         mirror = mirror_for(args.db, Path(tmp), args.pg_url, "gaps", args.mysql_url)
         settings = load_settings(mirror.config(sim.base_url, 1000, 0.0, names))
         began = time.perf_counter()
-        with sampler or _Nothing():
+        with sampler or contextlib.nullcontext():
             run_sync(settings)
         ended = time.perf_counter()
     gaps = _gaps(sorted(spans), began, ended)
@@ -114,14 +115,6 @@ def _gaps(spans: list[Span], began: float, ended: float) -> list[Span]:
     if ended > busy_until:
         gaps.append((busy_until, ended, "(the run's end)"))
     return gaps
-
-
-class _Nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class _Sampler:

@@ -89,8 +89,9 @@ class HeldLock:
         # A first load builds its indexes on a thread of its own: one question at a time.
         self._asking = threading.Lock()
         self._asked = time.monotonic()  # the lock was just taken
-        watching = conn is not None and fast_paths.enabled("lock_watch")
-        self._socket = _socket_watch(conn) if conn is not None and watching else None
+        self._socket: select.poll | None = None  # the plain twin: asked every time
+        if conn is not None and fast_paths.enabled("lock_watch"):
+            self._socket = _socket_watch(conn)
 
     def check(self) -> None:
         """Raise LockLost once, the first time the lock's session is found gone."""

@@ -117,14 +117,21 @@ def read_due(
 ) -> dt.datetime | None:
     """When what was last read at the time kept under `name` is next due; None: now (never
     read, unreadable, or read later than now by this machine's clock)."""
-    with engine.connect() as conn:
-        text = conn.execute(select(Setting.value).where(Setting.name == name)).scalar()
-    try:
-        last = dt.datetime.fromisoformat(text or "")
-    except ValueError:
+    last = kept_time(engine, name)
+    if last is None:
         return None  # never read whole (or unreadable): now
     due = last + every
     return due if last <= now < due else None
+
+
+def kept_time(engine: Engine, name: str) -> dt.datetime | None:
+    """The time kept under `name` in odmirror_settings; None: none, or unreadable."""
+    with engine.connect() as conn:
+        text = conn.execute(select(Setting.value).where(Setting.name == name)).scalar()
+    try:
+        return dt.datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
 
 
 def keep_read(engine: Engine, name: str, now: dt.datetime) -> None:

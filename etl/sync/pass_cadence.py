@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, insert
 
 from etl.catalog.resources import Resource
 from etl.mirror.bookkeeping import Setting
@@ -37,20 +37,14 @@ def pass_name(resource: Resource, filters: dict[str, str]) -> str:
 
 
 def pass_cursor(
-    engine: Engine, resource: Resource, filters: dict[str, str], cursor: dt.datetime | None
-) -> dt.datetime | None:
-    """Where a status pass reads from: the resource's cursor, or its own if older (a run
-    skipped it since; None: a full read)."""
-    if cursor is None or not filters:
+    engine: Engine, resource: Resource, filters: dict[str, str], cursor: dt.datetime
+) -> dt.datetime:
+    """Where a status pass reads from on an incremental run: the resource's cursor, or the
+    pass's own if older (a run left it out since)."""
+    if not filters:
         return cursor
-    with engine.connect() as conn:
-        name = PASS_FROM + pass_name(resource, filters)
-        text = conn.execute(select(Setting.value).where(Setting.name == name)).scalar()
-    try:
-        own = dt.datetime.fromisoformat(text or "")
-    except ValueError:
-        return cursor  # none kept: every earlier run read every pass
-    return min(own, cursor)
+    own = cadence.kept_time(engine, PASS_FROM + pass_name(resource, filters))
+    return cursor if own is None else min(own, cursor)  # none kept: every run read every pass
 
 
 def plan(
@@ -85,7 +79,7 @@ def plan(
             notes.append(f"{filters_text(filters)} pass {waits}")
             continue
         own = pass_cursor(engine, resource, filters, cursor)
-        if own is not None and own < cursor:
+        if own < cursor:
             older[name] = own
     return older
 

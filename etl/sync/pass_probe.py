@@ -112,7 +112,7 @@ def asks(engine: Engine, chosen: list[Resource], overlap: dt.timedelta) -> list[
             label = f"{LABEL}{resource.name}:{filters_text(filters)}"
             # A pass a run without SQL left out (etl.sync.pass_cadence) is counted from its own
             # cursor, where its next read starts.
-            own = pass_cadence.pass_cursor(engine, resource, filters, cursor) or cursor
+            own = pass_cadence.pass_cursor(engine, resource, filters, cursor)
             try:
                 sql = count_sql(
                     resource.table_name, label, stamp, filters, window_start(own, overlap)
